@@ -1,0 +1,3 @@
+from fidele.cli import main
+
+main()

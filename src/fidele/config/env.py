@@ -1,0 +1,132 @@
+"""Every setting read from the environment goes through this module.
+
+A bad value fails loudly at start-up with the variable's name, rather than being
+silently replaced by a default. Secrets may be given as ``NAME_FILE`` pointing to a
+file holding the value (Docker and systemd credentials work that way).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed."""
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    if value is not None:
+        return value
+    file_path = os.environ.get(f"{name}_FILE")
+    if file_path:
+        try:
+            return Path(file_path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE={file_path!r} cannot be read: {exc}") from exc
+    return None
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    value = _raw(name)
+    return default if value in (None, "") else value
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
+
+
+def env_int(name: str, default: int) -> int:
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not an integer") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def data_dir() -> Path:
+    path = Path(env_str("FIDELE_DATA_DIR", "data") or "data").expanduser().resolve()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"FIDELE_DATA_DIR={str(path)!r} cannot be created: {exc}") from exc
+    return path
+
+
+def secret_key(directory: Path) -> str:
+    """Return SECRET_KEY, generating it once into the data directory when absent."""
+    value = env_str("SECRET_KEY")
+    if value:
+        return value
+    key_file = directory / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    value = secrets.token_urlsafe(50)
+    # O_EXCL so that a web process and a worker starting together agree on one key.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
+
+
+def database_config(directory: Path) -> dict:
+    """DATABASE_URL (sqlite:// or postgres://) or SQLite in the data directory."""
+    import dj_database_url
+
+    url = env_str("DATABASE_URL")
+    if url:
+        try:
+            config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        except Exception as exc:  # dj_database_url raises several types
+            raise ConfigError(f"DATABASE_URL is not a valid database URL: {exc}") from exc
+    else:
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(directory / "fidele.sqlite3")}
+    engine = config["ENGINE"]
+    if engine.endswith("sqlite3"):
+        config["CONN_MAX_AGE"] = 0
+        config["CONN_HEALTH_CHECKS"] = False
+        config.setdefault("OPTIONS", {}).update(
+            {
+                # A web process and a worker share the file: WAL lets readers work while
+                # one writer writes, the busy timeout waits for the lock instead of failing,
+                # and IMMEDIATE takes the write lock at BEGIN so that two writers never
+                # deadlock on a lock upgrade.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL;"
+                    "PRAGMA synchronous=NORMAL;"
+                    "PRAGMA busy_timeout=20000;"
+                    "PRAGMA foreign_keys=ON;"
+                    "PRAGMA cache_size=-65536;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            }
+        )
+    elif "postgresql" in engine:
+        config["ENGINE"] = "django.db.backends.postgresql"
+    else:
+        raise ConfigError(f"DATABASE_URL engine {engine!r} is not supported (SQLite or PostgreSQL)")
+    config.setdefault("TEST", {})
+    return config

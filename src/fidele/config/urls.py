@@ -1,0 +1,18 @@
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="accounts/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("fidele.accounts.urls")),
+    path("contacts/", include("fidele.contacts.urls")),
+    path("orders/", include("fidele.commerce.urls")),
+    path("imports/", include("fidele.imports.urls")),
+    path("audit/", include("fidele.core.urls")),
+    path("", include("fidele.web.urls")),
+]

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from fidele.core.models import TimeStampedModel
+
+
+class Tag(models.Model):
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    color = models.CharField(_("colour"), max_length=7, default="#6b7280")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(TimeStampedModel):
+    """A customer or prospect.
+
+    Identity: the normalised email when there is one, else `external_id` (the customer number
+    from the business's old system). Both are unique when present; NULL (not "") stands for
+    absent so that uniqueness does not apply to missing values.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Complained")
+        BLOCKED = "blocked", _("Blocked")
+        ERASED = "erased", _("Erased")
+
+    class Civility(models.TextChoices):
+        NONE = "", "—"
+        MR = "M", _("Mr")
+        MRS = "Mme", _("Mrs")
+
+    email = models.EmailField(_("email"), max_length=254, null=True, blank=True, unique=True)
+    external_id = models.CharField(
+        _("customer number"), max_length=64, null=True, blank=True, unique=True
+    )
+    civility = models.CharField(_("title"), max_length=4, blank=True, choices=Civility.choices)
+    first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164, e.g. +33612345678"))
+    # The value as received when it could not be read as a phone number: kept for the
+    # data-quality report so that nothing the business typed is lost.
+    phone_invalid = models.CharField(_("unreadable phone"), max_length=64, blank=True)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=16, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, blank=True, default="FR")
+    language = models.CharField(_("language"), max_length=8, blank=True, default="fr")
+    birth_date = models.DateField(_("birth date"), null=True, blank=True)
+    joined_on = models.DateField(_("customer since"), null=True, blank=True)
+    source = models.CharField(_("source"), max_length=100, blank=True)
+    notes = models.TextField(_("notes"), blank=True)
+    attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="contacts", blank=True)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
+            models.Index(Lower("last_name"), name="contact_lower_last_name_idx"),
+            models.Index(fields=["postal_code"], name="contact_postal_code_idx"),
+            models.Index(fields=["city"], name="contact_city_idx"),
+            models.Index(fields=["-created_at", "-id"], name="contact_recent_idx"),
+            models.Index(fields=["source"], name="contact_source_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+    @property
+    def display_name(self) -> str:
+        return self.full_name or self.email or self.external_id or f"#{self.pk}"
+
+
+class MailingList(TimeStampedModel):
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    double_opt_in = models.BooleanField(_("double opt-in"), default=False)
+
+    class Meta:
+        verbose_name = _("list")
+        verbose_name_plural = _("lists")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(TimeStampedModel):
+    """A contact's membership of a list, with the proof of consent the law asks for."""
+
+    class Status(models.TextChoices):
+        SUBSCRIBED = "subscribed", _("Subscribed")
+        UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
+        UNCONFIRMED = "unconfirmed", _("Unconfirmed")
+
+    class Source(models.TextChoices):
+        IMPORT = "import", _("Import")
+        MANUAL = "manual", _("Added by hand")
+        FORM = "form", _("Sign-up form")
+        API = "api", _("API")
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="subscriptions")
+    mailing_list = models.ForeignKey(
+        MailingList, verbose_name=_("list"), on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    status = models.CharField(_("status"), max_length=14, choices=Status.choices)
+    consent_at = models.DateTimeField(_("consent given"), null=True, blank=True)
+    consent_source = models.CharField(_("consent source"), max_length=10, choices=Source.choices)
+    # What shows the consent: file name and row, form and IP, the user who confirmed it...
+    consent_proof = models.JSONField(_("consent proof"), default=dict, blank=True)
+    unsubscribed_at = models.DateTimeField(_("unsubscribed"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "mailing_list"], name="subscription_unique")
+        ]
+        indexes = [models.Index(fields=["mailing_list", "status"], name="subscription_list_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact} → {self.mailing_list} ({self.status})"

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+
+# Paths anyone may reach without logging in. Later issues add unsubscribe and tracking here.
+PUBLIC_PREFIXES = ("/login/", "/static/", "/i18n/", "/healthz")
+
+
+class LoginRequiredMiddleware:
+    """Deny by default: every page needs a logged-in user unless its path is listed public."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated and not request.path.startswith(PUBLIC_PREFIXES):
+            return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+        return self.get_response(request)

@@ -1,0 +1,67 @@
+"""Roles and what they may do. Checked on every view (mixins / decorator) and in templates.
+
+owner    everything, including managing users and reading the audit log
+marketer reads and writes customer data, imports, exports, campaigns
+viewer   reads only
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+OWNER = "owner"
+MARKETER = "marketer"
+VIEWER = "viewer"
+
+_RANK = {VIEWER: 0, MARKETER: 1, OWNER: 2}
+
+
+def has_role(user: Any, minimum: str) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    role = OWNER if user.is_superuser else getattr(user, "role", VIEWER)
+    return _RANK.get(role, -1) >= _RANK[minimum]
+
+
+def can_edit(user: Any) -> bool:
+    return has_role(user, MARKETER)
+
+
+def can_manage_users(user: Any) -> bool:
+    return has_role(user, OWNER)
+
+
+def require_role(minimum: str) -> Callable:
+    """Decorator for function views: 403 unless the user has at least `minimum`."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            if not has_role(request.user, minimum):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.required_role = minimum  # type: ignore[attr-defined]
+        return wrapped
+
+    return decorator
+
+
+class RoleRequiredMixin:
+    """For class-based views. `required_role` for reads, `write_role` for POST/PUT/PATCH/DELETE."""
+
+    required_role: str = VIEWER
+    write_role: str = MARKETER
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        needed = self.required_role
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            needed = max(needed, self.write_role, key=_RANK.__getitem__)
+        if not has_role(request.user, needed):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]
