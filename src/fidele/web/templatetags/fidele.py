@@ -1,0 +1,26 @@
+from django import template
+
+from fidele.core import permissions
+from fidele.web import formatting
+
+register = template.Library()
+
+
+@register.filter
+def money(value, currency=None):
+    return formatting.format_money(value, currency)
+
+
+@register.filter
+def number(value, digits=None):
+    return formatting.format_number(value, None if digits is None else int(digits))
+
+
+@register.filter
+def phone(value):
+    return formatting.format_phone(value)
+
+
+@register.filter
+def has_role(user, role):
+    return permissions.has_role(user, role)
