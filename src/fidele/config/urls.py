@@ -14,5 +14,6 @@ urlpatterns = [
     path("orders/", include("fidele.commerce.urls")),
     path("imports/", include("fidele.imports.urls")),
     path("audit/", include("fidele.core.urls")),
+    path("exports/", include("fidele.imports.export_urls")),
     path("", include("fidele.web.urls")),
 ]
