@@ -26,7 +26,10 @@ class Order(TimeStampedModel):
 
     external_id = models.CharField(_("order number"), max_length=64, unique=True)
     contact = models.ForeignKey(
-        "contacts.Contact", verbose_name=_("customer"), on_delete=models.CASCADE, related_name="orders"
+        "contacts.Contact",
+        verbose_name=_("customer"),
+        on_delete=models.CASCADE,
+        related_name="orders",
     )
     ordered_at = models.DateTimeField(_("ordered"), db_index=True)
     total = models.DecimalField(_("total"), max_digits=12, decimal_places=2)

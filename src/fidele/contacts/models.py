@@ -49,7 +49,9 @@ class Contact(TimeStampedModel):
     civility = models.CharField(_("title"), max_length=4, blank=True, choices=Civility.choices)
     first_name = models.CharField(_("first name"), max_length=100, blank=True)
     last_name = models.CharField(_("last name"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164, e.g. +33612345678"))
+    phone = models.CharField(
+        _("phone"), max_length=20, blank=True, help_text=_("E.164, e.g. +33612345678")
+    )
     # The value as received when it could not be read as a phone number: kept for the
     # data-quality report so that nothing the business typed is lost.
     phone_invalid = models.CharField(_("unreadable phone"), max_length=64, blank=True)
@@ -140,7 +142,9 @@ class Subscription(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["contact", "mailing_list"], name="subscription_unique")
         ]
-        indexes = [models.Index(fields=["mailing_list", "status"], name="subscription_list_status_idx")]
+        indexes = [
+            models.Index(fields=["mailing_list", "status"], name="subscription_list_status_idx")
+        ]
 
     def __str__(self) -> str:
         return f"{self.contact} → {self.mailing_list} ({self.status})"

@@ -20,7 +20,9 @@ class ImportJob(models.Model):
         FAILED = "failed", _("Failed")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.UPLOADED
+    )
     original_name = models.CharField(_("file"), max_length=255)
     stored_path = models.CharField(max_length=500)
     size_bytes = models.BigIntegerField(default=0)
