@@ -98,6 +98,9 @@ DEFAULT_CURRENCY = env.env_str("FIDELE_CURRENCY", "EUR") or "EUR"
 
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves from the app directories (no collectstatic for `make run`) but wants the
+# root to exist.
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
