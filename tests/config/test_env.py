@@ -73,3 +73,29 @@ def test_the_running_sqlite_connection_uses_wal(settings):
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA busy_timeout")
         assert cursor.fetchone()[0] == 20000
+
+
+def test_the_capture_transport_is_the_default():
+    assert env.email_config(None) == {"kind": "capture"}
+
+
+def test_an_smtp_url_with_starttls_and_credentials_is_parsed():
+    config = env.email_config("smtp+tls://user%40shop:p%3Ass@mail.example:587")
+    assert config["kind"] == "smtp"
+    assert (config["host"], config["port"], config["starttls"], config["ssl"]) == (
+        "mail.example",
+        587,
+        True,
+        False,
+    )
+    assert (config["username"], config["password"]) == ("user@shop", "p:ss")
+
+
+def test_a_plain_smtp_url_keeps_its_port():
+    config = env.email_config("smtp://127.0.0.1:2525")
+    assert (config["host"], config["port"], config["starttls"]) == ("127.0.0.1", 2525, False)
+
+
+def test_an_unknown_email_scheme_is_refused_with_the_choices():
+    with pytest.raises(env.ConfigError, match="unknown scheme 'carrier-pigeon'"):
+        env.email_config("carrier-pigeon://coop")

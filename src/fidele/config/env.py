@@ -130,3 +130,61 @@ def database_config(directory: Path) -> dict:
         raise ConfigError(f"DATABASE_URL engine {engine!r} is not supported (SQLite or PostgreSQL)")
     config.setdefault("TEST", {})
     return config
+
+
+ESP_SCHEMES = {
+    "brevo": "anymail.backends.brevo.EmailBackend",
+    "mailgun": "anymail.backends.mailgun.EmailBackend",
+    "amazonses": "anymail.backends.amazon_ses.EmailBackend",
+    "postmark": "anymail.backends.postmark.EmailBackend",
+    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
+    "mailjet": "anymail.backends.mailjet.EmailBackend",
+}
+
+
+def email_config(url: str | None) -> dict:
+    """Parse EMAIL_URL into the transport's settings.
+
+    capture://                      keep messages in the database for the in-app Outbox (default)
+    smtp://host:port                plain SMTP, no TLS (a local relay or test sink)
+    smtp+tls://user:pass@host:587   SMTP with STARTTLS
+    smtps://user:pass@host:465      SMTP over TLS
+    brevo://API_KEY, mailgun://API_KEY@domain, postmark://TOKEN, sendgrid://API_KEY,
+    amazonses://, mailjet://KEY:SECRET   an email service provider through django-anymail
+    """
+    from urllib.parse import unquote, urlsplit
+
+    if not url or url == "capture://":
+        return {"kind": "capture"}
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"smtp", "smtp+tls", "smtps"}:
+        if not parts.hostname:
+            raise ConfigError(f"EMAIL_URL={url!r} has no host")
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"EMAIL_URL={url!r} has a bad port") from exc
+        default_port = {"smtp": 25, "smtp+tls": 587, "smtps": 465}[scheme]
+        return {
+            "kind": "smtp",
+            "host": parts.hostname,
+            "port": port or default_port,
+            "username": unquote(parts.username or ""),
+            "password": unquote(parts.password or ""),
+            "starttls": scheme == "smtp+tls",
+            "ssl": scheme == "smtps",
+        }
+    if scheme in ESP_SCHEMES:
+        return {
+            "kind": "anymail",
+            "esp": scheme,
+            "backend": ESP_SCHEMES[scheme],
+            "api_key": unquote(parts.username or parts.hostname or ""),
+            "secret": unquote(parts.password or ""),
+            "domain": parts.hostname if parts.username else "",
+        }
+    raise ConfigError(
+        f"EMAIL_URL={url!r}: unknown scheme {scheme!r} "
+        f"(capture, smtp, smtp+tls, smtps, {', '.join(sorted(ESP_SCHEMES))})"
+    )

@@ -35,6 +35,10 @@ INSTALLED_APPS = [
     "fidele.contacts",
     "fidele.commerce",
     "fidele.imports",
+    "fidele.compliance",
+    "fidele.campaigns",
+    "fidele.delivery",
+    "fidele.tracking",
     "fidele.web",
 ]
 
@@ -127,6 +131,24 @@ TASKS = {
         "QUEUES": ["default", "imports", "sending"],
     }
 }
+
+# Sending (see README): transport, DKIM, pace.
+EMAIL_TRANSPORT = env.email_config(env.env_str("EMAIL_URL"))
+DKIM_DOMAIN = env.env_str("DKIM_DOMAIN", "") or ""
+DKIM_SELECTOR = env.env_str("DKIM_SELECTOR", "") or ""
+DKIM_PRIVATE_KEY_FILE = env.env_str("DKIM_PRIVATE_KEY_FILE", "") or ""
+# Bounces come back to <bounce-local>+<token>@<domain> when VERP is on.
+FIDELE_RETURN_PATH = env.env_str("FIDELE_RETURN_PATH", "") or ""
+FIDELE_VERP = env.env_bool("FIDELE_VERP", False)
+BOUNCE_MAILBOX_URL = env.env_str("BOUNCE_MAILBOX_URL", "") or ""
+SEND_RATE_PER_SECOND = env.env_int("FIDELE_SEND_RATE_PER_SECOND", 0)  # 0: as fast as possible
+SEND_RATE_PER_HOUR = env.env_int("FIDELE_SEND_RATE_PER_HOUR", 0)
+SEND_CONCURRENCY = env.env_int("FIDELE_SEND_CONCURRENCY", 1)
+SEND_BATCH_SIZE = env.env_int("FIDELE_SEND_BATCH_SIZE", 200)
+SEND_MAX_ATTEMPTS = env.env_int("FIDELE_SEND_MAX_ATTEMPTS", 5)
+SOFT_BOUNCE_THRESHOLD = env.env_int("FIDELE_SOFT_BOUNCE_THRESHOLD", 3)
+# Django's own mail (password resets, test sends go through the Transport instead).
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 LOGGING = {
     "version": 1,

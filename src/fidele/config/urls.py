@@ -17,5 +17,10 @@ urlpatterns = [
     path("imports/", include("fidele.imports.urls")),
     path("audit/", include("fidele.core.urls")),
     path("exports/", include("fidele.imports.export_urls")),
+    path("campaigns/", include("fidele.campaigns.urls")),
+    path("delivery/", include("fidele.delivery.urls")),
+    path("compliance/", include("fidele.compliance.urls")),
+    # Public, token-protected: unsubscribe, preference centre, open pixel, click redirect.
+    path("t/", include("fidele.tracking.urls")),
     path("", include("fidele.web.urls")),
 ]

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 
-# Paths anyone may reach without logging in. Later issues add unsubscribe and tracking here.
-PUBLIC_PREFIXES = ("/login/", "/static/", "/i18n/", "/healthz")
+# Paths anyone may reach without logging in: unsubscribe and tracking links (/t/, signed
+# tokens) and ESP webhooks (checked by anymail's basic auth).
+PUBLIC_PREFIXES = ("/login/", "/static/", "/i18n/", "/healthz", "/t/", "/delivery/webhooks/")
 
 
 class LoginRequiredMiddleware:
