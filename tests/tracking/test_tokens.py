@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+
+from fidele.tracking.tokens import BadToken, token_make, token_read
+
+
+def test_a_token_reads_back_to_its_id():
+    token = token_make(purpose="unsubscribe", subject_id=123456789)
+    assert token_read(purpose="unsubscribe", token=token) == 123456789
+    assert len(token) <= 24
+
+
+def test_a_token_made_for_one_purpose_is_refused_for_another():
+    token = token_make(purpose="open", subject_id=42)
+    with pytest.raises(BadToken):
+        token_read(purpose="unsubscribe", token=token)
+
+
+def test_a_forged_id_with_a_copied_signature_is_refused():
+    token = token_make(purpose="unsubscribe", subject_id=42)
+    forged = "43" + token[token.index(".") :]
+    with pytest.raises(BadToken):
+        token_read(purpose="unsubscribe", token=forged)
+
+
+def test_a_click_token_only_opens_the_url_it_was_signed_for():
+    token = token_make(purpose="click", subject_id=7, extra="https://shop.example/vins")
+    assert token_read(purpose="click", token=token, extra="https://shop.example/vins") == 7
+    with pytest.raises(BadToken):
+        token_read(purpose="click", token=token, extra="https://evil.example/")
+
+
+@pytest.mark.parametrize("garbage", ["", ".", "abc", "zz.", ".sig", "!!.x", "1" * 40 + ".abc"])
+def test_malformed_tokens_are_refused_cleanly(garbage):
+    with pytest.raises(BadToken):
+        token_read(purpose="unsubscribe", token=garbage)
+
+
+def test_tokens_change_with_the_secret_key(settings):
+    token = token_make(purpose="unsubscribe", subject_id=1)
+    settings.SECRET_KEY = "another-secret-key-entirely-different-from-the-first-one"
+    with pytest.raises(BadToken):
+        token_read(purpose="unsubscribe", token=token)
