@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from fidele.commerce import views
 
 app_name = "commerce"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.order_list, name="order_list"),
+    path("<int:pk>/", views.order_detail, name="order_detail"),
+]

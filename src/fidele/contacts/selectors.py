@@ -2,33 +2,271 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import QuerySet
+import phonenumbers
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
-from fidele.contacts.models import Contact
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.models import AuditLog
+
+# Longer search text is cut: nobody types 200 characters into a search box, and a huge
+# LIKE pattern is a cheap way to make the database work hard.
+MAX_QUERY_LENGTH = 100
+
+# Sort keys offered on the list page -> the model fields of the keyset (the last one unique).
+SORTS: dict[str, tuple[list[str], bool]] = {
+    "name": (["last_name", "first_name", "id"], False),
+    "-name": (["last_name", "first_name", "id"], True),
+    "created": (["created_at", "id"], False),
+    "-created": (["created_at", "id"], True),
+    "city": (["city", "id"], False),
+    "-city": (["city", "id"], True),
+}
+DEFAULT_SORT = "-created"
+
+_PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]{6,}$")
+
+
+def _search_condition(q: str) -> Q:
+    """Prefix searches that the indexes answer: email, last name, customer number, phone."""
+    lowered = q.lower()
+    if "@" in q:
+        return Q(email__startswith=lowered)
+    condition = Q(lower_last_name__startswith=lowered) | Q(external_id=q)
+    condition |= Q(email__startswith=lowered)
+    if _PHONE_CHARS.match(q):
+        try:
+            number = phonenumbers.parse(q, settings.DEFAULT_REGION)
+        except phonenumbers.NumberParseException:
+            number = None
+        if number is not None and phonenumbers.is_possible_number(number):
+            condition |= Q(
+                phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            )
+    return condition
 
 
 def contacts_filtered(*, params: Mapping[str, str]) -> QuerySet[Contact]:
     """Contacts matching the filters of the contacts list page (query-string keys).
 
-    q: search text; tag: tag name; list: list id; status: Contact.Status value.
+    q: search text (email prefix, last-name prefix, customer number, phone number);
+    tag: tag name; list: list id (currently subscribed); status: Contact.Status value;
+    place: city prefix or postal-code prefix; has_email: "1" (with an email) or "0" (without).
+    Unknown or malformed values are ignored rather than failing: these come from a URL.
     """
     queryset = Contact.objects.all()
-    q = (params.get("q") or "").strip()
+    q = (params.get("q") or "").strip()[:MAX_QUERY_LENGTH]
     if q:
-        if "@" in q:
-            queryset = queryset.filter(email__startswith=q.lower())
-        else:
-            queryset = queryset.filter(last_name__istartswith=q) | queryset.filter(
-                external_id=q
-            )
-    if params.get("tag"):
-        queryset = queryset.filter(tags__name=params["tag"])
-    if params.get("list"):
+        queryset = queryset.alias(lower_last_name=Lower("last_name")).filter(_search_condition(q))
+    tag = (params.get("tag") or "").strip()
+    if tag:
+        # EXISTS rather than a join: a join would repeat nothing here, but it stops the planner
+        # from walking the sort index and stopping after one page.
         queryset = queryset.filter(
-            subscriptions__mailing_list_id=params["list"], subscriptions__status="subscribed"
+            Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name=tag))
         )
-    if params.get("status"):
-        queryset = queryset.filter(status=params["status"])
+    list_id = (params.get("list") or "").strip()
+    if list_id.isdigit():
+        queryset = queryset.filter(
+            Exists(
+                Subscription.objects.filter(
+                    contact_id=OuterRef("pk"),
+                    mailing_list_id=int(list_id),
+                    status=Subscription.Status.SUBSCRIBED,
+                )
+            )
+        )
+    status = (params.get("status") or "").strip()
+    if status in Contact.Status.values:
+        queryset = queryset.filter(status=status)
+    place = (params.get("place") or params.get("city") or "").strip()[:MAX_QUERY_LENGTH]
+    if place:
+        if place[:1].isdigit():
+            queryset = queryset.filter(postal_code__startswith=place)
+        else:
+            queryset = queryset.filter(city__istartswith=place)
+    has_email = params.get("has_email")
+    if has_email == "1":
+        queryset = queryset.filter(email__isnull=False)
+    elif has_email == "0":
+        queryset = queryset.filter(email__isnull=True)
     return queryset
+
+
+def contacts_sort(params: Mapping[str, str]) -> str:
+    sort = params.get("sort") or DEFAULT_SORT
+    return sort if sort in SORTS else DEFAULT_SORT
+
+
+def contacts_recent(*, limit: int = 8) -> list[Contact]:
+    return list(Contact.objects.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class ContactCounts:
+    total: int
+    mailable: int
+
+
+def contact_counts() -> ContactCounts:
+    """One pass over the table for both figures."""
+    row = Contact.objects.aggregate(
+        total=Count("id"),
+        mailable=Count("id", filter=Q(email__isnull=False, status=Contact.Status.ACTIVE)),
+    )
+    return ContactCounts(total=row["total"] or 0, mailable=row["mailable"] or 0)
+
+
+def lists_with_counts() -> QuerySet[MailingList]:
+    """Lists with their subscriber counts per status (grouped in the database)."""
+    status = Subscription.Status
+    return MailingList.objects.annotate(
+        subscribed_count=Count("subscriptions", filter=Q(subscriptions__status=status.SUBSCRIBED)),
+        unsubscribed_count=Count(
+            "subscriptions", filter=Q(subscriptions__status=status.UNSUBSCRIBED)
+        ),
+        unconfirmed_count=Count(
+            "subscriptions", filter=Q(subscriptions__status=status.UNCONFIRMED)
+        ),
+    ).order_by("name")
+
+
+def tags_with_counts() -> QuerySet[Tag]:
+    return Tag.objects.annotate(contact_count=Count("contacts")).order_by("name")
+
+
+def contact_subscriptions(*, contact: Contact) -> QuerySet[Subscription]:
+    return contact.subscriptions.select_related("mailing_list", "created_by").order_by(
+        "mailing_list__name"
+    )
+
+
+def contact_audit_entries(*, contact_id: int, limit: int = 50) -> list[AuditLog]:
+    return list(
+        AuditLog.objects.filter(object_type="contacts.contact", object_id=str(contact_id))
+        .select_related("actor")
+        .order_by("-at", "-id")[:limit]
+    )
+
+
+@dataclass
+class TimelineEvent:
+    at: dt.datetime
+    kind: str  # created | order | subscription | audit
+    title: str
+    detail: str = ""
+    link: str = ""
+    actor: str = ""
+    changes: dict[str, Any] | None = None
+
+
+TIMELINE_LIMIT = 50
+
+
+def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEvent]:
+    """The contact's history, newest first: created, orders, subscription changes, audit entries.
+
+    Each source is read with its own LIMIT so that a customer with 10,000 orders costs no more
+    than one with 50.
+    """
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from fidele.commerce.selectors import contact_orders
+    from fidele.web.formatting import format_money
+
+    events: list[TimelineEvent] = [
+        TimelineEvent(
+            at=contact.created_at,
+            kind="created",
+            title=_("Contact created"),
+            detail=_("Source: %(source)s") % {"source": contact.source} if contact.source else "",
+        )
+    ]
+    for order in contact_orders(contact_id=contact.pk, limit=limit):
+        events.append(
+            TimelineEvent(
+                at=order.ordered_at,
+                kind="order",
+                title=_("Order %(number)s") % {"number": order.external_id},
+                detail=" · ".join(
+                    part
+                    for part in (format_money(order.total, order.currency), order.channel)
+                    if part
+                ),
+                link=reverse("commerce:order_detail", args=[order.pk]),
+            )
+        )
+    for sub in contact.subscriptions.select_related("mailing_list").order_by("-updated_at")[:limit]:
+        # Changes made by hand are in the audit log with their author; the subscription row
+        # only tells the story of those that came from an import, a form or the API.
+        if sub.consent_source == Subscription.Source.MANUAL:
+            continue
+        if sub.consent_at:
+            events.append(
+                TimelineEvent(
+                    at=sub.consent_at,
+                    kind="subscription",
+                    title=_("Subscribed to %(list)s") % {"list": sub.mailing_list.name},
+                    detail=sub.get_consent_source_display(),
+                )
+            )
+        if sub.unsubscribed_at:
+            events.append(
+                TimelineEvent(
+                    at=sub.unsubscribed_at,
+                    kind="subscription",
+                    title=_("Unsubscribed from %(list)s") % {"list": sub.mailing_list.name},
+                )
+            )
+    for entry in contact_audit_entries(contact_id=contact.pk, limit=limit):
+        events.append(
+            TimelineEvent(
+                at=entry.at,
+                kind="audit",
+                title=_audit_title(entry),
+                actor=entry.actor_label,
+                changes=entry.changes if isinstance(entry.changes, dict) else None,
+            )
+        )
+    events.sort(key=lambda e: e.at, reverse=True)
+    return events[:limit]
+
+
+def _audit_title(entry: AuditLog) -> str:
+    from django.utils.translation import gettext as _
+
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    if entry.action == AuditLog.Action.SUBSCRIBE and changes.get("list"):
+        return _("Subscribed to %(list)s") % {"list": changes["list"]}
+    if entry.action == AuditLog.Action.UNSUBSCRIBE and changes.get("list"):
+        return _("Unsubscribed from %(list)s") % {"list": changes["list"]}
+    if entry.action == AuditLog.Action.UPDATE and changes.get("tag_added"):
+        return _("Tag added: %(tag)s") % {"tag": changes["tag_added"]}
+    if entry.action == AuditLog.Action.UPDATE and changes.get("tag_removed"):
+        return _("Tag removed: %(tag)s") % {"tag": changes["tag_removed"]}
+    if entry.action == AuditLog.Action.UPDATE:
+        return _("Details changed")
+    return entry.get_action_display().capitalize()
+
+
+def lists_subscribed_counts() -> list[tuple[MailingList, int]]:
+    """(list, subscribed contacts) for every list; the (list, status) index answers the count."""
+    counts = dict(
+        Subscription.objects.filter(status=Subscription.Status.SUBSCRIBED)
+        .values("mailing_list_id")
+        .annotate(n=Count("id"))
+        .values_list("mailing_list_id", "n")
+        .order_by()
+    )
+    return [
+        (mailing_list, counts.get(mailing_list.pk, 0))
+        for mailing_list in MailingList.objects.order_by("name")
+    ]

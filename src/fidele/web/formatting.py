@@ -26,7 +26,9 @@ def format_number(value: Decimal | float | int | None, digits: int | None = None
     if value in (None, ""):
         return ""
     if digits is not None:
-        return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=babel_locale())
+        return format_decimal(
+            value, format=f"#,##0.{'0' * digits}" if digits else "#,##0", locale=babel_locale()
+        )
     return format_decimal(value, locale=babel_locale())
 
 

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from fidele.commerce import selectors
+from fidele.commerce.models import Order
+from fidele.core.permissions import VIEWER, require_role
+from fidele.web.pagination import bounded_count, keyset_page
+
+
+@require_role(VIEWER)
+def order_list(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    queryset = selectors.orders_filtered(params=params)
+    sort = selectors.orders_sort(params)
+    fields, descending = selectors.SORTS[sort]
+    page = keyset_page(
+        queryset.select_related("contact"),
+        fields=fields,
+        descending=descending,
+        after=params.get("after"),
+        before=params.get("before"),
+    )
+    count, capped = bounded_count(queryset)
+    context = {
+        "page": page,
+        "count": count,
+        "capped": capped,
+        "sort": sort,
+        "filters_active": any(params.get(k) for k in ("q", "channel", "contact")),
+    }
+    template = "commerce/_results.html" if request.htmx else "commerce/order_list.html"
+    return render(request, template, context)
+
+
+@require_role(VIEWER)
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order.objects.select_related("contact"), pk=pk)
+    return render(
+        request,
+        "commerce/order_detail.html",
+        {"order": order, "lines": selectors.order_lines(order=order)},
+    )

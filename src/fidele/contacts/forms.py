@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from fidele.contacts import services
+from fidele.contacts.models import Contact, MailingList, Tag
+
+
+class ContactForm(forms.ModelForm):
+    """Parses and validates; the service normalises again and writes (with its audit entry)."""
+
+    class Meta:
+        model = Contact
+        fields = [
+            "civility",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "external_id",
+            "address",
+            "postal_code",
+            "city",
+            "country",
+            "language",
+            "birth_date",
+            "joined_on",
+            "status",
+            "notes",
+        ]
+        widgets = {
+            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+            "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "joined_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+        help_texts = {
+            "phone": _("French numbers can be typed as 06 12 34 56 78; others with +country code."),
+            "external_id": _("The customer number in your till or web shop, if any."),
+            "country": _("Two-letter code, e.g. FR, BE, CH."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Erasure is a compliance procedure, not a status one picks in a form.
+        status = self.fields["status"]
+        current = self.instance.status if self.instance.pk else None
+        status.choices = [
+            (value, label)
+            for value, label in Contact.Status.choices
+            if value != Contact.Status.ERASED or value == current
+        ]
+        for name in ("birth_date", "joined_on"):
+            self.fields[name].input_formats = ["%Y-%m-%d", "%d/%m/%Y"]
+
+    def clean_email(self) -> str | None:
+        try:
+            return services.email_normalise(self.cleaned_data.get("email"))
+        except services.InvalidValue as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+
+    def clean_phone(self) -> str:
+        try:
+            return services.phone_normalise(self.cleaned_data.get("phone"))
+        except services.InvalidValue as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from exc
+
+    def clean_external_id(self) -> str | None:
+        return (self.cleaned_data.get("external_id") or "").strip() or None
+
+    def clean_country(self) -> str:
+        return (self.cleaned_data.get("country") or "").strip().upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        if not any(
+            cleaned.get(name) for name in ("email", "external_id", "first_name", "last_name")
+        ):
+            raise forms.ValidationError(
+                _("Give at least an email, a customer number or a name."), code="empty"
+            )
+        return cleaned
+
+
+class TagForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=80)
+    color = forms.CharField(
+        label=_("Colour"),
+        max_length=7,
+        required=False,
+        initial="#6b7280",
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+
+    def clean_color(self) -> str:
+        try:
+            return services.color_normalise(self.cleaned_data.get("color"))
+        except services.InvalidValue as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+class MailingListForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=120)
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("What subscribers of this list receive, in a sentence."),
+    )
+    double_opt_in = forms.BooleanField(
+        label=_("Double opt-in"),
+        required=False,
+        help_text=_("New sign-ups must confirm their address by clicking a link."),
+    )
+
+
+class ContactTagForm(forms.Form):
+    tag = forms.ModelChoiceField(label=_("Tag"), queryset=Tag.objects.order_by("name"))
+
+
+class ContactSubscribeForm(forms.Form):
+    mailing_list = forms.ModelChoiceField(
+        label=_("List"), queryset=MailingList.objects.order_by("name")
+    )
+    consent = forms.BooleanField(
+        label=_("I confirm this person agreed to receive this list's emails."),
+        required=True,
+    )
+    note = forms.CharField(
+        label=_("How was consent given? (optional)"),
+        required=False,
+        max_length=500,
+        help_text=_("e.g. signed the paper form in the shop on 12/03."),
+    )

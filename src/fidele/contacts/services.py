@@ -1,0 +1,380 @@
+"""Writes to contacts, tags, lists and subscriptions made by a user. Each one is audited."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from email_validator import EmailNotValidError, validate_email
+
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.audit import audit_record, model_changes
+from fidele.core.models import AuditLog
+
+
+class InvalidValue(ValueError):
+    """A value a user typed that cannot be stored; the message is shown to them."""
+
+
+# --- normalisation -------------------------------------------------------------------------
+
+
+def email_normalise(value: str | None) -> str | None:
+    """Trimmed, lower-cased and syntax-checked (no DNS lookup), or None when empty.
+
+    The whole address is lower-cased: mail providers treat local parts case-insensitively in
+    practice, and one spelling per person is what makes the address usable as an identity.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidValue(_("Enter a valid email address, e.g. marie.dupont@example.fr.")) from exc
+    return result.normalized.lower()
+
+
+def phone_normalise(value: str | None, region: str | None = None) -> str:
+    """E.164 (+33612345678), reading national numbers in the default region; "" when empty."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region or settings.DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidValue(_("Enter a valid phone number, e.g. 06 12 34 56 78.")) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidValue(_("Enter a valid phone number, e.g. 06 12 34 56 78."))
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def color_normalise(value: str | None) -> str:
+    value = (value or "").strip()
+    if not value:
+        return "#6b7280"
+    if not _COLOR.match(value):
+        raise InvalidValue(_("A colour looks like #1a2b3c."))
+    return value.lower()
+
+
+# --- contacts ------------------------------------------------------------------------------
+
+CONTACT_FIELDS = (
+    "civility",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "external_id",
+    "address",
+    "postal_code",
+    "city",
+    "country",
+    "language",
+    "birth_date",
+    "joined_on",
+    "source",
+    "notes",
+    "status",
+    "attributes",
+)
+
+
+def _clean_contact_data(data: dict[str, Any]) -> dict[str, Any]:
+    cleaned = {key: value for key, value in data.items() if key in CONTACT_FIELDS}
+    if "email" in cleaned:
+        cleaned["email"] = email_normalise(cleaned["email"])
+    if "phone" in cleaned:
+        cleaned["phone"] = phone_normalise(cleaned["phone"])
+    if "external_id" in cleaned:
+        cleaned["external_id"] = (cleaned["external_id"] or "").strip() or None
+    for key in ("first_name", "last_name", "address", "postal_code", "city", "source"):
+        if key in cleaned and isinstance(cleaned[key], str):
+            cleaned[key] = cleaned[key].strip()
+    if "country" in cleaned and isinstance(cleaned["country"], str):
+        cleaned["country"] = cleaned["country"].strip().upper()
+    return cleaned
+
+
+@transaction.atomic
+def contact_create(*, actor: Any, data: dict[str, Any]) -> Contact:
+    cleaned = _clean_contact_data(data)
+    contact = Contact(**cleaned)
+    if not contact.source:
+        contact.source = "manual"
+    contact.full_clean()
+    contact.save()
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        obj=contact,
+        changes={key: [None, value] for key, value in _jsonable_fields(contact, cleaned).items()},
+    )
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Contact:
+    cleaned = _clean_contact_data(data)
+    changes = model_changes(contact, cleaned)
+    if not changes:
+        return contact
+    for key, value in cleaned.items():
+        setattr(contact, key, value)
+    contact.full_clean()
+    contact.save()
+    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=contact, changes=changes)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, actor: Any, contact: Contact) -> None:
+    # The audit entry keeps who deleted whom, not the person's data: the trail must not become
+    # a copy of what an erasure request removes.
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.DELETE,
+        obj=contact,
+        object_repr=f"#{contact.pk}",
+    )
+    contact.delete()
+
+
+def _jsonable_fields(contact: Contact, cleaned: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key in cleaned:
+        value = getattr(contact, key)
+        if value in (None, "", {}):
+            continue
+        out[key] = value if isinstance(value, (str, int, float, bool, dict, list)) else str(value)
+    return out
+
+
+# --- tags on a contact ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_tag_add(*, actor: Any, contact: Contact, tag: Tag) -> bool:
+    """Tag the contact; False when it already had the tag (nothing written)."""
+    if contact.tags.filter(pk=tag.pk).exists():
+        return False
+    contact.tags.add(tag)
+    audit_record(
+        actor=actor, action=AuditLog.Action.UPDATE, obj=contact, changes={"tag_added": tag.name}
+    )
+    return True
+
+
+@transaction.atomic
+def contact_tag_remove(*, actor: Any, contact: Contact, tag: Tag) -> bool:
+    if not contact.tags.filter(pk=tag.pk).exists():
+        return False
+    contact.tags.remove(tag)
+    audit_record(
+        actor=actor, action=AuditLog.Action.UPDATE, obj=contact, changes={"tag_removed": tag.name}
+    )
+    return True
+
+
+# --- subscriptions by hand -----------------------------------------------------------------
+
+
+def _manual_proof(actor: Any, now) -> dict[str, Any]:
+    return {
+        "method": "manual",
+        "user": getattr(actor, "get_username", lambda: str(actor))(),
+        "user_id": getattr(actor, "pk", None),
+        "at": now.isoformat(),
+    }
+
+
+@transaction.atomic
+def contact_subscribe(
+    *, actor: Any, contact: Contact, mailing_list: MailingList, note: str = ""
+) -> Subscription:
+    """Subscribe by hand: the proof is who confirmed holding the consent, and when."""
+    now = timezone.now()
+    proof = _manual_proof(actor, now)
+    if note:
+        proof["note"] = note[:500]
+    subscription = (
+        Subscription.objects.select_for_update()
+        .filter(contact=contact, mailing_list=mailing_list)
+        .first()
+    )
+    old_status = subscription.status if subscription else None
+    if subscription and subscription.status == Subscription.Status.SUBSCRIBED:
+        return subscription
+    if subscription is None:
+        subscription = Subscription(contact=contact, mailing_list=mailing_list)
+    subscription.status = Subscription.Status.SUBSCRIBED
+    subscription.consent_at = now
+    subscription.consent_source = Subscription.Source.MANUAL
+    subscription.consent_proof = proof
+    subscription.unsubscribed_at = None
+    subscription.created_by = actor if getattr(actor, "is_authenticated", False) else None
+    subscription.save()
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.SUBSCRIBE,
+        obj=contact,
+        changes={
+            "list": mailing_list.name,
+            "list_id": mailing_list.pk,
+            "status": [old_status, subscription.status],
+        },
+    )
+    return subscription
+
+
+@transaction.atomic
+def contact_unsubscribe(
+    *, actor: Any, contact: Contact, mailing_list: MailingList
+) -> Subscription | None:
+    """Unsubscribe by hand. The consent proof stays: it shows what the contact had agreed to."""
+    subscription = (
+        Subscription.objects.select_for_update()
+        .filter(contact=contact, mailing_list=mailing_list)
+        .first()
+    )
+    if subscription is None or subscription.status == Subscription.Status.UNSUBSCRIBED:
+        return subscription
+    old_status = subscription.status
+    subscription.status = Subscription.Status.UNSUBSCRIBED
+    subscription.unsubscribed_at = timezone.now()
+    subscription.save(update_fields=["status", "unsubscribed_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.UNSUBSCRIBE,
+        obj=contact,
+        changes={
+            "list": mailing_list.name,
+            "list_id": mailing_list.pk,
+            "status": [old_status, subscription.status],
+            "by": getattr(actor, "get_username", lambda: str(actor))(),
+        },
+    )
+    return subscription
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+
+def _tag_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidValue(_("A tag needs a name."))
+    return name[:80]
+
+
+@transaction.atomic
+def tag_create(*, actor: Any, name: str, color: str = "") -> Tag:
+    name = _tag_name(name)
+    if Tag.objects.filter(name__iexact=name).exists():
+        raise InvalidValue(_("A tag with this name already exists."))
+    tag = Tag.objects.create(name=name, color=color_normalise(color))
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        obj=tag,
+        changes={"name": [None, tag.name], "color": [None, tag.color]},
+    )
+    return tag
+
+
+@transaction.atomic
+def tag_update(*, actor: Any, tag: Tag, name: str, color: str = "") -> Tag:
+    new = {"name": _tag_name(name), "color": color_normalise(color or tag.color)}
+    if Tag.objects.filter(name__iexact=new["name"]).exclude(pk=tag.pk).exists():
+        raise InvalidValue(_("A tag with this name already exists."))
+    changes = model_changes(tag, new)
+    if not changes:
+        return tag
+    for key, value in new.items():
+        setattr(tag, key, value)
+    tag.save()
+    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=tag, changes=changes)
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, actor: Any, tag: Tag) -> None:
+    count = tag.contacts.count()
+    audit_record(
+        actor=actor, action=AuditLog.Action.DELETE, obj=tag, changes={"contacts_untagged": count}
+    )
+    tag.delete()
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def _list_values(name: str, description: str, double_opt_in: bool) -> dict[str, Any]:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidValue(_("A list needs a name."))
+    return {
+        "name": name[:120],
+        "description": (description or "").strip(),
+        "double_opt_in": bool(double_opt_in),
+    }
+
+
+@transaction.atomic
+def list_create(
+    *, actor: Any, name: str, description: str = "", double_opt_in: bool = False
+) -> MailingList:
+    values = _list_values(name, description, double_opt_in)
+    if MailingList.objects.filter(name__iexact=values["name"]).exists():
+        raise InvalidValue(_("A list with this name already exists."))
+    mailing_list = MailingList.objects.create(**values)
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        obj=mailing_list,
+        changes={key: [None, value] for key, value in values.items()},
+    )
+    return mailing_list
+
+
+@transaction.atomic
+def list_update(
+    *,
+    actor: Any,
+    mailing_list: MailingList,
+    name: str,
+    description: str = "",
+    double_opt_in: bool = False,
+) -> MailingList:
+    values = _list_values(name, description, double_opt_in)
+    if MailingList.objects.filter(name__iexact=values["name"]).exclude(pk=mailing_list.pk).exists():
+        raise InvalidValue(_("A list with this name already exists."))
+    changes = model_changes(mailing_list, values)
+    if not changes:
+        return mailing_list
+    for key, value in values.items():
+        setattr(mailing_list, key, value)
+    mailing_list.save()
+    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=mailing_list, changes=changes)
+    return mailing_list
+
+
+@transaction.atomic
+def list_delete(*, actor: Any, mailing_list: MailingList) -> None:
+    count = mailing_list.subscriptions.count()
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.DELETE,
+        obj=mailing_list,
+        changes={"subscriptions_deleted": count},
+    )
+    mailing_list.delete()

@@ -1,0 +1,345 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fidele.commerce.selectors import contact_order_summary, contact_orders
+from fidele.contacts import selectors, services
+from fidele.contacts.forms import (
+    ContactForm,
+    ContactSubscribeForm,
+    ContactTagForm,
+    MailingListForm,
+    TagForm,
+)
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.permissions import MARKETER, VIEWER, require_role
+from fidele.web.pagination import bounded_count, keyset_page
+
+# --- contacts ------------------------------------------------------------------------------
+
+
+@require_role(VIEWER)
+def contact_list(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    queryset = selectors.contacts_filtered(params=params)
+    sort = selectors.contacts_sort(params)
+    fields, descending = selectors.SORTS[sort]
+    page = keyset_page(
+        queryset.prefetch_related("tags"),
+        fields=fields,
+        descending=descending,
+        after=params.get("after"),
+        before=params.get("before"),
+    )
+    count, capped = bounded_count(queryset)
+    filters_active = any(
+        params.get(key) for key in ("q", "tag", "list", "status", "place", "has_email")
+    )
+    context = {
+        "page": page,
+        "count": count,
+        "capped": capped,
+        "sort": sort,
+        "filters_active": filters_active,
+        "tags": Tag.objects.order_by("name"),
+        "lists": MailingList.objects.order_by("name"),
+        "statuses": Contact.Status.choices,
+        "params": params,
+    }
+    template = "contacts/_results.html" if request.htmx else "contacts/list.html"
+    return render(request, template, context)
+
+
+@require_role(VIEWER)
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    tags = list(contact.tags.order_by("name"))
+    subscriptions = list(selectors.contact_subscriptions(contact=contact))
+    subscribed_ids = {
+        s.mailing_list_id for s in subscriptions if s.status == Subscription.Status.SUBSCRIBED
+    }
+    context = {
+        "contact": contact,
+        "tags": tags,
+        "subscriptions": subscriptions,
+        "orders": contact_orders(contact_id=contact.pk, limit=20),
+        "order_summary": contact_order_summary(contact_id=contact.pk),
+        "timeline": selectors.contact_timeline(contact=contact),
+        "available_tags": Tag.objects.exclude(pk__in=[t.pk for t in tags]).order_by("name"),
+        "available_lists": MailingList.objects.exclude(pk__in=subscribed_ids).order_by("name"),
+        "tag_form": ContactTagForm(),
+        "subscribe_form": ContactSubscribeForm(),
+        "attributes": sorted((contact.attributes or {}).items())
+        if isinstance(contact.attributes, dict)
+        else [],
+    }
+    return render(request, "contacts/detail.html", context)
+
+
+def _apply_service_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@require_role(MARKETER)
+def contact_create(request: HttpRequest) -> HttpResponse:
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = services.contact_create(actor=request.user, data=form.cleaned_data)
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Contact created."))
+            return redirect("contacts:detail", pk=contact.pk)
+    return render(request, "contacts/form.html", {"form": form, "contact": None})
+
+
+@require_role(MARKETER)
+def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    # The form works on a copy so that a failed validation does not leave the page's header
+    # showing the half-typed name.
+    form = ContactForm(request.POST or None, instance=Contact.objects.get(pk=pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.contact_update(actor=request.user, contact=contact, data=form.cleaned_data)
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("contacts:detail", pk=contact.pk)
+    return render(request, "contacts/form.html", {"form": form, "contact": contact})
+
+
+@require_role(MARKETER)
+def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    if request.method == "POST":
+        services.contact_delete(actor=request.user, contact=contact)
+        messages.success(request, _("Contact deleted."))
+        return redirect("contacts:list")
+    return render(
+        request,
+        "contacts/confirm_delete.html",
+        {
+            "object": contact,
+            "title": _("Delete this contact?"),
+            "consequence": _(
+                "The contact, their subscriptions and their %(orders)s order(s) will be deleted. "
+                "This cannot be undone."
+            )
+            % {"orders": contact.orders.count()},
+            "cancel_url": contact_url(contact),
+        },
+    )
+
+
+def contact_url(contact: Contact) -> str:
+    from django.urls import reverse
+
+    return reverse("contacts:detail", args=[contact.pk])
+
+
+@require_POST
+@require_role(MARKETER)
+def contact_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = ContactTagForm(request.POST)
+    if form.is_valid():
+        tag = form.cleaned_data["tag"]
+        if services.contact_tag_add(actor=request.user, contact=contact, tag=tag):
+            messages.success(request, _("Tag “%(tag)s” added.") % {"tag": tag.name})
+    else:
+        messages.error(request, _("Choose a tag to add."))
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+@require_POST
+@require_role(MARKETER)
+def contact_tag_remove(request: HttpRequest, pk: int, tag_pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    tag = get_object_or_404(Tag, pk=tag_pk)
+    if services.contact_tag_remove(actor=request.user, contact=contact, tag=tag):
+        messages.success(request, _("Tag “%(tag)s” removed.") % {"tag": tag.name})
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+@require_POST
+@require_role(MARKETER)
+def contact_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    form = ContactSubscribeForm(request.POST)
+    if form.is_valid():
+        mailing_list = form.cleaned_data["mailing_list"]
+        services.contact_subscribe(
+            actor=request.user,
+            contact=contact,
+            mailing_list=mailing_list,
+            note=form.cleaned_data.get("note") or "",
+        )
+        messages.success(request, _("Subscribed to “%(list)s”.") % {"list": mailing_list.name})
+    else:
+        messages.error(
+            request,
+            _("Choose a list and confirm that this person agreed to receive its emails."),
+        )
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+@require_POST
+@require_role(MARKETER)
+def contact_unsubscribe(request: HttpRequest, pk: int, list_pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    mailing_list = get_object_or_404(MailingList, pk=list_pk)
+    services.contact_unsubscribe(actor=request.user, contact=contact, mailing_list=mailing_list)
+    messages.success(request, _("Unsubscribed from “%(list)s”.") % {"list": mailing_list.name})
+    return redirect("contacts:detail", pk=contact.pk)
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+
+@require_role(VIEWER)
+def tag_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "contacts/tags.html",
+        {"tags": selectors.tags_with_counts(), "form": TagForm()},
+    )
+
+
+@require_role(MARKETER)
+def tag_create(request: HttpRequest) -> HttpResponse:
+    form = TagForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tag = services.tag_create(actor=request.user, **form.cleaned_data)
+        except services.InvalidValue as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, _("Tag “%(tag)s” created.") % {"tag": tag.name})
+            return redirect("contacts:tags")
+    return render(request, "contacts/tag_form.html", {"form": form, "tag": None})
+
+
+@require_role(MARKETER)
+def tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    tag = get_object_or_404(Tag, pk=pk)
+    form = TagForm(request.POST or None, initial={"name": tag.name, "color": tag.color})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.tag_update(actor=request.user, tag=tag, **form.cleaned_data)
+        except services.InvalidValue as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, _("Tag saved."))
+            return redirect("contacts:tags")
+    return render(request, "contacts/tag_form.html", {"form": form, "tag": tag})
+
+
+@require_role(MARKETER)
+def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    tag = get_object_or_404(Tag, pk=pk)
+    if request.method == "POST":
+        services.tag_delete(actor=request.user, tag=tag)
+        messages.success(request, _("Tag “%(tag)s” deleted.") % {"tag": tag.name})
+        return redirect("contacts:tags")
+    from django.urls import reverse
+
+    return render(
+        request,
+        "contacts/confirm_delete.html",
+        {
+            "object": tag,
+            "title": _("Delete the tag “%(tag)s”?") % {"tag": tag.name},
+            "consequence": _(
+                "It will be removed from %(count)s contact(s). The contacts themselves are kept."
+            )
+            % {"count": tag.contacts.count()},
+            "cancel_url": reverse("contacts:tags"),
+        },
+    )
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+@require_role(VIEWER)
+def list_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "contacts/lists.html", {"lists": selectors.lists_with_counts()})
+
+
+@require_role(VIEWER)
+def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing_list = get_object_or_404(selectors.lists_with_counts(), pk=pk)
+    return render(request, "contacts/list_detail.html", {"mailing_list": mailing_list})
+
+
+@require_role(MARKETER)
+def list_create(request: HttpRequest) -> HttpResponse:
+    form = MailingListForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            mailing_list = services.list_create(actor=request.user, **form.cleaned_data)
+        except services.InvalidValue as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, _("List “%(list)s” created.") % {"list": mailing_list.name})
+            return redirect("contacts:list_detail", pk=mailing_list.pk)
+    return render(request, "contacts/list_form.html", {"form": form, "mailing_list": None})
+
+
+@require_role(MARKETER)
+def list_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing_list = get_object_or_404(MailingList, pk=pk)
+    form = MailingListForm(
+        request.POST or None,
+        initial={
+            "name": mailing_list.name,
+            "description": mailing_list.description,
+            "double_opt_in": mailing_list.double_opt_in,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.list_update(actor=request.user, mailing_list=mailing_list, **form.cleaned_data)
+        except services.InvalidValue as exc:
+            form.add_error("name", str(exc))
+        else:
+            messages.success(request, _("List saved."))
+            return redirect("contacts:list_detail", pk=mailing_list.pk)
+    return render(request, "contacts/list_form.html", {"form": form, "mailing_list": mailing_list})
+
+
+@require_role(MARKETER)
+def list_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    mailing_list = get_object_or_404(MailingList, pk=pk)
+    if request.method == "POST":
+        services.list_delete(actor=request.user, mailing_list=mailing_list)
+        messages.success(request, _("List “%(list)s” deleted.") % {"list": mailing_list.name})
+        return redirect("contacts:lists")
+    from django.urls import reverse
+
+    return render(
+        request,
+        "contacts/confirm_delete.html",
+        {
+            "object": mailing_list,
+            "title": _("Delete the list “%(list)s”?") % {"list": mailing_list.name},
+            "consequence": _(
+                "Its %(count)s subscription(s), with their consent records, will be deleted. "
+                "The contacts themselves are kept. This cannot be undone."
+            )
+            % {"count": mailing_list.subscriptions.count()},
+            "cancel_url": reverse("contacts:list_detail", args=[mailing_list.pk]),
+        },
+    )
