@@ -1,4 +1,4 @@
-"""Multi-row reads of contacts. The list page, the export and (later) segments share these filters."""
+"""Multi-row reads of contacts: the list page, the export and (later) segments share the filters."""
 
 from __future__ import annotations
 

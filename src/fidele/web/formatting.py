@@ -33,7 +33,7 @@ def format_number(value: Decimal | float | int | None, digits: int | None = None
 
 
 def format_phone(e164: str | None) -> str:
-    """National format for numbers of the default region (06 12 34 56 78), international otherwise."""
+    """National format in the default region (06 12 34 56 78), international otherwise."""
     if not e164:
         return ""
     try:
