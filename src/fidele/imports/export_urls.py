@@ -1,5 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from fidele.imports import export_views
 
 app_name = "exports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("contacts.csv", export_views.contacts_csv, name="contacts_csv"),
+    path("contacts.xlsx", export_views.contacts_xlsx, name="contacts_xlsx"),
+]

@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from openpyxl import load_workbook
+
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.models import AuditLog
+from fidele.imports import exports
+
+CANONICAL = [
+    "external_id", "email", "first_name", "last_name", "phone", "address", "postal_code", "city",
+    "country", "birth_date", "language", "tags",
+]  # fmt: skip
+HOSTILE = {
+    "=": '=HYPERLINK("http://evil.example","Cliquez")',
+    "+": "+1+cmd|' /C calc'!A0",
+    "-": "-2+3",
+    "@": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t": "\t=1+1",
+    "\r": "\r=1+1",
+}
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM for Excel"
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
+
+
+def read_xlsx(data: bytes) -> list[list[str]]:
+    sheet = load_workbook(io.BytesIO(data), read_only=True).active
+    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+
+
+def export_bytes(fmt: str, queryset=None) -> bytes:
+    buffer = io.BytesIO()
+    exports.contacts_export(
+        queryset=Contact.objects.all() if queryset is None else queryset, fmt=fmt, output=buffer
+    )
+    return buffer.getvalue()
+
+
+def rows_by_email(table: list[list[str]]) -> dict[str, dict[str, str]]:
+    header = table[0]
+    return {row[1]: dict(zip(header, row, strict=True)) for row in table[1:]}
+
+
+@pytest.fixture
+def helene(db):
+    contact = Contact.objects.create(
+        email="helene.lefevre@orange.example",
+        external_id="CLI-00042",
+        civility="Mme",
+        first_name="Hélène",
+        last_name="Lefèvre",
+        phone="+33612345678",
+        address="3 rue des Récollets, apt 2",
+        postal_code="24100",
+        city="Bergerac",
+        birth_date=date(1971, 2, 3),
+        joined_on=date(2019, 5, 6),
+        attributes={"vin_prefere": "Liquoreux", "visites": 4},
+        notes="Ligne 1\nligne 2, avec virgule",
+    )
+    contact.tags.add(Tag.objects.create(name="VIP"), Tag.objects.create(name="Club dégustation"))
+    Contact.objects.create(
+        email="jean.martin@example.com", first_name="Jean", last_name="Martin",
+        attributes={"canal_acquisition": "Salon des vins"},
+    )  # fmt: skip
+    return contact
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_header_is_the_canonical_columns_then_attributes_then_extras(helene, fmt):
+    data = export_bytes(fmt)
+    table = read_csv(data) if fmt == "csv" else read_xlsx(data)
+    header = table[0]
+    assert header[:12] == CANONICAL
+    assert header[12:15] == ["attr.canal_acquisition", "attr.vin_prefere", "attr.visites"]
+    assert header[15:] == list(exports.TRAILING_COLUMNS)
+    assert len(table) == 3
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_values_are_written_with_iso_dates_tags_and_attributes(helene, fmt):
+    data = export_bytes(fmt)
+    row = rows_by_email(read_csv(data) if fmt == "csv" else read_xlsx(data))[helene.email]
+    assert row["first_name"] == "Hélène" and row["last_name"] == "Lefèvre"
+    assert row["external_id"] == "CLI-00042"
+    assert row["birth_date"] == "1971-02-03" and row["joined_on"] == "2019-05-06"
+    assert row["tags"] == "Club dégustation, VIP"
+    assert row["attr.vin_prefere"] == "Liquoreux" and row["attr.visites"] == "4"
+    assert row["attr.canal_acquisition"] == ""
+    assert row["address"] == "3 rue des Récollets, apt 2"
+    assert row["notes"] == "Ligne 1\nligne 2, avec virgule"
+    # E.164 starts with "+": neutralised like any other cell (see the module docstring).
+    assert row["phone"] == "'+33612345678"
+
+
+def test_only_the_attribute_keys_of_the_exported_contacts_become_columns(helene):
+    table = read_csv(export_bytes("csv", Contact.objects.filter(pk=helene.pk)))
+    assert [c for c in table[0] if c.startswith("attr.")] == ["attr.vin_prefere", "attr.visites"]
+
+
+def test_a_contact_without_attributes_or_optional_fields_exports_empty_cells(db):
+    Contact.objects.create(external_id="C-1")
+    table = read_csv(export_bytes("csv"))
+    assert table[0] == CANONICAL + list(exports.TRAILING_COLUMNS)
+    assert table[1][0] == "C-1" and table[1][1] == ""
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("first_char", list(HOSTILE))
+def test_every_dangerous_first_character_is_neutralised(db, fmt, first_char):
+    value = HOSTILE[first_char]
+    Contact.objects.create(
+        email="victim@example.com",
+        first_name=value,
+        last_name=value,
+        city=value,
+        attributes={"note": value},
+    )
+    data = export_bytes(fmt)
+    table = read_csv(data) if fmt == "csv" else read_xlsx(data)
+    row = rows_by_email(table)["victim@example.com"]
+    if fmt == "xlsx":
+        value = value.replace("\r", "\n")  # XML reads a bare CR back as LF
+    for column in ("first_name", "last_name", "city", "attr.note"):
+        assert row[column] == "'" + value, column
+    if fmt == "xlsx":
+        sheet = load_workbook(io.BytesIO(data)).active
+        assert all(cell.data_type != "f" for line in sheet.iter_rows() for cell in line)
+
+
+def test_harmless_values_are_left_alone():
+    assert exports.neutralise("Hélène") == "Hélène"
+    assert exports.neutralise("") == ""
+    assert exports.neutralise("a=b") == "a=b"
+    assert exports.neutralise("-5") == "'-5"
+
+
+def test_control_characters_that_xlsx_forbids_do_not_break_the_file(db):
+    Contact.objects.create(email="ctrl@example.com", first_name="Bell\x07name")
+    row = rows_by_email(read_xlsx(export_bytes("xlsx")))["ctrl@example.com"]
+    assert row["first_name"] == "Bellname"
+
+
+def test_the_export_is_audited_once_with_the_count_and_filters(helene, owner):
+    buffer = io.BytesIO()
+    exports.contacts_export(
+        queryset=Contact.objects.filter(tags__name="VIP"),
+        fmt="csv",
+        output=buffer,
+        actor=owner,
+        filters={"tag": "VIP", "q": ""},
+    )
+    entry = AuditLog.objects.get(action=AuditLog.Action.EXPORT)
+    assert entry.actor == owner
+    assert entry.changes["count"] == 1
+    assert entry.changes["filters"] == {"tag": "VIP"}
+    assert entry.changes["format"] == "csv"
+
+
+def test_an_unknown_format_is_refused(db):
+    with pytest.raises(exports.ExportFormatError):
+        exports.contacts_export(queryset=Contact.objects.all(), fmt="pdf", output=io.BytesIO())
+    with pytest.raises(exports.ExportFormatError, match=r"\.csv or \.xlsx"):
+        exports.format_for_path("contacts.txt")
+    assert exports.format_for_path("CONTACTS.XLSX") == "xlsx"
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["csv", "xlsx"])
+def test_the_command_writes_the_file_named_and_prints_json(helene, tmp_path, suffix):
+    target = tmp_path / f"contacts.{suffix}"
+    out = StringIO()
+    call_command("export", "contacts", "-o", str(target), "--json", stdout=out)
+    summary = json.loads(out.getvalue())
+    assert summary["rows"] == 2 and summary["format"] == suffix
+    assert summary["columns"][:12] == CANONICAL
+    data = target.read_bytes()
+    table = read_csv(data) if suffix == "csv" else read_xlsx(data)
+    assert len(table) == 3
+
+
+def test_the_command_filters_by_tag_list_and_search(helene, tmp_path):
+    newsletter = MailingList.objects.create(name="Newsletter")
+    jean = Contact.objects.get(email="jean.martin@example.com")
+    Subscription.objects.create(
+        contact=jean, mailing_list=newsletter, status="subscribed", consent_source="manual"
+    )
+    target = tmp_path / "out.csv"
+    for args, expected in (
+        (["--tag", "VIP"], {helene.email}),
+        (["--list", "newsletter"], {jean.email}),
+        (["--list", str(newsletter.pk)], {jean.email}),
+        (["--q", "martin"], {jean.email}),
+        (["--q", "jean.martin@example.com"], {jean.email}),
+    ):
+        call_command("export", "contacts", "-o", str(target), *args, stdout=StringIO())
+        assert set(rows_by_email(read_csv(target.read_bytes()))) == expected, args
+
+
+def test_the_command_explains_a_wrong_extension_or_list(db, tmp_path):
+    with pytest.raises(CommandError, match=r"\.csv or \.xlsx"):
+        call_command("export", "contacts", "-o", str(tmp_path / "c.ods"), stdout=StringIO())
+    with pytest.raises(CommandError, match="no list named"):
+        call_command(
+            "export", "contacts", "-o", str(tmp_path / "c.csv"), "--list", "Inconnue",
+            stdout=StringIO(),
+        )  # fmt: skip
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export", "contacts", "-o", str(tmp_path / "no" / "c.csv"), stdout=StringIO())
+
+
+def test_the_command_is_audited(helene, tmp_path):
+    call_command("export", "contacts", "-o", str(tmp_path / "c.csv"), stdout=StringIO())
+    entry = AuditLog.objects.get(action=AuditLog.Action.EXPORT)
+    assert entry.actor is None and entry.changes["count"] == 2
+
+
+# --- web -------------------------------------------------------------------------------------
+
+
+def test_a_marketer_downloads_the_filtered_csv(helene, marketer_client, marketer):
+    response = marketer_client.get("/exports/contacts.csv", {"tag": "VIP"})
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    assert response["Cache-Control"] == "no-store"
+    table = read_csv(b"".join(response.streaming_content))
+    assert set(rows_by_email(table)) == {helene.email}
+    entry = AuditLog.objects.get(action=AuditLog.Action.EXPORT)
+    assert entry.actor == marketer and entry.changes["filters"] == {"tag": "VIP"}
+    assert entry.changes["count"] == 1
+
+
+def test_an_owner_downloads_the_xlsx(helene, owner_client):
+    response = owner_client.get("/exports/contacts.xlsx", {"q": "lefèvre"})
+    assert response.status_code == 200
+    assert ".xlsx" in response["Content-Disposition"]
+    table = read_xlsx(b"".join(response.streaming_content))
+    assert set(rows_by_email(table)) == {helene.email}
+
+
+@pytest.mark.parametrize("url", ["/exports/contacts.csv", "/exports/contacts.xlsx"])
+def test_a_viewer_cannot_export(helene, viewer_client, url):
+    assert viewer_client.get(url).status_code == 403
+    assert not AuditLog.objects.filter(action=AuditLog.Action.EXPORT).exists()
+
+
+@pytest.mark.parametrize("url", ["/exports/contacts.csv", "/exports/contacts.xlsx"])
+def test_an_anonymous_visitor_is_sent_to_the_login_page(db, client, url):
+    response = client.get(url)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_exports_refuse_post(marketer_client):
+    assert marketer_client.post("/exports/contacts.csv").status_code == 405
