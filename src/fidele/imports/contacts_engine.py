@@ -1,0 +1,673 @@
+"""The contact import: rows -> normalised records -> merged per identity -> batched upserts.
+
+Identity is the normalised email, else the customer number (external_id), else - for a customer
+who has neither - first name, last name, phone and postal code together, so that re-importing the
+same file creates nothing new even for those.
+
+What happens to a row, and how it is counted (rows = created + updated + merged + skipped +
+rejected):
+- created   a new contact;
+- merged    a row folded into a contact already met in this file (created by an earlier row, or
+            updated by one): its non-empty values fill the contact's blanks;
+- updated   with `update`, an existing contact whose stored values the row changed (non-empty
+            values of the file overwrite);
+- skipped   an existing contact left as it was (the default), or one the row would not change;
+- rejected  not imported; written with its reason to the rejected-rows CSV.
+List subscriptions are added for every row that is kept (skipped ones included: the user asked
+for these people to be on the list), never changing an existing subscription - someone who
+unsubscribed stays unsubscribed.
+
+Each batch is one transaction: an import stopped half-way (a broken file, a crash) keeps the
+batches before it, and importing the file again completes it without duplicating anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.imports import normalize as norm
+from fidele.imports import sql
+from fidele.imports.mapping import ATTR_PREFIX, header_key
+from fidele.imports.pipeline import (
+    BATCH_ROWS,
+    MAX_CELL_CHARS,
+    Counters,
+    IdSet,
+    ImportOptions,
+    RejectWriter,
+)
+from fidele.imports.reader import ImportFileError
+
+# Stored columns an import may write, in the order used by the bulk insert.
+FIELDS = (
+    "email",
+    "external_id",
+    "civility",
+    "first_name",
+    "last_name",
+    "phone",
+    "phone_invalid",
+    "address",
+    "postal_code",
+    "city",
+    "country",
+    "language",
+    "birth_date",
+    "joined_on",
+    "source",
+    "notes",
+)
+_TEXT_FIELDS = ("first_name", "last_name", "address", "city", "source")
+_IDENTITY_FIELDS = {"email", "external_id", "first_name", "last_name"}
+
+
+def _max_lengths() -> dict[str, int]:
+    lengths = {}
+    for name in FIELDS:
+        max_length = getattr(Contact._meta.get_field(name), "max_length", None)
+        if max_length:
+            lengths[name] = max_length
+    return lengths
+
+
+class Record:
+    """One person as read from one or more rows of the file."""
+
+    __slots__ = ("values", "attrs", "tags", "consent", "consent_date", "consent_row", "rows")
+
+    def __init__(self, number: int, cells: list[str]):
+        self.values: dict[str, Any] = {}
+        self.attrs: dict[str, str] = {}
+        self.tags: list[str] = []
+        self.consent: bool | None = None
+        self.consent_date: dt.date | None = None
+        self.consent_row = number
+        self.rows: list[tuple[int, list[str]]] = [(number, cells)]
+
+    @property
+    def email(self) -> str | None:
+        return self.values.get("email")
+
+    @property
+    def external_id(self) -> str | None:
+        return self.values.get("external_id")
+
+    def name_key(self) -> str:
+        v = self.values
+        return "|".join(
+            (
+                header_key(v.get("first_name", "")),
+                header_key(v.get("last_name", "")),
+                v.get("phone", ""),
+                v.get("postal_code", ""),
+            )
+        )
+
+    def fold(self, other: Record) -> None:
+        """Later non-empty values fill blanks."""
+        for name, value in other.values.items():
+            self.values.setdefault(name, value)
+        for key, value in other.attrs.items():
+            self.attrs.setdefault(key, value)
+        for tag in other.tags:
+            if tag not in self.tags:
+                self.tags.append(tag)
+        if self.consent is None and other.consent is not None:
+            self.consent, self.consent_row = other.consent, other.consent_row
+        if self.consent_date is None:
+            self.consent_date = other.consent_date
+        self.rows.extend(other.rows)
+
+
+class ContactImport:
+    def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
+        self.options = options
+        self.header = header
+        self.rejects = rejects
+        self.counters = Counters()
+        self.region = settings.DEFAULT_REGION
+        self.tz = timezone.get_current_timezone()
+        self.max_lengths = _max_lengths()
+        self.plan = [
+            (index, target, header[index] if index < len(header) else f"#{index + 1}")
+            for index, target in enumerate(options.mapping)
+            if target
+        ]
+        targets = {target for _i, target, _c in self.plan}
+        if not targets & _IDENTITY_FIELDS:
+            raise ImportFileError(
+                _(
+                    "No column holds an email, a customer number or a name, so no contact can be "
+                    "recognised. Columns found: %(columns)s. Choose what each column holds in the "
+                    'preview (or with --map "Column=email").'
+                )
+                % {"columns": ", ".join(h for h in header if h) or "-"}
+            )
+        self.has_consent_column = "consent" in targets
+        self.mailing_list: MailingList | None = None
+        if options.list_name:
+            if not self.has_consent_column and not options.consent_confirmed:
+                raise ImportFileError(
+                    _(
+                        "This file has no consent column (Newsletter, Opt-in...). To "
+                        "subscribe every "
+                        "row to the list “%(list)s”, confirm that you hold their consent "
+                        "(--consent-confirmed, or the box in the import form)."
+                    )
+                    % {"list": options.list_name}
+                )
+        elif self.has_consent_column:
+            self.counters.warn(
+                0, "", _("The consent column was not used because no list was chosen.")
+            )
+        self.default_country = Contact._meta.get_field("country").get_default() or ""
+        self.default_language = Contact._meta.get_field("language").get_default() or ""
+        self.created = IdSet()
+        self.tag_ids: dict[str, int] = {
+            name.lower(): pk for pk, name in Tag.objects.values_list("id", "name")
+        }
+        self.imported_at = timezone.now().isoformat()
+        self.is_pg = sql.is_postgresql()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def reject(self, number: int, cells: list[str], reason: str) -> None:
+        self.counters.rejected += 1
+        self.rejects.write(number, cells, reason)
+
+    def read_row(self, number: int, cells: list[str]) -> Record | None:
+        record = Record(number, cells)
+        values = record.values
+        warn = self.counters.warn
+        width = len(cells)
+        for index, target, column in self.plan:
+            if index >= width:
+                continue
+            raw = cells[index]
+            if not raw:
+                continue
+            if len(raw) > MAX_CELL_CHARS:
+                self.reject(
+                    number,
+                    cells,
+                    _(
+                        "%(column)s: the cell holds %(size)s characters, more than the "
+                        "%(limit)s a cell may hold"
+                    )
+                    % {
+                        "column": column,
+                        "size": f"{len(raw):,}".replace(",", " "),
+                        "limit": f"{MAX_CELL_CHARS:,}".replace(",", " "),
+                    },
+                )
+                return None
+            raw = raw.strip()
+            if not raw:
+                continue
+            if target == "email":
+                email, problem = norm.normalise_email(raw)
+                if problem:
+                    self.reject(number, cells, f"{column}: {problem}")
+                    return None
+                values["email"] = email
+            elif target in _TEXT_FIELDS:
+                values.setdefault(target, " ".join(raw.split()))
+            elif target == "phone":
+                if "phone" in values:
+                    continue
+                phone, problem = norm.normalise_phone(raw, self.region)
+                if problem:
+                    values.setdefault("phone_invalid", raw[:64])
+                    self.counters.invalid_phones += 1
+                    warn(number, column, problem)
+                else:
+                    values["phone"] = phone
+            elif target == "external_id":
+                values["external_id"] = " ".join(raw.split())
+            elif target in ("birth_date", "joined_on"):
+                value, problem = norm.normalise_date(raw)
+                if problem:
+                    warn(number, column, problem)
+                elif value is not None:
+                    values[target] = value
+            elif target == "postal_code":
+                values["postal_code"] = raw
+            elif target == "consent":
+                consent, problem = norm.normalise_bool(raw)
+                if problem:
+                    # "Opt-in: 12/03/2021" - a date in the consent column says yes, and when.
+                    when, not_a_date = norm.normalise_date(raw)
+                    if when is not None and not not_a_date:
+                        consent, record.consent_date = True, record.consent_date or when
+                    else:
+                        warn(number, column, problem + " - " + _("not subscribed"))
+                record.consent = consent
+            elif target == "consent_date":
+                value, problem = norm.normalise_date(raw.split(" ")[0].split("T")[0])
+                if problem:
+                    warn(number, column, problem)
+                else:
+                    record.consent_date = value
+            elif target == "civility":
+                value, problem = norm.normalise_civility(raw)
+                if problem:
+                    warn(number, column, problem)
+                elif value:
+                    values["civility"] = value
+            elif target == "country":
+                value, problem = norm.normalise_country(raw)
+                if problem:
+                    warn(number, column, problem)
+                elif value:
+                    values["country"] = value
+            elif target == "language":
+                value, problem = norm.normalise_language(raw)
+                if problem:
+                    warn(number, column, problem)
+                elif value:
+                    values["language"] = value
+            elif target == "tags":
+                for tag in norm.normalise_tags(raw):
+                    if tag not in record.tags:
+                        record.tags.append(tag)
+            elif target == "notes":
+                values["notes"] = raw
+            elif target.startswith(ATTR_PREFIX):
+                record.attrs.setdefault(target[len(ATTR_PREFIX) :], raw)
+        if "postal_code" in values:
+            values["postal_code"] = norm.normalise_postal_code(
+                values["postal_code"], values.get("country", self.default_country)
+            )
+        for name, value in values.items():
+            limit = self.max_lengths.get(name)
+            if limit and isinstance(value, str) and len(value) > limit:
+                column = next((c for _i, t, c in self.plan if t == name), name)
+                self.reject(
+                    number,
+                    cells,
+                    _("%(column)s: “%(value)s…” is longer than %(limit)s characters")
+                    % {"column": column, "value": value[:30], "limit": limit},
+                )
+                return None
+        if not (values.keys() & _IDENTITY_FIELDS):
+            self.reject(number, cells, _("no email, customer number or name"))
+            return None
+        return record
+
+    # -- the whole file --------------------------------------------------------------------
+
+    def run(self, rows: Iterator[tuple[int, list[str]]]) -> Counters:
+        batch: dict[str, Record] = {}
+        owners: dict[str, str] = {}  # customer number -> key of its record in the batch
+        pending = 0
+        try:
+            for number, cells in rows:
+                self.counters.rows += 1
+                record = self.read_row(number, cells)
+                if record is not None:
+                    self._add(batch, owners, record)
+                    pending += 1
+                if pending >= BATCH_ROWS:
+                    self.flush(batch)
+                    batch, owners, pending = {}, {}, 0
+        except ImportFileError:
+            # A broken line further down: the rows read before it are valid and are saved,
+            # and the summary says where the reading stopped.
+            if batch:
+                self.flush(batch)
+            raise
+        if batch:
+            self.flush(batch)
+        return self.counters
+
+    def _add(self, batch: dict[str, Record], owners: dict[str, str], record: Record) -> None:
+        email, ext = record.email, record.external_id
+        key = "e:" + email if email else ("x:" + ext if ext else "n:" + record.name_key())
+        target = batch.get(key)
+        if ext and ext in owners and owners[ext] != key:
+            other_key = owners[ext]
+            other = batch[other_key]
+            if not email:
+                target, key = other, other_key
+            elif not other.email and target is None:
+                # An earlier row had only this customer number; this one brings the email.
+                del batch[other_key]
+                batch[key] = other
+                owners[ext] = key
+                target = other
+            else:
+                number, cells = record.rows[0]
+                self.reject(
+                    number,
+                    cells,
+                    _(
+                        "conflict: customer number %(ext)s is already used in row %(row)s "
+                        "for another email (%(email)s)"
+                    )
+                    % {"ext": ext, "row": other.rows[0][0], "email": other.email or "-"},
+                )
+                return
+        if target is None:
+            batch[key] = record
+            if ext:
+                owners[ext] = key
+            return
+        if ext and target.external_id and target.external_id != ext:
+            number, cells = record.rows[0]
+            self.reject(
+                number,
+                cells,
+                _(
+                    "conflict: %(email)s appears in row %(row)s with customer number "
+                    "%(other)s, here with %(ext)s"
+                )
+                % {
+                    "email": email,
+                    "row": target.rows[0][0],
+                    "other": target.external_id,
+                    "ext": ext,
+                },
+            )
+            return
+        target.fold(record)
+        if ext and not target.external_id:
+            owners[ext] = key
+
+    # -- writing one batch -----------------------------------------------------------------
+
+    def _fetch_existing(self, records: list[Record]) -> tuple[dict, dict, dict]:
+        emails = [r.email for r in records if r.email]
+        exts = [r.external_id for r in records if r.external_id]
+        columns = ("id", *FIELDS, "attributes")
+        rows: list[dict[str, Any]] = []
+        if emails or exts:
+            if self.is_pg:
+                for values in sql.existing_contacts(
+                    table=Contact._meta.db_table, columns=columns, emails=emails, external_ids=exts
+                ):
+                    row = dict(zip(columns, values, strict=True))
+                    if isinstance(row["attributes"], str):
+                        row["attributes"] = json.loads(row["attributes"])
+                    rows.append(row)
+            else:
+                from django.db.models import Q
+
+                rows = list(
+                    Contact.objects.filter(Q(email__in=emails) | Q(external_id__in=exts)).values(
+                        *columns
+                    )
+                )
+        by_email = {row["email"]: row for row in rows if row["email"]}
+        by_ext = {row["external_id"]: row for row in rows if row["external_id"]}
+        by_name: dict[str, dict] = {}
+        nameless = [r for r in records if not r.email and not r.external_id]
+        if nameless:
+            last_names = {r.values.get("last_name", "") for r in nameless}
+            for row in Contact.objects.filter(
+                email__isnull=True, external_id__isnull=True, last_name__in=last_names
+            ).values(*columns):
+                key = "|".join(
+                    (
+                        header_key(row["first_name"]),
+                        header_key(row["last_name"]),
+                        row["phone"],
+                        row["postal_code"],
+                    )
+                )
+                by_name.setdefault(key, row)
+        return by_email, by_ext, by_name
+
+    def _reject_record(self, record: Record, reason: str) -> None:
+        for number, cells in record.rows:
+            self.reject(number, cells, reason)
+
+    def flush(self, batch: dict[str, Record]) -> None:
+        records = list(batch.values())
+        with transaction.atomic():
+            self._flush(records)
+        if self.options.progress:
+            self.options.progress(self.counters.rows)
+
+    def _flush(self, records: list[Record]) -> None:
+        counters = self.counters
+        by_email, by_ext, by_name = self._fetch_existing(records)
+        new: list[Record] = []
+        updates: list[tuple[dict, set[str]]] = []
+        kept: list[tuple[int, Record]] = []  # (contact id, record) for tags / subscriptions
+        tagged: list[tuple[int, Record]] = []
+        for record in records:
+            email, ext = record.email, record.external_id
+            by_mail = by_email.get(email) if email else None
+            by_number = by_ext.get(ext) if ext else None
+            if by_mail and by_number and by_mail["id"] != by_number["id"]:
+                self._reject_record(
+                    record,
+                    _(
+                        "conflict: %(email)s belongs to contact #%(a)s but customer number "
+                        "%(ext)s to contact #%(b)s"
+                    )
+                    % {"email": email, "a": by_mail["id"], "ext": ext, "b": by_number["id"]},
+                )
+                continue
+            if by_mail and ext and by_mail["external_id"] and by_mail["external_id"] != ext:
+                self._reject_record(
+                    record,
+                    _(
+                        "conflict: %(email)s is stored with customer number %(other)s, the "
+                        "file says %(ext)s"
+                    )
+                    % {"email": email, "other": by_mail["external_id"], "ext": ext},
+                )
+                continue
+            if by_number and not by_mail and email and by_number["email"]:
+                self._reject_record(
+                    record,
+                    _(
+                        "conflict: customer number %(ext)s is stored with the email "
+                        "%(other)s, the file says %(email)s"
+                    )
+                    % {"ext": ext, "other": by_number["email"], "email": email},
+                )
+                continue
+            target = by_mail or by_number
+            if target is None and not email and not ext:
+                target = by_name.get(record.name_key())
+            if target is None:
+                new.append(record)
+                continue
+            rows = len(record.rows)
+            if target["id"] in self.created:
+                changed = self._apply(target, record, overwrite=False)
+                if changed:
+                    updates.append((target, changed))
+                counters.merged += rows
+                tagged.append((target["id"], record))
+            elif self.options.update:
+                changed = self._apply(target, record, overwrite=True)
+                if changed:
+                    updates.append((target, changed))
+                    counters.updated += 1
+                    counters.merged += rows - 1
+                else:
+                    counters.skipped += rows
+                tagged.append((target["id"], record))
+            else:
+                counters.skipped += rows
+            kept.append((target["id"], record))
+
+        if new:
+            ids = sql.allocate_ids(Contact._meta.db_table, len(new))
+            inserted = self._insert(list(zip(ids, new, strict=True)))
+            for contact_id, record in zip(ids, new, strict=True):
+                if contact_id not in inserted:
+                    self._reject_record(
+                        record,
+                        _(
+                            "someone saved a contact with this email or customer number "
+                            "during the import: import the file again to update it"
+                        ),
+                    )
+                    continue
+                self.created.add(contact_id)
+                counters.created += 1
+                counters.merged += len(record.rows) - 1
+                kept.append((contact_id, record))
+                tagged.append((contact_id, record))
+        if updates:
+            self._update(updates)
+        self._tag(tagged)
+        self._subscribe(kept)
+
+    def _apply(self, target: dict, record: Record, *, overwrite: bool) -> set[str]:
+        changed: set[str] = set()
+        for name, value in record.values.items():
+            current = target.get(name)
+            if overwrite:
+                if value != current:
+                    target[name] = value
+                    changed.add(name)
+            elif current in (None, ""):
+                target[name] = value
+                changed.add(name)
+        if record.attrs:
+            attributes = dict(target.get("attributes") or {})
+            for key, value in record.attrs.items():
+                if (overwrite and attributes.get(key) != value) or key not in attributes:
+                    attributes[key] = value
+            if attributes != (target.get("attributes") or {}):
+                target["attributes"] = attributes
+                changed.add("attributes")
+        return changed
+
+    def _row_values(self, record: Record) -> dict[str, Any]:
+        values = record.values
+        row = {name: values.get(name, "") for name in FIELDS}
+        for name in ("email", "external_id", "birth_date", "joined_on"):
+            row[name] = values.get(name)
+        row["country"] = values.get("country") or self.default_country
+        row["language"] = values.get("language") or self.default_language
+        row["attributes"] = record.attrs
+        return row
+
+    def _insert(self, pairs: list[tuple[int, Record]]) -> set[int]:
+        now = timezone.now()
+        if self.is_pg:
+            columns = ("id", *FIELDS, "attributes", "status", "created_at", "updated_at")
+            status = Contact.Status.ACTIVE
+
+            def rows() -> Iterator[tuple]:
+                for contact_id, record in pairs:
+                    row = self._row_values(record)
+                    yield (
+                        contact_id,
+                        *(row[name] for name in FIELDS),
+                        json.dumps(row["attributes"], ensure_ascii=False),
+                        status,
+                        now,
+                        now,
+                    )
+
+            return sql.copy_insert_ignoring_conflicts(
+                table=Contact._meta.db_table, columns=columns, rows=rows()
+            )
+        # SQLite holds its write lock for the whole batch: no one can insert the same email
+        # between our look-up and this insert, so a plain bulk insert is safe.
+        Contact.objects.bulk_create(
+            [Contact(id=contact_id, **self._row_values(record)) for contact_id, record in pairs],
+            batch_size=500,
+        )
+        return {contact_id for contact_id, _r in pairs}
+
+    def _update(self, updates: list[tuple[dict, set[str]]]) -> None:
+        fields = sorted(set().union(*(changed for _t, changed in updates)))
+        now = timezone.now()
+        objects = []
+        for target, _changed in updates:
+            contact = Contact(id=target["id"], **{name: target[name] for name in fields})
+            contact.updated_at = now
+            objects.append(contact)
+        Contact.objects.bulk_update(objects, [*fields, "updated_at"], batch_size=500)
+
+    def _tag(self, pairs: list[tuple[int, Record]]) -> None:
+        wanted = {tag for _id, record in pairs for tag in record.tags}
+        if not wanted:
+            return
+        missing = [tag for tag in wanted if tag.lower() not in self.tag_ids]
+        if missing:
+            Tag.objects.bulk_create([Tag(name=tag) for tag in missing], ignore_conflicts=True)
+            for pk, name in Tag.objects.filter(name__in=missing).values_list("id", "name"):
+                self.tag_ids[name.lower()] = pk
+        through = Contact.tags.through
+        links = {
+            (contact_id, self.tag_ids[tag.lower()])
+            for contact_id, record in pairs
+            for tag in record.tags
+            if tag.lower() in self.tag_ids
+        }
+        through.objects.bulk_create(
+            [through(contact_id=c, tag_id=t) for c, t in links],
+            ignore_conflicts=True,
+            batch_size=1000,
+        )
+
+    def _list(self) -> MailingList:
+        if self.mailing_list is None:
+            self.mailing_list, _created = MailingList.objects.get_or_create(
+                name=self.options.list_name
+            )
+        return self.mailing_list
+
+    def _subscribe(self, pairs: list[tuple[int, Record]]) -> None:
+        if not self.options.list_name:
+            return
+        if self.has_consent_column:
+            pairs = [(c, r) for c, r in pairs if r.consent is True]
+        if not pairs:
+            return
+        mailing_list = self._list()
+        already = set(
+            Subscription.objects.filter(
+                mailing_list=mailing_list, contact_id__in=[c for c, _r in pairs]
+            ).values_list("contact_id", flat=True)
+        )
+        now = timezone.now()
+        actor = (
+            self.options.actor if getattr(self.options.actor, "is_authenticated", False) else None
+        )
+        subscriptions = []
+        for contact_id, record in pairs:
+            if contact_id in already:
+                continue
+            already.add(contact_id)
+            consent_at = now
+            if record.consent_date is not None:
+                consent_at = dt.datetime.combine(record.consent_date, dt.time(0), tzinfo=self.tz)
+            subscriptions.append(
+                Subscription(
+                    contact_id=contact_id,
+                    mailing_list=mailing_list,
+                    status=Subscription.Status.SUBSCRIBED,
+                    consent_at=consent_at,
+                    consent_source=Subscription.Source.IMPORT,
+                    consent_proof={
+                        "file": self.options.file_name,
+                        "row": record.consent_row,
+                        "imported_at": self.imported_at,
+                        "user": self.options.actor_name,
+                        "import_id": self.options.job_id,
+                        **({"confirmed_by_user": True} if not self.has_consent_column else {}),
+                    },
+                    created_by=actor,
+                )
+            )
+        Subscription.objects.bulk_create(subscriptions, ignore_conflicts=True, batch_size=1000)
+        self.counters.subscribed += len(subscriptions)

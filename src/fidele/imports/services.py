@@ -1,0 +1,312 @@
+"""Imports: the life of an ImportJob, from the uploaded file to its summary.
+
+upload / from_path -> detect (encoding, delimiter, header, proposed mapping) -> configure (the
+mapping and options the user chose) -> start (enqueue the task) -> run (read, normalise, write,
+summarise, audit). The CLI goes through the same steps without the queue.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidele.core.audit import audit_record
+from fidele.core.models import AuditLog
+from fidele.imports import mapping as mapping_mod
+from fidele.imports.contacts_engine import ContactImport
+from fidele.imports.models import ImportJob
+from fidele.imports.orders_engine import OrderImport
+from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter
+from fidele.imports.reader import FileShape, ImportFileError, open_table, read_preview, sniff
+
+logger = logging.getLogger(__name__)
+
+ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
+CONTRACT_KEYS = ("rows", "created", "updated", "merged", "rejected", "rejected_file", "seconds")
+
+
+def _actor_name(actor: Any) -> str:
+    if getattr(actor, "is_authenticated", False):
+        return actor.get_username()
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "cli"
+
+
+def _uploads_dir() -> Path:
+    directory = Path(settings.IMPORTS_DIR) / "uploads"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _detect(job: ImportJob) -> ImportJob:
+    """Fill `detected` and a proposed `mapping`; raises ImportFileError for unreadable files."""
+    path = Path(job.stored_path)
+    shape = sniff(path, name=job.original_name)
+    header, _rows = read_preview(path, shape=shape, name=job.original_name, count=1)
+    if not any(header):
+        raise ImportFileError(_("%(file)s has no header row.") % {"file": job.original_name})
+    detected = shape.as_dict()
+    detected["header"] = header
+    job.detected = detected
+    job.mapping = {"targets": mapping_mod.propose_mapping(job.kind, header)}
+    job.rows_total = (
+        max((shape.rows_estimate or 1) - shape.header_row, 0) if shape.rows_estimate else None
+    )
+    return job
+
+
+def importjob_upload(*, kind: str, uploaded_file: UploadedFile, actor: Any) -> ImportJob:
+    """Store an uploaded file under a generated name and detect its shape.
+
+    The user's file name is kept for display only; the path on disk is ours, so a name like
+    "../../settings.py" can do nothing.
+    """
+    if kind not in ImportJob.Kind.values:
+        raise ImportFileError(_("Unknown import kind."))
+    if uploaded_file.size and uploaded_file.size > settings.IMPORT_MAX_UPLOAD_BYTES:
+        raise ImportFileError(
+            _("The file is larger than %(size)s MB.")
+            % {"size": settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)}
+        )
+    original = os.path.basename(uploaded_file.name or "file")[:255]
+    suffix = Path(original).suffix.lower()
+    target = _uploads_dir() / f"{uuid.uuid4().hex}{suffix if suffix in ALLOWED_SUFFIXES else ''}"
+    size = 0
+    with target.open("wb") as handle:
+        for chunk in uploaded_file.chunks():
+            size += len(chunk)
+            if size > settings.IMPORT_MAX_UPLOAD_BYTES:
+                handle.close()
+                target.unlink(missing_ok=True)
+                raise ImportFileError(
+                    _("The file is larger than %(size)s MB.")
+                    % {"size": settings.IMPORT_MAX_UPLOAD_BYTES // (1024 * 1024)}
+                )
+            handle.write(chunk)
+    job = ImportJob(
+        kind=kind,
+        original_name=original,
+        stored_path=str(target),
+        size_bytes=size,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    try:
+        _detect(job)
+    except ImportFileError:
+        target.unlink(missing_ok=True)
+        raise
+    job.save()
+    return job
+
+
+def importjob_from_path(*, kind: str, path: Path, actor: Any = None) -> ImportJob:
+    """A job for a file already on disk (the CLI): read in place, not copied."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFileError(_("%(file)s does not exist.") % {"file": str(path)})
+    job = ImportJob(
+        kind=kind,
+        original_name=path.name[:255],
+        stored_path=str(path.resolve()),
+        size_bytes=path.stat().st_size,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    _detect(job)
+    job.save()
+    return job
+
+
+def importjob_configure(
+    *,
+    job: ImportJob,
+    actor: Any,
+    targets: list[str] | None = None,
+    overrides: dict[str, str] | None = None,
+    list_name: str = "",
+    update: bool = False,
+    consent_confirmed: bool = False,
+) -> ImportJob:
+    """Record the mapping and options chosen. Raises ValueError with a message on bad input."""
+    header = job.detected.get("header", [])
+    current = job.mapping.get("targets") or mapping_mod.propose_mapping(job.kind, header)
+    if targets is not None:
+        current = mapping_mod.validate_mapping(job.kind, header, targets)
+    if overrides:
+        current = mapping_mod.apply_overrides(job.kind, header, current, overrides)
+    job.mapping = {"targets": current}
+    job.options = {
+        "list": (list_name or "").strip()[:120] if job.kind == ImportJob.Kind.CONTACTS else "",
+        "update": bool(update),
+        "consent_confirmed": bool(consent_confirmed),
+    }
+    job.save(update_fields=["mapping", "options"])
+    return job
+
+
+def importjob_start(*, job: ImportJob, actor: Any) -> ImportJob:
+    """Queue the import. The task only takes the job's id."""
+    from fidele.imports.tasks import run_import
+
+    if job.status != ImportJob.Status.UPLOADED:
+        return job
+    job.status = ImportJob.Status.QUEUED
+    job.save(update_fields=["status"])
+    run_import.enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Run an import to the end and return its summary (the DESIGN.md contract, plus extras)."""
+    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    started = time.perf_counter()
+    job.status = ImportJob.Status.RUNNING
+    job.started_at = timezone.now()
+    job.rows_done = 0
+    job.save(update_fields=["status", "started_at", "rows_done"])
+    actor = job.created_by
+    options = job.options or {}
+    last_saved = [0.0]
+
+    def report(rows: int) -> None:
+        now = time.perf_counter()
+        if now - last_saved[0] >= 0.5:
+            last_saved[0] = now
+            ImportJob.objects.filter(pk=job.pk).update(rows_done=rows)
+        if progress:
+            progress(rows)
+
+    counters = Counters()
+    rejects: RejectWriter | None = None
+    error: str | None = None
+    engine: ContactImport | OrderImport | None = None
+    try:
+        shape = FileShape.from_dict(job.detected)
+        table = open_table(Path(job.stored_path), shape=shape, name=job.original_name)
+        header = table.header
+        if header != job.detected.get("header"):
+            raise ImportFileError(
+                _("%(file)s changed since it was checked: upload it again.")
+                % {"file": job.original_name}
+            )
+        run_options = ImportOptions(
+            kind=job.kind,
+            mapping=list(
+                job.mapping.get("targets") or mapping_mod.propose_mapping(job.kind, header)
+            ),
+            list_name=options.get("list", ""),
+            update=bool(options.get("update")),
+            consent_confirmed=bool(options.get("consent_confirmed")),
+            actor=actor,
+            actor_name=options.get("actor_name") or _actor_name(actor),
+            file_name=job.original_name,
+            job_id=job.pk,
+            progress=report,
+        )
+        rejects = RejectWriter(header, prefix=f"import-{job.pk}")
+        engine_class = OrderImport if job.kind == ImportJob.Kind.ORDERS else ContactImport
+        engine = engine_class(options=run_options, header=header, rejects=rejects)
+        counters = engine.run(table.rows)
+    except ImportFileError as exc:
+        error = str(exc)
+        if engine is not None:
+            counters = engine.counters
+    except Exception:
+        logger.exception("import %s failed", job.pk)
+        if engine is not None:
+            counters = engine.counters
+        error = _("The import stopped on an unexpected error; the rows saved before it are kept.")
+    finally:
+        if rejects is not None:
+            rejects.close()
+
+    rejected_file = str(rejects.path) if rejects is not None and rejects.path else None
+    summary: dict[str, Any] = {
+        "rows": counters.rows,
+        "created": counters.created,
+        "updated": counters.updated,
+        "merged": counters.merged,
+        "rejected": counters.rejected,
+        "rejected_file": rejected_file,
+        "seconds": round(time.perf_counter() - started, 3),
+        "skipped": counters.skipped,
+        "warnings": counters.warnings,
+        "invalid_phones": counters.invalid_phones,
+        "import_id": job.pk,
+        "kind": job.kind,
+        "file": job.original_name,
+        "format": job.detected.get("format"),
+        "encoding": job.detected.get("encoding"),
+        "delimiter": job.detected.get("delimiter"),
+        "error": error,
+        "warnings_sample": counters.warnings_sample,
+    }
+    if job.kind == ImportJob.Kind.CONTACTS:
+        summary["list"] = options.get("list") or None
+        summary["subscribed"] = counters.subscribed
+    else:
+        summary["lines"] = counters.lines
+        summary["products_created"] = counters.products_created
+    job.summary = summary
+    job.rows_done = counters.rows
+    job.rejected_path = rejected_file or ""
+    job.error = error or ""
+    job.status = ImportJob.Status.FAILED if error else ImportJob.Status.DONE
+    job.finished_at = timezone.now()
+    job.save()
+    audit_record(
+        actor=actor,
+        actor_label=None if getattr(actor, "is_authenticated", False) else run_actor_label(options),
+        action=AuditLog.Action.IMPORT,
+        object_type="imports.importjob",
+        object_id=job.pk,
+        object_repr=str(job)[:200],
+        changes={k: v for k, v in summary.items() if k != "warnings_sample"},
+    )
+    return summary
+
+
+def run_actor_label(options: dict[str, Any]) -> str:
+    return options.get("actor_name") or _actor_name(None)
+
+
+def import_file(
+    *,
+    kind: str,
+    path: Path,
+    actor: Any = None,
+    overrides: dict[str, str] | None = None,
+    list_name: str = "",
+    update: bool = False,
+    consent_confirmed: bool = False,
+    progress: Callable[[int], None] | None = None,
+    on_job: Callable[[ImportJob], None] | None = None,
+) -> dict[str, Any]:
+    """Import a file on disk in this process (the CLI, the benchmark). Raises ImportFileError
+    for a file that cannot be opened and ValueError for a bad mapping; problems found while
+    importing are in the summary's `error`."""
+    job = importjob_from_path(kind=kind, path=path, actor=actor)
+    importjob_configure(
+        job=job,
+        actor=actor,
+        overrides=overrides,
+        list_name=list_name,
+        update=update,
+        consent_confirmed=consent_confirmed,
+    )
+    if on_job:
+        on_job(job)
+    return importjob_run(job_id=job.pk, progress=progress)
