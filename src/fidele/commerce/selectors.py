@@ -11,6 +11,7 @@ from django.db.models import Avg, Count, QuerySet, Sum
 from django.utils import timezone
 
 from fidele.commerce.models import Order, OrderLine
+from fidele.contacts.selectors import clean_param
 
 MAX_QUERY_LENGTH = 100
 
@@ -52,10 +53,10 @@ def orders_recent(*, limit: int = 8) -> list[Order]:
 def orders_filtered(*, params: Mapping[str, str]) -> QuerySet[Order]:
     """Orders matching the orders page filters: q (order number prefix), channel, contact id."""
     queryset = Order.objects.all()
-    q = (params.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    q = clean_param(params.get("q"))
     if q:
         queryset = queryset.filter(external_id__startswith=q)
-    channel = (params.get("channel") or "").strip()[:MAX_QUERY_LENGTH]
+    channel = clean_param(params.get("channel"))
     if channel:
         queryset = queryset.filter(channel=channel)
     contact = (params.get("contact") or "").strip()

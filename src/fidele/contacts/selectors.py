@@ -32,6 +32,13 @@ SORTS: dict[str, tuple[list[str], bool]] = {
 DEFAULT_SORT = "-created"
 
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]{6,}$")
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_param(value: str | None) -> str:
+    """A query-string value made safe to search with: no control characters (PostgreSQL refuses
+    NUL bytes), trimmed, and cut to a sensible length."""
+    return _CONTROL_CHARS.sub("", value or "").strip()[:MAX_QUERY_LENGTH]
 
 
 def _search_condition(q: str) -> Q:
@@ -62,10 +69,10 @@ def contacts_filtered(*, params: Mapping[str, str]) -> QuerySet[Contact]:
     Unknown or malformed values are ignored rather than failing: these come from a URL.
     """
     queryset = Contact.objects.all()
-    q = (params.get("q") or "").strip()[:MAX_QUERY_LENGTH]
+    q = clean_param(params.get("q"))
     if q:
         queryset = queryset.alias(lower_last_name=Lower("last_name")).filter(_search_condition(q))
-    tag = (params.get("tag") or "").strip()
+    tag = clean_param(params.get("tag"))
     if tag:
         # EXISTS rather than a join: a join would repeat nothing here, but it stops the planner
         # from walking the sort index and stopping after one page.
@@ -86,7 +93,7 @@ def contacts_filtered(*, params: Mapping[str, str]) -> QuerySet[Contact]:
     status = (params.get("status") or "").strip()
     if status in Contact.Status.values:
         queryset = queryset.filter(status=status)
-    place = (params.get("place") or params.get("city") or "").strip()[:MAX_QUERY_LENGTH]
+    place = clean_param(params.get("place") or params.get("city"))
     if place:
         if place[:1].isdigit():
             queryset = queryset.filter(postal_code__startswith=place)

@@ -1,0 +1,166 @@
+import pytest
+
+from fidele.contacts import selectors
+from fidele.contacts.models import Contact
+from fidele.web.pagination import bounded_count, decode_cursor, keyset_page
+from tests.contacts.factories import make_contact, make_list, make_order, make_tag, subscribe
+
+pytestmark = pytest.mark.django_db
+
+
+def ids(queryset):
+    return sorted(queryset.values_list("pk", flat=True))
+
+
+def test_search_finds_an_email_by_its_beginning_whatever_the_case():
+    marie = make_contact(email="marie.dupont@example.fr")
+    make_contact(email="jean@example.fr")
+    assert ids(selectors.contacts_filtered(params={"q": "Marie.D"})) == [marie.pk]
+    assert ids(selectors.contacts_filtered(params={"q": "MARIE.DUPONT@ex"})) == [marie.pk]
+
+
+def test_search_finds_a_last_name_by_its_beginning_whatever_the_case():
+    faure = make_contact(last_name="Faure", email=None)
+    make_contact(last_name="Durand")
+    assert ids(selectors.contacts_filtered(params={"q": "fau"})) == [faure.pk]
+
+
+def test_search_finds_a_customer_number_exactly():
+    c = make_contact(external_id="C1042")
+    make_contact(external_id="C10420")
+    assert ids(selectors.contacts_filtered(params={"q": "C1042"})) == [c.pk]
+
+
+def test_search_finds_a_phone_typed_the_french_way():
+    c = make_contact(phone="+33612345678")
+    make_contact(phone="+33687654321")
+    assert ids(selectors.contacts_filtered(params={"q": "06 12 34 56 78"})) == [c.pk]
+
+
+@pytest.mark.parametrize(
+    "odd", ["'", '"', "%", "_", "%%", "\\", "' OR 1=1 --", "x" * 5000, "é\u0000", "<script>"]
+)
+def test_odd_search_text_returns_a_result_instead_of_failing(odd):
+    make_contact(last_name="Dupont")
+    assert list(selectors.contacts_filtered(params={"q": odd})) == []
+
+
+def test_a_percent_sign_is_not_a_wildcard():
+    make_contact(last_name="Dupont")
+    assert not selectors.contacts_filtered(params={"q": "%"}).exists()
+    assert not selectors.contacts_filtered(params={"q": "D%t"}).exists()
+
+
+def test_filters_by_tag_list_status_place_and_email():
+    vip, newsletter = make_tag("VIP"), make_list("Newsletter")
+    a = make_contact(city="Bergerac", postal_code="24100")
+    b = make_contact(city="Bordeaux", postal_code="33000", status=Contact.Status.BOUNCED)
+    c = make_contact(city="Agen", postal_code="47000", email=None)
+    a.tags.add(vip)
+    subscribe(a, newsletter)
+    subscribe(b, newsletter, status="unsubscribed")
+    f = selectors.contacts_filtered
+    assert ids(f(params={"tag": "VIP"})) == [a.pk]
+    assert ids(f(params={"list": str(newsletter.pk)})) == [a.pk]
+    assert ids(f(params={"status": "bounced"})) == [b.pk]
+    assert ids(f(params={"place": "bord"})) == [b.pk]
+    assert ids(f(params={"place": "33"})) == [b.pk]
+    assert ids(f(params={"has_email": "0"})) == [c.pk]
+    assert ids(f(params={"has_email": "1"})) == sorted([a.pk, b.pk])
+    assert ids(f(params={"tag": "VIP", "place": "47"})) == []
+
+
+def test_malformed_filter_values_are_ignored():
+    a = make_contact()
+    params = {"list": "abc", "status": "nonsense", "has_email": "maybe"}
+    assert ids(selectors.contacts_filtered(params=params)) == [a.pk]
+
+
+def test_a_contact_with_two_tags_appears_once_under_a_tag_filter():
+    vip, club = make_tag("VIP"), make_tag("Club")
+    a = make_contact()
+    a.tags.add(vip, club)
+    assert selectors.contacts_filtered(params={"tag": "VIP"}).count() == 1
+
+
+def test_sorting_by_name_pages_through_every_contact_once():
+    for name in ["Moreau", "Blanc", "Faure", "Blanc", "Girard", "Zola", "Adam"]:
+        make_contact(last_name=name)
+    qs = selectors.contacts_filtered(params={})
+    fields, descending = selectors.SORTS["name"]
+    seen, after = [], None
+    while True:
+        page = keyset_page(qs, fields=fields, descending=descending, after=after, size=3)
+        seen += [c.last_name for c in page.rows]
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+    assert seen == sorted(seen)
+    assert len(seen) == 7
+
+
+def test_previous_page_returns_the_rows_before_the_cursor():
+    contacts = [make_contact(last_name=f"N{i:02d}") for i in range(7)]
+    qs = selectors.contacts_filtered(params={})
+    fields, descending = selectors.SORTS["-created"]
+    first = keyset_page(qs, fields=fields, descending=descending, size=3)
+    second = keyset_page(qs, fields=fields, descending=descending, after=first.next_cursor, size=3)
+    back = keyset_page(qs, fields=fields, descending=descending, before=second.prev_cursor, size=3)
+    assert [c.pk for c in back.rows] == [c.pk for c in first.rows]
+    assert back.is_first
+    assert [c.pk for c in first.rows] == [c.pk for c in reversed(contacts)][:3]
+
+
+def test_a_forged_cursor_is_treated_as_the_first_page():
+    make_contact()
+    assert decode_cursor("not-base64!!", 2) is None
+    assert decode_cursor("W10", 2) is None  # "[]": wrong length
+    qs = selectors.contacts_filtered(params={})
+    page = keyset_page(qs, fields=["created_at", "id"], descending=True, after="garbage")
+    assert page.is_first and len(page.rows) == 1
+
+
+def test_the_count_stops_at_its_cap():
+    for _ in range(5):
+        make_contact()
+    qs = selectors.contacts_filtered(params={})
+    assert bounded_count(qs, cap=3) == (3, True)
+    assert bounded_count(qs, cap=10) == (5, False)
+
+
+def test_counts_separate_contacts_from_those_reachable_by_email():
+    make_contact()
+    make_contact(email=None)
+    make_contact(status=Contact.Status.BOUNCED)
+    counts = selectors.contact_counts()
+    assert (counts.total, counts.mailable) == (3, 1)
+
+
+def test_lists_count_subscribers_per_status():
+    newsletter = make_list()
+    subscribe(make_contact(), newsletter)
+    subscribe(make_contact(), newsletter)
+    subscribe(make_contact(), newsletter, status="unsubscribed")
+    row = selectors.lists_with_counts().get()
+    assert (row.subscribed_count, row.unsubscribed_count, row.unconfirmed_count) == (2, 1, 0)
+    assert selectors.lists_subscribed_counts() == [(newsletter, 2)]
+
+
+def test_the_timeline_merges_orders_subscriptions_and_audit_newest_first(owner):
+    from fidele.contacts import services
+
+    contact = make_contact()
+    make_order(contact, external_id="CMD-1", days_ago=10)
+    subscribe(contact, make_list("Offres"))
+    services.contact_update(actor=owner, contact=contact, data={"city": "Agen"})
+    kinds = [e.kind for e in selectors.contact_timeline(contact=contact)]
+    assert set(kinds) == {"created", "order", "subscription", "audit"}
+    events = selectors.contact_timeline(contact=contact)
+    assert events == sorted(events, key=lambda e: e.at, reverse=True)
+
+
+def test_the_timeline_is_bounded():
+    contact = make_contact()
+    for i in range(60):
+        make_order(contact, days_ago=i + 1)
+    assert len(selectors.contact_timeline(contact=contact)) == 50

@@ -1,0 +1,251 @@
+import pytest
+from django.urls import reverse
+
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.models import AuditLog
+from tests.contacts.factories import make_contact, make_list, make_order, make_tag, subscribe
+
+pytestmark = pytest.mark.django_db
+
+XSS = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def world():
+    contact = make_contact(first_name="Marie", last_name="Dupont", email="marie@example.fr")
+    tag = make_tag("VIP")
+    mailing_list = make_list("Newsletter")
+    contact.tags.add(tag)
+    subscribe(contact, mailing_list)
+    return {
+        "contact": contact,
+        "tag": tag,
+        "list": mailing_list,
+        "other_tag": make_tag("Pro"),
+        "other_list": make_list("Offres club"),
+    }
+
+
+def write_requests(world):
+    """(url, data) for every write the contacts pages offer."""
+    c, t, m = world["contact"], world["tag"], world["list"]
+    return [
+        (
+            reverse("contacts:create"),
+            {"first_name": "Jean", "email": "jean@example.fr", "status": "active"},
+        ),
+        (
+            reverse("contacts:edit", args=[c.pk]),
+            {"first_name": "Marie", "last_name": "Durand", "status": "active"},
+        ),
+        (reverse("contacts:delete", args=[c.pk]), {}),
+        (reverse("contacts:tag_add", args=[c.pk]), {"tag": world["other_tag"].pk}),
+        (reverse("contacts:tag_remove", args=[c.pk, t.pk]), {}),
+        (
+            reverse("contacts:subscribe", args=[c.pk]),
+            {"mailing_list": world["other_list"].pk, "consent": "on"},
+        ),
+        (reverse("contacts:unsubscribe", args=[c.pk, m.pk]), {}),
+        (reverse("contacts:tag_create"), {"name": "Club", "color": "#112233"}),
+        (reverse("contacts:tag_edit", args=[t.pk]), {"name": "Gold", "color": "#112233"}),
+        (reverse("contacts:tag_delete", args=[t.pk]), {}),
+        (reverse("contacts:list_create"), {"name": "Offres"}),
+        (reverse("contacts:list_edit", args=[m.pk]), {"name": "Lettre"}),
+        (reverse("contacts:list_delete", args=[m.pk]), {}),
+    ]
+
+
+def test_a_viewer_gets_403_on_every_write_and_nothing_changes(viewer_client, world):
+    for url, data in write_requests(world):
+        response = viewer_client.post(url, data)
+        assert response.status_code == 403, url
+    assert not AuditLog.objects.exists()
+    assert Contact.objects.count() == 1 and Tag.objects.count() == 2
+    assert MailingList.objects.count() == 2
+
+
+def test_a_viewer_cannot_open_the_edit_forms(viewer_client, world):
+    c = world["contact"]
+    for url in [
+        reverse("contacts:create"),
+        reverse("contacts:edit", args=[c.pk]),
+        reverse("contacts:delete", args=[c.pk]),
+    ]:
+        assert viewer_client.get(url).status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(client, world):
+    for url, data in write_requests(world):
+        response = client.post(url, data)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/")
+    assert client.get(reverse("contacts:list")).status_code == 302
+    assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize("index", range(13))
+def test_a_marketer_can_make_each_write(marketer_client, world, index):
+    url, data = write_requests(world)[index]
+    response = marketer_client.post(url, data)
+    assert response.status_code == 302, (url, response.content[:500])
+    assert AuditLog.objects.count() == 1
+
+
+def test_a_viewer_sees_no_write_buttons(viewer_client, world):
+    c = world["contact"]
+    page = viewer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    assert reverse("contacts:edit", args=[c.pk]) not in page
+    assert reverse("contacts:delete", args=[c.pk]) not in page
+    assert reverse("contacts:tag_add", args=[c.pk]) not in page
+    listing = viewer_client.get(reverse("contacts:list")).content.decode()
+    assert reverse("contacts:create") not in listing
+    tags = viewer_client.get(reverse("contacts:tags")).content.decode()
+    assert reverse("contacts:tag_create") not in tags
+
+
+def test_a_marketer_sees_the_write_buttons(marketer_client, world):
+    c = world["contact"]
+    page = marketer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    assert reverse("contacts:edit", args=[c.pk]) in page
+    assert reverse("contacts:delete", args=[c.pk]) in page
+
+
+def test_every_read_page_opens_for_a_viewer(viewer_client, world):
+    c, m = world["contact"], world["list"]
+    for url in [
+        reverse("contacts:list"),
+        reverse("contacts:detail", args=[c.pk]),
+        reverse("contacts:tags"),
+        reverse("contacts:lists"),
+        reverse("contacts:list_detail", args=[m.pk]),
+    ]:
+        assert viewer_client.get(url).status_code == 200, url
+
+
+def test_the_edit_form_normalises_email_and_phone(marketer_client, world):
+    c = world["contact"]
+    response = marketer_client.post(
+        reverse("contacts:edit", args=[c.pk]),
+        {
+            "first_name": "Marie",
+            "last_name": "Dupont",
+            "email": " Marie.D@Example.FR ",
+            "phone": "06 12 34 56 78",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302
+    c.refresh_from_db()
+    assert (c.email, c.phone) == ("marie.d@example.fr", "+33612345678")
+    entry = AuditLog.objects.get(action="update")
+    assert entry.changes["phone"] == ["", "+33612345678"]
+
+
+def test_the_edit_form_explains_what_is_wrong(marketer_client, world):
+    c = world["contact"]
+    response = marketer_client.post(
+        reverse("contacts:edit", args=[c.pk]),
+        {"first_name": "Marie", "email": "marie@", "phone": "12", "status": "active"},
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "adresse e-mail valide" in page
+    assert "numéro de téléphone valide" in page
+    assert not AuditLog.objects.exists()
+
+
+def test_an_email_already_used_by_someone_else_is_refused(marketer_client, world):
+    other = make_contact(email="jean@example.fr")
+    response = marketer_client.post(
+        reverse("contacts:edit", args=[other.pk]),
+        {"first_name": "Jean", "email": "MARIE@example.fr", "status": "active"},
+    )
+    assert response.status_code == 200
+    assert "existe déjà" in response.content.decode()
+
+
+def test_a_contact_needs_at_least_an_email_a_number_or_a_name(marketer_client):
+    response = marketer_client.post(reverse("contacts:create"), {"status": "active"})
+    assert response.status_code == 200
+    assert not Contact.objects.exists()
+
+
+def test_subscribing_by_hand_needs_the_consent_box(marketer_client, world):
+    c = world["contact"]
+    offers = make_list("Offres")
+    marketer_client.post(reverse("contacts:subscribe", args=[c.pk]), {"mailing_list": offers.pk})
+    assert not Subscription.objects.filter(mailing_list=offers).exists()
+    marketer_client.post(
+        reverse("contacts:subscribe", args=[c.pk]), {"mailing_list": offers.pk, "consent": "on"}
+    )
+    sub = Subscription.objects.get(mailing_list=offers)
+    assert sub.consent_source == "manual" and sub.consent_proof["user"] == "marketer-user"
+
+
+def test_a_script_in_a_name_is_shown_as_text(viewer_client):
+    c = make_contact(first_name=XSS, last_name=XSS, email="x@example.fr", attributes={XSS: XSS})
+    make_order(c)
+    for url in [reverse("contacts:list"), reverse("contacts:detail", args=[c.pk]), "/", "/orders/"]:
+        page = viewer_client.get(url).content.decode()
+        assert XSS not in page, url
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, url
+
+
+@pytest.mark.parametrize(
+    "q", ["'", '"', "%", "%25", "\\", "' OR 1=1 --", "x" * 3000, "<script>", "é\u00e8", "06"]
+)
+def test_the_list_page_survives_odd_search_text(viewer_client, world, q):
+    response = viewer_client.get(reverse("contacts:list"), {"q": q, "place": q, "tag": q})
+    assert response.status_code == 200
+
+
+def test_the_list_page_survives_a_forged_cursor_and_sort(viewer_client, world):
+    response = viewer_client.get(
+        reverse("contacts:list"), {"after": "%%%", "before": "x", "sort": "password"}
+    )
+    assert response.status_code == 200
+    assert "DUPONT" in response.content.decode()
+
+
+def test_live_search_returns_only_the_results_fragment(viewer_client, world):
+    response = viewer_client.get(reverse("contacts:list"), {"q": "dup"}, HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert "DUPONT" in page
+    assert "<html" not in page
+
+
+def test_export_links_carry_the_filters(viewer_client, world):
+    page = viewer_client.get(reverse("contacts:list"), {"tag": "VIP", "q": "dup"}).content.decode()
+    assert "/exports/contacts.csv?tag=VIP&amp;q=dup" in page
+    assert "/exports/contacts.xlsx?tag=VIP&amp;q=dup" in page
+    assert 'href="/imports/"' in page or "/imports/" in page
+
+
+def test_the_list_pages_through_contacts(viewer_client):
+    for i in range(55):
+        make_contact(last_name=f"Nom{i:02d}")
+    first = viewer_client.get(reverse("contacts:list"), {"sort": "name"})
+    assert first.context["page"].next_cursor
+    assert first.context["count"] == 55
+    cursor = first.context["page"].next_cursor
+    second = viewer_client.get(reverse("contacts:list"), {"sort": "name", "after": cursor})
+    names = [c.last_name for c in first.context["page"].rows + second.context["page"].rows]
+    assert names == sorted(f"Nom{i:02d}" for i in range(55))
+
+
+def test_the_contact_page_shows_phone_dates_and_money_the_french_way(viewer_client):
+    import datetime as dt
+
+    c = make_contact(phone="+33612345678", birth_date=dt.date(1980, 3, 7))
+    make_order(c, total="1234.50")
+    page = viewer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    assert "06 12 34 56 78" in page
+    assert "07/03/1980" in page
+    assert "1\u202f234,50\xa0€" in page or "1\xa0234,50\xa0€" in page
+
+
+def test_the_consent_proof_is_shown_readably(viewer_client, world):
+    page = viewer_client.get(
+        reverse("contacts:detail", args=[world["contact"].pk])
+    ).content.decode()
+    assert "<dt>file</dt><dd>clients.csv</dd>" in page
