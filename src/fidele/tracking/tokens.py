@@ -25,7 +25,7 @@ import hmac
 from django.conf import settings
 from django.utils.encoding import force_bytes
 
-PURPOSES = frozenset({"unsubscribe", "preferences", "open", "click", "view"})
+PURPOSES = frozenset({"unsubscribe", "preferences", "open", "click", "view", "bounce"})
 _SIGNATURE_BYTES = 12
 
 
