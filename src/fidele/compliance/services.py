@@ -1,0 +1,445 @@
+"""Who must not be mailed, and the recipient's own choices: suppression list, unsubscribe,
+preference centre. Every change is audited.
+
+Contact.status and Subscription rows belong to the contacts app; the few updates made here
+(`Contact.objects.filter(email=...).update(status=...)`, a subscription's status and proof) are
+done directly because contacts has no service taking a recipient (not a user) as the actor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from fidele.compliance.models import Suppression
+from fidele.compliance.selectors import is_suppressed, suppressed_among  # noqa: F401 (re-export)
+from fidele.contacts.models import Contact, MailingList, Subscription
+from fidele.contacts.services import InvalidValue, email_normalise
+from fidele.core.audit import audit_record
+from fidele.core.models import AuditLog
+from fidele.tracking.models import EmailEvent
+from fidele.tracking.services import event_record
+
+Reason = Suppression.Reason
+
+# When an address is suppressed again for another reason, the stronger one is kept. Erasure is
+# a legal obligation; a complaint says "this is spam" and carries the most risk; an unsubscription
+# is the person's own choice and must survive even if the mailbox later works again; a hard
+# bounce is technical (an owner may lift it when the address is fixed); a hand block and repeated
+# soft bounces are the weakest signals.
+REASON_STRENGTH = {
+    Reason.SOFT_BOUNCES: 1,
+    Reason.MANUAL: 2,
+    Reason.HARD_BOUNCE: 3,
+    Reason.UNSUBSCRIBED_ALL: 4,
+    Reason.COMPLAINT: 5,
+    Reason.ERASED: 6,
+}
+
+# What the contact's status becomes when its address is suppressed for that reason.
+CONTACT_STATUS_FOR = {
+    Reason.HARD_BOUNCE: Contact.Status.BOUNCED,
+    Reason.SOFT_BOUNCES: Contact.Status.BOUNCED,
+    Reason.COMPLAINT: Contact.Status.COMPLAINED,
+    Reason.MANUAL: Contact.Status.BLOCKED,
+}
+# The statuses suppression_remove may lift back to active (never "erased").
+_LIFTABLE = (Contact.Status.BOUNCED, Contact.Status.COMPLAINED, Contact.Status.BLOCKED)
+
+RECIPIENT_LABEL = "recipient via unsubscribe link"
+
+
+class UnsubscribeSource:
+    ONE_CLICK = "one_click"  # RFC 8058 POST sent by the mailbox provider
+    PAGE = "page"  # the button on the unsubscribe page
+    PREFERENCES = "preferences"  # the preference centre
+    ALL = "all"  # "unsubscribe from everything"
+    PROVIDER = "provider"  # an ESP reported it (its own unsubscribe link)
+
+
+def _normalise(email: str) -> str:
+    normalised = email_normalise(email)
+    if not normalised:
+        raise InvalidValue("empty email address")
+    return normalised
+
+
+# --- suppression list ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def suppression_add(
+    *,
+    email: str,
+    reason: str,
+    details: dict[str, Any] | None = None,
+    actor: Any = None,
+    actor_label: str | None = None,
+) -> Suppression:
+    """Suppress the address (idempotent). An existing, stronger reason is kept."""
+    if reason not in REASON_STRENGTH:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    email = _normalise(email)
+    details = dict(details or {})
+    existing = Suppression.objects.select_for_update().filter(email=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                suppression = Suppression.objects.create(email=email, reason=reason, details=details)
+        except IntegrityError:
+            # Another process suppressed it between our read and our write: treat as existing.
+            existing = Suppression.objects.select_for_update().get(email=email)
+        else:
+            _contact_status_apply(email=email, reason=reason)
+            audit_record(
+                actor=actor,
+                actor_label=actor_label,
+                action=AuditLog.Action.CREATE,
+                obj=suppression,
+                changes={"reason": [None, reason], **_audit_details(details)},
+            )
+            return suppression
+    if REASON_STRENGTH[reason] <= REASON_STRENGTH.get(existing.reason, 0):
+        return existing
+    old_reason = existing.reason
+    history = list(existing.details.get("previous", [])) if existing.details else []
+    history.append(
+        {
+            "reason": old_reason,
+            "since": existing.created_at.isoformat() if existing.created_at else None,
+        }
+    )
+    existing.reason = reason
+    existing.details = {**details, "previous": history}
+    existing.save(update_fields=["reason", "details"])
+    _contact_status_apply(email=email, reason=reason)
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action=AuditLog.Action.UPDATE,
+        obj=existing,
+        changes={"reason": [old_reason, reason], **_audit_details(details)},
+    )
+    return existing
+
+
+def _audit_details(details: dict[str, Any]) -> dict[str, Any]:
+    # The audit keeps where the suppression came from, not whole bounce diagnostics.
+    keep = ("note", "source", "bounce_report_id", "campaign_id", "outbox_id")
+    return {key: details[key] for key in keep if key in details}
+
+
+def _contact_status_apply(*, email: str, reason: str) -> None:
+    status = CONTACT_STATUS_FOR.get(reason)
+    if status is None:
+        return
+    Contact.objects.filter(email=email).exclude(status=Contact.Status.ERASED).update(
+        status=status, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def suppression_remove(*, suppression: Suppression, actor: Any) -> None:
+    """Lift a suppression (owners only, checked by the view). Contacts become active again."""
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.DELETE,
+        obj=suppression,
+        changes={"reason": [suppression.reason, None]},
+    )
+    Contact.objects.filter(email=suppression.email, status__in=_LIFTABLE).update(
+        status=Contact.Status.ACTIVE, updated_at=timezone.now()
+    )
+    suppression.delete()
+
+
+# --- the recipient's own choices -----------------------------------------------------------
+
+
+@dataclass
+class RecipientChange:
+    """What a recipient's action changed, for the confirmation shown to them."""
+
+    unsubscribed: list[str] = field(default_factory=list)
+    resubscribed: list[str] = field(default_factory=list)
+    suppressed: bool = False
+    unsuppressed: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.unsubscribed or self.resubscribed or self.suppressed or self.unsuppressed)
+
+
+def _proof_note(*, source: str, outbox: Any, ip_address: str | None, now) -> dict[str, Any]:
+    note: dict[str, Any] = {"source": source, "at": now.isoformat()}
+    if outbox is not None:
+        note["outbox_id"] = outbox.id
+        note["campaign_id"] = outbox.campaign_id
+    if ip_address:
+        note["ip"] = ip_address
+    return note
+
+
+def _unsubscribe_rows(
+    *, subscriptions: Iterable[Subscription], note: dict[str, Any], now
+) -> list[str]:
+    names = []
+    for subscription in subscriptions:
+        if subscription.status == Subscription.Status.UNSUBSCRIBED:
+            continue
+        subscription.status = Subscription.Status.UNSUBSCRIBED
+        subscription.unsubscribed_at = now
+        # The consent proof stays (it shows what had been agreed); the withdrawal sits beside it.
+        subscription.consent_proof = {**(subscription.consent_proof or {}), "unsubscribe": note}
+        subscription.save(update_fields=["status", "unsubscribed_at", "consent_proof", "updated_at"])
+        names.append(subscription.mailing_list.name)
+    return names
+
+
+def _record_recipient_change(
+    *,
+    change: RecipientChange,
+    contact: Contact | None,
+    email: str,
+    outbox: Any,
+    source: str,
+    ip_address: str | None,
+) -> None:
+    if not change.changed:
+        return
+    if change.unsubscribed or change.suppressed:
+        event_record(
+            type=EmailEvent.Type.UNSUBSCRIBE,
+            outbox=outbox,
+            contact_id=contact.pk if contact else None,
+            details={"source": source, "lists": change.unsubscribed, "all": change.suppressed},
+        )
+    changes: dict[str, Any] = {"source": source}
+    if change.unsubscribed:
+        changes["lists_unsubscribed"] = change.unsubscribed
+    if change.resubscribed:
+        changes["lists_resubscribed"] = change.resubscribed
+    if change.suppressed:
+        changes["unsubscribed_from_everything"] = True
+    if change.unsuppressed:
+        changes["unsubscribed_from_everything"] = [True, False]
+    if outbox is not None:
+        changes["campaign_id"] = outbox.campaign_id
+    action = AuditLog.Action.UNSUBSCRIBE
+    if change.resubscribed and not (change.unsubscribed or change.suppressed):
+        action = AuditLog.Action.SUBSCRIBE
+    if contact is not None:
+        audit_record(
+            actor=None,
+            actor_label=RECIPIENT_LABEL,
+            action=action,
+            obj=contact,
+            # The person's address is not copied into the trail (erasure must reach it).
+            object_repr=f"#{contact.pk}",
+            changes=changes,
+            ip_address=ip_address,
+        )
+    else:
+        audit_record(
+            actor=None,
+            actor_label=RECIPIENT_LABEL,
+            action=action,
+            object_type="contacts.contact",
+            object_repr=_mask(email),
+            changes=changes,
+            ip_address=ip_address,
+        )
+
+
+def _mask(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:2]}…@{domain}"
+
+
+def _contact_for(*, outbox: Any, contact: Contact | None) -> Contact | None:
+    if contact is not None:
+        return contact
+    if outbox is not None and outbox.contact_id:
+        return Contact.objects.filter(pk=outbox.contact_id).first()
+    return None
+
+
+@transaction.atomic
+def recipient_unsubscribe(
+    *, outbox: Any, source: str, ip_address: str | None = None
+) -> RecipientChange:
+    """Unsubscribe the recipient of `outbox` from the lists that campaign was sent to.
+
+    When we cannot tell which list brought them this message (the campaign had no list, the
+    contact was deleted, or they are on none of its lists), everything is stopped: a
+    one-click unsubscribe must stop this kind of mail, and guessing wrong would break the law.
+    """
+    now = timezone.now()
+    contact = _contact_for(outbox=outbox, contact=None)
+    email = contact.email if contact and contact.email else outbox.email
+    list_ids = list(outbox.campaign.lists.values_list("id", flat=True))
+    subscriptions = []
+    if contact is not None and list_ids:
+        subscriptions = list(
+            Subscription.objects.select_for_update()
+            .select_related("mailing_list")
+            .filter(contact=contact, mailing_list_id__in=list_ids)
+        )
+    if not subscriptions:
+        return _unsubscribe_everything(
+            contact=contact, email=email, outbox=outbox, source=source, ip_address=ip_address
+        )
+    note = _proof_note(source=source, outbox=outbox, ip_address=ip_address, now=now)
+    change = RecipientChange(unsubscribed=_unsubscribe_rows(subscriptions=subscriptions, note=note, now=now))
+    _record_recipient_change(
+        change=change,
+        contact=contact,
+        email=email,
+        outbox=outbox,
+        source=source,
+        ip_address=ip_address,
+    )
+    return change
+
+
+@transaction.atomic
+def recipient_unsubscribe_all(
+    *,
+    outbox: Any = None,
+    contact: Contact | None = None,
+    source: str = UnsubscribeSource.ALL,
+    ip_address: str | None = None,
+) -> RecipientChange:
+    """Every list, and the address on the suppression list (reason unsubscribed_all)."""
+    contact = _contact_for(outbox=outbox, contact=contact)
+    email = (contact.email if contact and contact.email else None) or getattr(outbox, "email", "")
+    return _unsubscribe_everything(
+        contact=contact, email=email, outbox=outbox, source=source, ip_address=ip_address
+    )
+
+
+def _unsubscribe_everything(
+    *, contact: Contact | None, email: str, outbox: Any, source: str, ip_address: str | None
+) -> RecipientChange:
+    now = timezone.now()
+    note = _proof_note(source=source, outbox=outbox, ip_address=ip_address, now=now)
+    change = RecipientChange()
+    if contact is not None:
+        subscriptions = (
+            Subscription.objects.select_for_update()
+            .select_related("mailing_list")
+            .filter(contact=contact)
+        )
+        change.unsubscribed = _unsubscribe_rows(subscriptions=subscriptions, note=note, now=now)
+    if email and not is_suppressed(email):
+        details = {"source": f"recipient:{source}"}
+        if outbox is not None:
+            details.update(outbox_id=outbox.id, campaign_id=outbox.campaign_id)
+        suppression_add(
+            email=email,
+            reason=Reason.UNSUBSCRIBED_ALL,
+            details=details,
+            actor_label=RECIPIENT_LABEL,
+        )
+        change.suppressed = True
+    _record_recipient_change(
+        change=change,
+        contact=contact,
+        email=email,
+        outbox=outbox,
+        source=source,
+        ip_address=ip_address,
+    )
+    return change
+
+
+@transaction.atomic
+def recipient_preferences_save(
+    *,
+    contact: Contact,
+    subscribed_list_ids: Iterable[int],
+    outbox: Any = None,
+    ip_address: str | None = None,
+) -> RecipientChange:
+    """Apply the preference centre: the lists ticked stay (or become again) subscribed.
+
+    Only lists the contact was ever subscribed to can be ticked; a forged list id is ignored.
+    Ticking a list again lifts an earlier "unsubscribe from everything" (the person's own new
+    choice), but never a suppression for a complaint, a bounce, an erasure or a hand block.
+    """
+    now = timezone.now()
+    wanted = {int(pk) for pk in subscribed_list_ids}
+    subscriptions = list(
+        Subscription.objects.select_for_update()
+        .select_related("mailing_list")
+        .filter(contact=contact)
+        .exclude(status=Subscription.Status.UNCONFIRMED)
+    )
+    note = _proof_note(
+        source=UnsubscribeSource.PREFERENCES, outbox=outbox, ip_address=ip_address, now=now
+    )
+    change = RecipientChange()
+    change.unsubscribed = _unsubscribe_rows(
+        subscriptions=[s for s in subscriptions if s.mailing_list_id not in wanted],
+        note=note,
+        now=now,
+    )
+    to_resubscribe = [
+        s
+        for s in subscriptions
+        if s.mailing_list_id in wanted and s.status != Subscription.Status.SUBSCRIBED
+    ]
+    suppression = Suppression.objects.filter(email=contact.email or "").first()
+    if to_resubscribe and suppression is not None:
+        if suppression.reason != Reason.UNSUBSCRIBED_ALL:
+            to_resubscribe = []
+        else:
+            audit_record(
+                actor=None,
+                actor_label=RECIPIENT_LABEL,
+                action=AuditLog.Action.DELETE,
+                obj=suppression,
+                changes={"reason": [suppression.reason, None], "source": "preferences"},
+                ip_address=ip_address,
+            )
+            suppression.delete()
+            change.unsuppressed = True
+    for subscription in to_resubscribe:
+        subscription.status = Subscription.Status.SUBSCRIBED
+        subscription.unsubscribed_at = None
+        subscription.consent_at = now
+        subscription.consent_source = Subscription.Source.FORM
+        previous = {k: v for k, v in (subscription.consent_proof or {}).items() if k != "previous"}
+        subscription.consent_proof = {
+            "method": "preference_centre",
+            **{k: v for k, v in note.items() if k != "source"},
+            "previous": previous,
+        }
+        subscription.save(
+            update_fields=[
+                "status",
+                "unsubscribed_at",
+                "consent_at",
+                "consent_source",
+                "consent_proof",
+                "updated_at",
+            ]
+        )
+        change.resubscribed.append(subscription.mailing_list.name)
+    _record_recipient_change(
+        change=change,
+        contact=contact,
+        email=contact.email or "",
+        outbox=outbox,
+        source=UnsubscribeSource.PREFERENCES,
+        ip_address=ip_address,
+    )
+    return change
+
+
+def list_names(ids: Iterable[int]) -> list[str]:
+    return list(MailingList.objects.filter(pk__in=list(ids)).values_list("name", flat=True))
