@@ -178,7 +178,10 @@ def detect_delimiter(text: str) -> str:
     Parsing with csv (rather than counting characters) means delimiters inside quoted fields
     are not counted, and a title line above the header only costs one inconsistent row.
     """
-    best, best_score = ",", -1.0
+    # Without a consistent candidate (a one-column file, a file of blank lines), the most
+    # frequent one is the best guess.
+    best = max(DELIMITERS, key=lambda d: (text.count(d), d == ","))
+    best_score = -1.0
     for delimiter in DELIMITERS:
         counts: list[int] = []
         try:
@@ -282,9 +285,9 @@ def _csv_records(path: Path, shape: FileShape, name: str) -> Iterator[tuple[int,
                 message = str(exc)
                 if "field larger than field limit" in message:
                     message = _(
-                        'a cell is larger than %(limit)s MB: most likely a quote (") opened and '
-                        "never closed"
-                    ) % {"limit": CSV_FIELD_LIMIT // (1024 * 1024)}
+                        'a cell is longer than %(limit)s characters: most likely a quote (") '
+                        "opened and never closed"
+                    ) % {"limit": f"{csv.field_size_limit():,}".replace(",", " ")}
                 raise ImportFileError(
                     _("%(file)s cannot be read further: %(error)s")
                     % {"file": name, "error": message},

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,31 +14,66 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('contacts', 'Contacts'), ('orders', 'Orders')], max_length=10, verbose_name='kind')),
-                ('status', models.CharField(choices=[('uploaded', 'Awaiting confirmation'), ('queued', 'Queued'), ('running', 'Running'), ('done', 'Done'), ('failed', 'Failed')], default='uploaded', max_length=10, verbose_name='status')),
-                ('original_name', models.CharField(max_length=255, verbose_name='file')),
-                ('stored_path', models.CharField(max_length=500)),
-                ('size_bytes', models.BigIntegerField(default=0)),
-                ('detected', models.JSONField(blank=True, default=dict)),
-                ('mapping', models.JSONField(blank=True, default=dict)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('rows_total', models.IntegerField(blank=True, null=True)),
-                ('rows_done', models.IntegerField(default=0)),
-                ('summary', models.JSONField(blank=True, default=dict)),
-                ('rejected_path', models.CharField(blank=True, max_length=500)),
-                ('error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("contacts", "Contacts"), ("orders", "Orders")],
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("uploaded", "Awaiting confirmation"),
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("done", "Done"),
+                            ("failed", "Failed"),
+                        ],
+                        default="uploaded",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("original_name", models.CharField(max_length=255, verbose_name="file")),
+                ("stored_path", models.CharField(max_length=500)),
+                ("size_bytes", models.BigIntegerField(default=0)),
+                ("detected", models.JSONField(blank=True, default=dict)),
+                ("mapping", models.JSONField(blank=True, default=dict)),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("rows_total", models.IntegerField(blank=True, null=True)),
+                ("rows_done", models.IntegerField(default=0)),
+                ("summary", models.JSONField(blank=True, default=dict)),
+                ("rejected_path", models.CharField(blank=True, max_length=500)),
+                ("error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'import',
-                'verbose_name_plural': 'imports',
-                'ordering': ['-created_at'],
+                "verbose_name": "import",
+                "verbose_name_plural": "imports",
+                "ordering": ["-created_at"],
             },
         ),
     ]

@@ -1,0 +1,330 @@
+"""The contact import, through the service the CLI and the web UI both call."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+
+import pytest
+from openpyxl import Workbook
+
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.models import AuditLog
+from fidele.imports.models import ImportJob
+from fidele.imports.reader import ImportFileError
+from fidele.imports.services import import_file
+
+pytestmark = pytest.mark.django_db
+
+
+def run(path, **kwargs):
+    return import_file(kind="contacts", path=path, **kwargs)
+
+
+def rejected_rows(summary):
+    with open(summary["rejected_file"], encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=";"))
+
+
+@pytest.mark.parametrize(
+    "name", ["contacts_fr_cp1252.csv", "contacts_fr_utf8_bom.csv", "contacts_fr_utf8.tsv"]
+)
+def test_a_messy_french_export_imports_the_same_whatever_its_encoding_and_delimiter(
+    fixture_file, name
+):
+    summary = run(fixture_file(name))
+
+    assert {k: summary[k] for k in ("rows", "created", "updated", "merged", "rejected")} == {
+        "rows": 6,
+        "created": 4,
+        "updated": 0,
+        "merged": 1,
+        "rejected": 1,
+    }
+    helene = Contact.objects.get(email="helene.dupre@orange.fr")
+    assert (helene.external_id, helene.civility, helene.first_name, helene.last_name) == (
+        "C001",
+        "Mme",
+        "Hélène",
+        "Dupré",
+    )
+    assert helene.phone == "+33612345678"
+    assert helene.address == "12, rue de l'Église Bâtiment B; 2e étage"
+    assert helene.postal_code == "01000"
+    assert helene.birth_date == dt.date(1975, 7, 14)
+    assert helene.joined_on == dt.date(2019, 1, 3)
+    assert helene.notes == "Préfère le rosé à 12,50 €"
+    assert helene.attributes == {"region": "Auvergne-Rhône-Alpes"}
+    assert sorted(helene.tags.values_list("name", flat=True)) == ["Fromages", "VIP", "Vins"]
+
+
+def test_a_malformed_email_rejects_the_row_with_its_reason(fixture_file):
+    summary = run(fixture_file("contacts_fr_cp1252.csv"))
+
+    rows = rejected_rows(summary)
+    assert len(rows) == 1
+    assert rows[0]["row"] == "6"
+    assert rows[0]["Nom"] == "Çelik"
+    assert "francois.celik@@exemple.fr" in rows[0]["reason"]
+    assert rows[0]["reason"].startswith("Adresse e-mail:")
+    assert not Contact.objects.filter(external_id="C003").exists()
+
+
+def test_a_customer_without_email_is_kept(fixture_file):
+    run(fixture_file("contacts_fr_cp1252.csv"))
+
+    ines = Contact.objects.get(first_name="Inès")
+    assert ines.email is None and ines.external_id is None
+    assert ines.civility == "Mme"
+    assert ines.phone == "+33553000000"
+
+
+def test_an_invalid_phone_is_kept_aside_and_does_not_lose_the_row(fixture_file):
+    summary = run(fixture_file("contacts_fr_cp1252.csv"))
+
+    zoe = Contact.objects.get(email="zoe.martin@laposte.net")
+    assert zoe.phone == ""
+    assert zoe.phone_invalid == "06 12"
+    assert summary["invalid_phones"] == 1
+    assert any(w["row"] == 7 and "06 12" in w["message"] for w in summary["warnings_sample"])
+
+
+def test_an_impossible_date_is_left_empty_with_a_warning(fixture_file):
+    summary = run(fixture_file("contacts_fr_cp1252.csv"))
+
+    assert Contact.objects.get(external_id="C002").birth_date is None
+    assert any(
+        w["row"] == 3 and w["column"] == "Date de naissance" and "31/02/1980" in w["message"]
+        for w in summary["warnings_sample"]
+    )
+
+
+def test_rows_with_the_same_email_are_merged_later_values_filling_blanks(write_file):
+    path = write_file(
+        "email;prénom;nom;ville;tags\na@x.fr;Anne;;Paris;un\nA@X.FR ;Annie;Durand;Lyon;deux\n"
+    )
+    summary = run(path)
+
+    assert (summary["created"], summary["merged"]) == (1, 1)
+    anne = Contact.objects.get()
+    assert (anne.first_name, anne.last_name, anne.city) == ("Anne", "Durand", "Paris")
+    assert sorted(anne.tags.values_list("name", flat=True)) == ["deux", "un"]
+
+
+def test_rows_merge_across_batches(write_file, monkeypatch):
+    from fidele.imports import contacts_engine
+
+    monkeypatch.setattr(contacts_engine, "BATCH_ROWS", 2)
+    path = write_file("email;nom;ville\na@x.fr;A;\nb@x.fr;B;\nc@x.fr;C;\na@x.fr;;Nantes\n")
+    summary = run(path)
+
+    assert (summary["created"], summary["merged"], summary["skipped"]) == (3, 1, 0)
+    assert Contact.objects.get(email="a@x.fr").city == "Nantes"
+
+
+def test_reimporting_the_same_file_creates_nothing_new(fixture_file):
+    run(fixture_file("contacts_fr_cp1252.csv"), list_name="Lettre", consent_confirmed=False)
+    before = (Contact.objects.count(), Subscription.objects.count(), Tag.objects.count())
+
+    summary = run(fixture_file("contacts_fr_cp1252.csv"), list_name="Lettre")
+
+    assert (summary["created"], summary["updated"], summary["merged"]) == (0, 0, 0)
+    assert summary["skipped"] == 5
+    assert (Contact.objects.count(), Subscription.objects.count(), Tag.objects.count()) == before
+
+
+def test_existing_contacts_are_skipped_by_default(write_file):
+    Contact.objects.create(email="a@x.fr", first_name="Old", city="Paris")
+    summary = run(write_file("email;prénom;ville\na@x.fr;New;\n"))
+
+    assert (summary["skipped"], summary["updated"]) == (1, 0)
+    assert Contact.objects.get().first_name == "Old"
+
+
+def test_update_overwrites_with_the_non_empty_values_of_the_file(write_file):
+    Contact.objects.create(email="a@x.fr", first_name="Old", city="Paris", attributes={"k": "1"})
+    summary = run(
+        write_file("email;prénom;ville;vin\na@x.fr;New;;Bergerac\nb@x.fr;B;;\n"), update=True
+    )
+
+    assert (summary["updated"], summary["created"], summary["skipped"]) == (1, 1, 0)
+    contact = Contact.objects.get(email="a@x.fr")
+    assert (contact.first_name, contact.city) == ("New", "Paris")
+    assert contact.attributes == {"k": "1", "vin": "Bergerac"}
+
+
+def test_update_counts_an_unchanged_contact_as_skipped(write_file):
+    Contact.objects.create(email="a@x.fr", first_name="Same")
+    summary = run(write_file("email;prénom\na@x.fr;Same\n"), update=True)
+    assert (summary["updated"], summary["skipped"]) == (0, 1)
+
+
+def test_a_contact_found_by_customer_number_gets_its_email_on_update(write_file):
+    Contact.objects.create(external_id="C9", first_name="Anne")
+    summary = run(write_file("n° client;email\nC9;anne@x.fr\n"), update=True)
+    assert summary["updated"] == 1
+    assert Contact.objects.get().email == "anne@x.fr"
+
+
+def test_email_and_customer_number_of_two_different_contacts_is_a_conflict(write_file):
+    Contact.objects.create(email="a@x.fr")
+    Contact.objects.create(email="b@x.fr", external_id="C2")
+    summary = run(write_file("email;code client\na@x.fr;C2\n"), update=True)
+
+    assert summary["rejected"] == 1
+    assert "conflict" in rejected_rows(summary)[0]["reason"]
+    assert Contact.objects.get(email="a@x.fr").external_id is None
+
+
+def test_a_customer_number_used_twice_in_a_file_with_two_emails_is_a_conflict(write_file):
+    summary = run(write_file("email;code client\na@x.fr;C1\nb@x.fr;C1\n"))
+    assert (summary["created"], summary["rejected"]) == (1, 1)
+    assert "C1" in rejected_rows(summary)[0]["reason"]
+
+
+def test_a_row_without_email_customer_number_or_name_is_rejected(write_file):
+    summary = run(write_file("email;ville;prénom\n;Paris;\n"))
+    assert summary["rejected"] == 1
+    assert "no email, customer number or name" in rejected_rows(summary)[0]["reason"]
+
+
+def test_a_100_kb_cell_rejects_its_row_naming_the_column(write_file):
+    path = write_file("email;commentaire\na@x.fr;" + "x" * 100_000 + "\nb@x.fr;ok\n")
+    summary = run(path)
+
+    assert (summary["created"], summary["rejected"]) == (1, 1)
+    row = rejected_rows(summary)[0]
+    assert row["row"] == "2"
+    assert "commentaire" in row["reason"] and "100 000" in row["reason"]
+
+
+def test_a_file_with_no_recognisable_column_ends_with_a_clear_message(fixture_file):
+    summary = run(fixture_file("no_known_columns.csv"))
+
+    assert summary["error"].startswith("No column holds an email")
+    assert "foo, bar, baz" in summary["error"]
+    assert Contact.objects.count() == 0
+    assert ImportJob.objects.get().status == ImportJob.Status.FAILED
+
+
+def test_an_empty_file_is_refused_before_anything_is_written(fixture_file):
+    with pytest.raises(ImportFileError, match="empty"):
+        run(fixture_file("empty.csv"))
+
+
+def test_a_broken_line_stops_the_import_but_keeps_what_was_saved(write_file, monkeypatch):
+    import csv as csv_module
+
+    old = csv_module.field_size_limit(200)
+    try:
+        Contact.objects.create(email="old@x.fr")
+        good = "".join(f"a{i}@x.fr;A\n" for i in range(20))
+        path = write_file("email;nom\n" + good + 'b@x.fr;"B\n' + "c@x.fr;C\n" * 100)
+        summary = run(path)
+    finally:
+        csv_module.field_size_limit(old)
+
+    assert "never closed" in summary["error"] and "row 22" in summary["error"]
+    assert summary["created"] == 20
+    assert Contact.objects.count() == 21
+    assert ImportJob.objects.get().status == ImportJob.Status.FAILED
+
+
+def test_an_xlsx_file_imports_like_a_csv(tmp_path):
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Code client", "E-mail", "Portable", "Date de naissance", "CP"])
+    sheet.append(["C1", "Zoe@X.fr", 612345678, dt.datetime(1980, 2, 1), 1000])
+    sheet.append([None, None, None, None, None])
+    sheet.append([42, "b@x.fr", "06 12 34 56 79", "31/02/1980", "24100"])
+    path = tmp_path / "clients.xlsx"
+    workbook.save(path)
+
+    summary = run(path)
+
+    assert (summary["rows"], summary["created"], summary["format"]) == (2, 2, "xlsx")
+    zoe = Contact.objects.get(email="zoe@x.fr")
+    assert (zoe.phone, zoe.birth_date, zoe.postal_code) == (
+        "+33612345678",
+        dt.date(1980, 2, 1),
+        "01000",
+    )
+    assert Contact.objects.get(email="b@x.fr").external_id == "42"
+
+
+def test_a_list_subscribes_only_the_rows_whose_consent_says_yes(fixture_file, owner):
+    summary = run(fixture_file("contacts_fr_cp1252.csv"), list_name="Lettre", actor=owner)
+
+    subscribed = Subscription.objects.filter(mailing_list__name="Lettre")
+    assert sorted(subscribed.values_list("contact__email", flat=True)) == [
+        "helene.dupre@orange.fr",
+        "zoe.martin@laposte.net",
+    ]
+    assert summary["subscribed"] == 2
+    helene = subscribed.get(contact__email="helene.dupre@orange.fr")
+    assert helene.status == Subscription.Status.SUBSCRIBED
+    assert helene.consent_source == Subscription.Source.IMPORT
+    assert helene.created_by == owner
+    proof = helene.consent_proof
+    assert (proof["file"], proof["row"], proof["user"], proof["import_id"]) == (
+        "contacts_fr_cp1252.csv",
+        2,
+        owner.username,
+        summary["import_id"],
+    )
+    assert proof["imported_at"]
+
+
+def test_a_consent_date_in_the_file_becomes_the_consent_time(write_file):
+    run(write_file("email;opt-in;date opt-in\na@x.fr;oui;12/03/2021\n"), list_name="L")
+    consent_at = Subscription.objects.get().consent_at
+    assert consent_at.astimezone(dt.timezone.utc).date() in (
+        dt.date(2021, 3, 11),
+        dt.date(2021, 3, 12),
+    )
+
+
+def test_a_list_without_consent_column_needs_the_user_to_confirm_consent(write_file):
+    path = write_file("email\na@x.fr\n")
+    summary = run(path, list_name="L")
+
+    assert "consent" in summary["error"]
+    assert Contact.objects.count() == 0 and Subscription.objects.count() == 0
+
+    summary = run(path, list_name="L", consent_confirmed=True)
+    assert summary["error"] is None
+    assert Subscription.objects.get().consent_proof["confirmed_by_user"] is True
+
+
+def test_an_import_never_resubscribes_someone_who_unsubscribed(write_file):
+    contact = Contact.objects.create(email="a@x.fr")
+    mailing_list = MailingList.objects.create(name="L")
+    Subscription.objects.create(
+        contact=contact,
+        mailing_list=mailing_list,
+        status=Subscription.Status.UNSUBSCRIBED,
+        consent_source=Subscription.Source.MANUAL,
+    )
+    summary = run(write_file("email;newsletter\na@x.fr;oui\n"), list_name="L")
+    assert summary["subscribed"] == 0
+    assert Subscription.objects.get().status == Subscription.Status.UNSUBSCRIBED
+
+
+def test_each_import_writes_one_audit_entry_with_its_summary(fixture_file, owner):
+    summary = run(fixture_file("contacts_fr_cp1252.csv"), actor=owner)
+
+    entry = AuditLog.objects.get()
+    assert (entry.action, entry.object_type, entry.object_id) == (
+        "import",
+        "imports.importjob",
+        str(summary["import_id"]),
+    )
+    assert entry.actor == owner
+    assert entry.changes["created"] == 4
+
+
+def test_the_rejected_file_neutralises_formulas(write_file):
+    summary = run(write_file('email;nom\n=HYPERLINK("x");@SUM(1)\n'))
+    with open(summary["rejected_file"], encoding="utf-8-sig") as handle:
+        text = handle.read()
+    assert "'=HYPERLINK" in text and "'@SUM(1)" in text

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import pytest
+
+from fidele.imports.mapping import (
+    apply_overrides,
+    header_key,
+    parse_overrides,
+    propose_mapping,
+    validate_mapping,
+)
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("N° client", "external_id"),
+        ("Numéro client", "external_id"),
+        ("CODE CLIENT", "external_id"),
+        ("customer id", "external_id"),
+        ("Civilité", "civility"),
+        ("Prénom", "first_name"),
+        ("NOM", "last_name"),
+        ("E-mail", "email"),
+        ("Email", "email"),
+        ("Courriel", "email"),
+        ("Adresse e-mail", "email"),
+        ("Téléphone", "phone"),
+        ("Tél.", "phone"),
+        ("Portable", "phone"),
+        ("GSM", "phone"),
+        ("Adresse", "address"),
+        ("Code postal", "postal_code"),
+        ("CP", "postal_code"),
+        ("Ville", "city"),
+        ("Pays", "country"),
+        ("Langue", "language"),
+        ("Date de naissance", "birth_date"),
+        ("Date d'inscription", "joined_on"),
+        ("Client depuis", "joined_on"),
+        ("Newsletter", "consent"),
+        ("Opt-in", "consent"),
+        ("Consentement", "consent"),
+        ("Tags", "tags"),
+        ("Étiquettes", "tags"),
+        ("Commentaire", "notes"),
+        ("Remarques", "notes"),
+        ("Source", "source"),
+    ],
+)
+def test_french_and_english_headers_map_to_contact_fields(header, field):
+    assert propose_mapping("contacts", [header]) == [field]
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        ("N° commande", "order_id"),
+        ("order_id", "order_id"),
+        ("Date commande", "ordered_at"),
+        ("Référence", "sku"),
+        ("Produit", "product"),
+        ("Catégorie", "category"),
+        ("Quantité", "quantity"),
+        ("Prix unitaire", "unit_price"),
+        ("Montant TTC", "total"),
+        ("Total TTC", "total"),
+        ("Canal", "channel"),
+        ("customer_email", "customer_email"),
+        ("email", "customer_email"),
+        ("customer_external_id", "customer_external_id"),
+        ("external_id", "customer_external_id"),
+    ],
+)
+def test_order_headers_map_to_order_fields(header, field):
+    assert propose_mapping("orders", [header]) == [field]
+
+
+def test_header_comparison_ignores_accents_case_and_punctuation():
+    assert header_key("  Numéro-Client ") == header_key("numero client")
+
+
+def test_unknown_columns_become_custom_attributes():
+    assert propose_mapping("contacts", ["Email", "Région", "Vin préféré"]) == [
+        "email",
+        "attr.region",
+        "attr.vin_prefere",
+    ]
+
+
+def test_a_second_column_for_the_same_field_is_kept_as_an_attribute():
+    assert propose_mapping("contacts", ["Tél. fixe", "Portable"]) == ["phone", "attr.portable"]
+
+
+def test_an_explicit_mapping_overrides_the_guess():
+    header = ["Courriel", "Code"]
+    mapping = propose_mapping("contacts", header)
+    result = apply_overrides(
+        "contacts", header, mapping, parse_overrides(["Code=external_id", "Courriel=ignore"])
+    )
+    assert result == ["", "external_id"]
+
+
+def test_an_override_naming_a_missing_column_is_refused():
+    with pytest.raises(ValueError, match="does not have"):
+        apply_overrides("contacts", ["Email"], ["email"], {"phone": "phone"})
+
+
+def test_an_override_naming_an_unknown_field_is_refused():
+    with pytest.raises(ValueError, match="unknown field"):
+        apply_overrides("contacts", ["Email"], ["email"], {"email": "shoe_size"})
+
+
+def test_a_mapping_giving_one_field_to_two_columns_is_refused():
+    with pytest.raises(ValueError, match="two columns"):
+        validate_mapping("contacts", ["A", "B"], ["email", "email"])
