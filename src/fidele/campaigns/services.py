@@ -1,0 +1,466 @@
+"""Writes on campaigns: create, edit, duplicate, A/B variants, and the life-cycle transitions.
+
+The life cycle is a small state machine; an illegal transition raises CampaignStateError with a
+message a marketer can read (it is shown as is in the UI and by the CLI):
+
+    draft ──schedule──▶ scheduled ──(engine starts)──▶ sending ──(engine ends)──▶ sent
+      ▲                    │                         │   ▲
+      └────unschedule──────┘                   pause │   │ resume
+                                                     ▼   │
+    draft, scheduled, sending, paused ──cancel──▶ cancelled      paused
+
+`sending` and `sent` are set by the send engine (fidele.delivery), never here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.contacts.models import MailingList
+from fidele.core.audit import audit_record, model_changes
+
+Status = Campaign.Status
+
+# Fields a marketer edits through campaign_create / campaign_update.
+EDITABLE_FIELDS = (
+    "name", "from_name", "from_email", "reply_to", "subject", "preheader", "body_format", "body",
+    "text_body", "layout", "audience_rules", "track_links", "utm_source", "utm_medium",
+    "utm_campaign", "ab_enabled", "ab_sample_percent", "ab_metric", "ab_wait_minutes",
+)  # fmt: skip
+
+# Content can only change before anything went out.
+EDITABLE_STATUSES = (Status.DRAFT,)
+
+
+class CampaignError(ValueError):
+    """A campaign write that cannot be done, with a message for the user."""
+
+
+class CampaignStateError(CampaignError):
+    """A life-cycle transition that is not allowed from the campaign's current status."""
+
+
+def _lists_resolve(values: Iterable[Any]) -> list[MailingList]:
+    """Mailing lists from objects, ids or names (the CLI passes names)."""
+    resolved: list[MailingList] = []
+    missing: list[str] = []
+    for value in values or ():
+        if isinstance(value, MailingList):
+            resolved.append(value)
+            continue
+        if isinstance(value, int):
+            found = MailingList.objects.filter(pk=value).first()
+        else:
+            found = MailingList.objects.filter(name=str(value).strip()).first()
+        if found is None:
+            missing.append(str(value))
+        else:
+            resolved.append(found)
+    if missing:
+        raise CampaignError(_("Unknown list(s): %(names)s") % {"names": ", ".join(missing)})
+    unique = {ml.pk: ml for ml in resolved}
+    return list(unique.values())
+
+
+def _check_content(campaign: Campaign, variants: Sequence[Variant] = ()) -> None:
+    """Raise the first template problem (syntax or unknown variable) with its part and line."""
+    from fidele.campaigns.rendering import content_check
+
+    for variant in [None, *variants]:
+        problems = content_check(campaign=campaign, variant=variant)
+        if problems:
+            raise problems[0]
+
+
+def _layout_or_default(layout: Layout | None) -> Layout | None:
+    if layout is not None:
+        return layout
+    from fidele.campaigns.layouts import layout_default
+
+    return layout_default()
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    name: str,
+    subject: str,
+    from_email: str,
+    from_name: str = "",
+    reply_to: str = "",
+    preheader: str = "",
+    html: str = "",
+    text: str = "",
+    body_format: str = Campaign.BodyFormat.HTML,
+    layout: Layout | None = None,
+    lists: Iterable[Any] = (),
+    exclude_lists: Iterable[Any] = (),
+    track_links: bool = True,
+    utm_source: str = "fidele",
+    utm_medium: str = "email",
+    utm_campaign: str = "",
+    ab_enabled: bool = False,
+    ab_sample_percent: int = 10,
+    ab_metric: str = Campaign.AbMetric.CLICKS,
+    ab_wait_minutes: int = 240,
+    audience_rules: Any = None,
+    check: bool = True,
+    actor: Any = None,
+) -> Campaign:
+    """A new draft campaign. `html` is the body in `body_format` (HTML by default); `text` an
+    optional hand-written plain-text part. Lists are objects, ids or names."""
+    if not (name or "").strip():
+        raise CampaignError(_("A campaign needs a name."))
+    if not (from_email or "").strip():
+        raise CampaignError(_("A campaign needs a sender address."))
+    if body_format not in Campaign.BodyFormat.values:
+        raise CampaignError(_("Unknown editor: %(format)s") % {"format": body_format})
+    resolved_lists = _lists_resolve(lists)
+    resolved_excluded = _lists_resolve(exclude_lists)
+    campaign = Campaign(
+        name=name.strip(),
+        subject=subject or "",
+        from_email=from_email.strip(),
+        from_name=from_name or "",
+        reply_to=reply_to or "",
+        preheader=preheader or "",
+        body_format=body_format,
+        body=html or "",
+        text_body=text or "",
+        layout=_layout_or_default(layout),
+        track_links=track_links,
+        utm_source=utm_source or "",
+        utm_medium=utm_medium or "",
+        utm_campaign=utm_campaign or "",
+        ab_enabled=ab_enabled,
+        ab_sample_percent=ab_sample_percent,
+        ab_metric=ab_metric,
+        ab_wait_minutes=ab_wait_minutes,
+        audience_rules=audience_rules,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    if check:
+        _check_content(campaign)
+    campaign.save()
+    if not campaign.utm_campaign:
+        # A readable, stable default so that web analytics group the visits by campaign.
+        campaign.utm_campaign = f"{campaign.pk}-{_slug(campaign.name)}"[:100]
+        campaign.save(update_fields=["utm_campaign"])
+    campaign.lists.set(resolved_lists)
+    campaign.exclude_lists.set(resolved_excluded)
+    audit_record(
+        actor=actor,
+        action="create",
+        obj=campaign,
+        changes={
+            "subject": campaign.subject,
+            "lists": [ml.name for ml in resolved_lists],
+            "exclude_lists": [ml.name for ml in resolved_excluded],
+        },
+    )
+    return campaign
+
+
+def _slug(text: str) -> str:
+    from django.utils.text import slugify
+
+    return slugify(text) or "campagne"
+
+
+def _require_status(campaign: Campaign, allowed: Sequence[str], action: str) -> None:
+    if campaign.status not in allowed:
+        raise CampaignStateError(
+            _("Cannot %(action)s a campaign that is %(status)s.")
+            % {"action": action, "status": campaign.get_status_display().lower()}
+        )
+
+
+def _locked(campaign: Campaign) -> Campaign:
+    """The campaign re-read under a row lock, so two transitions never interleave."""
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    campaign: Campaign,
+    actor: Any = None,
+    lists: Iterable[Any] | None = None,
+    exclude_lists: Iterable[Any] | None = None,
+    check: bool = True,
+    **values: Any,
+) -> Campaign:
+    """Change a draft's fields (see EDITABLE_FIELDS); `html` is accepted for `body`, `text` for
+    `text_body`. Lists are replaced when given."""
+    campaign = _locked(campaign)
+    _require_status(campaign, EDITABLE_STATUSES, _("edit"))
+    if "html" in values:
+        values["body"] = values.pop("html")
+    if "text" in values:
+        values["text_body"] = values.pop("text")
+    unknown = set(values) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise CampaignError(
+            _("Unknown campaign field(s): %(names)s") % {"names": ", ".join(sorted(unknown))}
+        )
+    if "name" in values and not (values["name"] or "").strip():
+        raise CampaignError(_("A campaign needs a name."))
+    if "from_email" in values and not (values["from_email"] or "").strip():
+        raise CampaignError(_("A campaign needs a sender address."))
+    changes = model_changes(campaign, values)
+    for field, value in values.items():
+        setattr(campaign, field, value)
+    if check:
+        _check_content(campaign, list(campaign.variants.all()))
+    campaign.save()
+    if lists is not None:
+        before = sorted(campaign.lists.values_list("name", flat=True))
+        resolved = _lists_resolve(lists)
+        campaign.lists.set(resolved)
+        after = sorted(ml.name for ml in resolved)
+        if before != after:
+            changes["lists"] = [before, after]
+    if exclude_lists is not None:
+        before = sorted(campaign.exclude_lists.values_list("name", flat=True))
+        resolved = _lists_resolve(exclude_lists)
+        campaign.exclude_lists.set(resolved)
+        after = sorted(ml.name for ml in resolved)
+        if before != after:
+            changes["exclude_lists"] = [before, after]
+    # Long bodies would bloat the audit trail: record that they changed, not their text.
+    for field in ("body", "text_body"):
+        if field in changes:
+            changes[field] = ["…", "…"]
+    if changes:
+        audit_record(actor=actor, action="update", obj=campaign, changes=changes)
+    return campaign
+
+
+@transaction.atomic
+def campaign_duplicate(*, campaign: Campaign, actor: Any = None, name: str = "") -> Campaign:
+    """A new draft with the same content, audience, tracking and A/B settings (not its history)."""
+    copy = Campaign.objects.get(pk=campaign.pk)
+    copy.pk = None
+    copy.id = None
+    copy.name = (name or _("%(name)s (copy)") % {"name": campaign.name})[:200]
+    copy.status = Status.DRAFT
+    copy.scheduled_at = copy.started_at = copy.finished_at = None
+    copy.status_reason = ""
+    copy.ab_winner = None
+    copy.ab_decided_at = None
+    copy.created_by = actor if getattr(actor, "is_authenticated", False) else None
+    copy.utm_campaign = ""
+    copy.save()
+    copy.utm_campaign = f"{copy.pk}-{_slug(copy.name)}"[:100]
+    copy.save(update_fields=["utm_campaign"])
+    copy.lists.set(campaign.lists.all())
+    copy.exclude_lists.set(campaign.exclude_lists.all())
+    for variant in campaign.variants.all():
+        Variant.objects.create(
+            campaign=copy,
+            label=variant.label,
+            subject=variant.subject,
+            preheader=variant.preheader,
+            body=variant.body,
+        )
+    audit_record(actor=actor, action="create", obj=copy, changes={"duplicate_of": campaign.pk})
+    return copy
+
+
+@transaction.atomic
+def campaign_variants_set(
+    *, campaign: Campaign, variants: Sequence[dict[str, str]], actor: Any = None
+) -> list[Variant]:
+    """Replace the A/B variants. Each is {"label", "subject", "preheader", "body"}; empty fields
+    fall back to the campaign's own. Two or more variants turn the A/B test on; none turns it off.
+    """
+    campaign = _locked(campaign)
+    _require_status(campaign, EDITABLE_STATUSES, _("edit"))
+    if len(variants) == 1:
+        raise CampaignError(_("An A/B test needs at least two variants."))
+    labels = [str(v.get("label") or "").strip() for v in variants]
+    if any(not label for label in labels) or len(set(labels)) != len(labels):
+        raise CampaignError(_("Each variant needs its own label (A, B…)."))
+    if variants and all(
+        not (v.get("subject") or v.get("preheader") or v.get("body")) for v in variants
+    ):
+        raise CampaignError(_("The variants must differ by their subject or content."))
+    new = [
+        Variant(
+            campaign=campaign,
+            label=label[:10],
+            subject=v.get("subject") or "",
+            preheader=v.get("preheader") or "",
+            body=v.get("body") or "",
+        )
+        for label, v in zip(labels, variants, strict=True)
+    ]
+    if new and campaign.ab_sample_percent * len(new) > 100:
+        raise CampaignError(
+            _("%(count)s variants of %(percent)s%% each exceed the whole audience.")
+            % {"count": len(new), "percent": campaign.ab_sample_percent}
+        )
+    _check_content(campaign, new)
+    before = [
+        {"label": v.label, "subject": v.subject} for v in campaign.variants.all().order_by("label")
+    ]
+    campaign.variants.all().delete()
+    Variant.objects.bulk_create(new)
+    campaign.ab_enabled = bool(new)
+    campaign.save(update_fields=["ab_enabled", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"variants": [before, [{"label": v.label, "subject": v.subject} for v in new]]},
+    )
+    return list(campaign.variants.all())
+
+
+def _audience_is_empty(campaign: Campaign) -> bool:
+    return not campaign.lists.exists() and not campaign.audience_rules
+
+
+def _start_task_enqueue(campaign: Campaign) -> None:
+    # Imported late: the send engine (fidele.delivery) depends on campaigns, not the reverse.
+    from fidele.delivery import tasks
+
+    task = tasks.campaign_start
+    if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
+        task = task.using(run_after=campaign.scheduled_at)
+    task.enqueue(campaign.pk)
+
+
+@transaction.atomic
+def campaign_schedule(
+    *, campaign: Campaign, at: dt.datetime | None = None, actor: Any = None
+) -> Campaign:
+    """Schedule a draft for `at` (an aware datetime), or for now when `at` is None ("send now").
+    The engine's start task snapshots the audience and sends when the time comes."""
+    campaign = _locked(campaign)
+    _require_status(campaign, (Status.DRAFT,), _("schedule"))
+    now = timezone.now()
+    if at is not None and timezone.is_naive(at):
+        raise CampaignError(_("The send time needs a time zone."))
+    if at is not None and at < now - dt.timedelta(minutes=1):
+        raise CampaignError(_("The send time is in the past."))
+    if _audience_is_empty(campaign):
+        raise CampaignError(_("Choose at least one list to send to."))
+    if not campaign.subject.strip():
+        raise CampaignError(_("The campaign has no subject."))
+    if not campaign.body.strip():
+        raise CampaignError(_("The campaign has no content."))
+    variants = list(campaign.variants.all())
+    if campaign.ab_enabled and len(variants) < 2:
+        raise CampaignError(_("An A/B test needs at least two variants."))
+    _check_content(campaign, variants)
+    campaign.scheduled_at = at or now
+    campaign.status = Status.SCHEDULED
+    campaign.status_reason = ""
+    campaign.save(update_fields=["scheduled_at", "status", "status_reason", "updated_at"])
+    # Enqueued after commit so the worker never sees the campaign still in draft.
+    transaction.on_commit(lambda: _start_task_enqueue(campaign))
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"status": [Status.DRAFT, Status.SCHEDULED], "scheduled_at": str(at or now)},
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
+    """Back to draft before the send time (the start task finds it in draft and does nothing)."""
+    campaign = _locked(campaign)
+    _require_status(campaign, (Status.SCHEDULED,), _("unschedule"))
+    campaign.status = Status.DRAFT
+    campaign.scheduled_at = None
+    campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"status": [Status.SCHEDULED, Status.DRAFT]},
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -> Campaign:
+    """Stop sending after the batch in flight. The engine also pauses, with a reason, on errors."""
+    campaign = _locked(campaign)
+    _require_status(campaign, (Status.SENDING,), _("pause"))
+    campaign.status = Status.PAUSED
+    campaign.status_reason = reason
+    campaign.save(update_fields=["status", "status_reason", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"status": [Status.SENDING, Status.PAUSED], "reason": reason},
+    )
+    return campaign
+
+
+def _resume_task_enqueue(campaign: Campaign) -> None:
+    from fidele.delivery import tasks
+
+    # The engine's resume entry point when it has one; otherwise its start task, which carries
+    # on from the outbox that already exists.
+    task = getattr(tasks, "campaign_resume", None) or tasks.campaign_start
+    task.enqueue(campaign.pk)
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
+    campaign = _locked(campaign)
+    _require_status(campaign, (Status.PAUSED,), _("resume"))
+    campaign.status = Status.SENDING
+    campaign.status_reason = ""
+    campaign.save(update_fields=["status", "status_reason", "updated_at"])
+    transaction.on_commit(lambda: _resume_task_enqueue(campaign))
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"status": [Status.PAUSED, Status.SENDING]},
+    )
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> Campaign:
+    """Stop for good: nothing more is sent. Messages already sent stay sent."""
+    campaign = _locked(campaign)
+    allowed = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
+    _require_status(campaign, allowed, _("cancel"))
+    before = campaign.status
+    campaign.status = Status.CANCELLED
+    campaign.finished_at = timezone.now()
+    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"status": [before, Status.CANCELLED]},
+    )
+    return campaign
+
+
+# What each status allows, for the UI's buttons (the services above enforce it).
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.DRAFT: ("edit", "schedule", "send_now", "cancel", "duplicate", "test"),
+    Status.SCHEDULED: ("unschedule", "cancel", "duplicate", "test"),
+    Status.SENDING: ("pause", "cancel", "duplicate", "test"),
+    Status.PAUSED: ("resume", "cancel", "duplicate", "test"),
+    Status.SENT: ("duplicate", "test"),
+    Status.CANCELLED: ("duplicate", "test"),
+}
