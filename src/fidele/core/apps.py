@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
     name = "fidele.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from fidele.core import signals  # noqa: F401 - connects the login audit receiver

@@ -1,5 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from fidele.core import views
 
 app_name = "core"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.audit_log, name="audit_log"),
+]

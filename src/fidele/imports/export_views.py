@@ -28,8 +28,8 @@ def _private(response):
     return response
 
 
-@require_GET
 @require_role(MARKETER)
+@require_GET
 def contacts_csv(request: HttpRequest) -> StreamingHttpResponse:
     stream = exports.contacts_export_csv_stream(
         queryset=contacts_filtered(params=request.GET),
@@ -42,8 +42,8 @@ def contacts_csv(request: HttpRequest) -> StreamingHttpResponse:
     return _private(response)
 
 
-@require_GET
 @require_role(MARKETER)
+@require_GET
 def contacts_xlsx(request: HttpRequest) -> FileResponse:
     handle = exports.contacts_export_xlsx_file(
         queryset=contacts_filtered(params=request.GET),

@@ -1,0 +1,33 @@
+"""Audit of logins.
+
+Django announces a login through the `user_logged_in` signal whichever view did it, so listening
+there covers the login page today and any other login path later (API session, SSO) without
+wrapping each view; the receiver only calls `audit_record`, it holds no logic of its own.
+
+Only interactive logins are recorded: the request must carry credentials (a POST). Test helpers
+and shells log users in with `force_login`, whose request has no method; recording those would
+fill the trail with logins nobody made.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.signals import user_logged_in
+from django.dispatch import receiver
+
+from fidele.core.audit import audit_record
+from fidele.core.models import AuditLog
+
+
+@receiver(user_logged_in, dispatch_uid="fidele.core.audit_login")
+def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if request is None or getattr(request, "method", None) != "POST":
+        return
+    audit_record(
+        actor=user,
+        action=AuditLog.Action.LOGIN,
+        obj=user,
+        object_repr=user.get_username(),
+        ip_address=request.META.get("REMOTE_ADDR") or None,
+    )

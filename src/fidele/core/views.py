@@ -1,0 +1,168 @@
+"""The audit log page: who did what, when, on which object. Owners only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+from django.utils.formats import localize
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from fidele.core import selectors
+from fidele.core.models import AuditLog
+from fidele.core.permissions import OWNER, require_role
+from fidele.web.pagination import keyset_page
+
+# Where an object of each audited type is shown. Types not listed are shown without a link.
+OBJECT_URLS = {
+    "contacts.contact": "contacts:detail",
+    "contacts.tag": "contacts:tag_edit",
+    "contacts.mailinglist": "contacts:list_detail",
+    "commerce.order": "commerce:order_detail",
+    "accounts.user": "accounts:user_edit",
+}
+MAX_VALUE_CHARS = 120
+
+
+@dataclass
+class Change:
+    label: str
+    old: str | None
+    new: str
+
+
+@dataclass
+class Row:
+    entry: AuditLog
+    who: str
+    type_label: str
+    url: str | None
+    changes: list[Change]
+
+    @property
+    def gone(self) -> bool:
+        """A record of a type we can show, deleted (or erased) since."""
+        return self.url is None and self.entry.object_type in OBJECT_URLS
+
+
+def _model(object_type: str):
+    try:
+        return apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return None
+
+
+def type_label(object_type: str) -> str:
+    model = _model(object_type)
+    if model is not None:
+        return capfirst(str(model._meta.verbose_name))
+    return capfirst(object_type.replace("_", " ")) if object_type else "—"
+
+
+def _field_label(model, name: str) -> str:
+    if model is not None:
+        try:
+            return capfirst(str(model._meta.get_field(name).verbose_name))
+        except FieldDoesNotExist:
+            pass
+    return capfirst(name.replace("_", " "))
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if value is True:
+        return _("yes")
+    if value is False:
+        return _("no")
+    if isinstance(value, dict):
+        text = ", ".join(f"{key}: {_value(item)}" for key, item in value.items())
+    elif isinstance(value, list):
+        text = ", ".join(_value(item) for item in value)
+    else:
+        text = str(localize(value))
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def describe_changes(entry: AuditLog) -> list[Change]:
+    """`{field: [old, new]}` -> "Field: old → new"; any other value -> "Field: value"."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    model = _model(entry.object_type)
+    described = []
+    for name, value in changes.items():
+        label = _field_label(model, name)
+        if name == "password":
+            described.append(Change(label, None, _("changed")))
+        elif isinstance(value, list) and len(value) == 2:
+            described.append(Change(label, _value(value[0]), _value(value[1])))
+        else:
+            described.append(Change(label, None, _value(value)))
+    return described
+
+
+def _existing_ids(entries: list[AuditLog]) -> dict[str, set[str]]:
+    """Per linkable type, the ids on this page whose object still exists (one query per type)."""
+    wanted: dict[str, set[int]] = defaultdict(set)
+    for entry in entries:
+        if entry.object_type in OBJECT_URLS and entry.object_id.isdigit():
+            wanted[entry.object_type].add(int(entry.object_id))
+    found: dict[str, set[str]] = {}
+    for object_type, ids in wanted.items():
+        model = _model(object_type)
+        if model is None:
+            continue
+        pks = model._default_manager.filter(pk__in=ids).values_list("pk", flat=True)
+        found[object_type] = {str(pk) for pk in pks}
+    return found
+
+
+def _url(entry: AuditLog, existing: dict[str, set[str]]) -> str | None:
+    if entry.object_id not in existing.get(entry.object_type, ()):
+        return None
+    try:
+        return reverse(OBJECT_URLS[entry.object_type], args=[entry.object_id])
+    except NoReverseMatch:
+        return None
+
+
+@require_role(OWNER)
+def audit_log(request: HttpRequest) -> HttpResponse:
+    filters = selectors.audit_filters_parse(request.GET)
+    page = keyset_page(
+        selectors.audit_entries(filters=filters),
+        fields=["at", "id"],
+        descending=True,
+        after=request.GET.get("after"),
+        before=request.GET.get("before"),
+    )
+    existing = _existing_ids(page.rows)
+    rows = [
+        Row(
+            entry=entry,
+            who=(entry.actor.get_full_name() or entry.actor.username)
+            if entry.actor
+            else entry.actor_label or _("system"),
+            type_label=type_label(entry.object_type),
+            url=_url(entry, existing),
+            changes=describe_changes(entry),
+        )
+        for entry in page.rows
+    ]
+    context = {
+        "page": page,
+        "rows": rows,
+        "filters": filters,
+        "users": get_user_model().objects.order_by("username"),
+        "actions": AuditLog.Action.choices,
+        "object_types": [(t, type_label(t)) for t in selectors.audit_object_types()],
+        "system": selectors.SYSTEM,
+    }
+    return render(request, "core/audit_log.html", context)
