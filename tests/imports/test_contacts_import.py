@@ -278,7 +278,7 @@ def test_a_list_subscribes_only_the_rows_whose_consent_says_yes(fixture_file, ow
 def test_a_consent_date_in_the_file_becomes_the_consent_time(write_file):
     run(write_file("email;opt-in;date opt-in\na@x.fr;oui;12/03/2021\n"), list_name="L")
     consent_at = Subscription.objects.get().consent_at
-    assert consent_at.astimezone(dt.timezone.utc).date() in (
+    assert consent_at.astimezone(dt.UTC).date() in (
         dt.date(2021, 3, 11),
         dt.date(2021, 3, 12),
     )

@@ -36,7 +36,7 @@ def test_it_keeps_the_accents_of_a_cp1252_excel_export(write_file):
 
 
 def test_a_few_cp1252_bytes_in_a_utf8_file_still_read_as_accents(write_file):
-    body = "nom;ville\n".encode() + "Zoé;Paris\n".encode() * 10 + "Hélène;Sète\n".encode("cp1252")
+    body = b"nom;ville\n" + "Zoé;Paris\n".encode() * 10 + "Hélène;Sète\n".encode("cp1252")
     path = write_file(body)
     header, rows = rows_of(path)
     assert rows[-1][1] == ["Hélène", "Sète"]

@@ -154,7 +154,8 @@ def table(delimiter: str) -> str:
 
 ORDERS_LINES = (
     "N° commande;Date commande;E-mail;Référence;Produit;Catégorie;Quantité;Prix unitaire;Canal\r\n"
-    "A-1;12/03/2024 10:30;helene.dupre@orange.fr;VIN-001;Pécharmant 2019;Vins;2;12,50 €;Boutique\r\n"
+    "A-1;12/03/2024 10:30;helene.dupre@orange.fr;VIN-001;Pécharmant 2019;Vins;2;12,50 €;"
+    "Boutique\r\n"
     "A-1;12/03/2024 10:30;helene.dupre@orange.fr;FRO-002;Cabécou;Fromages;3;2,90;Boutique\r\n"
     "A-2;2024-04-01;jerome.lefevre@free.fr;VIN-001;Pécharmant 2019;Vins;1;12,50;Site\r\n"
     "A-3;01/05/2024;inconnu@exemple.fr;VIN-001;Pécharmant 2019;Vins;1;12,50;Site\r\n"
