@@ -314,6 +314,11 @@ class _FideleSandbox(ImmutableSandboxedEnvironment):
             out.append(chunk)
         return "".join(out)
 
+    def wrap_str_format(self, value: Any) -> None:
+        # Jinja lets str.format through its own safe formatter, which still honours widths
+        # like {:>999999999}; formatting is left to the `%` operator, which is checked.
+        return None
+
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
         if not super().is_safe_attribute(obj, attr, value):
             return False
@@ -468,7 +473,9 @@ def _generated(source: str, *, html: bool) -> Any:
     return _environment(html=html).from_string(source)
 
 
-def _render(part: str, template: Any, context: dict[str, Any]) -> str:
+def _render(part: str, template: Any, context: dict[str, Any], *, lines: bool = True) -> str:
+    """Render, turning any failure into a TemplateProblem. `lines` is False for the templates we
+    assembled, whose line numbers are not the marketer's."""
     try:
         return template.render(context)
     except TemplateProblem:
@@ -479,7 +486,8 @@ def _render(part: str, template: Any, context: dict[str, Any]) -> str:
             message = _("The template calls itself too deeply.")
         elif isinstance(exc, SecurityError) and not isinstance(exc, _LimitExceeded):
             message = _("Not allowed in a template: %(detail)s") % {"detail": exc}
-        raise TemplateProblem(part=part, line=_template_line(exc), message=message) from exc
+        line = _template_line(exc) if lines else None
+        raise TemplateProblem(part=part, line=line, message=message) from exc
 
 
 # ---------------------------------------------------------------------------------------------
@@ -740,7 +748,7 @@ def _restore_plain(value: str, tokens: _Tokens) -> str:
 
 
 _BRACES = re.compile(r"\{(?=[{%#])")
-_MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\((fj[0-9a-fy]{8}\d+x)\)")
+_MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]+)\)")
 
 
 def _text_from_html(protected_html: str, tokens: _Tokens) -> str:
@@ -760,6 +768,7 @@ def _text_from_html(protected_html: str, tokens: _Tokens) -> str:
     )
     # Text that only looks like a merge tag once HTML entities are decoded stays text.
     text = _BRACES.sub('{{ "{" }}', text)
+    text = "\n".join(line.rstrip() for line in text.splitlines())
     text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
     return text
 
@@ -819,8 +828,12 @@ class CompiledContent:
             "__fidele_click": click,
             "__fidele_pixel": links.open_pixel_url() if links is not None else "",
         }
-        html_part = _render("body", self.html_template, {**context, **self.sender_html})
-        text_part = _render("text", self.text_template, {**context, **self.sender_text})
+        html_part = _render(
+            "body", self.html_template, {**context, **self.sender_html}, lines=False
+        )
+        text_part = _render(
+            "text", self.text_template, {**context, **self.sender_text}, lines=False
+        )
         return RenderedMessage(subject=subject, preheader=preheader, html=html_part, text=text_part)
 
 
