@@ -41,7 +41,7 @@ def order_stats(*, months: int = 12) -> OrderStats:
     return OrderStats(
         since=since,
         orders=row["orders"] or 0,
-        revenue=row["revenue"] or Decimal("0"),
+        revenue=Decimal(row["revenue"] or 0).quantize(Decimal("0.01")),
         average_basket=Decimal(average).quantize(Decimal("0.01")) if average is not None else None,
     )
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from fidele.commerce import selectors
 from fidele.commerce.models import Order
@@ -9,6 +10,7 @@ from fidele.core.permissions import VIEWER, require_role
 from fidele.web.pagination import bounded_count, keyset_page
 
 
+@require_safe
 @require_role(VIEWER)
 def order_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
@@ -34,6 +36,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@require_safe
 @require_role(VIEWER)
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.select_related("contact"), pk=pk)

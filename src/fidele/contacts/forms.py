@@ -10,6 +10,14 @@ from fidele.contacts.models import Contact, MailingList, Tag
 class ContactForm(forms.ModelForm):
     """Parses and validates; the service normalises again and writes (with its audit entry)."""
 
+    # A plain text field so that email-validator, not Django's looser regex, explains the error.
+    email = forms.CharField(
+        label=_("Email"),
+        required=False,
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+    )
+
     class Meta:
         model = Contact
         fields = [
@@ -30,7 +38,6 @@ class ContactForm(forms.ModelForm):
             "notes",
         ]
         widgets = {
-            "email": forms.EmailInput(attrs={"autocomplete": "off"}),
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
             "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "joined_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

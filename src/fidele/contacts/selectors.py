@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import phonenumbers
@@ -171,7 +171,8 @@ class TimelineEvent:
     detail: str = ""
     link: str = ""
     actor: str = ""
-    changes: dict[str, Any] | None = None
+    # (field label, old value, new value) for a change of details made through the app.
+    change_rows: list[tuple[str, Any, Any]] = field(default_factory=list)
 
 
 TIMELINE_LIMIT = 50
@@ -234,13 +235,17 @@ def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[T
                 )
             )
     for entry in contact_audit_entries(contact_id=contact.pk, limit=limit):
+        if entry.action == AuditLog.Action.CREATE:
+            # The audit entry says who created the contact: it replaces the bare "created" event.
+            events[0].actor = entry.actor_label
+            continue
         events.append(
             TimelineEvent(
                 at=entry.at,
                 kind="audit",
                 title=_audit_title(entry),
                 actor=entry.actor_label,
-                changes=entry.changes if isinstance(entry.changes, dict) else None,
+                change_rows=_change_rows(entry),
             )
         )
     events.sort(key=lambda e: e.at, reverse=True)
@@ -259,9 +264,29 @@ def _audit_title(entry: AuditLog) -> str:
         return _("Tag added: %(tag)s") % {"tag": changes["tag_added"]}
     if entry.action == AuditLog.Action.UPDATE and changes.get("tag_removed"):
         return _("Tag removed: %(tag)s") % {"tag": changes["tag_removed"]}
-    if entry.action == AuditLog.Action.UPDATE:
-        return _("Details changed")
-    return entry.get_action_display().capitalize()
+    titles = {
+        AuditLog.Action.UPDATE: _("Details changed"),
+        AuditLog.Action.IMPORT: _("Updated by an import"),
+        AuditLog.Action.EXPORT: _("Exported"),
+        AuditLog.Action.SUBSCRIBE: _("Subscribed"),
+        AuditLog.Action.UNSUBSCRIBE: _("Unsubscribed"),
+    }
+    return titles.get(entry.action, _("Other change"))
+
+
+def _change_rows(entry: AuditLog) -> list[tuple[str, Any, Any]]:
+    if entry.action != AuditLog.Action.UPDATE or not isinstance(entry.changes, dict):
+        return []
+    rows = []
+    for name, pair in entry.changes.items():
+        if not (isinstance(pair, list) and len(pair) == 2):
+            continue
+        try:
+            label = str(Contact._meta.get_field(name).verbose_name)
+        except Exception:  # a field removed since, or a key that is not a field
+            label = name
+        rows.append((label[:1].upper() + label[1:], pair[0], pair[1]))
+    return rows
 
 
 def lists_subscribed_counts() -> list[tuple[MailingList, int]]:

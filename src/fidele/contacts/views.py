@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from fidele.commerce.selectors import contact_order_summary, contact_orders
 from fidele.contacts import selectors, services
@@ -23,6 +23,7 @@ from fidele.web.pagination import bounded_count, keyset_page
 # --- contacts ------------------------------------------------------------------------------
 
 
+@require_safe
 @require_role(VIEWER)
 def contact_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
@@ -55,6 +56,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+@require_safe
 @require_role(VIEWER)
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
@@ -208,6 +210,7 @@ def contact_unsubscribe(request: HttpRequest, pk: int, list_pk: int) -> HttpResp
 # --- tags ----------------------------------------------------------------------------------
 
 
+@require_safe
 @require_role(VIEWER)
 def tag_list(request: HttpRequest) -> HttpResponse:
     return render(
@@ -273,11 +276,13 @@ def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
 # --- lists ---------------------------------------------------------------------------------
 
 
+@require_safe
 @require_role(VIEWER)
 def list_list(request: HttpRequest) -> HttpResponse:
     return render(request, "contacts/lists.html", {"lists": selectors.lists_with_counts()})
 
 
+@require_safe
 @require_role(VIEWER)
 def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mailing_list = get_object_or_404(selectors.lists_with_counts(), pk=pk)

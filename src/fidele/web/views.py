@@ -1,10 +1,12 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from fidele.commerce import selectors as commerce_selectors
 from fidele.contacts import selectors as contact_selectors
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The overview: a few figures the database aggregates in one pass each, and what is new."""
     counts = contact_selectors.contact_counts()
