@@ -80,3 +80,63 @@ def smtp_sink():
         yield handler
     finally:
         controller.stop()
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def contact_make(email, *, lists=(), sub_status="subscribed", status="active", first_name=""):
+    from fidele.contacts.models import Contact, Subscription
+
+    contact = Contact.objects.create(email=email, status=status, first_name=first_name)
+    for mailing_list in lists:
+        Subscription.objects.create(
+            contact=contact, mailing_list=mailing_list, status=sub_status, consent_source="manual"
+        )
+    return contact
+
+
+def list_make(name):
+    from fidele.contacts.models import MailingList
+
+    return MailingList.objects.create(name=name)
+
+
+def campaign_make(*, lists=(), exclude=(), status="draft", **fields):
+    from fidele.campaigns.models import Campaign
+
+    values = {
+        "name": "Soldes",
+        "from_name": "Cave Élodie",
+        "from_email": "news@cave.example",
+        "subject": "Bonjour {{ contact.first_name | default('cher client') }}",
+        "body": "<html><body><p>Bonjour {{ contact.first_name }}</p>"
+        '<p><a href="{{ unsubscribe_url }}">Se désinscrire</a></p></body></html>',
+        "status": status,
+    }
+    values.update(fields)
+    campaign = Campaign.objects.create(**values)
+    campaign.lists.set(lists)
+    campaign.exclude_lists.set(exclude)
+    return campaign
+
+
+def audience_make(count, *, prefix="r", mailing_list=None):
+    """`count` subscribed contacts on one list, in one bulk insert."""
+    from fidele.contacts.models import Contact, Subscription
+
+    mailing_list = mailing_list or list_make(f"list-{prefix}")
+    contacts = Contact.objects.bulk_create(
+        [Contact(email=f"{prefix}{i}@example.com", first_name=f"P{i}") for i in range(count)]
+    )
+    if not contacts[0].pk:  # backends that do not return ids from bulk_create
+        contacts = list(Contact.objects.filter(email__startswith=prefix).order_by("id"))
+    Subscription.objects.bulk_create(
+        [
+            Subscription(
+                contact=c, mailing_list=mailing_list, status="subscribed", consent_source="import"
+            )
+            for c in contacts
+        ]
+    )
+    return mailing_list

@@ -1,0 +1,617 @@
+"""The sender: claim a batch of outbox rows, render, build, send, record each result at once.
+
+Crash safety comes from the order of writes, not from luck:
+
+1. A batch is claimed in one short transaction (queued -> claimed, with who and when).
+   PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of senders on any number of
+   machines take disjoint batches. SQLite: the claim runs in an IMMEDIATE transaction, which takes
+   the database's single write lock at BEGIN: claims are serialised, so several senders stay
+   correct there too (they are just not faster: SQLite has one writer).
+2. Each message is sent, then its row is updated (sent + Message-ID, or a failure) in its own
+   autocommit statement before the next message is sent. Results are never buffered: a sender
+   killed at any instant leaves at most the message it was sending (one per concurrent
+   connection) sent but still marked claimed.
+3. Claimed rows whose sender is gone go back to queued: at once when the claimer was a process on
+   this machine that no longer exists, otherwise when its lease ran out (senders renew their lease
+   while they work). The message in flight at the kill is therefore sent again: that is the one
+   duplicate the design allows, and it carries the same Message-ID as the first copy.
+
+Buffering the status updates (one UPDATE per 100 messages) would be faster, but a kill would then
+re-send up to 100 recipients per connection; the per-message update costs a fraction of the time
+an SMTP exchange takes (see BENCHMARKS.md, "Sending").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from fidele.campaigns.models import Campaign
+from fidele.compliance.models import Suppression
+from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings, message_build
+from fidele.delivery.models import OutboxMessage
+from fidele.delivery.transports import Transport, TransportResult, transport_from_settings
+from fidele.tracking.tokens import token_make
+
+logger = logging.getLogger(__name__)
+
+Status = OutboxMessage.Status
+
+# A claim older than this, not renewed, belongs to a sender that is gone.
+LEASE_SECONDS = 120
+# Temporary failures are retried after RETRY_BASE_SECONDS, then twice as long each time.
+RETRY_BASE_SECONDS = 60
+RETRY_MAX_SECONDS = 3600
+# Pause the campaign when at least ERROR_PAUSE_RATIO of the last ERROR_WINDOW attempts failed
+# (once ERROR_MIN_ATTEMPTS were made): a dead relay, a blocked account, a broken template or a
+# list full of bad addresses; carrying on would only harm the sender's reputation.
+ERROR_WINDOW = 100
+ERROR_MIN_ATTEMPTS = 20
+ERROR_PAUSE_RATIO = 0.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Links
+
+
+class RecipientLinks:
+    """The LinkContext of one recipient. These URL shapes are what fidele.tracking serves."""
+
+    __slots__ = ("outbox_id", "base_url", "_unsubscribe_token")
+
+    def __init__(self, outbox_id: int, base_url: str | None = None):
+        self.outbox_id = outbox_id
+        self.base_url = (base_url if base_url is not None else settings.BASE_URL).rstrip("/")
+        self._unsubscribe_token: str | None = None
+
+    @property
+    def unsubscribe_token(self) -> str:
+        if self._unsubscribe_token is None:
+            self._unsubscribe_token = token_make(purpose="unsubscribe", subject_id=self.outbox_id)
+        return self._unsubscribe_token
+
+    def unsubscribe_url(self) -> str:
+        return f"{self.base_url}/t/u/{self.unsubscribe_token}/"
+
+    def click_url(self, url: str) -> str:
+        token = token_make(purpose="click", subject_id=self.outbox_id, extra=url)
+        return f"{self.base_url}/t/c/{token}/?u={quote(url, safe='')}"
+
+    def open_pixel_url(self) -> str:
+        return f"{self.base_url}/t/o/{token_make(purpose='open', subject_id=self.outbox_id)}.gif"
+
+
+# ---------------------------------------------------------------------------------------------
+# Rate limits
+
+
+class TokenBucket:
+    """`rate` tokens per second, at most `capacity` saved up. `reserve()` takes one token and says
+    how long to wait before using it (0 when one is available): callers sleep outside any lock."""
+
+    def __init__(
+        self, *, rate: float, capacity: float, clock: Callable[[], float] = time.monotonic
+    ):
+        self.rate = rate
+        self.capacity = max(1.0, capacity)
+        self.clock = clock
+        self.tokens = self.capacity
+        self.updated = clock()
+        self.lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            self.tokens -= 1
+            if self.tokens >= 0:
+                return 0.0
+            return -self.tokens / self.rate
+
+
+class RateLimiter:
+    """Messages per second and per hour for one sender process (0 = no limit).
+
+    The hourly bucket holds a minute's worth of messages, so that no hour ever sees more than
+    the limit plus one minute's share: what an IP warm-up plan means by "N per hour".
+    """
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 0,
+        per_hour: float = 0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.buckets = []
+        if per_second:
+            self.buckets.append(TokenBucket(rate=per_second, capacity=per_second, clock=clock))
+        if per_hour:
+            self.buckets.append(
+                TokenBucket(rate=per_hour / 3600.0, capacity=per_hour / 60.0, clock=clock)
+            )
+        self.sleep = sleep
+        self.messages_per_second = min(
+            [value for value in (per_second, per_hour / 3600.0) if value] or [0.0]
+        )
+
+    @classmethod
+    def from_settings(cls) -> RateLimiter:
+        return cls(per_second=settings.SEND_RATE_PER_SECOND, per_hour=settings.SEND_RATE_PER_HOUR)
+
+    def acquire(self) -> float:
+        wait = max([bucket.reserve() for bucket in self.buckets] or [0.0])
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+
+# ---------------------------------------------------------------------------------------------
+# Who holds a claim
+
+
+def _host_key() -> str:
+    # PIDs are only comparable inside one PID namespace of one running kernel: the key names that
+    # (boot id + namespace), so two containers with the same hostname never judge each other.
+    parts = [socket.gethostname()]
+    for path in ("/proc/sys/kernel/random/boot_id",):
+        try:
+            with open(path, encoding="ascii") as handle:
+                parts.append(handle.read().strip())
+        except OSError:
+            parts.append("?")
+    try:
+        parts.append(os.readlink("/proc/self/ns/pid"))
+    except OSError:
+        parts.append("?")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+HOST_KEY = _host_key()
+
+
+def claimer_name() -> str:
+    return f"{HOST_KEY}:{os.getpid()}:{os.urandom(4).hex()}"
+
+
+def claimer_is_gone(claimed_by: str) -> bool:
+    """True only when certain: the claimer was a process on this host that no longer runs."""
+    host, _, rest = claimed_by.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != HOST_KEY or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    # A zombie (killed, not yet reaped by its parent) still answers kill(0).
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def claims_recover(*, campaign_id: int | None = None) -> int:
+    """Put back in the queue the rows claimed by senders that are gone. Returns how many."""
+    claimed = OutboxMessage.objects.filter(status=Status.CLAIMED)
+    if campaign_id is not None:
+        claimed = claimed.filter(campaign_id=campaign_id)
+    expired = timezone.now() - timedelta(seconds=LEASE_SECONDS)
+    gone = [
+        name
+        for name in claimed.values_list("claimed_by", flat=True).distinct()
+        if claimer_is_gone(name)
+    ]
+    recovered = claimed.filter(Q(claimed_at__lt=expired) | Q(claimed_by__in=gone)).update(
+        status=Status.QUEUED, claimed_by="", claimed_at=None
+    )
+    if recovered:
+        logger.warning("re-queued %s message(s) claimed by senders that stopped", recovered)
+    return recovered
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims and results
+
+
+def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[OutboxMessage]:
+    now = timezone.now()
+    with transaction.atomic():
+        ready = (
+            OutboxMessage.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("id")
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            ready = ready.select_for_update(skip_locked=True)
+        ids = list(ready.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        OutboxMessage.objects.filter(id__in=ids).update(
+            status=Status.CLAIMED, claimed_by=claimer, claimed_at=now
+        )
+    return list(OutboxMessage.objects.filter(id__in=ids).select_related("contact").order_by("id"))
+
+
+def batch_release(*, ids: list[int], claimer: str) -> int:
+    if not ids:
+        return 0
+    return OutboxMessage.objects.filter(
+        id__in=ids, status=Status.CLAIMED, claimed_by=claimer
+    ).update(status=Status.QUEUED, claimed_by="", claimed_at=None)
+
+
+def lease_renew(*, campaign_id: int, claimer: str) -> None:
+    OutboxMessage.objects.filter(
+        campaign_id=campaign_id, status=Status.CLAIMED, claimed_by=claimer
+    ).update(claimed_at=timezone.now())
+
+
+def retry_delay(attempts: int, base: float = RETRY_BASE_SECONDS) -> float:
+    """Exponential back-off: base, 2 x base, 4 x base... capped at RETRY_MAX_SECONDS."""
+    return float(min(base * (2 ** max(0, attempts - 1)), RETRY_MAX_SECONDS))
+
+
+class ResultWriter:
+    """One UPDATE per message, on the calling thread's connection, committed at once.
+
+    Plain parameterised SQL: this runs once per message and the ORM's query building would be
+    a visible share of the per-message cost.
+    """
+
+    def __init__(self, *, max_attempts: int, retry_base: float):
+        table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+        self.max_attempts = max(1, max_attempts)
+        self.retry_base = retry_base
+        # The table name comes from the model; every value is a parameter.
+        update = f"UPDATE {table} SET "  # noqa: S608
+        self.sent_sql = update + (
+            "status = %s, message_id = %s, sent_at = %s, error = '', "
+            "attempts = attempts + 1, claimed_by = '', next_attempt_at = NULL WHERE id = %s"
+        )
+        self.failed_sql = update + (
+            "status = %s, error = %s, attempts = attempts + 1, "
+            "claimed_by = '', next_attempt_at = %s WHERE id = %s"
+        )
+
+    def sent(self, row: OutboxMessage, message_id: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(self.sent_sql, [Status.SENT, message_id, timezone.now(), row.pk])
+
+    def failed(self, row: OutboxMessage, result: TransportResult) -> str:
+        attempts = row.attempts + 1
+        if result.permanent or attempts >= self.max_attempts:
+            status, next_at = Status.FAILED, None
+        else:
+            status = Status.QUEUED
+            next_at = timezone.now() + timedelta(seconds=retry_delay(attempts, self.retry_base))
+        with connection.cursor() as cursor:
+            cursor.execute(self.failed_sql, [status, result.error[:2000], next_at, row.pk])
+        return status
+
+    def skipped(self, row: OutboxMessage, reason: str) -> None:
+        OutboxMessage.objects.filter(pk=row.pk).update(
+            status=Status.SKIPPED, error=reason, claimed_by=""
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# The sender
+
+
+@dataclass
+class SendSummary:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    paused_reason: str = ""
+    finished: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class _Shared:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: threading.Event = field(default_factory=threading.Event)
+    outcomes: deque = field(default_factory=lambda: deque(maxlen=ERROR_WINDOW))
+    summary: SendSummary = field(default_factory=SendSummary)
+    errors: list[BaseException] = field(default_factory=list)
+
+
+class _CampaignContent:
+    """Everything that is the same for all recipients, prepared once per campaign and variant."""
+
+    def __init__(self, campaign: Campaign):
+        from fidele.campaigns.rendering import content_compile
+
+        self.campaign = campaign
+        first_list = campaign.lists.order_by("id").first()
+        self.identity = Identity.for_campaign(
+            campaign,
+            list_id=first_list.pk if first_list else None,
+            list_name=first_list.name if first_list else "",
+        )
+        self._compile = content_compile
+        self._compiled: dict[int | None, Any] = {}
+        self._lock = threading.Lock()
+        self.dkim_key: DkimKey | None = dkim_key_from_settings()
+
+    def compiled(self, variant_id: int | None) -> Any:
+        with self._lock:
+            if variant_id not in self._compiled:
+                variant = (
+                    self.campaign.variants.get(pk=variant_id) if variant_id is not None else None
+                )
+                self._compiled[variant_id] = self._compile(campaign=self.campaign, variant=variant)
+            return self._compiled[variant_id]
+
+
+class Sender:
+    """Sends one campaign's queued outbox rows until none is left (or the campaign stops).
+
+    `concurrency` connections work side by side, each in its own thread with its own transport
+    and database connection; with 1 everything runs in the calling thread.
+    """
+
+    def __init__(
+        self,
+        *,
+        transport_factory: Callable[[], Transport] = transport_from_settings,
+        concurrency: int | None = None,
+        batch_size: int | None = None,
+        max_attempts: int | None = None,
+        limiter: RateLimiter | None = None,
+        retry_base: float = RETRY_BASE_SECONDS,
+        on_result: Callable[[str], None] | None = None,
+        poll_seconds: float = 1.0,
+    ):
+        self.transport_factory = transport_factory
+        self.concurrency = max(1, concurrency or settings.SEND_CONCURRENCY)
+        self.batch_size = max(1, batch_size or settings.SEND_BATCH_SIZE)
+        self.max_attempts = max_attempts or settings.SEND_MAX_ATTEMPTS
+        self.limiter = limiter or RateLimiter.from_settings()
+        self.retry_base = retry_base
+        self.on_result = on_result
+        self.poll_seconds = poll_seconds
+
+    def _batch_limit(self) -> int:
+        # A rate-limited sender claims no more than it can send in a quarter of its lease.
+        rate = self.limiter.messages_per_second
+        if not rate:
+            return self.batch_size
+        return max(1, min(self.batch_size, int(rate * LEASE_SECONDS / 4 / self.concurrency)))
+
+    def run(self, *, campaign_id: int, wait: bool = False) -> SendSummary:
+        """Send until nothing is left to send now (`wait=False`) or until the campaign is done,
+        paused or cancelled, sleeping through retry back-offs (`wait=True`)."""
+        started = time.monotonic()
+        campaign = Campaign.objects.get(pk=campaign_id)
+        shared = _Shared()
+        if campaign.status != Campaign.Status.SENDING:
+            shared.summary.finished = campaign.status == Campaign.Status.SENT
+            return shared.summary
+        claims_recover(campaign_id=campaign_id)
+        content = _CampaignContent(campaign)
+        if self.concurrency == 1:
+            self._work(campaign_id, content, shared, wait)
+        else:
+            threads = [
+                threading.Thread(
+                    target=self._thread_main,
+                    args=(campaign_id, content, shared, wait),
+                    name=f"sender-{campaign_id}-{index}",
+                    daemon=True,
+                )
+                for index in range(self.concurrency)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            if shared.errors:
+                raise shared.errors[0]
+        shared.summary.seconds = time.monotonic() - started
+        return shared.summary
+
+    def _thread_main(self, campaign_id, content, shared, wait) -> None:
+        try:
+            self._work(campaign_id, content, shared, wait)
+        except BaseException as exc:  # reported by run() in the calling thread
+            shared.errors.append(exc)
+            shared.stop.set()
+        finally:
+            connection.close()
+
+    def _work(self, campaign_id: int, content: _CampaignContent, shared: _Shared, wait: bool):
+        claimer = claimer_name()
+        writer = ResultWriter(max_attempts=self.max_attempts, retry_base=self.retry_base)
+        transport = self.transport_factory()
+        try:
+            while not shared.stop.is_set():
+                status = (
+                    Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+                )
+                if status != Campaign.Status.SENDING:
+                    if status == Campaign.Status.CANCELLED:
+                        _cancelled_rows_skip(campaign_id)
+                    return
+                batch = batch_claim(
+                    campaign_id=campaign_id, claimer=claimer, limit=self._batch_limit()
+                )
+                if batch:
+                    self._send_batch(batch, content, transport, writer, claimer, shared)
+                    continue
+                if not self._idle(campaign_id, shared, wait):
+                    return
+        finally:
+            transport.close()
+
+    def _idle(self, campaign_id: int, shared: _Shared, wait: bool) -> bool:
+        """Nothing to claim: finish, wait, or stop. Returns True to look again."""
+        left = OutboxMessage.objects.filter(campaign_id=campaign_id).aggregate(
+            queued=Count("id", filter=Q(status=Status.QUEUED)),
+            claimed=Count("id", filter=Q(status=Status.CLAIMED)),
+            held=Count("id", filter=Q(status=Status.HELD)),
+            next_at=Min("next_attempt_at", filter=Q(status=Status.QUEUED)),
+        )
+        if not (left["queued"] or left["claimed"] or left["held"]):
+            from fidele.delivery.services import campaign_finish
+
+            shared.summary.finished = campaign_finish(campaign_id=campaign_id)
+            return False
+        if not wait:
+            return False
+        if left["claimed"]:
+            # Another sender's rows, or a dead sender's whose lease has not run out yet.
+            claims_recover(campaign_id=campaign_id)
+        elif not left["queued"]:
+            return False  # only rows held for the A/B winner: the winner task releases them
+        pause = self.poll_seconds
+        if left["next_at"] is not None and not left["claimed"]:
+            pause = max(0.05, min(30.0, (left["next_at"] - timezone.now()).total_seconds()))
+        shared.stop.wait(pause)
+        if not connection.in_atomic_block:
+            # A long wait may outlive the connection (CONN_MAX_AGE, a database restart).
+            close_old_connections()
+        return True
+
+    def _send_batch(
+        self,
+        batch: list[OutboxMessage],
+        content: _CampaignContent,
+        transport: Transport,
+        writer: ResultWriter,
+        claimer: str,
+        shared: _Shared,
+    ) -> None:
+        suppressed = dict(
+            Suppression.objects.filter(email__in=[row.email for row in batch]).values_list(
+                "email", "reason"
+            )
+        )
+        lease_renewed = time.monotonic()
+        pending = [row.pk for row in batch]
+        try:
+            for index, row in enumerate(batch):
+                if shared.stop.is_set():
+                    return
+                if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
+                    lease_renew(campaign_id=row.campaign_id, claimer=claimer)
+                    lease_renewed = time.monotonic()
+                if row.email in suppressed:
+                    # The address was suppressed after the snapshot (a bounce, a complaint, an
+                    # unsubscribe from everything): it must not be mailed.
+                    writer.skipped(row, f"suppressed: {suppressed[row.email]}")
+                    self._count(shared, Status.SKIPPED)
+                    pending[index] = 0
+                    continue
+                result = self._send_one(row, content, transport)
+                if result.accepted:
+                    writer.sent(row, result.message_id)
+                    outcome = Status.SENT
+                else:
+                    outcome = writer.failed(row, result)
+                pending[index] = 0
+                self._count(shared, outcome, failed_attempt=not result.accepted)
+                if not result.accepted and self._too_many_errors(shared):
+                    self._pause(row.campaign_id, shared, result.error)
+                    return
+        finally:
+            batch_release(ids=[pk for pk in pending if pk], claimer=claimer)
+
+    def _send_one(
+        self, row: OutboxMessage, content: _CampaignContent, transport: Transport
+    ) -> TransportResult:
+        links = RecipientLinks(row.pk)
+        try:
+            rendered = content.compiled(row.variant_id).render(contact=row.contact, links=links)
+            contact = row.contact
+            message = message_build(
+                identity=content.identity,
+                outbox_id=row.pk,
+                to_email=row.email,
+                to_name=contact.full_name if contact is not None else "",
+                subject=rendered.subject,
+                preheader=rendered.preheader,
+                html=rendered.html,
+                text=rendered.text,
+                unsubscribe_url=links.unsubscribe_url(),
+                unsubscribe_token=links.unsubscribe_token,
+                extra_headers=rendered.headers,
+                dkim_key=content.dkim_key,
+            )
+        except Exception as exc:
+            # A template that fails for this contact only (a filter on an odd value): this
+            # recipient fails, the error window pauses the campaign if it is everyone.
+            logger.exception("cannot build the message for outbox row %s", row.pk)
+            return TransportResult.hard(f"message could not be built: {exc}")
+        message.campaign_id = row.campaign_id
+        self.limiter.acquire()
+        return transport.send(message)
+
+    def _count(self, shared: _Shared, outcome: str, failed_attempt: bool = False) -> None:
+        with shared.lock:
+            summary = shared.summary
+            if outcome == Status.SENT:
+                summary.sent += 1
+            elif outcome == Status.FAILED:
+                summary.failed += 1
+            elif outcome == Status.SKIPPED:
+                summary.skipped += 1
+            else:
+                summary.retried += 1
+            if outcome != Status.SKIPPED:
+                shared.outcomes.append(failed_attempt)
+        if self.on_result is not None:
+            self.on_result(outcome)
+
+    def _too_many_errors(self, shared: _Shared) -> bool:
+        with shared.lock:
+            attempts = len(shared.outcomes)
+            failures = sum(shared.outcomes)
+        return attempts >= ERROR_MIN_ATTEMPTS and failures >= ERROR_PAUSE_RATIO * attempts
+
+    def _pause(self, campaign_id: int, shared: _Shared, last_error: str) -> None:
+        from fidele.delivery.services import campaign_pause_for_errors
+
+        with shared.lock:
+            if shared.stop.is_set():
+                return
+            shared.stop.set()
+            attempts, failures = len(shared.outcomes), sum(shared.outcomes)
+        reason = (
+            f"Paused automatically: {failures} of the last {attempts} messages failed. "
+            f"Last error: {last_error}"
+        )
+        campaign_pause_for_errors(campaign_id=campaign_id, reason=reason)
+        shared.summary.paused_reason = reason
+
+
+def _cancelled_rows_skip(campaign_id: int) -> None:
+    OutboxMessage.objects.filter(
+        campaign_id=campaign_id, status__in=[Status.QUEUED, Status.HELD]
+    ).update(status=Status.SKIPPED, error="campaign cancelled")

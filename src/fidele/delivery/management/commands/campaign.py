@@ -1,0 +1,135 @@
+"""`fidele campaign create ...` and `fidele campaign send ID --wait`: the CLI contract (DESIGN.md).
+
+create  prints {"id": int} with --json
+send    prints {"sent": int, "failed": int, "skipped": int, "seconds": float} with --json; the
+        counts are the campaign's totals, so a send resumed after a crash reports the whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from fidele.delivery import selectors, services
+from fidele.delivery.engine import Sender
+
+
+class Command(BaseCommand):
+    help = "Create and send email campaigns from the command line."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="Create a draft campaign.")
+        create.add_argument("--name", required=True)
+        create.add_argument("--subject", required=True)
+        create.add_argument("--from", dest="from_email", required=True)
+        create.add_argument("--from-name", default="")
+        create.add_argument("--html-file", required=True, type=Path)
+        create.add_argument("--text-file", type=Path)
+        create.add_argument("--list", dest="lists", action="append", required=True)
+        create.add_argument("--json", action="store_true")
+        send = sub.add_parser("send", help="Send a campaign now.")
+        send.add_argument("campaign_id", type=int)
+        send.add_argument(
+            "--wait", action="store_true", help="Send from this process until it is done."
+        )
+        send.add_argument("--json", action="store_true")
+
+    def handle(self, *args, action: str, **options):
+        if action == "create":
+            return self._create(**options)
+        return self._send(**options)
+
+    def _create(self, *, name, subject, from_email, from_name, html_file, text_file, lists,
+                json: bool, **_):  # fmt: skip
+        from fidele.campaigns.services import CampaignError, campaign_create
+
+        try:
+            html = html_file.read_text(encoding="utf-8")
+            text = text_file.read_text(encoding="utf-8") if text_file else ""
+        except OSError as exc:
+            raise CommandError(str(exc)) from exc
+        try:
+            campaign = campaign_create(
+                name=name,
+                subject=subject,
+                from_email=from_email,
+                from_name=from_name,
+                html=html,
+                text=text,
+                lists=lists,
+            )
+        except CampaignError as exc:
+            raise CommandError(str(exc)) from exc
+        self._print({"id": campaign.pk}, as_json=json, text=f"Campaign {campaign.pk} created.")
+
+    def _send(self, *, campaign_id: int, wait: bool, json: bool, **_):
+        started = time.monotonic()
+        if not wait:
+            from fidele.delivery.tasks import campaign_start
+
+            campaign_start.enqueue(campaign_id)
+            self._print(
+                {"id": campaign_id, "queued": True},
+                as_json=json,
+                text="Queued: a worker (fidele worker) will send it.",
+            )
+            return
+        try:
+            services.campaign_start(campaign_id=campaign_id)
+        except services.SendError as exc:
+            raise CommandError(str(exc)) from exc
+        except Exception as exc:
+            if exc.__class__.__name__ == "DoesNotExist":
+                raise CommandError(f"no campaign {campaign_id}") from exc
+            raise
+        counts = selectors.campaign_counts(campaign_id=campaign_id)
+        bar = None
+        if not json:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=counts["total"],
+                initial=counts["sent"] + counts["failed"] + counts["skipped"],
+                unit="msg",
+                file=sys.stderr,
+                desc=f"campaign {campaign_id}",
+            )
+
+        def on_result(outcome: str) -> None:
+            if bar is not None and outcome in ("sent", "failed", "skipped"):
+                bar.update(1)
+
+        summary = Sender(on_result=on_result).run(campaign_id=campaign_id, wait=True)
+        if bar is not None:
+            bar.close()
+        counts = selectors.campaign_counts(campaign_id=campaign_id)
+        result = {
+            "sent": counts["sent"],
+            "failed": counts["failed"],
+            "skipped": counts["skipped"],
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        if summary.paused_reason:
+            result["paused"] = summary.paused_reason
+        if counts["held"]:
+            result["held"] = counts["held"]
+        self._print(
+            result,
+            as_json=json,
+            text=(
+                f"Sent {result['sent']}, failed {result['failed']}, skipped {result['skipped']} "
+                f"in {result['seconds']} s."
+                + (f"\n{summary.paused_reason}" if summary.paused_reason else "")
+            ),
+        )
+
+    def _print(self, payload: dict, *, as_json: bool, text: str) -> None:
+        if as_json:
+            self.stdout.write(json.dumps(payload))
+        else:
+            self.stdout.write(text)

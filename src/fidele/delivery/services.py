@@ -1,0 +1,203 @@
+"""Campaign transitions that involve sending: start (snapshot), finish, automatic pause, A/B winner.
+
+The marketer's own transitions (schedule, pause, resume, cancel) are in fidele.campaigns.services;
+`sending` and `sent` are set here, by the engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from fidele.campaigns.models import Campaign, Variant
+from fidele.core.audit import audit_record
+from fidele.delivery.audience import audience_snapshot
+from fidele.delivery.models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+Status = Campaign.Status
+
+
+class SendError(ValueError):
+    """The campaign cannot be sent as it is; the message says why, for the user."""
+
+
+def _locked(campaign_id: int) -> Campaign:
+    return Campaign.objects.select_for_update().get(pk=campaign_id)
+
+
+def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> int:
+    """Snapshot the audience and move the campaign to `sending`. Returns the recipient count.
+
+    Accepts a draft (the CLI's `campaign send`) or a scheduled campaign whose time has come;
+    a campaign already sending is left as it is (a second start task is harmless).
+    """
+    from fidele.campaigns.rendering import TemplateProblem, content_compile
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = _locked(campaign_id)
+        if campaign.status == Status.SENDING:
+            return OutboxMessage.objects.filter(campaign_id=campaign_id).count()
+        if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
+            raise SendError(f"campaign {campaign_id} is {campaign.status}: it cannot be started")
+        if (
+            campaign.status == Status.SCHEDULED
+            and campaign.scheduled_at
+            and (campaign.scheduled_at > now)
+        ):
+            raise SendError(f"campaign {campaign_id} is scheduled for {campaign.scheduled_at}")
+        # Template errors are found here, before anyone receives anything.
+        try:
+            variants = list(campaign.variants.all()) if campaign.ab_enabled else []
+            for variant in variants or [None]:
+                content_compile(campaign=campaign, variant=variant)
+        except TemplateProblem as exc:
+            raise SendError(str(exc)) from exc
+        if not campaign.lists.exists() and not campaign.audience_rules:
+            raise SendError("the campaign has no list to send to")
+        before = campaign.status
+        total = audience_snapshot(campaign=campaign)
+        campaign.status = Status.SENDING
+        campaign.started_at = now
+        campaign.status_reason = ""
+        campaign.save(update_fields=["status", "started_at", "status_reason", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="update",
+            obj=campaign,
+            changes={"status": [before, Status.SENDING], "recipients": total},
+        )
+    if (
+        campaign.ab_enabled
+        and OutboxMessage.objects.filter(
+            campaign_id=campaign_id, status=OutboxMessage.Status.HELD
+        ).exists()
+    ):
+        transaction.on_commit(lambda: _ab_task_enqueue(campaign))
+    return total
+
+
+def _ab_task_enqueue(campaign: Campaign) -> None:
+    from fidele.delivery import tasks
+
+    run_after = (campaign.started_at or timezone.now()) + timedelta(
+        minutes=campaign.ab_wait_minutes
+    )
+    tasks.ab_pick_winner.using(run_after=run_after).enqueue(campaign.pk)
+
+
+def campaign_finish(*, campaign_id: int) -> bool:
+    """`sending` -> `sent` once no row is left to send. True when this call finished it."""
+    with transaction.atomic():
+        campaign = _locked(campaign_id)
+        if campaign.status != Status.SENDING:
+            return campaign.status == Status.SENT
+        open_rows = OutboxMessage.objects.filter(
+            campaign_id=campaign_id,
+            status__in=[
+                OutboxMessage.Status.QUEUED,
+                OutboxMessage.Status.CLAIMED,
+                OutboxMessage.Status.HELD,
+            ],
+        )
+        if open_rows.exists():
+            return False
+        campaign.status = Status.SENT
+        campaign.finished_at = timezone.now()
+        campaign.save(update_fields=["status", "finished_at", "updated_at"])
+        audit_record(
+            actor=None,
+            action="update",
+            obj=campaign,
+            changes={"status": [Status.SENDING, Status.SENT]},
+        )
+    return True
+
+
+def campaign_pause_for_errors(*, campaign_id: int, reason: str) -> bool:
+    """The engine's own pause: too many failures in a row. The reason is shown on the campaign."""
+    with transaction.atomic():
+        campaign = _locked(campaign_id)
+        if campaign.status != Status.SENDING:
+            return False
+        campaign.status = Status.PAUSED
+        campaign.status_reason = reason[:2000]
+        campaign.save(update_fields=["status", "status_reason", "updated_at"])
+        audit_record(
+            actor=None,
+            action="update",
+            obj=campaign,
+            changes={"status": [Status.SENDING, Status.PAUSED], "reason": campaign.status_reason},
+        )
+    logger.warning("campaign %s paused: %s", campaign_id, reason)
+    return True
+
+
+def ab_winner_pick(*, campaign_id: int, now: Any = None) -> Variant | None:
+    """Pick the variant with the most human clicks (or opens) per recipient, and give it the
+    recipients held back. Ties go to the first variant by label."""
+    from fidele.tracking.models import EmailEvent
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        campaign = _locked(campaign_id)
+        if not campaign.ab_enabled or campaign.ab_winner_id is not None:
+            return campaign.ab_winner
+        if campaign.status not in (Status.SENDING, Status.PAUSED):
+            return None
+        event_type = (
+            EmailEvent.Type.CLICK
+            if campaign.ab_metric == Campaign.AbMetric.CLICKS
+            else EmailEvent.Type.OPEN
+        )
+        variants = list(campaign.variants.order_by("label"))
+        if not variants:
+            return None
+        sizes = dict(
+            OutboxMessage.objects.filter(campaign_id=campaign_id, variant__isnull=False)
+            .values_list("variant_id")
+            .annotate(n=Count("id"))
+        )
+        # Distinct recipients who acted, so one enthusiastic clicker does not pick the winner.
+        actors = dict(
+            EmailEvent.objects.filter(
+                campaign_id=campaign_id,
+                type=event_type,
+                is_machine=False,
+                outbox__variant__isnull=False,
+            )
+            .values_list("outbox__variant_id")
+            .annotate(n=Count("outbox_id", distinct=True))
+        )
+
+        def score(variant: Variant) -> float:
+            return actors.get(variant.pk, 0) / max(1, sizes.get(variant.pk, 0))
+
+        best = variants[0]
+        for variant in variants[1:]:
+            if score(variant) > score(best):
+                best = variant
+        released = OutboxMessage.objects.filter(
+            campaign_id=campaign_id, status=OutboxMessage.Status.HELD
+        ).update(status=OutboxMessage.Status.QUEUED, variant=best)
+        campaign.ab_winner = best
+        campaign.ab_decided_at = now
+        campaign.save(update_fields=["ab_winner", "ab_decided_at", "updated_at"])
+        audit_record(
+            actor=None,
+            action="update",
+            obj=campaign,
+            changes={
+                "ab_winner": best.label,
+                "scores": {v.label: round(score(v), 4) for v in variants},
+                "released": released,
+            },
+        )
+    return best

@@ -1,0 +1,299 @@
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.utils import timezone
+
+from fidele.campaigns.models import Campaign
+from fidele.compliance.models import Suppression
+from fidele.delivery import engine
+from fidele.delivery.engine import (
+    RateLimiter,
+    RecipientLinks,
+    Sender,
+    TokenBucket,
+    claimer_name,
+    claims_recover,
+    retry_delay,
+)
+from fidele.delivery.models import OutboxMessage
+from fidele.delivery.services import SendError, campaign_start
+from fidele.delivery.transports import SMTPTransport
+from fidele.tracking.tokens import token_read
+from tests.delivery.conftest import audience_make, campaign_make, contact_make, list_make
+
+pytestmark = pytest.mark.django_db
+
+
+def started(count=5, **fields):
+    campaign = campaign_make(lists=[audience_make(count)], **fields)
+    campaign_start(campaign_id=campaign.pk)
+    return campaign
+
+
+def smtp_sender(sink, **options):
+    options.setdefault("concurrency", 1)
+    return Sender(
+        transport_factory=lambda: SMTPTransport(host="127.0.0.1", port=sink.port, timeout=5),
+        **options,
+    )
+
+
+def rows(campaign):
+    return OutboxMessage.objects.filter(campaign=campaign).order_by("id")
+
+
+def test_it_sends_every_recipient_once_through_one_connection_and_records_it(smtp_sink):
+    campaign = started(12)
+    summary = smtp_sender(smtp_sink, batch_size=50).run(campaign_id=campaign.pk)
+    assert summary.sent == 12 and summary.finished
+    assert sorted(smtp_sink.recipients()) == sorted(rows(campaign).values_list("email", flat=True))
+    assert len(smtp_sink.sessions) == 1
+    for row in rows(campaign):
+        assert row.status == "sent" and row.sent_at and row.attempts == 1
+        assert row.message_id.startswith(f"<fidele.{campaign.pk}.{row.pk}.")
+        assert row.claimed_by == ""
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.SENT and campaign.finished_at
+
+
+def test_each_recipient_gets_their_own_personalised_message_and_links(smtp_sink, settings):
+    settings.BASE_URL = "https://cave.example"
+    campaign = started(2)
+    smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    by_rcpt = {m.rcpt_tos[0]: m for m in smtp_sink.messages}
+    row = rows(campaign).first()
+    message = email.message_from_bytes(by_rcpt[row.email].content, policy=email.policy.default)
+    assert message["Subject"] == f"Bonjour {row.contact.first_name}"
+    url = message["List-Unsubscribe"].split(">")[0].lstrip("<")
+    token = url.removeprefix("https://cave.example/t/u/").rstrip("/")
+    assert token_read(purpose="unsubscribe", token=token) == row.pk
+    assert url in message.get_body(("html",)).get_content()
+
+
+def test_link_urls_have_the_shapes_the_tracking_endpoints_serve():
+    links = RecipientLinks(77, base_url="https://shop.example/")
+    unsubscribe = links.unsubscribe_url()
+    assert unsubscribe.startswith("https://shop.example/t/u/") and unsubscribe.endswith("/")
+    click = urlsplit(links.click_url("https://shop.example/vins?x=1&y=é"))
+    assert click.path.startswith("/t/c/") and click.path.endswith("/")
+    target = parse_qs(click.query)["u"][0]
+    assert target == "https://shop.example/vins?x=1&y=é"
+    token = click.path.removeprefix("/t/c/").rstrip("/")
+    assert token_read(purpose="click", token=token, extra=target) == 77
+    pixel = urlsplit(links.open_pixel_url()).path
+    assert pixel.startswith("/t/o/") and pixel.endswith(".gif")
+    assert token_read(purpose="open", token=pixel[5:-4]) == 77
+
+
+def test_a_temporary_failure_is_retried_later_with_back_off(smtp_sink):
+    campaign = started(3)
+    first = rows(campaign).first()
+    smtp_sink.rcpt_replies[first.email] = "451 4.7.1 Greylisted, try later"
+    before = timezone.now()
+    summary = smtp_sender(smtp_sink, retry_base=60).run(campaign_id=campaign.pk)
+    assert summary.sent == 2 and summary.retried == 1 and not summary.finished
+    first.refresh_from_db()
+    assert first.status == "queued" and first.attempts == 1
+    assert "451 4.7.1 Greylisted" in first.error
+    assert before + timedelta(seconds=59) < first.next_attempt_at < before + timedelta(seconds=62)
+    # Not due yet: another run sends nothing.
+    assert smtp_sender(smtp_sink).run(campaign_id=campaign.pk).sent == 0
+
+
+def test_a_retried_message_goes_out_once_the_server_accepts_it(smtp_sink):
+    campaign = started(2)
+    first = rows(campaign).first()
+    smtp_sink.rcpt_replies[first.email] = "421 4.3.2 Busy"
+    sender = smtp_sender(smtp_sink, retry_base=0.05, poll_seconds=0.05)
+
+    def accept_later(outcome):
+        smtp_sink.rcpt_replies.clear()
+
+    sender.on_result = accept_later
+    summary = sender.run(campaign_id=campaign.pk, wait=True)
+    assert summary.finished
+    first.refresh_from_db()
+    assert first.status == "sent" and first.attempts == 2
+    assert sorted(smtp_sink.recipients()) == sorted(rows(campaign).values_list("email", flat=True))
+
+
+def test_back_off_doubles_and_is_capped():
+    assert [retry_delay(n, base=60) for n in (1, 2, 3, 4)] == [60, 120, 240, 480]
+    assert retry_delay(30, base=60) == engine.RETRY_MAX_SECONDS
+
+
+def test_a_temporary_failure_becomes_final_after_the_last_attempt(smtp_sink):
+    campaign = started(1)
+    row = rows(campaign).get()
+    smtp_sink.rcpt_replies[row.email] = "452 4.2.2 Mailbox full"
+    smtp_sender(smtp_sink, max_attempts=2, retry_base=0.01, poll_seconds=0.02).run(
+        campaign_id=campaign.pk, wait=True
+    )
+    row.refresh_from_db()
+    assert row.status == "failed" and row.attempts == 2 and "Mailbox full" in row.error
+    campaign.refresh_from_db()
+    assert campaign.status == "sent"
+
+
+def test_a_permanent_failure_is_recorded_with_the_servers_reply(smtp_sink):
+    campaign = started(3)
+    row = rows(campaign).first()
+    smtp_sink.rcpt_replies[row.email] = "550 5.1.1 User unknown"
+    summary = smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    row.refresh_from_db()
+    assert row.status == "failed" and row.error == "550 5.1.1 User unknown"
+    assert summary.failed == 1 and summary.sent == 2 and summary.finished
+
+
+def test_too_many_errors_pause_the_campaign_with_the_reason(smtp_sink):
+    campaign = started(40)
+    for row in rows(campaign):
+        smtp_sink.rcpt_replies[row.email] = "554 5.7.1 Sender blocked"
+    summary = smtp_sender(smtp_sink, batch_size=100).run(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.PAUSED
+    assert "20 of the last 20 messages failed" in campaign.status_reason
+    assert "554 5.7.1 Sender blocked" in campaign.status_reason
+    assert summary.failed == engine.ERROR_MIN_ATTEMPTS
+    # What was not tried is back in the queue for when the marketer resumes.
+    assert rows(campaign).filter(status="queued").count() == 20
+    assert not rows(campaign).filter(status="claimed").exists()
+
+
+def test_an_address_suppressed_after_the_snapshot_is_skipped(smtp_sink):
+    campaign = started(3)
+    row = rows(campaign).first()
+    Suppression.objects.create(email=row.email, reason="complaint")
+    summary = smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    row.refresh_from_db()
+    assert row.status == "skipped" and row.error == "suppressed: complaint"
+    assert row.email not in smtp_sink.recipients()
+    assert summary.skipped == 1 and summary.sent == 2
+
+
+def test_a_paused_campaign_sends_nothing_and_a_cancelled_one_skips_the_rest(smtp_sink):
+    campaign = started(3)
+    Campaign.objects.filter(pk=campaign.pk).update(status="paused")
+    assert smtp_sender(smtp_sink).run(campaign_id=campaign.pk).sent == 0
+    Campaign.objects.filter(pk=campaign.pk).update(status="sending")
+    sender = smtp_sender(smtp_sink, batch_size=1)
+
+    def cancel_after_first(outcome):
+        Campaign.objects.filter(pk=campaign.pk).update(status="cancelled")
+
+    sender.on_result = cancel_after_first
+    assert sender.run(campaign_id=campaign.pk).sent == 1
+    assert rows(campaign).filter(status="skipped", error="campaign cancelled").count() == 2
+    assert len(smtp_sink.messages) == 1
+
+
+def test_rows_claimed_by_a_dead_sender_on_this_machine_go_back_to_the_queue():
+    campaign = started(3)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    dead_name = claimer_name().split(":")[0] + f":{dead.pid}:abcd"
+    alive_elsewhere = "otherhost0000000:1:abcd"
+    first, second, third = rows(campaign)
+    now = timezone.now()
+    OutboxMessage.objects.filter(pk=first.pk).update(
+        status="claimed", claimed_by=dead_name, claimed_at=now
+    )
+    OutboxMessage.objects.filter(pk=second.pk).update(
+        status="claimed", claimed_by=alive_elsewhere, claimed_at=now
+    )
+    OutboxMessage.objects.filter(pk=third.pk).update(
+        status="claimed",
+        claimed_by=alive_elsewhere,
+        claimed_at=now - timedelta(seconds=engine.LEASE_SECONDS + 1),
+    )
+    assert claims_recover(campaign_id=campaign.pk) == 2
+    statuses = dict(rows(campaign).values_list("id", "status"))
+    assert statuses == {first.pk: "queued", second.pk: "claimed", third.pk: "queued"}
+
+
+def test_a_live_process_is_not_taken_for_a_dead_one():
+    mine = f"{claimer_name().split(':')[0]}:{os.getppid()}:abcd"
+    assert not engine.claimer_is_gone(mine)
+    assert not engine.claimer_is_gone("garbage")
+
+
+def test_the_token_bucket_lets_a_burst_through_then_paces():
+    now = [0.0]
+    bucket = TokenBucket(rate=10, capacity=10, clock=lambda: now[0])
+    assert [bucket.reserve() for _ in range(10)] == [0.0] * 10
+    assert bucket.reserve() == pytest.approx(0.1)
+    assert bucket.reserve() == pytest.approx(0.2)
+    now[0] = 1.0  # one second later: ten tokens back, two of them already promised
+    assert bucket.reserve() == 0.0
+
+
+def test_the_rate_limiter_honours_both_the_second_and_the_hour_limits():
+    now, slept = [0.0], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(per_second=5, per_hour=360, clock=lambda: now[0], sleep=sleep)
+    for _ in range(60):
+        limiter.acquire()
+    # 360/hour is 0.1/s with a minute's worth (6) saved up: 60 messages take ~540 s, not 12.
+    assert now[0] == pytest.approx(540, rel=0.01)
+    assert limiter.messages_per_second == pytest.approx(0.1)
+    assert RateLimiter().acquire() == 0.0
+
+
+def test_a_rate_limited_sender_claims_small_batches():
+    sender = Sender(limiter=RateLimiter(per_second=1), batch_size=500, concurrency=1)
+    assert sender._batch_limit() == engine.LEASE_SECONDS // 4
+    assert Sender(limiter=RateLimiter(), batch_size=500, concurrency=1)._batch_limit() == 500
+
+
+def test_a_template_error_stops_the_start_before_anything_is_queued():
+    campaign = campaign_make(lists=[audience_make(2)], body="<p>{% if %}</p>")
+    with pytest.raises(SendError, match="body"):
+        campaign_start(campaign_id=campaign.pk)
+    assert not OutboxMessage.objects.filter(campaign=campaign).exists()
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"
+
+
+def test_a_campaign_scheduled_for_later_is_not_started_early():
+    campaign = campaign_make(
+        lists=[audience_make(1)],
+        status="scheduled",
+        scheduled_at=timezone.now() + timedelta(hours=1),
+    )
+    with pytest.raises(SendError, match="scheduled"):
+        campaign_start(campaign_id=campaign.pk)
+    later = timezone.now() + timedelta(hours=2)
+    assert campaign_start(campaign_id=campaign.pk, now=later) == 1
+
+
+def test_starting_twice_is_harmless():
+    campaign = started(3)
+    assert campaign_start(campaign_id=campaign.pk) == 3
+    assert rows(campaign).count() == 3
+
+
+def test_the_capture_transport_feeds_the_outbox_page(settings):
+    from fidele.delivery.models import CapturedMessage
+
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    news = list_make("news")
+    contact_make("alice@example.com", lists=[news], first_name="Alice")
+    campaign = campaign_make(lists=[news])
+    campaign_start(campaign_id=campaign.pk)
+    Sender(concurrency=1).run(campaign_id=campaign.pk)
+    captured = CapturedMessage.objects.get()
+    assert captured.recipients == ["alice@example.com"]
+    assert captured.subject == "Bonjour Alice"
+    assert captured.campaign_id == campaign.pk
+    assert captured.outbox_id == rows(campaign).get().pk
