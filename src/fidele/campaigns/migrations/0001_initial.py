@@ -6,97 +6,247 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contacts', '0001_initial'),
+        ("contacts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Layout',
+            name="Layout",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('name', models.CharField(max_length=120, unique=True, verbose_name='name')),
-                ('html', models.TextField(verbose_name='HTML')),
-                ('sender_name', models.CharField(max_length=200, verbose_name='sender name')),
-                ('sender_postal_address', models.TextField(verbose_name='sender postal address')),
-                ('is_default', models.BooleanField(default=False, verbose_name='default')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                ("name", models.CharField(max_length=120, unique=True, verbose_name="name")),
+                ("html", models.TextField(verbose_name="HTML")),
+                ("sender_name", models.CharField(max_length=200, verbose_name="sender name")),
+                ("sender_postal_address", models.TextField(verbose_name="sender postal address")),
+                ("is_default", models.BooleanField(default=False, verbose_name="default")),
             ],
             options={
-                'verbose_name': 'layout',
-                'verbose_name_plural': 'layouts',
-                'ordering': ['name'],
+                "verbose_name": "layout",
+                "verbose_name_plural": "layouts",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('sending', 'Sending'), ('paused', 'Paused'), ('sent', 'Sent'), ('cancelled', 'Cancelled')], db_index=True, default='draft', max_length=10, verbose_name='status')),
-                ('from_name', models.CharField(blank=True, max_length=200, verbose_name='from name')),
-                ('from_email', models.EmailField(max_length=254, verbose_name='from address')),
-                ('reply_to', models.EmailField(blank=True, max_length=254, verbose_name='reply-to')),
-                ('subject', models.CharField(max_length=500, verbose_name='subject')),
-                ('preheader', models.CharField(blank=True, max_length=300, verbose_name='preheader')),
-                ('body_format', models.CharField(choices=[('richtext', 'Rich text'), ('html', 'Raw HTML'), ('markdown', 'Markdown'), ('mjml', 'MJML (responsive layout)')], default='html', max_length=10, verbose_name='editor')),
-                ('body', models.TextField(blank=True, verbose_name='body')),
-                ('text_body', models.TextField(blank=True, verbose_name='plain-text version')),
-                ('audience_rules', models.JSONField(blank=True, null=True, verbose_name='audience rules')),
-                ('track_links', models.BooleanField(default=True, verbose_name='track clicks')),
-                ('utm_source', models.CharField(blank=True, default='fidele', max_length=100, verbose_name='utm_source')),
-                ('utm_medium', models.CharField(blank=True, default='email', max_length=100, verbose_name='utm_medium')),
-                ('utm_campaign', models.CharField(blank=True, max_length=100, verbose_name='utm_campaign')),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True, verbose_name='send at')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='started')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='finished')),
-                ('status_reason', models.TextField(blank=True, verbose_name='reason')),
-                ('ab_enabled', models.BooleanField(default=False, verbose_name='A/B test')),
-                ('ab_sample_percent', models.PositiveSmallIntegerField(default=10, verbose_name='sample per variant (%)')),
-                ('ab_metric', models.CharField(choices=[('clicks', 'Clicks'), ('opens', 'Opens')], default='clicks', max_length=10, verbose_name='winner by')),
-                ('ab_wait_minutes', models.PositiveIntegerField(default=240, verbose_name='wait before picking (minutes)')),
-                ('ab_decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('exclude_lists', models.ManyToManyField(blank=True, related_name='+', to='contacts.mailinglist', verbose_name='excluded lists')),
-                ('lists', models.ManyToManyField(blank=True, related_name='campaigns', to='contacts.mailinglist', verbose_name='lists')),
-                ('layout', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='campaigns.layout', verbose_name='layout')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("sending", "Sending"),
+                            ("paused", "Paused"),
+                            ("sent", "Sent"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        db_index=True,
+                        default="draft",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                (
+                    "from_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="from name"),
+                ),
+                ("from_email", models.EmailField(max_length=254, verbose_name="from address")),
+                (
+                    "reply_to",
+                    models.EmailField(blank=True, max_length=254, verbose_name="reply-to"),
+                ),
+                ("subject", models.CharField(max_length=500, verbose_name="subject")),
+                (
+                    "preheader",
+                    models.CharField(blank=True, max_length=300, verbose_name="preheader"),
+                ),
+                (
+                    "body_format",
+                    models.CharField(
+                        choices=[
+                            ("richtext", "Rich text"),
+                            ("html", "Raw HTML"),
+                            ("markdown", "Markdown"),
+                            ("mjml", "MJML (responsive layout)"),
+                        ],
+                        default="html",
+                        max_length=10,
+                        verbose_name="editor",
+                    ),
+                ),
+                ("body", models.TextField(blank=True, verbose_name="body")),
+                ("text_body", models.TextField(blank=True, verbose_name="plain-text version")),
+                (
+                    "audience_rules",
+                    models.JSONField(blank=True, null=True, verbose_name="audience rules"),
+                ),
+                ("track_links", models.BooleanField(default=True, verbose_name="track clicks")),
+                (
+                    "utm_source",
+                    models.CharField(
+                        blank=True, default="fidele", max_length=100, verbose_name="utm_source"
+                    ),
+                ),
+                (
+                    "utm_medium",
+                    models.CharField(
+                        blank=True, default="email", max_length=100, verbose_name="utm_medium"
+                    ),
+                ),
+                (
+                    "utm_campaign",
+                    models.CharField(blank=True, max_length=100, verbose_name="utm_campaign"),
+                ),
+                (
+                    "scheduled_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="send at"),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True, verbose_name="started")),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="finished"),
+                ),
+                ("status_reason", models.TextField(blank=True, verbose_name="reason")),
+                ("ab_enabled", models.BooleanField(default=False, verbose_name="A/B test")),
+                (
+                    "ab_sample_percent",
+                    models.PositiveSmallIntegerField(
+                        default=10, verbose_name="sample per variant (%)"
+                    ),
+                ),
+                (
+                    "ab_metric",
+                    models.CharField(
+                        choices=[("clicks", "Clicks"), ("opens", "Opens")],
+                        default="clicks",
+                        max_length=10,
+                        verbose_name="winner by",
+                    ),
+                ),
+                (
+                    "ab_wait_minutes",
+                    models.PositiveIntegerField(
+                        default=240, verbose_name="wait before picking (minutes)"
+                    ),
+                ),
+                ("ab_decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "exclude_lists",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to="contacts.mailinglist",
+                        verbose_name="excluded lists",
+                    ),
+                ),
+                (
+                    "lists",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="campaigns",
+                        to="contacts.mailinglist",
+                        verbose_name="lists",
+                    ),
+                ),
+                (
+                    "layout",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="campaigns.layout",
+                        verbose_name="layout",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campaign',
-                'verbose_name_plural': 'campaigns',
-                'ordering': ['-created_at'],
+                "verbose_name": "campaign",
+                "verbose_name_plural": "campaigns",
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Variant',
+            name="Variant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=10, verbose_name='label')),
-                ('subject', models.CharField(blank=True, max_length=500, verbose_name='subject')),
-                ('preheader', models.CharField(blank=True, max_length=300, verbose_name='preheader')),
-                ('body', models.TextField(blank=True, verbose_name='body')),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='variants', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(max_length=10, verbose_name="label")),
+                ("subject", models.CharField(blank=True, max_length=500, verbose_name="subject")),
+                (
+                    "preheader",
+                    models.CharField(blank=True, max_length=300, verbose_name="preheader"),
+                ),
+                ("body", models.TextField(blank=True, verbose_name="body")),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="variants",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'variant',
-                'verbose_name_plural': 'variants',
-                'ordering': ['label'],
+                "verbose_name": "variant",
+                "verbose_name_plural": "variants",
+                "ordering": ["label"],
             },
         ),
         migrations.AddField(
-            model_name='campaign',
-            name='ab_winner',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='campaigns.variant'),
+            model_name="campaign",
+            name="ab_winner",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="campaigns.variant",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='variant',
-            constraint=models.UniqueConstraint(fields=('campaign', 'label'), name='variant_label_unique'),
+            model_name="variant",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "label"), name="variant_label_unique"
+            ),
         ),
     ]
