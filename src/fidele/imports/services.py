@@ -310,3 +310,21 @@ def import_file(
     if on_job:
         on_job(job)
     return importjob_run(job_id=job.pk, progress=progress)
+
+
+def importjob_discard(*, job: ImportJob, actor: Any) -> None:
+    """Drop an uploaded file that the user decided not to import."""
+    if job.status != ImportJob.Status.UPLOADED:
+        return
+    path = Path(job.stored_path)
+    if Path(settings.IMPORTS_DIR).resolve() in path.resolve().parents:
+        path.unlink(missing_ok=True)
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.DELETE,
+        object_type="imports.importjob",
+        object_id=job.pk,
+        object_repr=str(job)[:200],
+        changes={"discarded": job.original_name},
+    )
+    job.delete()

@@ -1,5 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from fidele.imports import views
 
 app_name = "imports"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.job_list, name="list"),
+    path("upload/", views.upload, name="upload"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/preview/", views.preview, name="preview"),
+    path("<int:pk>/progress/", views.progress, name="progress"),
+    path("<int:pk>/rejected.csv", views.rejected, name="rejected"),
+    path("<int:pk>/discard/", views.discard, name="discard"),
+]

@@ -49,6 +49,7 @@ class Command(BaseCommand):
             fmt=fmt,
             output=target,
             actor=None,
+            actor_label="fidele export",
             filters=params,
         )
         summary = {

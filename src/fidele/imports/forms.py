@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from fidele.imports.mapping import ATTR_PREFIX, IGNORE, attribute_key, fields_for
+from fidele.imports.models import ImportJob
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=gettext_lazy("What does the file hold?"),
+        choices=[
+            (ImportJob.Kind.CONTACTS, gettext_lazy("Contacts (customers, prospects)")),
+            (ImportJob.Kind.ORDERS, gettext_lazy("Orders (purchases of known contacts)")),
+        ],
+        initial=ImportJob.Kind.CONTACTS,
+        widget=forms.RadioSelect,
+    )
+    file = forms.FileField(
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy(
+            "CSV (comma, semicolon or tab separated, any encoding Excel produces) or Excel .xlsx."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.tsv,.xlsx"}),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        limit = settings.IMPORT_MAX_UPLOAD_BYTES
+        if upload.size > limit:
+            raise forms.ValidationError(
+                _("The file is larger than %(size)s MB.") % {"size": limit // (1024 * 1024)}
+            )
+        return upload
+
+
+class MappingForm(forms.Form):
+    """One select per column of the file, then the options of the import."""
+
+    list_name = forms.CharField(
+        label=gettext_lazy("Subscribe to the list"),
+        required=False,
+        max_length=120,
+        widget=forms.TextInput(attrs={"list": "list-names", "autocomplete": "off"}),
+        help_text=gettext_lazy(
+            "Optional. Rows whose consent column says yes are subscribed (the list is created if "
+            "needed). Leave empty to import without subscribing anyone."
+        ),
+    )
+    update = forms.BooleanField(
+        label=gettext_lazy("Update contacts that already exist with the file's values"),
+        required=False,
+        help_text=gettext_lazy(
+            "Otherwise existing contacts are left as they are and counted as skipped."
+        ),
+    )
+    consent_confirmed = forms.BooleanField(
+        label=gettext_lazy(
+            "I confirm that every person in this file agreed to receive emails from us"
+        ),
+        required=False,
+        help_text=gettext_lazy(
+            "Needed to subscribe a file without a consent column. Your name and the date are kept "
+            "as the proof of consent."
+        ),
+    )
+
+    def __init__(self, *args: Any, job: ImportJob, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.job = job
+        self.header: list[str] = job.detected.get("header", [])
+        proposed: list[str] = job.mapping.get("targets", [])
+        fields = fields_for(job.kind)
+        self.column_names: list[str] = []
+        for index, name in enumerate(self.header):
+            choices: list[tuple[str, str]] = [(IGNORE, _("— Do not import —"))]
+            choices += [(key, str(label)) for key, label in fields.items()]
+            current = proposed[index] if index < len(proposed) else IGNORE
+            if job.kind == ImportJob.Kind.CONTACTS:
+                attr = ATTR_PREFIX + (attribute_key(name) if name else f"column_{index + 1}")
+                extra = {attr}
+                if current.startswith(ATTR_PREFIX):
+                    extra.add(current)
+                for value in sorted(extra):
+                    choices.append(
+                        (
+                            value,
+                            _("Custom attribute “%(key)s”") % {"key": value[len(ATTR_PREFIX) :]},
+                        )
+                    )
+            field_name = f"col_{index}"
+            self.fields[field_name] = forms.ChoiceField(
+                label=name or _("Column %(n)s") % {"n": index + 1},
+                choices=choices,
+                initial=current,
+                required=False,
+            )
+            self.column_names.append(field_name)
+        if job.kind != ImportJob.Kind.CONTACTS:
+            del self.fields["list_name"]
+            del self.fields["consent_confirmed"]
+            self.fields["update"].label = _("Replace orders that already exist with the file's")
+            self.fields["update"].help_text = _(
+                "Otherwise orders already imported are left as they are and counted as skipped."
+            )
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.column_names]
+
+    def targets(self) -> list[str]:
+        return [self.cleaned_data.get(name) or IGNORE for name in self.column_names]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        targets = [data.get(name) or IGNORE for name in self.column_names]
+        seen: dict[str, str] = {}
+        for name, target in zip(self.column_names, targets, strict=True):
+            if target and not target.startswith(ATTR_PREFIX):
+                if target in seen:
+                    self.add_error(
+                        name,
+                        _("“%(field)s” is already chosen for the column “%(other)s”.")
+                        % {
+                            "field": dict(self.fields[name].choices).get(target, target),
+                            "other": self.fields[seen[target]].label,
+                        },
+                    )
+                seen[target] = name
+        if self.job.kind == ImportJob.Kind.CONTACTS:
+            if not {"email", "external_id", "first_name", "last_name"} & set(targets):
+                raise forms.ValidationError(
+                    _("Choose at least one column holding an email, a customer number or a name.")
+                )
+            if (
+                data.get("list_name")
+                and "consent" not in targets
+                and not data.get("consent_confirmed")
+            ):
+                self.add_error(
+                    "consent_confirmed",
+                    _(
+                        "This file has no consent column: confirm that you hold the consent of every "
+                        "person, or leave the list empty."
+                    ),
+                )
+        return data

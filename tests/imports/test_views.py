@@ -1,0 +1,224 @@
+"""The import pages: upload, preview, confirm, progress, summary, rejected rows, roles."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from fidele.contacts.models import Contact, Subscription
+from fidele.core.models import AuditLog
+from fidele.imports.models import ImportJob
+
+pytestmark = pytest.mark.django_db
+
+IMMEDIATE = {
+    "default": {
+        "BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
+        "QUEUES": ["default", "imports"],
+    }
+}
+
+
+@pytest.fixture(autouse=True)
+def immediate_tasks(settings):
+    # django-tasks drops its cached backends when TASKS changes (setting_changed signal).
+    settings.TASKS = IMMEDIATE
+
+
+def upload(client, fixture_file, name="contacts_fr_cp1252.csv", kind="contacts"):
+    content = fixture_file(name).read_bytes()
+    return client.post(
+        reverse("imports:upload"),
+        {"kind": kind, "file": SimpleUploadedFile(name, content, content_type="text/csv")},
+    )
+
+
+def mapping_post(job, **options):
+    data = {f"col_{i}": target for i, target in enumerate(job.mapping["targets"])}
+    data.update(options)
+    return data
+
+
+def test_the_whole_flow_upload_preview_confirm_summary_and_rejected_rows(
+    marketer_client, fixture_file, imports_dir
+):
+    response = upload(marketer_client, fixture_file)
+    job = ImportJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "imports:preview", args=[job.pk]
+    )
+    # The upload is stored under a generated name, never the user's.
+    assert job.stored_path.startswith(str(imports_dir)) and "contacts_fr" not in job.stored_path
+
+    page = marketer_client.get(reverse("imports:preview", args=[job.pk])).content.decode()
+    assert "Windows (cp1252)" in page
+    assert "point-virgule" in page or "semicolon" in page
+    assert "Hélène" in page and "Bourg-en-Bresse" in page
+    assert '<option value="external_id" selected>' in page
+
+    response = marketer_client.post(
+        reverse("imports:preview", args=[job.pk]), mapping_post(job, list_name="Lettre")
+    )
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert job.summary["created"] == 4 and job.summary["rejected"] == 1
+    assert Subscription.objects.filter(mailing_list__name="Lettre").count() == 2
+
+    page = marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "hx-trigger" not in page
+    assert reverse("imports:rejected", args=[job.pk]) in page
+
+    download = marketer_client.get(reverse("imports:rejected", args=[job.pk]))
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith(
+        'attachment; filename="contacts_fr_cp1252-rejected.csv"'
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert [r["row"] for r in rows] == ["6"]
+    assert AuditLog.objects.filter(action="import", actor__username="marketer-user").count() == 1
+
+
+def test_a_column_mapping_changed_in_the_preview_is_used(marketer_client, write_file, fixture_file):
+    marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("x.csv", b"Courriel;Ref\na@x.fr;77\n")},
+    )
+    job = ImportJob.objects.get()
+    marketer_client.post(
+        reverse("imports:preview", args=[job.pk]), {"col_0": "email", "col_1": "external_id"}
+    )
+    assert Contact.objects.get().external_id == "77"
+
+
+def test_a_list_without_consent_column_needs_the_confirmation_box(marketer_client):
+    marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("x.csv", b"email\na@x.fr\n")},
+    )
+    job = ImportJob.objects.get()
+
+    response = marketer_client.post(
+        reverse("imports:preview", args=[job.pk]), {"col_0": "email", "list_name": "L"}
+    )
+    assert response.status_code == 400
+    assert "consent" in response.content.decode()
+    assert Contact.objects.count() == 0
+
+    marketer_client.post(
+        reverse("imports:preview", args=[job.pk]),
+        {"col_0": "email", "list_name": "L", "consent_confirmed": "on"},
+    )
+    assert Subscription.objects.get().consent_proof["user"] == "marketer-user"
+
+
+def test_an_unreadable_upload_is_refused_with_a_message_on_the_form(marketer_client, fixture_file):
+    response = upload(marketer_client, fixture_file, name="binary.csv")
+    assert response.status_code == 400
+    assert "binary" in response.content.decode()
+    assert ImportJob.objects.count() == 0
+
+
+def test_an_upload_over_the_size_limit_is_refused(marketer_client, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 10
+    response = marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("x.csv", b"email\na@x.fr\n")},
+    )
+    assert response.status_code == 400
+    assert ImportJob.objects.count() == 0
+
+
+def test_an_orders_import_runs_from_the_ui(marketer_client, fixture_file):
+    upload(marketer_client, fixture_file)
+    contacts_job = ImportJob.objects.get()
+    marketer_client.post(
+        reverse("imports:preview", args=[contacts_job.pk]), mapping_post(contacts_job)
+    )
+    upload(marketer_client, fixture_file, name="orders_lines_cp1252.csv", kind="orders")
+    job = ImportJob.objects.get(kind="orders")
+    marketer_client.post(reverse("imports:preview", args=[job.pk]), mapping_post(job))
+    job.refresh_from_db()
+    assert (job.summary["created"], job.summary["rejected"]) == (2, 2)
+
+
+def test_the_progress_fragment_polls_while_running_and_stops_when_done(viewer_client, owner):
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="running",
+        rows_total=200,
+        rows_done=50,
+        created_by=owner,
+    )
+    fragment = viewer_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in fragment and 'aria-valuenow="25"' in fragment
+
+    ImportJob.objects.filter(pk=job.pk).update(
+        status="done", summary={"rows": 200, "created": 200, "rejected": 0}
+    )
+    fragment = viewer_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert "hx-trigger" not in fragment
+
+
+def test_a_viewer_sees_imports_but_cannot_upload_confirm_download_or_discard(
+    viewer_client, owner, fixture_file, tmp_path
+):
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path=str(tmp_path / "a.csv"),
+        detected={"format": "csv", "encoding": "utf-8", "delimiter": ",", "header": ["email"]},
+        mapping={"targets": ["email"]},
+        created_by=owner,
+    )
+    (tmp_path / "a.csv").write_text("email\na@x.fr\n")
+    assert viewer_client.get(reverse("imports:list")).status_code == 200
+    assert viewer_client.get(reverse("imports:preview", args=[job.pk])).status_code == 200
+    assert upload(viewer_client, fixture_file).status_code == 403
+    assert (
+        viewer_client.post(
+            reverse("imports:preview", args=[job.pk]), {"col_0": "email"}
+        ).status_code
+        == 403
+    )
+    assert viewer_client.post(reverse("imports:discard", args=[job.pk])).status_code == 403
+    assert viewer_client.get(reverse("imports:rejected", args=[job.pk])).status_code == 403
+    assert Contact.objects.count() == 0
+    assert ImportJob.objects.get().status == ImportJob.Status.UPLOADED
+
+
+def test_the_rejected_download_serves_only_files_under_the_imports_directory(
+    marketer_client, owner, tmp_path
+):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("x")
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="done",
+        rejected_path=str(secret),
+        created_by=owner,
+    )
+    assert marketer_client.get(reverse("imports:rejected", args=[job.pk])).status_code == 404
+
+
+def test_discarding_an_upload_deletes_the_stored_file(marketer_client, fixture_file):
+    upload(marketer_client, fixture_file)
+    job = ImportJob.objects.get()
+    response = marketer_client.post(reverse("imports:discard", args=[job.pk]))
+    assert response.status_code == 302
+    assert not ImportJob.objects.exists()
+    import os
+
+    assert not os.path.exists(job.stored_path)
