@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import imaplib
 import json
+import poplib
 from pathlib import Path
 
 from django.conf import settings
@@ -33,7 +35,7 @@ class Command(BaseCommand):
                 result = mailbox.mailbox_poll(url=url, limit=options["limit"])
             except ValueError as exc:
                 raise CommandError(str(exc)) from exc
-            except OSError as exc:  # imaplib/poplib errors, refused connections, TLS failures
+            except (OSError, imaplib.IMAP4.error, poplib.error_proto) as exc:
                 raise CommandError(f"Cannot read the mailbox: {exc}") from exc
             data = result.as_dict()
             if options["json"]:
