@@ -133,3 +133,11 @@ def test_the_password_change_is_shown_without_values(owner_client, owner):
     (row,) = owner_client.get("/audit/").context["rows"]
     (change,) = row.changes
     assert change.old is None and change.new in ("changed", "modifié")
+
+
+def test_a_role_change_is_shown_with_role_names_not_codes(owner_client, owner, make_user):
+    claire = make_user(permissions.VIEWER, username="claire")
+    audit_record(actor=owner, action="update", obj=claire, changes={"role": ["viewer", "owner"]})
+    (row,) = owner_client.get("/audit/", HTTP_ACCEPT_LANGUAGE="en").context["rows"]
+    (change,) = row.changes
+    assert (change.label, change.old, change.new) == ("Role", "Viewer", "Owner")

@@ -225,6 +225,7 @@ def test_the_command_is_audited(helene, tmp_path):
     call_command("export", "contacts", "-o", str(tmp_path / "c.csv"), stdout=StringIO())
     entry = AuditLog.objects.get(action=AuditLog.Action.EXPORT)
     assert entry.actor is None and entry.changes["count"] == 2
+    assert entry.actor_label == "fidele export"
 
 
 # --- web -------------------------------------------------------------------------------------

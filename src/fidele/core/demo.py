@@ -460,13 +460,21 @@ def demo_load(
             reference_date=today.isoformat(),
             seconds=round(time.perf_counter() - started, 2),
         )
+        # Flat keys, so that the audit log page shows one readable line per figure.
+        changes: dict[str, Any] = {
+            key: value
+            for key, value in summary.as_dict().items()
+            if key not in ("revenue", "seconds")
+        }
+        if wiped:
+            changes["wiped"] = wiped
         audit_record(
             actor=actor,
             actor_label=None if actor is not None else "fidele demo",
             action=AuditLog.Action.IMPORT,
             object_type="demo",
             object_repr=f"{SHOP_NAME} demo data",
-            changes={"loaded": summary.as_dict(), **({"wiped": wiped} if wiped else {})},
+            changes=changes,
         )
     return summary
 

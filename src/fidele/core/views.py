@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.formats import localize
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fidele.core import selectors
 from fidele.core.models import AuditLog
@@ -30,6 +31,25 @@ OBJECT_URLS = {
     "accounts.user": "accounts:user_edit",
 }
 MAX_VALUE_CHARS = 120
+# Labels for change keys that are not model fields (export and demo summaries, ...).
+CHANGE_LABELS = {
+    "format": gettext_lazy("format"),
+    "count": gettext_lazy("number of records"),
+    "filters": gettext_lazy("filters"),
+    "columns": gettext_lazy("columns"),
+    "file": gettext_lazy("file"),
+    "contacts": gettext_lazy("contacts"),
+    "tags": gettext_lazy("tags"),
+    "lists": gettext_lazy("lists"),
+    "subscriptions": gettext_lazy("subscriptions"),
+    "products": gettext_lazy("products"),
+    "orders": gettext_lazy("orders"),
+    "order_lines": gettext_lazy("order lines"),
+    "seed": gettext_lazy("random seed"),
+    "reference_date": gettext_lazy("reference date"),
+    "wiped": gettext_lazy("deleted first"),
+    "password": gettext_lazy("password"),
+}
 
 
 @dataclass
@@ -50,7 +70,11 @@ class Row:
     @property
     def gone(self) -> bool:
         """A record of a type we can show, deleted (or erased) since."""
-        return self.url is None and self.entry.object_type in OBJECT_URLS
+        return (
+            self.url is None
+            and bool(self.entry.object_id)
+            and self.entry.object_type in OBJECT_URLS
+        )
 
 
 def _model(object_type: str):
@@ -68,6 +92,8 @@ def type_label(object_type: str) -> str:
 
 
 def _field_label(model, name: str) -> str:
+    if name in CHANGE_LABELS:
+        return capfirst(str(CHANGE_LABELS[name]))
     if model is not None:
         try:
             return capfirst(str(model._meta.get_field(name).verbose_name))
@@ -77,7 +103,7 @@ def _field_label(model, name: str) -> str:
 
 
 def _value(value: Any) -> str:
-    if value is None or value == "":
+    if value is None or value == "" or value == {} or value == []:
         return "—"
     if value is True:
         return _("yes")
@@ -92,6 +118,17 @@ def _value(value: Any) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
+def _choice_labels(model, name: str) -> dict[Any, str]:
+    """For a field with choices (a role, a status), stored value -> its label."""
+    if model is None:
+        return {}
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return {}
+    return {value: str(label) for value, label in getattr(field, "flatchoices", None) or []}
+
+
 def describe_changes(entry: AuditLog) -> list[Change]:
     """`{field: [old, new]}` -> "Field: old → new"; any other value -> "Field: value"."""
     changes = entry.changes if isinstance(entry.changes, dict) else {}
@@ -99,12 +136,19 @@ def describe_changes(entry: AuditLog) -> list[Change]:
     described = []
     for name, value in changes.items():
         label = _field_label(model, name)
+        choices = _choice_labels(model, name)
+
+        def shown(item: Any, choices: dict[Any, str] = choices) -> str:
+            if isinstance(item, (str, int)) and item in choices and item != "":
+                return choices[item]
+            return _value(item)
+
         if name == "password":
             described.append(Change(label, None, _("changed")))
         elif isinstance(value, list) and len(value) == 2:
-            described.append(Change(label, _value(value[0]), _value(value[1])))
+            described.append(Change(label, shown(value[0]), shown(value[1])))
         else:
-            described.append(Change(label, None, _value(value)))
+            described.append(Change(label, None, shown(value)))
     return described
 
 
@@ -133,6 +177,14 @@ def _url(entry: AuditLog, existing: dict[str, set[str]]) -> str | None:
         return None
 
 
+def _who(entry: AuditLog) -> str:
+    if entry.actor is not None:
+        return entry.actor.get_full_name() or entry.actor.username
+    if not entry.actor_label or entry.actor_label == "system":
+        return _("system")
+    return entry.actor_label
+
+
 @require_role(OWNER)
 def audit_log(request: HttpRequest) -> HttpResponse:
     filters = selectors.audit_filters_parse(request.GET)
@@ -147,9 +199,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     rows = [
         Row(
             entry=entry,
-            who=(entry.actor.get_full_name() or entry.actor.username)
-            if entry.actor
-            else entry.actor_label or _("system"),
+            who=_who(entry),
             type_label=type_label(entry.object_type),
             url=_url(entry, existing),
             changes=describe_changes(entry),

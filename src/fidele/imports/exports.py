@@ -269,6 +269,7 @@ def _audit_export(
     filters: Mapping[str, Any] | None,
     ip_address: str | None,
     destination: str = "",
+    actor_label: str | None = None,
 ) -> None:
     changes: dict[str, Any] = {
         "format": fmt,
@@ -287,6 +288,7 @@ def _audit_export(
         object_repr=f"{count} contacts ({fmt.upper()})",
         changes=changes,
         ip_address=ip_address,
+        actor_label=actor_label,
     )
 
 
@@ -298,10 +300,12 @@ def contacts_export(
     actor: Any = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
+    actor_label: str | None = None,
 ) -> ExportResult:
     """Write the contacts of `queryset` to `output` (a path or a binary file) and audit it.
 
-    `filters` are recorded in the audit entry so that the trail says which contacts left.
+    `filters` are recorded in the audit entry so that the trail says which contacts left;
+    `actor_label` names a command or task when there is no user.
     """
     if fmt not in FORMATS:
         raise ExportFormatError(f"unknown export format {fmt!r}: use csv or xlsx")
@@ -322,6 +326,7 @@ def contacts_export(
         filters=filters,
         ip_address=ip_address,
         destination=destination,
+        actor_label=actor_label,
     )
     return ExportResult(
         rows=count, columns=columns, format=fmt, seconds=round(time.perf_counter() - started, 3)
