@@ -191,7 +191,9 @@ def test_vacation_replies_are_not_bounces(outbox, name):
 
 
 def test_a_message_nobody_understands_is_kept_for_review():
-    bounces.bounce_process(b"From: someone@example.org\r\nSubject: hello\r\n\r\nJust saying hi.\r\n")
+    bounces.bounce_process(
+        b"From: someone@example.org\r\nSubject: hello\r\n\r\nJust saying hi.\r\n"
+    )
     report = only_report()
     assert report.kind == "unknown" and "Just saying hi" in report.raw
     assert not Suppression.objects.exists()

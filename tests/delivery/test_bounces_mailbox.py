@@ -91,7 +91,9 @@ class ImapHandler(socketserver.StreamRequestHandler):
         elif sub == "FETCH":
             uid = int(rest.split(" ")[0])
             raw = store.messages[uid]
-            self.send(f"* {uid} FETCH (UID {uid} BODY[] {{{len(raw)}}}\r\n".encode() + raw + b")\r\n")
+            self.send(
+                f"* {uid} FETCH (UID {uid} BODY[] {{{len(raw)}}}\r\n".encode() + raw + b")\r\n"
+            )
             self.send(f"{tag} OK done\r\n")
         elif sub == "STORE":
             uid = int(rest.split(" ")[0])
@@ -253,7 +255,12 @@ def test_pop3_keeps_a_message_that_could_not_be_recorded(serve, messages, monkey
 
 def test_mailbox_urls_are_read_with_default_ports_and_folders():
     imaps = mailbox.mailbox_config("imaps://me%40shop.fr:p%3Ass@mail.shop.fr/Bounces%20FBL")
-    assert (imaps.protocol, imaps.tls, imaps.port, imaps.folder) == ("imap", True, 993, "Bounces FBL")
+    assert (imaps.protocol, imaps.tls, imaps.port, imaps.folder) == (
+        "imap",
+        True,
+        993,
+        "Bounces FBL",
+    )
     assert (imaps.username, imaps.password) == ("me@shop.fr", "p:ss")
     assert "p:ss" not in repr(imaps)
     pop = mailbox.mailbox_config("pop3://u:p@pop.shop.fr")
@@ -268,7 +275,12 @@ def test_the_poll_command_prints_json(serve, messages):
     port = serve(ImapHandler, Store(messages[1]))
     out = io.StringIO()
     call_command(
-        "bounces", "poll", "--url", f"imap://bounces:s3cret%20pass@127.0.0.1:{port}", "--json", stdout=out
+        "bounces",
+        "poll",
+        "--url",
+        f"imap://bounces:s3cret%20pass@127.0.0.1:{port}",
+        "--json",
+        stdout=out,
     )
     assert json.loads(out.getvalue())["recorded"] == 3
 

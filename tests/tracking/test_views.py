@@ -247,7 +247,9 @@ def test_a_forged_token_gets_an_error_page(client):
     outbox = make_outbox()
     response = client.get(f"/t/u/{outbox.pk:x}.AAAAAAAAAAAAAAAA/")
     assert response.status_code == 400
-    response = client.post(f"/t/u/{outbox.pk:x}.AAAAAAAAAAAAAAAA/", {"List-Unsubscribe": "One-Click"})
+    response = client.post(
+        f"/t/u/{outbox.pk:x}.AAAAAAAAAAAAAAAA/", {"List-Unsubscribe": "One-Click"}
+    )
     assert response.status_code == 400
     assert subscription(outbox.contact).status == Subscription.Status.SUBSCRIBED
 
@@ -311,7 +313,11 @@ def test_the_open_pixel_records_an_open_and_is_never_cached(client):
 
 def test_a_forged_open_pixel_still_answers_an_image_but_records_nothing(client):
     outbox = make_outbox()
-    for token in (f"{outbox.pk:x}.AAAAAAAAAAAAAAAA", "garbage", token_make(purpose="click", subject_id=outbox.pk)):
+    for token in (
+        f"{outbox.pk:x}.AAAAAAAAAAAAAAAA",
+        "garbage",
+        token_make(purpose="click", subject_id=outbox.pk),
+    ):
         response = client.get(f"/t/o/{token}.gif")
         assert response.status_code == 200
         assert response["Content-Type"] == "image/gif"
@@ -348,7 +354,13 @@ def test_a_changed_target_url_is_refused(client):
 
 @pytest.mark.parametrize(
     "target",
-    ["javascript:alert(1)", "//evil.example/", "/\\evil.example", "data:text/html,hi", "ftp://x.fr/"],
+    [
+        "javascript:alert(1)",
+        "//evil.example/",
+        "/\\evil.example",
+        "data:text/html,hi",
+        "ftp://x.fr/",
+    ],
 )
 def test_only_http_and_https_targets_are_followed_even_when_signed(client, target):
     outbox = make_outbox()

@@ -89,7 +89,9 @@ def suppression_add(
     if existing is None:
         try:
             with transaction.atomic():
-                suppression = Suppression.objects.create(email=email, reason=reason, details=details)
+                suppression = Suppression.objects.create(
+                    email=email, reason=reason, details=details
+                )
         except IntegrityError:
             # Another process suppressed it between our read and our write: treat as existing.
             existing = Suppression.objects.select_for_update().get(email=email)
@@ -195,7 +197,9 @@ def _unsubscribe_rows(
         subscription.unsubscribed_at = now
         # The consent proof stays (it shows what had been agreed); the withdrawal sits beside it.
         subscription.consent_proof = {**(subscription.consent_proof or {}), "unsubscribe": note}
-        subscription.save(update_fields=["status", "unsubscribed_at", "consent_proof", "updated_at"])
+        subscription.save(
+            update_fields=["status", "unsubscribed_at", "consent_proof", "updated_at"]
+        )
         names.append(subscription.mailing_list.name)
     return names
 
@@ -294,7 +298,9 @@ def recipient_unsubscribe(
             contact=contact, email=email, outbox=outbox, source=source, ip_address=ip_address
         )
     note = _proof_note(source=source, outbox=outbox, ip_address=ip_address, now=now)
-    change = RecipientChange(unsubscribed=_unsubscribe_rows(subscriptions=subscriptions, note=note, now=now))
+    change = RecipientChange(
+        unsubscribed=_unsubscribe_rows(subscriptions=subscriptions, note=note, now=now)
+    )
     _record_recipient_change(
         change=change,
         contact=contact,

@@ -377,7 +377,11 @@ def bounce_record(
         type=event_type,
         outbox=outbox,
         contact_id=contact_id,
-        details={"kind": kind, "bounce_report_id": report.pk, "diagnostic": report.diagnostic[:500]},
+        details={
+            "kind": kind,
+            "bounce_report_id": report.pk,
+            "diagnostic": report.diagnostic[:500],
+        },
     )
     if not address:
         return report  # nothing to suppress: kept for review (an unmatched redacted complaint)

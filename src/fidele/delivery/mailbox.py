@@ -15,6 +15,7 @@ does one poll by hand.
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
 import logging
 import poplib
@@ -57,14 +58,18 @@ class MailboxConfig:
         return self.scheme.endswith("s")
 
     def __repr__(self) -> str:  # never print the password
-        return f"MailboxConfig({self.scheme}://{self.username}@{self.host}:{self.port}/{self.folder})"
+        return (
+            f"MailboxConfig({self.scheme}://{self.username}@{self.host}:{self.port}/{self.folder})"
+        )
 
 
 def mailbox_config(url: str) -> MailboxConfig:
     parts = urlsplit(url or "")
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise ValueError("BOUNCE_MAILBOX_URL must start with imaps://, imap://, pop3s:// or pop3://")
+        raise ValueError(
+            "BOUNCE_MAILBOX_URL must start with imaps://, imap://, pop3s:// or pop3://"
+        )
     if not parts.hostname or not parts.username:
         raise ValueError("BOUNCE_MAILBOX_URL needs a user and a host: imaps://user:pass@host/")
     return MailboxConfig(
@@ -143,10 +148,8 @@ def _poll_imap(config: MailboxConfig, limit: int, handle: Callable[[bytes], bool
             conn.expunge()
         conn.close()
     finally:
-        try:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
             conn.logout()
-        except (imaplib.IMAP4.error, OSError):
-            pass
 
 
 def _poll_pop3(config: MailboxConfig, limit: int, handle: Callable[[bytes], bool]) -> None:
@@ -170,10 +173,8 @@ def _poll_pop3(config: MailboxConfig, limit: int, handle: Callable[[bytes], bool
     finally:
         # POP3 deletes what was marked only on QUIT: always send it, so that messages already
         # recorded are not fetched again.
-        try:
+        with contextlib.suppress(poplib.error_proto, OSError):
             conn.quit()
-        except (poplib.error_proto, OSError):
-            pass
 
 
 def mailbox_poll(*, url: str | None = None, limit: int = 500) -> PollResult:

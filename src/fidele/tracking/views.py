@@ -291,7 +291,8 @@ def _page_context(request: HttpRequest, recipient: _Recipient) -> dict[str, Any]
         # The campaign went to lists this contact is on: the main button names them.
         "campaign_has_lists": bool(campaign_subscriptions),
         "suppression": suppression,
-        "blocked": suppression is not None and suppression.reason != Suppression.Reason.UNSUBSCRIBED_ALL,
+        "blocked": suppression is not None
+        and suppression.reason != Suppression.Reason.UNSUBSCRIBED_ALL,
         "unsubscribed_all": suppression is not None
         and suppression.reason == Suppression.Reason.UNSUBSCRIBED_ALL,
         "done": done if done in ACTIONS else None,
