@@ -1,5 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+from django.views.generic import RedirectView
+
+from fidele.compliance import views
 
 app_name = "compliance"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="compliance:suppressions"), name="index"),
+    path("suppressions/", views.suppression_list, name="suppressions"),
+    path("suppressions/add/", views.suppression_add, name="suppression_add"),
+    path("suppressions/<int:pk>/remove/", views.suppression_remove, name="suppression_remove"),
+    path("bounces/", views.bounce_list, name="bounces"),
+    path("bounces/<int:pk>/", views.bounce_detail, name="bounce_detail"),
+]
