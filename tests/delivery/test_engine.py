@@ -297,3 +297,21 @@ def test_the_capture_transport_feeds_the_outbox_page(settings):
     assert captured.subject == "Bonjour Alice"
     assert captured.campaign_id == campaign.pk
     assert captured.outbox_id == rows(campaign).get().pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_connections_share_the_work_without_sending_anyone_twice(smtp_sink):
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip(
+            "SQLite's in-memory test database (shared cache) fails on table locks instead of "
+            "waiting; test_crash.py runs concurrent senders on a file SQLite database"
+        )
+    campaign = started(60)
+    smtp_sink.delay = 0.002
+    summary = smtp_sender(smtp_sink, concurrency=3, batch_size=7).run(campaign_id=campaign.pk)
+    assert summary.sent == 60 and summary.finished
+    received = smtp_sink.recipients()
+    assert len(received) == 60 and len(set(received)) == 60
+    assert len(smtp_sink.sessions) == 3

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fidele.campaigns.models import Campaign
 from fidele.delivery import selectors, services
 from fidele.delivery.engine import Sender
 
@@ -79,14 +80,14 @@ class Command(BaseCommand):
                 text="Queued: a worker (fidele worker) will send it.",
             )
             return
-        try:
-            services.campaign_start(campaign_id=campaign_id)
-        except services.SendError as exc:
-            raise CommandError(str(exc)) from exc
-        except Exception as exc:
-            if exc.__class__.__name__ == "DoesNotExist":
-                raise CommandError(f"no campaign {campaign_id}") from exc
-            raise
+        status = Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
+        if status is None:
+            raise CommandError(f"no campaign {campaign_id}")
+        if status != Campaign.Status.SENT:  # a campaign already sent: report its totals
+            try:
+                services.campaign_start(campaign_id=campaign_id)
+            except services.SendError as exc:
+                raise CommandError(str(exc)) from exc
         counts = selectors.campaign_counts(campaign_id=campaign_id)
         bar = None
         if not json:

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from fidele.campaigns.models import Campaign
+from fidele.delivery.models import CapturedMessage
+from tests.delivery.conftest import contact_make, list_make
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("campaign", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def files(tmp_path):
+    html = tmp_path / "body.html"
+    html.write_text("<p>Bonjour {{ contact.first_name }}</p>", encoding="utf-8")
+    text = tmp_path / "body.txt"
+    text.write_text("Bonjour {{ contact.first_name }}", encoding="utf-8")
+    return html, text
+
+
+def test_create_prints_the_new_campaigns_id_as_json(files):
+    list_make("news"), list_make("clients")
+    html, text = files
+    out, _ = run(
+        "create", "--name", "Soldes", "--subject", "Les soldes", "--from", "news@cave.example",
+        "--html-file", str(html), "--text-file", str(text), "--list", "news", "--list", "clients",
+        "--json",
+    )  # fmt: skip
+    payload = json.loads(out)
+    assert set(payload) == {"id"}
+    campaign = Campaign.objects.get(pk=payload["id"])
+    assert campaign.status == "draft" and campaign.subject == "Les soldes"
+    assert sorted(campaign.lists.values_list("name", flat=True)) == ["clients", "news"]
+    assert "{{ contact.first_name }}" in campaign.body
+    assert campaign.text_body == "Bonjour {{ contact.first_name }}"
+
+
+def test_create_refuses_an_unknown_list(files):
+    html, _ = files
+    with pytest.raises(CommandError):
+        run("create", "--name", "N", "--subject", "S", "--from", "a@b.example",
+            "--html-file", str(html), "--list", "nope")  # fmt: skip
+
+
+def test_send_wait_sends_everything_and_prints_the_totals_as_json(files, settings):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    news = list_make("news")
+    for i in range(4):
+        contact_make(f"c{i}@example.com", lists=[news], first_name=f"C{i}")
+    contact_make("gone@example.com", lists=[news])
+    from fidele.compliance.models import Suppression
+
+    html, _ = files
+    out, _ = run("create", "--name", "N", "--subject", "S", "--from", "a@cave.example",
+                 "--html-file", str(html), "--list", "news", "--json")  # fmt: skip
+    campaign_id = json.loads(out)["id"]
+    Suppression.objects.create(email="gone@example.com", reason="erased")
+    out, err = run("send", str(campaign_id), "--wait", "--json")
+    payload = json.loads(out)
+    assert {k: payload[k] for k in ("sent", "failed", "skipped")} == {
+        "sent": 4, "failed": 0, "skipped": 0,
+    }  # fmt: skip
+    assert isinstance(payload["seconds"], float)
+    assert err == ""  # no progress bar with --json
+    assert CapturedMessage.objects.count() == 4
+    assert Campaign.objects.get(pk=campaign_id).status == "sent"
+    # Sending a campaign already sent reports the same totals and sends nothing more.
+    again = json.loads(run("send", str(campaign_id), "--wait", "--json")[0])
+    assert again["sent"] == 4 and CapturedMessage.objects.count() == 4
+
+
+def test_send_of_a_missing_campaign_is_an_error():
+    with pytest.raises(CommandError):
+        run("send", "999999", "--wait", "--json")

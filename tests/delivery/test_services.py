@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from fidele.campaigns.models import Campaign, Variant
+from fidele.core.models import AuditLog
+from fidele.delivery import selectors, tasks
+from fidele.delivery.engine import Sender
+from fidele.delivery.models import OutboxMessage
+from fidele.delivery.services import (
+    ab_winner_pick,
+    campaign_finish,
+    campaign_pause_for_errors,
+    campaign_start,
+)
+from fidele.delivery.transports import CaptureTransport
+from fidele.tracking.models import EmailEvent
+from tests.delivery.conftest import audience_make, campaign_make
+
+pytestmark = pytest.mark.django_db
+
+
+def ab_campaign(count=100):
+    campaign = campaign_make(
+        lists=[audience_make(count)], ab_enabled=True, ab_sample_percent=10, ab_metric="clicks"
+    )
+    a = Variant.objects.create(campaign=campaign, label="A", subject="Sujet A")
+    b = Variant.objects.create(campaign=campaign, label="B", subject="Sujet B")
+    return campaign, a, b
+
+
+def click(row, *, machine=False, times=1):
+    for _ in range(times):
+        EmailEvent.objects.create(
+            type="click", at=timezone.now(), campaign_id=row.campaign_id, contact_id=row.contact_id,
+            outbox=row, is_machine=machine,
+        )  # fmt: skip
+
+
+def enqueued(task_name):
+    return [
+        (result.args_kwargs["args"][0], result.run_after, result.queue_name)
+        for result in DBTaskResult.objects.filter(task_path__endswith=f".{task_name}")
+    ]
+
+
+def test_starting_an_ab_campaign_sends_the_samples_and_schedules_the_winner_pick(
+    django_capture_on_commit_callbacks,
+):
+    campaign, a, b = ab_campaign()
+    with django_capture_on_commit_callbacks(execute=True):
+        campaign_start(campaign_id=campaign.pk)
+    campaign.refresh_from_db()
+    run_after = campaign.started_at + timedelta(minutes=240)
+    assert enqueued("ab_pick_winner") == [(campaign.pk, run_after, "sending")]
+    summary = Sender(transport_factory=CaptureTransport, concurrency=1).run(campaign_id=campaign.pk)
+    assert summary.sent == 20 and not summary.finished
+    campaign.refresh_from_db()
+    assert campaign.status == "sending"  # 80 recipients wait for the winner
+
+
+def test_the_winner_is_picked_by_human_clicks_and_sent_to_everyone_held_back():
+    campaign, a, b = ab_campaign()
+    campaign_start(campaign_id=campaign.pk)
+    Sender(transport_factory=CaptureTransport, concurrency=1).run(campaign_id=campaign.pk)
+    a_rows = list(OutboxMessage.objects.filter(campaign=campaign, variant=a))
+    b_rows = list(OutboxMessage.objects.filter(campaign=campaign, variant=b))
+    click(a_rows[0], times=5)  # one enthusiast counts once
+    click(a_rows[1], machine=True)
+    for row in a_rows[2:4]:
+        click(row, machine=True)  # security scanners do not vote
+    for row in b_rows[:2]:
+        click(row)
+    assert ab_winner_pick(campaign_id=campaign.pk) == b
+    campaign.refresh_from_db()
+    assert campaign.ab_winner == b and campaign.ab_decided_at
+    held = OutboxMessage.objects.filter(campaign=campaign, status="held")
+    assert not held.exists()
+    assert OutboxMessage.objects.filter(campaign=campaign, variant=b).count() == 90
+    summary = Sender(transport_factory=CaptureTransport, concurrency=1).run(campaign_id=campaign.pk)
+    assert summary.sent == 80 and summary.finished
+    # Picking again changes nothing.
+    assert ab_winner_pick(campaign_id=campaign.pk) == b
+
+
+def test_a_tie_goes_to_the_first_variant():
+    campaign, a, b = ab_campaign(20)
+    campaign_start(campaign_id=campaign.pk)
+    assert ab_winner_pick(campaign_id=campaign.pk) == a
+
+
+def test_the_progress_shows_counts_rate_and_time_left():
+    campaign = campaign_make(lists=[audience_make(10)])
+    campaign_start(campaign_id=campaign.pk)
+    now = timezone.now()
+    rows = list(OutboxMessage.objects.filter(campaign=campaign).order_by("id"))
+    for row in rows[:6]:
+        OutboxMessage.objects.filter(pk=row.pk).update(status="sent", sent_at=now)
+    OutboxMessage.objects.filter(pk=rows[6].pk).update(status="failed")
+    progress = selectors.campaign_progress(campaign_id=campaign.pk, now=now)
+    assert progress["total"] == 10 and progress["sent"] == 6 and progress["failed"] == 1
+    assert progress["remaining"] == 3 and progress["done"] == 7 and progress["percent"] == 70.0
+    assert progress["rate_per_minute"] == 6.0
+    assert progress["seconds_left"] == 30  # 3 left at 6 a minute
+
+
+def test_the_engine_records_its_transitions_in_the_audit_log():
+    campaign = campaign_make(lists=[audience_make(2)])
+    campaign_start(campaign_id=campaign.pk)
+    assert campaign_pause_for_errors(campaign_id=campaign.pk, reason="relay down")
+    campaign.refresh_from_db()
+    assert campaign.status == "paused" and campaign.status_reason == "relay down"
+    assert not campaign_pause_for_errors(campaign_id=campaign.pk, reason="again")
+    Campaign.objects.filter(pk=campaign.pk).update(status="sending")
+    assert not campaign_finish(campaign_id=campaign.pk)  # rows still queued
+    OutboxMessage.objects.filter(campaign=campaign).update(status="sent")
+    assert campaign_finish(campaign_id=campaign.pk)
+    changes = [
+        log.changes["status"]
+        for log in AuditLog.objects.filter(object_id=str(campaign.pk)).order_by("id")
+    ]
+    assert changes == [["draft", "sending"], ["sending", "paused"], ["sending", "sent"]]
+
+
+def test_the_start_task_sends_a_scheduled_campaign_when_its_time_has_come(settings):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    campaign = campaign_make(
+        lists=[audience_make(3)], status="scheduled", scheduled_at=timezone.now()
+    )
+    tasks.campaign_start.call(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == "sent"
+    assert OutboxMessage.objects.filter(campaign=campaign, status="sent").count() == 3
+
+
+def test_the_start_task_leaves_an_unscheduled_campaign_alone():
+    campaign = campaign_make(lists=[audience_make(1)], status="cancelled")
+    tasks.campaign_start.call(campaign.pk)
+    assert not OutboxMessage.objects.filter(campaign=campaign).exists()
+
+
+def test_the_send_task_comes_back_when_the_next_retry_is_due(settings):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    campaign = campaign_make(lists=[audience_make(2)])
+    campaign_start(campaign_id=campaign.pk)
+    due = timezone.now() + timedelta(minutes=5)
+    OutboxMessage.objects.filter(campaign=campaign).update(next_attempt_at=due)
+    tasks.campaign_send.call(campaign.pk)
+    assert enqueued("campaign_send") == [(campaign.pk, due, "sending")]
