@@ -111,3 +111,32 @@ def layout_update(*, layout: Layout, actor: Any = None, **values: Any) -> Layout
     if changes:
         audit_record(actor=actor, action="update", obj=layout, changes=changes)
     return layout
+
+
+@transaction.atomic
+def layout_create(
+    *,
+    name: str,
+    html: str,
+    sender_name: str,
+    sender_postal_address: str,
+    is_default: bool = False,
+    actor: Any = None,
+) -> Layout:
+    from fidele.campaigns.rendering import layout_check
+
+    layout = Layout(
+        name=name,
+        html=html,
+        sender_name=sender_name,
+        sender_postal_address=sender_postal_address,
+        is_default=is_default,
+    )
+    problems = layout_check(layout=layout)
+    if problems:
+        raise problems[0]
+    layout.save()
+    if is_default:
+        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
+    audit_record(actor=actor, action="create", obj=layout)
+    return layout

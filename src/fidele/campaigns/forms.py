@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+
+from fidele.campaigns import rendering
+from fidele.campaigns.layouts import layout_default
+from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.contacts.models import MailingList
+
+# Where each rendered part's problems are shown in the form.
+PART_FIELDS = {
+    "subject": "subject",
+    "preheader": "preheader",
+    "body": "body",
+    "text": "text_body",
+    "layout": "layout",
+}
+
+
+def problem_message(problem: rendering.TemplateProblem) -> str:
+    if problem.line:
+        return _("Line %(line)s: %(message)s") % {"line": problem.line, "message": problem.message}
+    return problem.message
+
+
+class CampaignForm(forms.ModelForm):
+    """The campaign editor: content, audience, tracking and the A/B test in one form. Nothing
+    is saved (the view calls the services); `clean` renders every template against a sample
+    contact so that errors appear, with their line, next to their field."""
+
+    lists = forms.ModelMultipleChoiceField(
+        label=_lazy("Send to"),
+        queryset=MailingList.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_lazy("Subscribers of these lists; someone in several lists gets one message."),
+    )
+    exclude_lists = forms.ModelMultipleChoiceField(
+        label=_lazy("Except subscribers of"),
+        queryset=MailingList.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    variant_a_subject = forms.CharField(label=_lazy("Subject A"), required=False, max_length=500)
+    variant_a_body = forms.CharField(
+        label=_lazy("Content A"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
+        help_text=_lazy("Leave empty to use the main content."),
+    )
+    variant_b_subject = forms.CharField(label=_lazy("Subject B"), required=False, max_length=500)
+    variant_b_body = forms.CharField(
+        label=_lazy("Content B"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
+        help_text=_lazy("Leave empty to use the main content."),
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "name", "from_name", "from_email", "reply_to", "subject", "preheader",
+            "body_format", "body", "text_body", "layout", "lists", "exclude_lists",
+            "track_links", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
+            "ab_sample_percent", "ab_metric", "ab_wait_minutes",
+        ]  # fmt: skip
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "false"}),
+            "text_body": forms.Textarea(attrs={"rows": 6}),
+            "subject": forms.TextInput(),
+            "preheader": forms.TextInput(),
+        }
+        help_texts = {
+            "subject": _lazy(
+                'Merge tags work here too: {{ contact.first_name | default("cher client") }}.'
+            ),
+            "preheader": _lazy("The line shown after the subject in most inboxes."),
+            "text_body": _lazy(
+                "Leave empty: a plain-text version is made from the content automatically."
+            ),
+            "layout": _lazy(
+                "The frame around the content, with your address and the unsubscribe link."
+            ),
+            "track_links": _lazy("Links go through Fidèle to count clicks, then to their page."),
+            "utm_campaign": _lazy("Left empty, it is made from the campaign number and name."),
+            "ab_sample_percent": _lazy("Each variant goes to this share of the audience first."),
+            "ab_wait_minutes": _lazy("Then the best variant goes to everyone else."),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["layout"].queryset = Layout.objects.order_by("name")
+        self.fields["layout"].required = False
+        self.fields["layout"].empty_label = _("Default layout")
+        self.fields["body"].required = False
+        instance = self.instance
+        if instance.pk and not self.is_bound:
+            self.initial["lists"] = list(instance.lists.all())
+            self.initial["exclude_lists"] = list(instance.exclude_lists.all())
+            for variant in instance.variants.all():
+                key = variant.label.lower()
+                if key in ("a", "b"):
+                    self.initial[f"variant_{key}_subject"] = variant.subject
+                    self.initial[f"variant_{key}_body"] = variant.body
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("body_format") == Campaign.BodyFormat.RICHTEXT and data.get("body"):
+            data["body"] = rendering.richtext_sanitize(data["body"])
+        if self.errors:
+            return data
+        draft = Campaign(
+            **{
+                name: data.get(name)
+                for name in self.Meta.fields
+                if name not in ("lists", "exclude_lists")
+            }
+        )
+        draft.layout = data.get("layout") or layout_default()
+        for problem in rendering.content_check(campaign=draft):
+            self.add_error(PART_FIELDS.get(problem.part), problem_message(problem))
+        if data.get("ab_enabled"):
+            variants = self.variants()
+            if len(variants) < 2 or not any(v["subject"] or v["body"] for v in variants):
+                self.add_error(
+                    "variant_b_subject",
+                    _("Give variant B (at least) its own subject or content."),
+                )
+            for spec in variants:
+                variant = Variant(label=spec["label"], subject=spec["subject"], body=spec["body"])
+                for problem in rendering.content_check(campaign=draft, variant=variant):
+                    key = spec["label"].lower()
+                    field = {"subject": f"variant_{key}_subject", "body": f"variant_{key}_body"}
+                    self.add_error(field.get(problem.part), problem_message(problem))
+            if (data.get("ab_sample_percent") or 0) * 2 > 100:
+                self.add_error("ab_sample_percent", _("Two samples cannot exceed 100%."))
+        return data
+
+    def variants(self) -> list[dict[str, str]]:
+        data = self.cleaned_data
+        return [
+            {
+                "label": label,
+                "subject": data.get(f"variant_{label.lower()}_subject") or "",
+                "body": data.get(f"variant_{label.lower()}_body") or "",
+            }
+            for label in ("A", "B")
+        ]
+
+    def service_values(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        values = {
+            name: data.get(name)
+            for name in self.Meta.fields
+            if name not in ("lists", "exclude_lists", "body", "text_body")
+        }
+        values["html"] = data.get("body") or ""
+        values["text"] = data.get("text_body") or ""
+        return values
+
+
+class ScheduleForm(forms.Form):
+    """A date and a time in the user's time zone (Europe/Paris unless configured otherwise)."""
+
+    date = forms.DateField(label=_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(label=_lazy("Time"), widget=forms.TimeInput(attrs={"type": "time"}))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("date") and data.get("time"):
+            naive = dt.datetime.combine(data["date"], data["time"])
+            data["at"] = timezone.make_aware(naive, timezone.get_current_timezone())
+            if data["at"] < timezone.now():
+                raise forms.ValidationError(_("Choose a time in the future."))
+        return data
+
+
+class TestSendForm(forms.Form):
+    addresses = forms.CharField(
+        label=_lazy("Send a test to"),
+        help_text=_lazy("Up to 5 addresses, separated by commas. The subject starts with [TEST]."),
+        widget=forms.TextInput(attrs={"autocomplete": "email"}),
+    )
+    contact = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    variant = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def clean_addresses(self) -> list[str]:
+        from django.core.validators import validate_email
+
+        raw = self.cleaned_data["addresses"].replace(";", ",")
+        addresses = [a.strip() for a in raw.split(",") if a.strip()]
+        if not addresses:
+            raise forms.ValidationError(_("Give at least one address."))
+        if len(addresses) > 5:
+            raise forms.ValidationError(_("At most 5 addresses."))
+        for address in addresses:
+            try:
+                validate_email(address)
+            except forms.ValidationError as exc:
+                raise forms.ValidationError(
+                    _("Not a valid address: %(address)s") % {"address": address}
+                ) from exc
+        return addresses
+
+
+class LayoutForm(forms.ModelForm):
+    class Meta:
+        model = Layout
+        fields = ["name", "sender_name", "sender_postal_address", "html", "is_default"]
+        widgets = {
+            "sender_postal_address": forms.Textarea(attrs={"rows": 3}),
+            "html": forms.Textarea(attrs={"rows": 22, "class": "code", "spellcheck": "false"}),
+        }
+        help_texts = {
+            "sender_postal_address": _lazy(
+                "Required by law in every commercial email: the postal address where you can be "
+                "reached."
+            ),
+            "html": _lazy(
+                "{{ content }} marks where the campaign goes. Available: {{ sender_name }}, "
+                "{{ sender_postal_address }}, {{ unsubscribe_url }}, {{ subject }}."
+            ),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        draft = Layout(**{name: data.get(name) for name in self.Meta.fields})
+        for problem in rendering.layout_check(layout=draft):
+            self.add_error("html", problem_message(problem))
+        return data

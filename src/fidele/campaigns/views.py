@@ -1,0 +1,362 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from fidele.campaigns import rendering, selectors, services
+from fidele.campaigns.forms import (
+    CampaignForm,
+    LayoutForm,
+    ScheduleForm,
+    TestSendForm,
+    problem_message,
+)
+from fidele.campaigns.layouts import (
+    layout_create,
+    layout_default,
+    layout_needs_address,
+    layout_update,
+)
+from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.contacts.models import Contact
+from fidele.core.audit import audit_record
+from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
+
+Status = Campaign.Status
+
+STATUS_BADGES = {
+    Status.DRAFT: "badge-muted",
+    Status.SCHEDULED: "badge-info",
+    Status.SENDING: "badge-warning",
+    Status.PAUSED: "badge-danger",
+    Status.SENT: "badge-success",
+    Status.CANCELLED: "badge-muted",
+}
+
+
+@require_role(VIEWER)
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", "")
+    campaigns = list(selectors.campaigns_list(status=status)[:200])
+    for campaign in campaigns:
+        campaign.badge = STATUS_BADGES.get(campaign.status, "")
+    return render(
+        request,
+        "campaigns/list.html",
+        {"campaigns": campaigns, "status": status, "statuses": Status.choices},
+    )
+
+
+def _save_variants(form: CampaignForm, campaign: Campaign, actor: Any) -> None:
+    if form.cleaned_data.get("ab_enabled"):
+        services.campaign_variants_set(campaign=campaign, variants=form.variants(), actor=actor)
+    elif campaign.variants.exists():
+        services.campaign_variants_set(campaign=campaign, variants=[], actor=actor)
+
+
+def _form_service_error(form: CampaignForm, exc: Exception) -> None:
+    if isinstance(exc, rendering.TemplateProblem):
+        from fidele.campaigns.forms import PART_FIELDS
+
+        form.add_error(PART_FIELDS.get(exc.part), problem_message(exc))
+    else:
+        form.add_error(None, str(exc))
+
+
+@require_role(MARKETER)
+def campaign_create(request: HttpRequest) -> HttpResponse:
+    layout = layout_default()
+    form = CampaignForm(request.POST or None, initial={"layout": layout})
+    if request.method == "POST" and form.is_valid():
+        values = form.service_values()
+        values["layout"] = values.get("layout") or layout
+        try:
+            campaign = services.campaign_create(
+                **values,
+                lists=list(form.cleaned_data["lists"]),
+                exclude_lists=list(form.cleaned_data["exclude_lists"]),
+                actor=request.user,
+            )
+            _save_variants(form, campaign, request.user)
+        except (services.CampaignError, rendering.TemplateProblem) as exc:
+            _form_service_error(form, exc)
+        else:
+            messages.success(request, _("Campaign saved as a draft."))
+            return redirect("campaigns:detail", pk=campaign.pk)
+    return render(request, "campaigns/form.html", {"form": form, "campaign": None})
+
+
+@require_role(MARKETER)
+def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if campaign.status not in services.EDITABLE_STATUSES:
+        messages.error(request, _("Only a draft can be edited. Duplicate it to make changes."))
+        return redirect("campaigns:detail", pk=pk)
+    form = CampaignForm(request.POST or None, instance=campaign)
+    if request.method == "POST" and form.is_valid():
+        values = form.service_values()
+        values["layout"] = values.get("layout") or layout_default()
+        fresh = Campaign.objects.get(pk=pk)
+        try:
+            services.campaign_update(
+                campaign=fresh,
+                lists=list(form.cleaned_data["lists"]),
+                exclude_lists=list(form.cleaned_data["exclude_lists"]),
+                actor=request.user,
+                **values,
+            )
+            _save_variants(form, fresh, request.user)
+        except (services.CampaignError, rendering.TemplateProblem) as exc:
+            _form_service_error(form, exc)
+        else:
+            messages.success(request, _("Changes saved."))
+            return redirect("campaigns:detail", pk=pk)
+    return render(request, "campaigns/form.html", {"form": form, "campaign": campaign})
+
+
+def _actions_for(campaign: Campaign, user: Any) -> set[str]:
+    if not has_role(user, MARKETER):
+        return set()
+    return set(services.TRANSITIONS.get(campaign.status, ()))
+
+
+@require_role(VIEWER)
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(
+        Campaign.objects.select_related("layout", "created_by", "ab_winner"), pk=pk
+    )
+    problems = rendering.content_check(campaign=campaign)
+    variants = list(campaign.variants.all())
+    context = {
+        "campaign": campaign,
+        "badge": STATUS_BADGES.get(campaign.status, ""),
+        "actions": _actions_for(campaign, request.user),
+        "problems": [(p, problem_message(p)) for p in problems],
+        "variants": variants,
+        "lists": list(campaign.lists.all()),
+        "exclude_lists": list(campaign.exclude_lists.all()),
+        "schedule_form": ScheduleForm(),
+        "test_form": TestSendForm(),
+        "progress": _progress_context(campaign),
+        "needs_address": layout_needs_address(campaign.layout),
+        "layout": campaign.layout or layout_default(),
+    }
+    return render(request, "campaigns/detail.html", context)
+
+
+def _progress_context(campaign: Campaign) -> dict[str, Any] | None:
+    if campaign.status in (Status.DRAFT, Status.SCHEDULED) and not campaign.started_at:
+        return None
+    progress = selectors.campaign_progress(campaign=campaign)
+    seconds = progress.get("seconds_left")
+    if seconds is not None:
+        minutes, secs = divmod(int(seconds), 60)
+        hours, minutes = divmod(minutes, 60)
+        progress["time_left"] = (
+            f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+        )
+    return progress
+
+
+@require_role(VIEWER)
+def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    response = render(
+        request,
+        "campaigns/_progress.html",
+        {"campaign": campaign, "progress": _progress_context(campaign)},
+    )
+    # The page's buttons depend on the status: reload it once when sending stops.
+    if request.GET.get("polling") and campaign.status != Status.SENDING:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _preview_contact(request: HttpRequest) -> Contact | None:
+    contact_id = request.GET.get("contact") or request.POST.get("contact") or ""
+    if str(contact_id).isdigit():
+        return Contact.objects.filter(pk=int(contact_id)).first()
+    return None
+
+
+def _variant(campaign: Campaign, raw: Any) -> Variant | None:
+    if raw and str(raw).isdigit():
+        return campaign.variants.filter(pk=int(raw)).first()
+    return None
+
+
+@require_role(VIEWER)
+def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign.objects.select_related("layout"), pk=pk)
+    contact = _preview_contact(request)
+    variant = _variant(campaign, request.GET.get("variant"))
+    context: dict[str, Any] = {"campaign": campaign, "contact": contact, "variant": variant}
+    try:
+        context["message"] = rendering.content_preview(
+            campaign=campaign, variant=variant, contact=contact
+        )
+    except rendering.TemplateProblem as problem:
+        context["problem"] = problem_message(problem)
+        context["problem_part"] = problem.part
+    return render(request, "campaigns/_preview.html", context)
+
+
+@require_role(VIEWER)
+def campaign_contact_search(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    contacts = selectors.contacts_for_preview(query=request.GET.get("q", ""))
+    return render(
+        request,
+        "campaigns/_contact_results.html",
+        {"campaign": campaign, "contacts": contacts, "q": request.GET.get("q", "")},
+    )
+
+
+def message_send_test(**kwargs: Any) -> Any:
+    """The send engine's test send (fidele.delivery.services.message_send_test)."""
+    from fidele.delivery import services as delivery_services
+
+    return delivery_services.message_send_test(**kwargs)
+
+
+@require_POST
+@require_role(MARKETER)
+def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    form = TestSendForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(reverse("campaigns:detail", args=[pk]) + "#test")
+    contact = None
+    if form.cleaned_data.get("contact"):
+        contact = Contact.objects.filter(pk=form.cleaned_data["contact"]).first()
+    variant = _variant(campaign, form.cleaned_data.get("variant"))
+    addresses = form.cleaned_data["addresses"]
+    try:
+        message_send_test(campaign=campaign, variant=variant, contact=contact, to=addresses)
+    except rendering.TemplateProblem as problem:
+        messages.error(
+            request, _("The test was not sent: %(problem)s") % {"problem": problem_message(problem)}
+        )
+    except Exception as exc:  # a transport failure: say so, do not crash the page
+        messages.error(request, _("The test was not sent: %(error)s") % {"error": exc})
+    else:
+        audit_record(
+            actor=request.user,
+            action="other",
+            obj=campaign,
+            changes={"test_sent_to": addresses},
+        )
+        messages.success(
+            request, _("Test sent to %(addresses)s.") % {"addresses": ", ".join(addresses)}
+        )
+    return redirect(reverse("campaigns:detail", args=[pk]) + "#test")
+
+
+@require_POST
+@require_role(MARKETER)
+def campaign_schedule(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    send_now = "now" in request.POST
+    at = None
+    if not send_now:
+        form = ScheduleForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
+            return redirect("campaigns:detail", pk=pk)
+        at = form.cleaned_data["at"]
+    try:
+        services.campaign_schedule(campaign=campaign, at=at, actor=request.user)
+    except (services.CampaignError, rendering.TemplateProblem) as exc:
+        text = problem_message(exc) if isinstance(exc, rendering.TemplateProblem) else str(exc)
+        messages.error(request, text)
+    else:
+        if send_now:
+            messages.success(request, _("Sending starts in a moment."))
+        else:
+            from django.utils import formats, timezone
+
+            local = timezone.localtime(at)
+            messages.success(
+                request,
+                _("Scheduled for %(when)s.")
+                % {"when": formats.date_format(local, "DATETIME_FORMAT")},
+            )
+    return redirect("campaigns:detail", pk=pk)
+
+
+_ACTIONS = {
+    "pause": (services.campaign_pause, _("Sending paused.")),
+    "resume": (services.campaign_resume, _("Sending resumed.")),
+    "cancel": (services.campaign_cancel, _("Campaign cancelled.")),
+    "unschedule": (services.campaign_unschedule, _("Back to draft: the campaign will not go out.")),
+}
+
+
+@require_POST
+@require_role(MARKETER)
+def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if action == "duplicate":
+        copy = services.campaign_duplicate(campaign=campaign, actor=request.user)
+        messages.success(request, _("Copy created: edit it before sending."))
+        return redirect("campaigns:detail", pk=copy.pk)
+    if action not in _ACTIONS:
+        raise Http404
+    service, done = _ACTIONS[action]
+    try:
+        service(campaign=campaign, actor=request.user)
+    except services.CampaignError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, str(done))
+    return redirect("campaigns:detail", pk=pk)
+
+
+# --- Layouts ----------------------------------------------------------------------------------
+
+
+@require_role(VIEWER)
+def layout_list(request: HttpRequest) -> HttpResponse:
+    layout_default()
+    layouts = list(Layout.objects.order_by("-is_default", "name"))
+    for layout in layouts:
+        layout.needs_address = layout_needs_address(layout)
+    return render(request, "campaigns/layouts.html", {"layouts": layouts})
+
+
+@require_role(MARKETER)
+def layout_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    layout = get_object_or_404(Layout, pk=pk) if pk else None
+    initial = {}
+    if layout is None:
+        base = layout_default()
+        initial = {
+            "html": base.html,
+            "sender_name": base.sender_name,
+            "sender_postal_address": base.sender_postal_address,
+        }
+    form = LayoutForm(request.POST or None, instance=layout, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = {name: form.cleaned_data[name] for name in LayoutForm.Meta.fields}
+        try:
+            if layout is None:
+                layout = layout_create(actor=request.user, **data)
+            else:
+                layout_update(layout=layout, actor=request.user, **data)
+        except rendering.TemplateProblem as problem:
+            form.add_error("html", problem_message(problem))
+        else:
+            messages.success(request, _("Layout saved."))
+            return redirect("campaigns:layouts")
+    return render(request, "campaigns/layout_form.html", {"form": form, "layout": layout})
