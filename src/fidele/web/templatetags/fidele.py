@@ -24,3 +24,10 @@ def phone(value):
 @register.filter
 def has_role(user, role):
     return permissions.has_role(user, role)
+
+
+@register.filter
+def humanize_key(value):
+    """`vin_prefere` -> `Vin prefere`: custom attribute keys read as labels."""
+    text = str(value).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
