@@ -13,7 +13,10 @@ pytestmark = pytest.mark.django_db
 
 def test_suppressing_an_address_is_audited_and_normalised(owner):
     suppression = services.suppression_add(
-        email="  Marie.Dupont@Example.FR ", reason="manual", details={"note": "au téléphone"}, actor=owner
+        email="  Marie.Dupont@Example.FR ",
+        reason="manual",
+        details={"note": "au téléphone"},
+        actor=owner,
     )
     assert suppression.email == "marie.dupont@example.fr"
     entry = AuditLog.objects.get(object_type="compliance.suppression")

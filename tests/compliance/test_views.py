@@ -52,7 +52,9 @@ def test_a_bad_address_is_explained(marketer_client):
 
 
 def test_a_viewer_cannot_block_or_lift(viewer_client, suppression):
-    assert viewer_client.post("/compliance/suppressions/add/", {"email": "a@b.fr"}).status_code == 403
+    assert (
+        viewer_client.post("/compliance/suppressions/add/", {"email": "a@b.fr"}).status_code == 403
+    )
     url = f"/compliance/suppressions/{suppression.pk}/remove/"
     assert viewer_client.post(url).status_code == 403
     assert Suppression.objects.count() == 1

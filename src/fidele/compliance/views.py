@@ -15,13 +15,39 @@ from fidele.delivery.models import BounceReport
 from fidele.web.pagination import bounded_count, keyset_page
 
 REASON_HELP = {
-    Suppression.Reason.HARD_BOUNCE: gettext_lazy("The mail server said this address does not exist."),
-    Suppression.Reason.SOFT_BOUNCES: gettext_lazy("Temporary failures kept repeating (mailbox full, server down)."),
+    Suppression.Reason.HARD_BOUNCE: gettext_lazy(
+        "The mail server said this address does not exist."
+    ),
+    Suppression.Reason.SOFT_BOUNCES: gettext_lazy(
+        "Temporary failures kept repeating (mailbox full, server down)."
+    ),
     Suppression.Reason.COMPLAINT: gettext_lazy("The person marked one of your emails as spam."),
-    Suppression.Reason.UNSUBSCRIBED_ALL: gettext_lazy("The person asked to receive no email at all."),
+    Suppression.Reason.UNSUBSCRIBED_ALL: gettext_lazy(
+        "The person asked to receive no email at all."
+    ),
     Suppression.Reason.ERASED: gettext_lazy("The person's data was erased on request (GDPR)."),
     Suppression.Reason.MANUAL: gettext_lazy("Someone on your team blocked the address."),
 }
+
+# The delivery app's labels for these, translated here where they are shown.
+KIND_LABELS = {
+    BounceReport.Kind.HARD: gettext_lazy("Hard bounce"),
+    BounceReport.Kind.SOFT: gettext_lazy("Soft bounce"),
+    BounceReport.Kind.COMPLAINT: gettext_lazy("Spam complaint"),
+    BounceReport.Kind.AUTO_REPLY: gettext_lazy("Automatic reply"),
+    BounceReport.Kind.UNKNOWN: gettext_lazy("Not understood"),
+}
+SOURCE_LABELS = {
+    BounceReport.Source.MAILBOX: gettext_lazy("Bounce mailbox"),
+    BounceReport.Source.WEBHOOK: gettext_lazy("Email provider"),
+    BounceReport.Source.SMTP: gettext_lazy("SMTP reply"),
+}
+
+
+def _label(report: BounceReport) -> BounceReport:
+    report.kind_label = KIND_LABELS.get(report.kind, report.kind)  # type: ignore[attr-defined]
+    report.source_label = SOURCE_LABELS.get(report.source, report.source)  # type: ignore[attr-defined]
+    return report
 
 
 @require_role(VIEWER)
@@ -119,6 +145,8 @@ def bounce_list(request: HttpRequest) -> HttpResponse:
         before=params.get("before"),
     )
     count, capped = bounded_count(queryset)
+    for report in page.rows:
+        _label(report)
     return render(
         request,
         "compliance/bounces.html",
@@ -126,7 +154,7 @@ def bounce_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "count": count,
             "capped": capped,
-            "kinds": BounceReport.Kind.choices,
+            "kinds": list(KIND_LABELS.items()),
             "params": params,
             "filters_active": bool(params.get("q") or params.get("kind")),
         },
@@ -138,5 +166,7 @@ def bounce_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(BounceReport.objects.select_related("outbox__campaign"), pk=pk)
     suppression = Suppression.objects.filter(email=report.email).first() if report.email else None
     return render(
-        request, "compliance/bounce_detail.html", {"report": report, "suppression": suppression}
+        request,
+        "compliance/bounce_detail.html",
+        {"report": _label(report), "suppression": suppression},
     )

@@ -4,25 +4,45 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Suppression',
+            name="Suppression",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('email', models.EmailField(max_length=254, unique=True, verbose_name='email')),
-                ('reason', models.CharField(choices=[('hard_bounce', 'Hard bounce'), ('soft_bounces', 'Repeated soft bounces'), ('complaint', 'Spam complaint'), ('unsubscribed_all', 'Unsubscribed from everything'), ('erased', 'Erased on request'), ('manual', 'Blocked by hand')], max_length=20, verbose_name='reason')),
-                ('details', models.JSONField(blank=True, default=dict, verbose_name='details')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='since')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("email", models.EmailField(max_length=254, unique=True, verbose_name="email")),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("hard_bounce", "Hard bounce"),
+                            ("soft_bounces", "Repeated soft bounces"),
+                            ("complaint", "Spam complaint"),
+                            ("unsubscribed_all", "Unsubscribed from everything"),
+                            ("erased", "Erased on request"),
+                            ("manual", "Blocked by hand"),
+                        ],
+                        max_length=20,
+                        verbose_name="reason",
+                    ),
+                ),
+                ("details", models.JSONField(blank=True, default=dict, verbose_name="details")),
+                (
+                    "created_at",
+                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="since"),
+                ),
             ],
             options={
-                'verbose_name': 'suppressed address',
-                'verbose_name_plural': 'suppression list',
+                "verbose_name": "suppressed address",
+                "verbose_name_plural": "suppression list",
             },
         ),
     ]
