@@ -3,8 +3,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 FILES = Path(__file__).parent / "files"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    # Reasons and warnings are translated; the tests read the English source strings.
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from django.conf import settings
 MAX_CELL_CHARS = 10_000
 BATCH_ROWS = 2_000
 WARNINGS_KEPT = 200
+WARNING_GROUPS_KEPT = 50
+_QUOTED = re.compile(r"“[^”]*”")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -92,12 +95,33 @@ class Counters:
     lines: int = 0
     products_created: int = 0
     warnings_sample: list[dict[str, Any]] = field(default_factory=list)
+    warning_groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     def warn(self, row: int, column: str, message: str) -> None:
         self.warnings += 1
         if len(self.warnings_sample) < WARNINGS_KEPT:
             self.warnings_sample.append({"row": row, "column": column, "message": message})
+        # 180 lines saying "unreadable phone" read worse than one line saying it 180 times:
+        # group by column and by message with its quoted value taken out.
+        key = (column, _QUOTED.sub("“…”", message))
+        group = self.warning_groups.get(key)
+        if group is None:
+            if len(self.warning_groups) >= WARNING_GROUPS_KEPT:
+                return
+            group = self.warning_groups[key] = {
+                "column": column,
+                "message": key[1],
+                "example": message,
+                "count": 0,
+                "rows": [],
+            }
+        group["count"] += 1
+        if row and len(group["rows"]) < 10:
+            group["rows"].append(row)
+
+    def grouped_warnings(self) -> list[dict[str, Any]]:
+        return sorted(self.warning_groups.values(), key=lambda g: -g["count"])
 
 
 class IdSet:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fidele.core.audit import audit_record
@@ -138,8 +138,12 @@ def importjob_configure(
     list_name: str = "",
     update: bool = False,
     consent_confirmed: bool = False,
+    language: str = "",
 ) -> ImportJob:
-    """Record the mapping and options chosen. Raises ValueError with a message on bad input."""
+    """Record the mapping and options chosen. Raises ValueError with a message on bad input.
+
+    `language` is the one the summary's reasons and warnings are written in (the task runs
+    without the user's request)."""
     header = job.detected.get("header", [])
     current = job.mapping.get("targets") or mapping_mod.propose_mapping(job.kind, header)
     if targets is not None:
@@ -151,6 +155,7 @@ def importjob_configure(
         "list": (list_name or "").strip()[:120] if job.kind == ImportJob.Kind.CONTACTS else "",
         "update": bool(update),
         "consent_confirmed": bool(consent_confirmed),
+        "language": language or translation.get_language() or settings.LANGUAGE_CODE,
     }
     job.save(update_fields=["mapping", "options"])
     return job
@@ -172,6 +177,11 @@ def importjob_start(*, job: ImportJob, actor: Any) -> ImportJob:
 def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run an import to the end and return its summary (the DESIGN.md contract, plus extras)."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    with translation.override((job.options or {}).get("language") or settings.LANGUAGE_CODE):
+        return _run(job, progress)
+
+
+def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, Any]:
     started = time.perf_counter()
     job.status = ImportJob.Status.RUNNING
     job.started_at = timezone.now()
@@ -252,6 +262,7 @@ def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None)
         "encoding": job.detected.get("encoding"),
         "delimiter": job.detected.get("delimiter"),
         "error": error,
+        "warning_groups": counters.grouped_warnings(),
         "warnings_sample": counters.warnings_sample,
     }
     if job.kind == ImportJob.Kind.CONTACTS:
@@ -274,7 +285,9 @@ def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None)
         object_type="imports.importjob",
         object_id=job.pk,
         object_repr=str(job)[:200],
-        changes={k: v for k, v in summary.items() if k != "warnings_sample"},
+        changes={
+            k: v for k, v in summary.items() if k not in ("warnings_sample", "warning_groups")
+        },
     )
     return summary
 

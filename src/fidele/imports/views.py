@@ -85,6 +85,7 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
                     list_name=form.cleaned_data.get("list_name", ""),
                     update=form.cleaned_data.get("update", False),
                     consent_confirmed=form.cleaned_data.get("consent_confirmed", False),
+                    language=request.LANGUAGE_CODE,
                 )
             except ValueError as exc:
                 form.add_error(None, str(exc))
@@ -121,7 +122,8 @@ def _job_context(job: ImportJob) -> dict:
         "job": job,
         "summary": summary,
         "running": job.status in RUNNING,
-        "warnings_sample": summary.get("warnings_sample", [])[:50],
+        "warning_groups": summary.get("warning_groups", []),
+        "warnings_sample": summary.get("warnings_sample", [])[:100],
     }
 
 
