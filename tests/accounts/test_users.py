@@ -59,6 +59,11 @@ def test_the_owner_sees_every_user_with_role_and_last_login(owner_client, make_u
 # --- create -------------------------------------------------------------------------------
 
 
+def test_a_new_user_is_offered_the_viewer_role_by_default(owner_client):
+    form = owner_client.get("/accounts/users/new/").context["form"]
+    assert form["role"].value() == "viewer"
+
+
 def test_the_owner_creates_a_user_who_can_then_log_in(owner_client, owner, client):
     response = owner_client.post(
         "/accounts/users/new/",

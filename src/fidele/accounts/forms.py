@@ -43,7 +43,10 @@ class UserCreateForm(_PasswordPair):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
-    role = forms.ChoiceField(label=_("Role"), choices=User.Role.choices, help_text=ROLE_HELP)
+    # Least privilege by default: giving more is a deliberate choice.
+    role = forms.ChoiceField(
+        label=_("Role"), choices=User.Role.choices, initial=User.Role.VIEWER, help_text=ROLE_HELP
+    )
 
     field_order = ["username", "first_name", "last_name", "email", "role", "password1", "password2"]
 
