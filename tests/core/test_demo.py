@@ -150,6 +150,8 @@ def test_contacts_look_french_and_can_never_reach_a_real_mailbox():
 def test_every_subscription_carries_its_proof_of_consent():
     demo.demo_load(contacts=SMALL, seed=2, reference_date=REFERENCE)
     for sub in Subscription.objects.all():
+        if sub.consent_at:
+            assert sub.consent_at.date() < REFERENCE
         assert sub.consent_proof
         assert sub.consent_source in {"form", "import", "manual"}
         if sub.status == Subscription.Status.SUBSCRIBED:

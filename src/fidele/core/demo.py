@@ -16,7 +16,6 @@ proofs come from the documentation ranges (RFC 5737) for the same reason.
 from __future__ import annotations
 
 import bisect
-import calendar
 import time
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -988,8 +987,9 @@ class _DemoPlan:
         return names
 
     def _consent_time(self, person: dict[str, Any]) -> datetime:
+        """A moment between the person becoming a customer and yesterday (never in the future)."""
         earliest = max(person["joined_on"], self.start - timedelta(days=3 * 365))
-        span = max(0, (self.today - earliest).days)
+        span = max(0, (self.today - earliest).days - 1)
         day = earliest + timedelta(days=self.rng.randint(0, span))
         return datetime(day.year, day.month, day.day, self.rng.randint(8, 21),
                         self.rng.randint(0, 59), tzinfo=self.tz)  # fmt: skip
@@ -1076,6 +1076,5 @@ class _DemoPlan:
         )
 
     def _now_at_reference(self) -> datetime:
-        day = self.today
-        last = calendar.monthrange(day.year, day.month)[1]
-        return datetime(day.year, day.month, min(day.day, last), 12, 0, tzinfo=self.tz)
+        day = self.today - timedelta(days=1)
+        return datetime(day.year, day.month, day.day, 23, 59, tzinfo=self.tz)
