@@ -211,3 +211,10 @@ def test_a_huge_message_is_cut_when_stored(outbox):
     raw = fixture("gmail_hard.eml", outbox) + b"x" * (bounces.RAW_MAX_CHARS + 10)
     bounces.bounce_process(raw)
     assert len(only_report().raw) < bounces.RAW_MAX_CHARS + 100
+
+
+def test_a_multi_line_smtp_reply_reads_as_one_sentence(outbox):
+    bounces.bounce_process(fixture("gmail_hard.eml", outbox))
+    diagnostic = only_report().diagnostic
+    assert diagnostic.startswith("550 5.1.1 The email account that you tried to reach")
+    assert "550-5.1.1" not in diagnostic and "Please try double-checking" in diagnostic

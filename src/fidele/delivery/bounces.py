@@ -166,6 +166,24 @@ def _subject(msg: Message) -> str:
         return _unfold(raw)
 
 
+_REPLY_CODE = re.compile(r"^(\d{3})[- ](\d\.\d{1,3}\.\d{1,3})\s")
+
+
+def _join_continuations(diagnostic: str) -> str:
+    """`550-5.1.1 The account ... 550-5.1.1 double-checking ...` -> one sentence.
+
+    Multi-line SMTP replies repeat their code on every line (Gmail's do); once unfolded, the
+    repeats land mid-sentence.
+    """
+    match = _REPLY_CODE.match(diagnostic)
+    if not match:
+        return diagnostic
+    code, status = match.groups()
+    body = diagnostic[match.end() :]
+    body = re.sub(rf"\s{code}[- ]{re.escape(status)}\s+", " ", body)
+    return f"{code} {status} {body}".strip()
+
+
 def _parse_dsn(msg: Message) -> list[Finding]:
     findings = []
     for part in msg.walk():
@@ -183,6 +201,7 @@ def _parse_dsn(msg: Message) -> list[Finding]:
             diagnostic = _unfold(block.get("Diagnostic-Code", ""))
             if diagnostic.lower().startswith(("smtp;", "x-postfix;")):
                 diagnostic = diagnostic.split(";", 1)[1].strip()
+            diagnostic = _join_continuations(diagnostic)
             if action == "failed":
                 permanent = status.startswith("5") and status not in _SOFT_PERMANENT_STATUSES
                 kind = Kind.HARD if permanent else Kind.SOFT
