@@ -267,3 +267,16 @@ def test_an_anonymous_visitor_is_sent_to_the_login_page(db, client, url):
 
 def test_exports_refuse_post(marketer_client):
     assert marketer_client.post("/exports/contacts.csv").status_code == 405
+
+
+def test_the_number_of_queries_does_not_grow_with_the_number_of_contacts(
+    db, django_assert_max_num_queries
+):
+    vip = Tag.objects.create(name="VIP")
+    for i in range(40):
+        contact = Contact.objects.create(email=f"c{i}@example.com", attributes={"k": i})
+        contact.tags.add(vip)
+    # Attribute keys, contacts, their tags (prefetched per chunk), the audit entry.
+    with django_assert_max_num_queries(6):
+        table = read_csv(export_bytes("csv"))
+    assert len(table) == 41 and all(row[11] == "VIP" for row in table[1:])
