@@ -472,7 +472,7 @@ def demo_load(
             actor_label=None if actor is not None else "fidele demo",
             action=AuditLog.Action.IMPORT,
             object_type="demo",
-            object_repr=f"{SHOP_NAME} demo data",
+            object_repr=SHOP_NAME,
             changes=changes,
         )
     return summary

@@ -31,6 +31,8 @@ OBJECT_URLS = {
     "accounts.user": "accounts:user_edit",
 }
 MAX_VALUE_CHARS = 120
+# Record types that are not models.
+OBJECT_TYPE_LABELS = {"demo": gettext_lazy("Demo shop")}
 # Labels for change keys that are not model fields (export and demo summaries, ...).
 CHANGE_LABELS = {
     "format": gettext_lazy("format"),
@@ -85,6 +87,8 @@ def _model(object_type: str):
 
 
 def type_label(object_type: str) -> str:
+    if object_type in OBJECT_TYPE_LABELS:
+        return capfirst(str(OBJECT_TYPE_LABELS[object_type]))
     model = _model(object_type)
     if model is not None:
         return capfirst(str(model._meta.verbose_name))
