@@ -66,7 +66,7 @@
     toolbar.hidden = !rich;
     source.hidden = rich;
     if (rich) load(source.value);
-    if (hint) hint.textContent = hint.getAttribute("data-" + format.value) || "";
+    if (hint) hint.textContent = hint.getAttribute("data-hint-" + format.value) || "";
   }
 
   format.addEventListener("change", function () {

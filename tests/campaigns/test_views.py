@@ -1,0 +1,386 @@
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import types
+from html import unescape
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+import fidele.delivery
+from fidele.campaigns import views
+from fidele.campaigns.models import Campaign, Layout
+from fidele.contacts.models import Contact
+from fidele.core.models import AuditLog
+from fidele.delivery.models import OutboxMessage
+from tests.campaigns.factories import campaign, mailing_list
+
+pytestmark = pytest.mark.django_db
+Status = Campaign.Status
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    calls: list = []
+
+    class Task:
+        def using(self, **_options):
+            return self
+
+        def enqueue(self, *args):
+            calls.append(args)
+
+    fake = types.ModuleType("fidele.delivery.tasks")
+    fake.campaign_start = Task()
+    fake.campaign_resume = Task()
+    monkeypatch.setitem(sys.modules, "fidele.delivery.tasks", fake)
+    monkeypatch.setattr(fidele.delivery, "tasks", fake, raising=False)
+    return calls
+
+
+def form_data(**overrides):
+    data = {
+        "name": "Vendanges",
+        "from_name": "Cave",
+        "from_email": "cave@example.com",
+        "reply_to": "",
+        "subject": "Bonjour {{ contact.first_name | default('vous') }}",
+        "preheader": "",
+        "body_format": "html",
+        "body": "<p>Bonjour {{ contact.first_name }}</p>",
+        "text_body": "",
+        "layout": "",
+        "lists": [str(mailing_list().pk)],
+        "track_links": "on",
+        "utm_source": "fidele",
+        "utm_medium": "email",
+        "utm_campaign": "",
+        "ab_sample_percent": "10",
+        "ab_metric": "clicks",
+        "ab_wait_minutes": "240",
+    }
+    data.update(overrides)
+    return data
+
+
+def set_status(made, status):
+    Campaign.objects.filter(pk=made.pk).update(status=status)
+    made.refresh_from_db()
+    return made
+
+
+def test_the_list_shows_campaigns_with_their_status_and_counts(viewer_client):
+    made = campaign(name="Automne")
+    contact = Contact.objects.create(email="a@example.com")
+    OutboxMessage.objects.create(
+        campaign=made, contact=contact, email="a@example.com", status="sent"
+    )
+    OutboxMessage.objects.create(campaign=made, email="b@example.com", status="failed")
+    response = viewer_client.get(reverse("campaigns:list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Automne" in html
+    rows = response.context["campaigns"]
+    assert (rows[0].recipients, rows[0].sent_count, rows[0].failed_count) == (2, 1, 1)
+
+
+def test_a_marketer_creates_a_campaign_from_the_form(marketer_client):
+    response = marketer_client.post(reverse("campaigns:create"), form_data())
+    made = Campaign.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("campaigns:detail", args=[made.pk])
+    assert made.layout is not None and [ml.name for ml in made.lists.all()] == ["Newsletter"]
+    assert AuditLog.objects.filter(action="create", object_id=str(made.pk)).exists()
+
+
+def test_template_errors_are_shown_next_to_their_field_with_the_line(marketer_client):
+    response = marketer_client.post(
+        reverse("campaigns:create"),
+        form_data(body="<p>a</p>\n<p>{{ contact.frist_name }}</p>", subject="{% if %}"),
+    )
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert any("2" in e and "contact.frist_name" in e for e in form.errors["body"])
+    assert form.errors["subject"]
+    assert not Campaign.objects.exists()
+
+
+def test_rich_text_is_sanitised_when_saved(marketer_client):
+    marketer_client.post(
+        reverse("campaigns:create"),
+        form_data(body_format="richtext", body='<p onclick="x()">Hi</p><script>alert(1)</script>'),
+    )
+    body = Campaign.objects.get().body
+    assert "onclick" not in body and "<script" not in body and "Hi" in body
+
+
+def test_an_ab_campaign_saves_its_two_variants(marketer_client):
+    marketer_client.post(
+        reverse("campaigns:create"),
+        form_data(ab_enabled="on", variant_a_subject="Sujet A", variant_b_subject="Sujet B"),
+    )
+    made = Campaign.objects.get()
+    assert made.ab_enabled
+    assert [(v.label, v.subject) for v in made.variants.all()] == [
+        ("A", "Sujet A"),
+        ("B", "Sujet B"),
+    ]
+
+
+def test_editing_a_draft_saves_the_changes(marketer_client):
+    made = campaign()
+    response = marketer_client.post(
+        reverse("campaigns:edit", args=[made.pk]), form_data(subject="Nouveau sujet")
+    )
+    assert response.status_code == 302
+    made.refresh_from_db()
+    assert made.subject == "Nouveau sujet"
+
+
+def test_a_campaign_that_is_not_a_draft_cannot_be_edited(marketer_client):
+    made = set_status(campaign(), Status.SENDING)
+    response = marketer_client.get(reverse("campaigns:edit", args=[made.pk]))
+    assert response.status_code == 302
+
+
+def test_the_detail_page_offers_buttons_according_to_the_state(marketer_client):
+    made = campaign()
+    html = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert reverse("campaigns:schedule", args=[made.pk]) in html
+    assert reverse("campaigns:action", args=[made.pk, "pause"]) not in html
+    set_status(made, Status.SENDING)
+    html = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert reverse("campaigns:action", args=[made.pk, "pause"]) in html
+    assert reverse("campaigns:schedule", args=[made.pk]) not in html
+
+
+def test_a_viewer_sees_the_campaign_without_any_button(viewer_client):
+    made = set_status(campaign(), Status.SENDING)
+    html = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert made.name in unescape(html)
+    assert reverse("campaigns:action", args=[made.pk, "pause"]) not in html
+    assert reverse("campaigns:action", args=[made.pk, "duplicate"]) not in html
+    assert reverse("campaigns:test_send", args=[made.pk]) not in html
+
+
+def test_the_reason_of_an_automatic_pause_is_shown(viewer_client):
+    made = campaign()
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.PAUSED, status_reason="Trop d'erreurs SMTP 421", started_at=timezone.now()
+    )
+    html = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert "Trop d&#x27;erreurs SMTP 421" in html
+
+
+def test_preview_as_a_contact_renders_in_a_sandboxed_iframe(viewer_client):
+    made = campaign(html="<p>Salut {{ contact.first_name }}</p>")
+    contact = Contact.objects.create(email="z@example.com", first_name="<b>Zoé</b>")
+    response = viewer_client.get(
+        reverse("campaigns:preview", args=[made.pk]), {"contact": contact.pk}
+    )
+    html = response.content.decode()
+    assert 'sandbox=""' in html and "srcdoc=" in html
+    srcdoc = unescape(html.split('srcdoc="', 1)[1].split('"', 1)[0])
+    # the contact's name is escaped inside the email, and the email is escaped in the attribute
+    assert "Salut &lt;b&gt;Zoé&lt;/b&gt;" in srcdoc
+    assert "<b>Zoé</b>" not in srcdoc
+    assert "Bonjour &lt;b&gt;Zoé&lt;/b&gt;" in html  # the subject, as text
+
+
+def test_preview_shows_a_template_error_instead_of_failing(viewer_client):
+    made = campaign()
+    Campaign.objects.filter(pk=made.pk).update(body="{{ contact.nope }}\n{% if %}")
+    response = viewer_client.get(reverse("campaigns:preview", args=[made.pk]))
+    assert response.status_code == 200
+    assert "callout danger" in response.content.decode()
+
+
+def test_the_contact_search_finds_contacts_by_name_or_email(viewer_client):
+    made = campaign()
+    Contact.objects.create(email="lea.martin@example.com", last_name="Martin")
+    Contact.objects.create(email="other@example.com", last_name="Durand")
+    response = viewer_client.get(reverse("campaigns:contact_search", args=[made.pk]), {"q": "mar"})
+    html = response.content.decode()
+    assert "lea.martin@example.com" in html and "other@example.com" not in html
+
+
+def test_the_progress_fragment_polls_while_sending_and_reloads_when_done(viewer_client):
+    made = campaign()
+    Campaign.objects.filter(pk=made.pk).update(status=Status.SENDING, started_at=timezone.now())
+    now = timezone.now()
+    for n in range(3):
+        OutboxMessage.objects.create(
+            campaign=made, email=f"s{n}@example.com", status="sent", sent_at=now
+        )
+    OutboxMessage.objects.create(campaign=made, email="f@example.com", status="failed")
+    OutboxMessage.objects.create(campaign=made, email="q@example.com", status="queued")
+    url = reverse("campaigns:progress", args=[made.pk])
+    response = viewer_client.get(url, {"polling": "1"})
+    html = response.content.decode()
+    assert 'hx-trigger="every 2s"' in html
+    progress = response.context["progress"]
+    assert (progress["sent"], progress["failed"], progress["remaining"]) == (3, 1, 1)
+    assert progress["rate_per_minute"] == 3
+    assert "HX-Refresh" not in response
+    Campaign.objects.filter(pk=made.pk).update(status=Status.SENT)
+    response = viewer_client.get(url, {"polling": "1"})
+    assert 'hx-trigger="every 2s"' not in response.content.decode()
+    assert response["HX-Refresh"] == "true"
+
+
+def test_schedule_in_the_users_time_zone(marketer_client, enqueued, settings):
+    made = campaign()
+    tomorrow = (timezone.localtime() + dt.timedelta(days=1)).date()
+    response = marketer_client.post(
+        reverse("campaigns:schedule", args=[made.pk]),
+        {"date": tomorrow.isoformat(), "time": "09:30"},
+    )
+    assert response.status_code == 302
+    made.refresh_from_db()
+    assert made.status == Status.SCHEDULED
+    local = timezone.localtime(made.scheduled_at)
+    assert (local.date(), local.hour, local.minute) == (tomorrow, 9, 30)
+    assert str(local.tzinfo) == settings.TIME_ZONE
+
+
+def test_send_now_schedules_immediately(marketer_client, enqueued):
+    made = campaign()
+    marketer_client.post(reverse("campaigns:schedule", args=[made.pk]), {"now": "1"})
+    made.refresh_from_db()
+    assert made.status == Status.SCHEDULED
+    assert made.scheduled_at <= timezone.now()
+
+
+def test_an_illegal_action_shows_the_reason_and_changes_nothing(marketer_client):
+    made = campaign()
+    response = marketer_client.post(
+        reverse("campaigns:action", args=[made.pk, "resume"]), follow=True
+    )
+    assert response.status_code == 200
+    assert list(response.context["messages"])
+    made.refresh_from_db()
+    assert made.status == Status.DRAFT
+
+
+def test_pause_resume_cancel_and_duplicate_from_the_page(marketer_client, enqueued):
+    made = set_status(campaign(), Status.SENDING)
+    marketer_client.post(reverse("campaigns:action", args=[made.pk, "pause"]))
+    assert Campaign.objects.get(pk=made.pk).status == Status.PAUSED
+    marketer_client.post(reverse("campaigns:action", args=[made.pk, "resume"]))
+    assert Campaign.objects.get(pk=made.pk).status == Status.SENDING
+    marketer_client.post(reverse("campaigns:action", args=[made.pk, "cancel"]))
+    assert Campaign.objects.get(pk=made.pk).status == Status.CANCELLED
+    response = marketer_client.post(reverse("campaigns:action", args=[made.pk, "duplicate"]))
+    copy = Campaign.objects.exclude(pk=made.pk).get()
+    assert response["Location"] == reverse("campaigns:detail", args=[copy.pk])
+
+
+def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(marketer_client, monkeypatch):
+    sent = []
+    monkeypatch.setattr(views, "message_send_test", lambda **kwargs: sent.append(kwargs))
+    made = campaign()
+    contact = Contact.objects.create(email="lea@example.com", first_name="Léa")
+    response = marketer_client.post(
+        reverse("campaigns:test_send", args=[made.pk]),
+        {"addresses": "moi@example.com, toi@example.com", "contact": contact.pk},
+    )
+    assert response.status_code == 302
+    assert len(sent) == 1
+    assert sent[0]["to"] == ["moi@example.com", "toi@example.com"]
+    assert sent[0]["contact"] == contact and sent[0]["campaign"] == made
+    assert AuditLog.objects.filter(action="other", object_id=str(made.pk)).exists()
+
+
+def test_a_test_send_refuses_bad_addresses(marketer_client, monkeypatch):
+    sent = []
+    monkeypatch.setattr(views, "message_send_test", lambda **kwargs: sent.append(kwargs))
+    made = campaign()
+    marketer_client.post(
+        reverse("campaigns:test_send", args=[made.pk]), {"addresses": "pas-une-adresse"}
+    )
+    marketer_client.post(
+        reverse("campaigns:test_send", args=[made.pk]),
+        {"addresses": ",".join(f"a{n}@example.com" for n in range(6))},
+    )
+    assert sent == []
+
+
+def test_a_transport_failure_during_a_test_send_is_reported(marketer_client, monkeypatch):
+    def boom(**_kwargs):
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(views, "message_send_test", boom)
+    made = campaign()
+    response = marketer_client.post(
+        reverse("campaigns:test_send", args=[made.pk]), {"addresses": "a@example.com"}, follow=True
+    )
+    assert "connection refused" in response.content.decode()
+
+
+def test_the_layout_page_saves_the_sender_address(marketer_client):
+    campaign()
+    layout = Layout.objects.get(is_default=True)
+    data = {
+        "name": layout.name,
+        "sender_name": "Cave & Terroir",
+        "sender_postal_address": "1 rue du Port\n24100 Bergerac",
+        "html": layout.html,
+        "is_default": "on",
+    }
+    response = marketer_client.post(reverse("campaigns:layout_edit", args=[layout.pk]), data)
+    assert response.status_code == 302
+    layout.refresh_from_db()
+    assert layout.sender_postal_address == "1 rue du Port\n24100 Bergerac"
+    data["html"] = "<p>no content tag</p>"
+    response = marketer_client.post(reverse("campaigns:layout_edit", args=[layout.pk]), data)
+    assert response.status_code == 200 and response.context["form"].errors["html"]
+
+
+def write_requests(made, layout):
+    return [
+        ("get", reverse("campaigns:create")),
+        ("post", reverse("campaigns:create")),
+        ("get", reverse("campaigns:edit", args=[made.pk])),
+        ("post", reverse("campaigns:edit", args=[made.pk])),
+        ("post", reverse("campaigns:test_send", args=[made.pk])),
+        ("post", reverse("campaigns:schedule", args=[made.pk])),
+        *[
+            ("post", reverse("campaigns:action", args=[made.pk, action]))
+            for action in ("pause", "resume", "cancel", "unschedule", "duplicate")
+        ],
+        ("get", reverse("campaigns:layout_create")),
+        ("post", reverse("campaigns:layout_create")),
+        ("post", reverse("campaigns:layout_edit", args=[layout.pk])),
+    ]
+
+
+def test_a_viewer_gets_403_on_every_write(viewer_client):
+    made = campaign()
+    layout = Layout.objects.get()
+    for method, url in write_requests(made, layout):
+        response = getattr(viewer_client, method)(url, form_data() if method == "post" else None)
+        assert response.status_code == 403, (method, url)
+    assert Campaign.objects.count() == 1
+    made.refresh_from_db()
+    assert made.status == Status.DRAFT
+
+
+def test_a_viewer_reads_every_campaign_page(viewer_client):
+    made = campaign()
+    for url in (
+        reverse("campaigns:list"),
+        reverse("campaigns:detail", args=[made.pk]),
+        reverse("campaigns:preview", args=[made.pk]),
+        reverse("campaigns:progress", args=[made.pk]),
+        reverse("campaigns:contact_search", args=[made.pk]),
+        reverse("campaigns:layouts"),
+    ):
+        assert viewer_client.get(url).status_code == 200, url
+
+
+def test_anonymous_users_are_sent_to_the_login_page(client):
+    made = campaign()
+    response = client.get(reverse("campaigns:detail", args=[made.pk]))
+    assert response.status_code == 302 and "/login/" in response["Location"]
