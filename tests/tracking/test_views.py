@@ -383,3 +383,20 @@ def test_a_click_in_a_test_send_redirects_without_recording(client):
 def test_public_links_need_no_login(client):
     outbox = make_outbox()
     assert client.get(unsubscribe_url(outbox.pk)).status_code == 200
+
+
+def test_a_one_click_post_without_a_content_type_still_works(strict_client):
+    outbox = make_outbox()
+    response = strict_client.post(
+        unsubscribe_url(outbox.pk), data="List-Unsubscribe=One-Click", content_type="text/plain"
+    )
+    assert response.status_code == 200
+    assert subscription(outbox.contact).status == Subscription.Status.UNSUBSCRIBED
+
+
+def test_head_requests_from_link_checkers_are_not_counted(client):
+    outbox = make_outbox()
+    client.head(f"/t/o/{token_make(purpose='open', subject_id=outbox.pk)}.gif")
+    response = client.head(click_url(outbox.pk, "https://cave-de-lea.fr/"))
+    assert response.status_code == 302
+    assert not EmailEvent.objects.exists()

@@ -139,6 +139,17 @@ def _csrf_failure(request: HttpRequest) -> HttpResponse | None:
     return check.process_view(request, None, (), {})
 
 
+def _is_one_click(request: HttpRequest) -> bool:
+    """RFC 8058 body `List-Unsubscribe=One-Click`, form-encoded or multipart; also accepted
+    when a client forgets the content type."""
+    if (
+        request.content_type != "multipart/form-data"
+        and request.body[:100].strip() == b"List-Unsubscribe=One-Click"
+    ):
+        return True
+    return request.POST.get("List-Unsubscribe") == "One-Click"
+
+
 # --- unsubscribe and preference centre -----------------------------------------------------
 
 
@@ -162,7 +173,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return _gone(request)
     recipient = _Recipient(contact=outbox.contact, email=outbox.email, outbox=outbox)
 
-    if request.method == "POST" and request.POST.get("List-Unsubscribe") == "One-Click":
+    if request.method == "POST" and _is_one_click(request):
         # RFC 8058: sent by the mailbox provider, without cookies or CSRF token; it only needs
         # a quick 2xx. Anything else in the body is a form post and gets the CSRF check.
         compliance.recipient_unsubscribe(
@@ -308,7 +319,7 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
         outbox_id = token_read(purpose="open", token=token)
     except BadToken:
         outbox_id = 0
-    if outbox_id:
+    if outbox_id and request.method == "GET":
         ref = outbox_ref(outbox_id)
         if ref is not None:
             event_record(
@@ -344,7 +355,8 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
         return _bad_link(request)
     if not safe_redirect_url(url):
         return _bad_link(request)
-    if outbox_id:
+    # HEAD comes from link checkers, never from a person following the link.
+    if outbox_id and request.method == "GET":
         ref = outbox_ref(outbox_id)
         if ref is not None:
             event_record(

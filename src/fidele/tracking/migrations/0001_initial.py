@@ -5,33 +5,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('campaigns', '0001_initial'),
-        ('contacts', '0001_initial'),
-        ('delivery', '0001_initial'),
+        ("campaigns", "0001_initial"),
+        ("contacts", "0001_initial"),
+        ("delivery", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EmailEvent',
+            name="EmailEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('type', models.CharField(choices=[('delivered', 'Delivered'), ('open', 'Opened'), ('click', 'Clicked'), ('bounce', 'Bounced'), ('unsubscribe', 'Unsubscribed'), ('complaint', 'Complained')], max_length=12)),
-                ('at', models.DateTimeField(db_index=True)),
-                ('is_machine', models.BooleanField(default=False)),
-                ('url', models.TextField(blank=True)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('campaign', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='campaigns.campaign')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='email_events', to='contacts.contact')),
-                ('outbox', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='delivery.outboxmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("delivered", "Delivered"),
+                            ("open", "Opened"),
+                            ("click", "Clicked"),
+                            ("bounce", "Bounced"),
+                            ("unsubscribe", "Unsubscribed"),
+                            ("complaint", "Complained"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("at", models.DateTimeField(db_index=True)),
+                ("is_machine", models.BooleanField(default=False)),
+                ("url", models.TextField(blank=True)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="email_events",
+                        to="contacts.contact",
+                    ),
+                ),
+                (
+                    "outbox",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="delivery.outboxmessage",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'email event',
-                'verbose_name_plural': 'email events',
-                'indexes': [models.Index(fields=['campaign', 'type'], name='event_campaign_type_idx'), models.Index(fields=['contact', 'type', 'at'], name='event_contact_type_at_idx')],
+                "verbose_name": "email event",
+                "verbose_name_plural": "email events",
+                "indexes": [
+                    models.Index(fields=["campaign", "type"], name="event_campaign_type_idx"),
+                    models.Index(
+                        fields=["contact", "type", "at"], name="event_contact_type_at_idx"
+                    ),
+                ],
             },
         ),
     ]
