@@ -32,6 +32,7 @@ def fixture(name: str, outbox, *, verp_for=None, email: str | None = None) -> by
         text.replace("{verp}", tokens.token_make(purpose="bounce", subject_id=verp_id))
         .replace("{message_id}", outbox.message_id.strip("<>"))
         .replace("{email}", email or outbox.email)
+        .replace("{unsubscribe}", tokens.token_make(purpose="unsubscribe", subject_id=verp_id))
         .encode()
     )
 
@@ -218,3 +219,21 @@ def test_a_multi_line_smtp_reply_reads_as_one_sentence(outbox):
     diagnostic = only_report().diagnostic
     assert diagnostic.startswith("550 5.1.1 The email account that you tried to reach")
     assert "550-5.1.1" not in diagnostic and "Please try double-checking" in diagnostic
+
+
+def test_an_email_to_the_list_unsubscribe_mailto_address_unsubscribes(outbox):
+    from fidele.contacts.models import Subscription
+
+    raw = fixture("mailto_unsubscribe.eml", outbox)
+    assert bounces.unsubscribe_request_process(raw) is True
+    subscription = Subscription.objects.get(contact=outbox.contact)
+    assert subscription.status == "unsubscribed"
+    assert subscription.consent_proof["unsubscribe"]["source"] == "mailto"
+    assert EmailEvent.objects.get().type == "unsubscribe"
+    assert not BounceReport.objects.exists()
+
+
+def test_a_bounce_is_not_taken_for_an_unsubscribe_request(outbox):
+    assert bounces.unsubscribe_request_process(fixture("postfix_hard.eml", outbox)) is False
+    forged = fixture("mailto_unsubscribe.eml", outbox).replace(b"unsubscribe-", b"unsubscribe-x")
+    assert bounces.unsubscribe_request_process(forged) is False

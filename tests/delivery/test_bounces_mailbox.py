@@ -23,6 +23,7 @@ from django_tasks_db.models import DBTaskResult
 from fidele.compliance.models import Suppression
 from fidele.delivery import bounces, mailbox
 from fidele.delivery.models import BounceReport
+from fidele.tracking.tokens import token_make
 from tests.tracking.factories import make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
@@ -171,9 +172,17 @@ def messages():
     def load(name: str) -> bytes:
         text = (FILES / name).read_text()
         text = text.replace("{verp}", "x").replace("{message_id}", outbox.message_id.strip("<>"))
+        text = text.replace(
+            "{unsubscribe}", token_make(purpose="unsubscribe", subject_id=outbox.pk)
+        )
         return text.replace("{email}", outbox.email).replace("\n", "\r\n").encode()
 
-    return outbox, [load("gmail_hard.eml"), load("vacation.eml"), load("arf_aol.eml")]
+    return outbox, [
+        load("gmail_hard.eml"),
+        load("vacation.eml"),
+        load("arf_aol.eml"),
+        load("mailto_unsubscribe.eml"),
+    ]
 
 
 # --- IMAP ----------------------------------------------------------------------------------
@@ -185,10 +194,10 @@ def test_an_imap_poll_records_every_message_and_deletes_them(serve, messages):
     port = serve(ImapHandler, store)
     result = mailbox.mailbox_poll(url=f"imap://bounces:s3cret%20pass@127.0.0.1:{port}/INBOX")
     assert result.as_dict() == {
-        "fetched": 3,
-        "recorded": 3,
+        "fetched": 4,
+        "recorded": 4,
         "failed": 0,
-        "kinds": {"hard": 1, "auto_reply": 1, "complaint": 1},
+        "kinds": {"hard": 1, "auto_reply": 1, "complaint": 1, "unsubscribe": 1},
     }
     assert store.messages == {}
     assert sorted(BounceReport.objects.values_list("kind", flat=True)) == [
@@ -214,7 +223,7 @@ def test_a_message_that_cannot_be_recorded_stays_in_the_imap_mailbox(serve, mess
 
     monkeypatch.setattr(mailbox, "bounce_process", flaky)
     result = mailbox.mailbox_poll(url=f"imap://bounces:s3cret%20pass@127.0.0.1:{port}")
-    assert (result.recorded, result.failed) == (2, 1)
+    assert (result.recorded, result.failed) == (3, 1)
     assert list(store.messages) == [3]
 
 
@@ -233,7 +242,7 @@ def test_a_pop3_poll_records_every_message_and_deletes_them(serve, messages):
     store = Store(raws)
     port = serve(Pop3Handler, store)
     result = mailbox.mailbox_poll(url=f"pop3://bounces:s3cret%20pass@127.0.0.1:{port}")
-    assert (result.fetched, result.recorded) == (3, 3)
+    assert (result.fetched, result.recorded) == (4, 4)
     assert store.messages == {}
     assert store.commands[-1] == "QUIT"
     report = BounceReport.objects.get(kind="hard")
@@ -246,6 +255,7 @@ def test_pop3_keeps_a_message_that_could_not_be_recorded(serve, messages, monkey
     port = serve(Pop3Handler, store)
     monkeypatch.setattr(mailbox, "bounce_process", lambda raw, **kw: 1 / 0)
     result = mailbox.mailbox_poll(url=f"pop3://bounces:s3cret%20pass@127.0.0.1:{port}")
+    # The unsubscribe request needs no bounce parsing and goes through; the rest stays.
     assert result.failed == 3
     assert len(store.messages) == 3
 
@@ -282,7 +292,7 @@ def test_the_poll_command_prints_json(serve, messages):
         "--json",
         stdout=out,
     )
-    assert json.loads(out.getvalue())["recorded"] == 3
+    assert json.loads(out.getvalue())["recorded"] == 4
 
 
 def test_the_poll_command_without_a_mailbox_says_what_to_set(settings):
@@ -305,7 +315,7 @@ def test_the_poll_task_polls_then_queues_the_next_poll_in_five_minutes(serve, me
     port = serve(ImapHandler, store)
     settings.BOUNCE_MAILBOX_URL = f"imap://bounces:s3cret%20pass@127.0.0.1:{port}"
     result = mailbox.bounces_poll_task.call()
-    assert result["recorded"] == 3 and store.messages == {}
+    assert result["recorded"] == 4 and store.messages == {}
     queued = DBTaskResult.objects.get(task_path=mailbox.bounces_poll_task.module_path)
     assert queued.queue_name == "default"
     expected = timezone.now() + timedelta(minutes=5)

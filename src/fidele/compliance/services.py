@@ -59,6 +59,7 @@ class UnsubscribeSource:
     PREFERENCES = "preferences"  # the preference centre
     ALL = "all"  # "unsubscribe from everything"
     PROVIDER = "provider"  # an ESP reported it (its own unsubscribe link)
+    MAILTO = "mailto"  # an email to the List-Unsubscribe mailto address
 
 
 def _normalise(email: str) -> str:

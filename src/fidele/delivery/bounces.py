@@ -31,7 +31,11 @@ from django.db import transaction
 from flufl.bounce import all_failures
 
 from fidele.compliance.models import Suppression
-from fidele.compliance.services import suppression_add
+from fidele.compliance.services import (
+    UnsubscribeSource,
+    recipient_unsubscribe,
+    suppression_add,
+)
 from fidele.contacts.models import Contact
 from fidele.contacts.services import InvalidValue
 from fidele.delivery.models import BounceReport, OutboxMessage
@@ -470,6 +474,35 @@ def bounce_process(raw: bytes | str, *, source: str = Source.MAILBOX) -> list[Bo
             )
         )
     return reports
+
+
+_UNSUBSCRIBE_MARKER = "+unsubscribe-"
+
+
+def unsubscribe_request_process(raw: bytes | str) -> bool:
+    """An email sent to the List-Unsubscribe mailto address (<local>+unsubscribe-<token>@...,
+    see delivery/mime.py) unsubscribes like the one-click link. True when the message was one
+    (handled, nothing more to do with it); False for anything else.
+    """
+    msg = message_from(raw)
+    for address in _addresses(msg, ("Delivered-To", "X-Original-To", "Envelope-To", "To")):
+        local = address.partition("@")[0]
+        if _UNSUBSCRIBE_MARKER not in local:
+            continue
+        token = local.split(_UNSUBSCRIBE_MARKER, 1)[1]
+        try:
+            outbox_id = token_read(purpose="unsubscribe", token=token)
+        except ValueError:
+            continue
+        outbox = (
+            OutboxMessage.objects.select_related("campaign").filter(pk=outbox_id).first()
+            if outbox_id
+            else None  # a test send: nothing to unsubscribe
+        )
+        if outbox is not None:
+            recipient_unsubscribe(outbox=outbox, source=UnsubscribeSource.MAILTO)
+        return True
+    return False
 
 
 def parse_summary(raw: bytes | str) -> dict[str, Any]:

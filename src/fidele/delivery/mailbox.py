@@ -5,7 +5,8 @@
     pop3s://user:password@mail.example.fr            (port 995)
     pop3://user:password@mail.example.fr             (port 110; STLS when offered)
 
-Each message is parsed and recorded (delivery/bounces.py), then deleted from the mailbox: the raw
+Each message is parsed and recorded (delivery/bounces.py) — a bounce, a complaint, an
+auto-reply, or an unsubscribe request sent to the List-Unsubscribe mailto address — then deleted from the mailbox: the raw
 message is kept in BounceReport, so the mailbox does not grow. A message whose recording fails
 (database down) is left in place for the next poll.
 
@@ -31,7 +32,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 
-from fidele.delivery.bounces import bounce_process
+from fidele.delivery.bounces import bounce_process, unsubscribe_request_process
 from fidele.delivery.models import BounceReport
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class PollResult:
             "fetched": self.fetched,
             "recorded": self.recorded,
             "failed": self.failed,
-            "kinds": dict(self.kinds),
+            "kinds": {str(kind): n for kind, n in self.kinds.items()},
         }
 
 
@@ -102,6 +103,10 @@ def _handle(raw: bytes, result: PollResult) -> bool:
     """Record one message; True when it may be deleted from the mailbox."""
     result.fetched += 1
     try:
+        if unsubscribe_request_process(raw):
+            result.recorded += 1
+            result.kinds["unsubscribe"] += 1
+            return True
         reports = bounce_process(raw, source=BounceReport.Source.MAILBOX)
     except Exception:
         log.exception("could not record a message from the bounce mailbox; left in place")
