@@ -6,9 +6,9 @@
     pop3://user:password@mail.example.fr             (port 110; STLS when offered)
 
 Each message is parsed and recorded (delivery/bounces.py) — a bounce, a complaint, an
-auto-reply, or an unsubscribe request sent to the List-Unsubscribe mailto address — then deleted from the mailbox: the raw
-message is kept in BounceReport, so the mailbox does not grow. A message whose recording fails
-(database down) is left in place for the next poll.
+auto-reply, or an unsubscribe request sent to the List-Unsubscribe mailto address — then
+deleted from the mailbox: the raw message is kept in BounceReport, so the mailbox does not grow.
+A message whose recording fails (database down) is left in place for the next poll.
 
 A scheduled task polls every five minutes while BOUNCE_MAILBOX_URL is set; `fidele bounces poll`
 does one poll by hand.
