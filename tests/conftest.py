@@ -5,6 +5,13 @@ import pytest
 from fidele.core import permissions
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Hashing test passwords with PBKDF2 costs most of the suite's time; nothing here tests it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     def make(role: str = permissions.OWNER, username: str | None = None):
