@@ -60,18 +60,33 @@ def _search_condition(q: str) -> Q:
     return condition
 
 
-def contacts_filtered(*, params: Mapping[str, str]) -> QuerySet[Contact]:
+def contacts_filtered(
+    *, params: Mapping[str, str], search_cap: int | None = None
+) -> QuerySet[Contact]:
     """Contacts matching the filters of the contacts list page (query-string keys).
 
     q: search text (email prefix, last-name prefix, customer number, phone number);
     tag: tag name; list: list id (currently subscribed); status: Contact.Status value;
     place: city prefix or postal-code prefix; has_email: "1" (with an email) or "0" (without).
     Unknown or malformed values are ignored rather than failing: these come from a URL.
+
+    search_cap: keep only that many search matches (the list page; an export wants them all).
+    PostgreSQL underestimates how rare a prefix match is and, asked for the newest 50, walks the
+    whole table in date order; matching first (the indexes answer) and sorting the few matches
+    after turns a one-second search at 1M contacts into a few milliseconds.
     """
     queryset = Contact.objects.all()
     q = clean_param(params.get("q"))
     if q:
-        queryset = queryset.alias(lower_last_name=Lower("last_name")).filter(_search_condition(q))
+        matches = Contact.objects.alias(lower_last_name=Lower("last_name")).filter(
+            _search_condition(q)
+        )
+        if search_cap:
+            queryset = queryset.filter(pk__in=matches.order_by().values("pk")[:search_cap])
+        else:
+            queryset = queryset.alias(lower_last_name=Lower("last_name")).filter(
+                _search_condition(q)
+            )
     tag = clean_param(params.get("tag"))
     if tag:
         # EXISTS rather than a join: a join would repeat nothing here, but it stops the planner
@@ -98,7 +113,9 @@ def contacts_filtered(*, params: Mapping[str, str]) -> QuerySet[Contact]:
         if place[:1].isdigit():
             queryset = queryset.filter(postal_code__startswith=place)
         else:
-            queryset = queryset.filter(city__istartswith=place)
+            queryset = queryset.alias(lower_city=Lower("city")).filter(
+                lower_city__startswith=place.lower()
+            )
     has_email = params.get("has_email")
     if has_email == "1":
         queryset = queryset.filter(email__isnull=False)

@@ -18,7 +18,7 @@ from fidele.contacts.forms import (
 )
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.permissions import MARKETER, VIEWER, require_role
-from fidele.web.pagination import bounded_count, keyset_page
+from fidele.web.pagination import COUNT_CAP, bounded_count, keyset_page
 
 # --- contacts ------------------------------------------------------------------------------
 
@@ -27,7 +27,7 @@ from fidele.web.pagination import bounded_count, keyset_page
 @require_role(VIEWER)
 def contact_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
-    queryset = selectors.contacts_filtered(params=params)
+    queryset = selectors.contacts_filtered(params=params, search_cap=COUNT_CAP + 1)
     sort = selectors.contacts_sort(params)
     fields, descending = selectors.SORTS[sort]
     page = keyset_page(

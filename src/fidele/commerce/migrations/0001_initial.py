@@ -5,159 +5,82 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("contacts", "0001_initial"),
+        ('contacts', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Product",
+            name='Product',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
-                ("sku", models.CharField(max_length=64, unique=True, verbose_name="SKU")),
-                ("name", models.CharField(max_length=200, verbose_name="name")),
-                (
-                    "category",
-                    models.CharField(
-                        blank=True, db_index=True, max_length=100, verbose_name="category"
-                    ),
-                ),
-                (
-                    "price",
-                    models.DecimalField(
-                        blank=True, decimal_places=2, max_digits=10, null=True, verbose_name="price"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ('sku', models.CharField(max_length=64, unique=True, verbose_name='SKU')),
+                ('name', models.CharField(max_length=200, verbose_name='name')),
+                ('category', models.CharField(blank=True, db_index=True, max_length=100, verbose_name='category')),
+                ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=10, null=True, verbose_name='price')),
             ],
             options={
-                "verbose_name": "product",
-                "verbose_name_plural": "products",
-                "ordering": ["name"],
+                'verbose_name': 'product',
+                'verbose_name_plural': 'products',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Order",
+            name='Order',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
-                (
-                    "external_id",
-                    models.CharField(max_length=64, unique=True, verbose_name="order number"),
-                ),
-                ("ordered_at", models.DateTimeField(db_index=True, verbose_name="ordered")),
-                (
-                    "total",
-                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="total"),
-                ),
-                (
-                    "currency",
-                    models.CharField(default="EUR", max_length=3, verbose_name="currency"),
-                ),
-                ("channel", models.CharField(blank=True, max_length=50, verbose_name="channel")),
-                (
-                    "contact",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="orders",
-                        to="contacts.contact",
-                        verbose_name="customer",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ('external_id', models.CharField(max_length=64, unique=True, verbose_name='order number')),
+                ('ordered_at', models.DateTimeField(db_index=True, verbose_name='ordered')),
+                ('total', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='total')),
+                ('currency', models.CharField(default='EUR', max_length=3, verbose_name='currency')),
+                ('channel', models.CharField(blank=True, max_length=50, verbose_name='channel')),
+                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='orders', to='contacts.contact', verbose_name='customer')),
             ],
             options={
-                "verbose_name": "order",
-                "verbose_name_plural": "orders",
-                "ordering": ["-ordered_at"],
+                'verbose_name': 'order',
+                'verbose_name_plural': 'orders',
+                'ordering': ['-ordered_at'],
             },
         ),
         migrations.CreateModel(
-            name="OrderLine",
+            name='OrderLine',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("sku", models.CharField(blank=True, max_length=64, verbose_name="SKU")),
-                (
-                    "product_name",
-                    models.CharField(blank=True, max_length=200, verbose_name="product"),
-                ),
-                ("category", models.CharField(blank=True, max_length=100, verbose_name="category")),
-                (
-                    "quantity",
-                    models.DecimalField(
-                        decimal_places=3, default=1, max_digits=10, verbose_name="quantity"
-                    ),
-                ),
-                (
-                    "unit_price",
-                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="unit price"),
-                ),
-                (
-                    "line_total",
-                    models.DecimalField(decimal_places=2, max_digits=12, verbose_name="line total"),
-                ),
-                (
-                    "order",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="lines",
-                        to="commerce.order",
-                    ),
-                ),
-                (
-                    "product",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="order_lines",
-                        to="commerce.product",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('sku', models.CharField(blank=True, max_length=64, verbose_name='SKU')),
+                ('product_name', models.CharField(blank=True, max_length=200, verbose_name='product')),
+                ('category', models.CharField(blank=True, max_length=100, verbose_name='category')),
+                ('quantity', models.DecimalField(decimal_places=3, default=1, max_digits=10, verbose_name='quantity')),
+                ('unit_price', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='unit price')),
+                ('line_total', models.DecimalField(decimal_places=2, max_digits=12, verbose_name='line total')),
+                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lines', to='commerce.order')),
+                ('product', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='order_lines', to='commerce.product')),
             ],
             options={
-                "verbose_name": "order line",
-                "verbose_name_plural": "order lines",
+                'verbose_name': 'order line',
+                'verbose_name_plural': 'order lines',
             },
         ),
         migrations.AddIndex(
-            model_name="order",
-            index=models.Index(fields=["contact", "ordered_at"], name="order_contact_date_idx"),
+            model_name='order',
+            index=models.Index(fields=['contact', 'ordered_at'], name='order_contact_date_idx'),
         ),
         migrations.AddIndex(
-            model_name="order",
-            index=models.Index(fields=["channel", "ordered_at"], name="order_channel_date_idx"),
+            model_name='order',
+            index=models.Index(fields=['channel', 'ordered_at'], name='order_channel_date_idx'),
         ),
         migrations.AddIndex(
-            model_name="orderline",
-            index=models.Index(fields=["product", "order"], name="orderline_product_idx"),
+            model_name='orderline',
+            index=models.Index(fields=['product', 'order'], name='orderline_product_idx'),
         ),
         migrations.AddIndex(
-            model_name="orderline",
-            index=models.Index(fields=["category"], name="orderline_category_idx"),
+            model_name='orderline',
+            index=models.Index(fields=['category'], name='orderline_category_idx'),
         ),
     ]

@@ -7,6 +7,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
@@ -15,284 +16,110 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name="MailingList",
+            name='MailingList',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
-                ("name", models.CharField(max_length=120, unique=True, verbose_name="name")),
-                ("description", models.TextField(blank=True, verbose_name="description")),
-                ("double_opt_in", models.BooleanField(default=False, verbose_name="double opt-in")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ('name', models.CharField(max_length=120, unique=True, verbose_name='name')),
+                ('description', models.TextField(blank=True, verbose_name='description')),
+                ('double_opt_in', models.BooleanField(default=False, verbose_name='double opt-in')),
             ],
             options={
-                "verbose_name": "list",
-                "verbose_name_plural": "lists",
-                "ordering": ["name"],
+                'verbose_name': 'list',
+                'verbose_name_plural': 'lists',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Tag",
+            name='Tag',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=80, unique=True, verbose_name="name")),
-                ("color", models.CharField(default="#6b7280", max_length=7, verbose_name="colour")),
-                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created")),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=80, unique=True, verbose_name='name')),
+                ('color', models.CharField(default='#6b7280', max_length=7, verbose_name='colour')),
+                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
             ],
             options={
-                "verbose_name": "tag",
-                "verbose_name_plural": "tags",
-                "ordering": ["name"],
+                'verbose_name': 'tag',
+                'verbose_name_plural': 'tags',
+                'ordering': ['name'],
             },
         ),
         migrations.CreateModel(
-            name="Contact",
+            name='Contact',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
-                (
-                    "email",
-                    models.EmailField(
-                        blank=True, max_length=254, null=True, unique=True, verbose_name="email"
-                    ),
-                ),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True,
-                        max_length=64,
-                        null=True,
-                        unique=True,
-                        verbose_name="customer number",
-                    ),
-                ),
-                (
-                    "civility",
-                    models.CharField(
-                        blank=True,
-                        choices=[("", "—"), ("M", "Mr"), ("Mme", "Mrs")],
-                        max_length=4,
-                        verbose_name="title",
-                    ),
-                ),
-                (
-                    "first_name",
-                    models.CharField(blank=True, max_length=100, verbose_name="first name"),
-                ),
-                (
-                    "last_name",
-                    models.CharField(blank=True, max_length=100, verbose_name="last name"),
-                ),
-                (
-                    "phone",
-                    models.CharField(
-                        blank=True,
-                        help_text="E.164, e.g. +33612345678",
-                        max_length=20,
-                        verbose_name="phone",
-                    ),
-                ),
-                (
-                    "phone_invalid",
-                    models.CharField(blank=True, max_length=64, verbose_name="unreadable phone"),
-                ),
-                ("address", models.CharField(blank=True, max_length=255, verbose_name="address")),
-                (
-                    "postal_code",
-                    models.CharField(blank=True, max_length=16, verbose_name="postal code"),
-                ),
-                ("city", models.CharField(blank=True, max_length=100, verbose_name="city")),
-                (
-                    "country",
-                    models.CharField(
-                        blank=True, default="FR", max_length=2, verbose_name="country"
-                    ),
-                ),
-                (
-                    "language",
-                    models.CharField(
-                        blank=True, default="fr", max_length=8, verbose_name="language"
-                    ),
-                ),
-                ("birth_date", models.DateField(blank=True, null=True, verbose_name="birth date")),
-                (
-                    "joined_on",
-                    models.DateField(blank=True, null=True, verbose_name="customer since"),
-                ),
-                ("source", models.CharField(blank=True, max_length=100, verbose_name="source")),
-                ("notes", models.TextField(blank=True, verbose_name="notes")),
-                (
-                    "attributes",
-                    models.JSONField(blank=True, default=dict, verbose_name="custom attributes"),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("active", "Active"),
-                            ("bounced", "Bounced"),
-                            ("complained", "Complained"),
-                            ("blocked", "Blocked"),
-                            ("erased", "Erased"),
-                        ],
-                        db_index=True,
-                        default="active",
-                        max_length=12,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "tags",
-                    models.ManyToManyField(
-                        blank=True, related_name="contacts", to="contacts.tag", verbose_name="tags"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ('email', models.EmailField(blank=True, max_length=254, null=True, unique=True, verbose_name='email')),
+                ('external_id', models.CharField(blank=True, max_length=64, null=True, unique=True, verbose_name='customer number')),
+                ('civility', models.CharField(blank=True, choices=[('', '—'), ('M', 'Mr'), ('Mme', 'Mrs')], max_length=4, verbose_name='title')),
+                ('first_name', models.CharField(blank=True, max_length=100, verbose_name='first name')),
+                ('last_name', models.CharField(blank=True, max_length=100, verbose_name='last name')),
+                ('phone', models.CharField(blank=True, help_text='E.164, e.g. +33612345678', max_length=20, verbose_name='phone')),
+                ('phone_invalid', models.CharField(blank=True, max_length=64, verbose_name='unreadable phone')),
+                ('address', models.CharField(blank=True, max_length=255, verbose_name='address')),
+                ('postal_code', models.CharField(blank=True, max_length=16, verbose_name='postal code')),
+                ('city', models.CharField(blank=True, max_length=100, verbose_name='city')),
+                ('country', models.CharField(blank=True, default='FR', max_length=2, verbose_name='country')),
+                ('language', models.CharField(blank=True, default='fr', max_length=8, verbose_name='language')),
+                ('birth_date', models.DateField(blank=True, null=True, verbose_name='birth date')),
+                ('joined_on', models.DateField(blank=True, null=True, verbose_name='customer since')),
+                ('source', models.CharField(blank=True, max_length=100, verbose_name='source')),
+                ('notes', models.TextField(blank=True, verbose_name='notes')),
+                ('attributes', models.JSONField(blank=True, default=dict, verbose_name='custom attributes')),
+                ('status', models.CharField(choices=[('active', 'Active'), ('bounced', 'Bounced'), ('complained', 'Complained'), ('blocked', 'Blocked'), ('erased', 'Erased')], db_index=True, default='active', max_length=12, verbose_name='status')),
+                ('tags', models.ManyToManyField(blank=True, related_name='contacts', to='contacts.tag', verbose_name='tags')),
             ],
             options={
-                "verbose_name": "contact",
-                "verbose_name_plural": "contacts",
+                'verbose_name': 'contact',
+                'verbose_name_plural': 'contacts',
             },
         ),
         migrations.CreateModel(
-            name="Subscription",
+            name='Subscription',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(auto_now_add=True, db_index=True, verbose_name="created"),
-                ),
-                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated")),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("subscribed", "Subscribed"),
-                            ("unsubscribed", "Unsubscribed"),
-                            ("unconfirmed", "Unconfirmed"),
-                        ],
-                        max_length=14,
-                        verbose_name="status",
-                    ),
-                ),
-                (
-                    "consent_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="consent given"),
-                ),
-                (
-                    "consent_source",
-                    models.CharField(
-                        choices=[
-                            ("import", "Import"),
-                            ("manual", "Added by hand"),
-                            ("form", "Sign-up form"),
-                            ("api", "API"),
-                        ],
-                        max_length=10,
-                        verbose_name="consent source",
-                    ),
-                ),
-                (
-                    "consent_proof",
-                    models.JSONField(blank=True, default=dict, verbose_name="consent proof"),
-                ),
-                (
-                    "unsubscribed_at",
-                    models.DateTimeField(blank=True, null=True, verbose_name="unsubscribed"),
-                ),
-                (
-                    "contact",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="subscriptions",
-                        to="contacts.contact",
-                    ),
-                ),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "mailing_list",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="subscriptions",
-                        to="contacts.mailinglist",
-                        verbose_name="list",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True, verbose_name='created')),
+                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
+                ('status', models.CharField(choices=[('subscribed', 'Subscribed'), ('unsubscribed', 'Unsubscribed'), ('unconfirmed', 'Unconfirmed')], max_length=14, verbose_name='status')),
+                ('consent_at', models.DateTimeField(blank=True, null=True, verbose_name='consent given')),
+                ('consent_source', models.CharField(choices=[('import', 'Import'), ('manual', 'Added by hand'), ('form', 'Sign-up form'), ('api', 'API')], max_length=10, verbose_name='consent source')),
+                ('consent_proof', models.JSONField(blank=True, default=dict, verbose_name='consent proof')),
+                ('unsubscribed_at', models.DateTimeField(blank=True, null=True, verbose_name='unsubscribed')),
+                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to='contacts.contact')),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('mailing_list', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subscriptions', to='contacts.mailinglist', verbose_name='list')),
             ],
             options={
-                "verbose_name": "subscription",
-                "verbose_name_plural": "subscriptions",
-                "indexes": [
-                    models.Index(
-                        fields=["mailing_list", "status"], name="subscription_list_status_idx"
-                    )
-                ],
-                "constraints": [
-                    models.UniqueConstraint(
-                        fields=("contact", "mailing_list"), name="subscription_unique"
-                    )
-                ],
+                'verbose_name': 'subscription',
+                'verbose_name_plural': 'subscriptions',
+                'indexes': [models.Index(fields=['mailing_list', 'status'], name='subscription_list_status_idx')],
+                'constraints': [models.UniqueConstraint(fields=('contact', 'mailing_list'), name='subscription_unique')],
             },
         ),
         migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
+            model_name='contact',
+            index=models.Index(fields=['last_name', 'first_name'], name='contact_name_idx'),
         ),
         migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(
-                django.db.models.functions.text.Lower("last_name"),
-                name="contact_lower_last_name_idx",
-            ),
+            model_name='contact',
+            index=models.Index(django.db.models.functions.text.Lower('last_name'), name='contact_lower_last_name_idx'),
         ),
         migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(fields=["postal_code"], name="contact_postal_code_idx"),
+            model_name='contact',
+            index=models.Index(fields=['postal_code'], name='contact_postal_code_idx'),
         ),
         migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(fields=["city"], name="contact_city_idx"),
+            model_name='contact',
+            index=models.Index(fields=['city'], name='contact_city_idx'),
         ),
         migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(fields=["-created_at", "-id"], name="contact_recent_idx"),
+            model_name='contact',
+            index=models.Index(fields=['-created_at', '-id'], name='contact_recent_idx'),
         ),
         migrations.AddIndex(
-            model_name="contact",
-            index=models.Index(fields=["source"], name="contact_source_idx"),
+            model_name='contact',
+            index=models.Index(fields=['source'], name='contact_source_idx'),
         ),
     ]
