@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from anymail.signals import AnymailTrackingEvent, tracking
+from django.test import Client
 from django.urls import include, path
 
 from fidele.compliance.models import Suppression
@@ -125,9 +126,8 @@ def test_events_about_unknown_messages_and_addresses_are_ignored():
 
 
 @pytest.mark.urls(__name__)
-def test_a_postmark_bounce_webhook_goes_through_anymail_to_the_suppression_list(
-    client, outbox, settings
-):
+def test_a_postmark_bounce_webhook_goes_through_anymail_to_the_suppression_list(outbox, settings):
+    client = Client(enforce_csrf_checks=True)  # ESPs send no CSRF token
     settings.ANYMAIL = {"WEBHOOK_SECRET": "fidele:webhook-secret"}
     payload = {
         "RecordType": "Bounce",
@@ -153,3 +153,14 @@ def test_a_postmark_bounce_webhook_goes_through_anymail_to_the_suppression_list(
     assert response.status_code == 200
     assert BounceReport.objects.get().outbox_id == outbox.pk
     assert Suppression.objects.get().reason == "hard_bounce"
+
+
+@pytest.mark.urls(__name__)
+def test_webhooks_are_refused_until_a_secret_is_configured(client, outbox, settings):
+    settings.ANYMAIL = {}
+    payload = {"RecordType": "SpamComplaint", "MessageID": "esp-4f1c2a9e", "Email": outbox.email}
+    response = client.post(
+        "/delivery/webhooks/anymail/postmark/tracking/", payload, content_type="application/json"
+    )
+    assert response.status_code == 403
+    assert not Suppression.objects.exists()
