@@ -59,3 +59,11 @@ def test_services_refuse_to_save_a_template_with_an_error():
         )
     assert caught.value.line == 2
     assert not Campaign.objects.exists()
+
+
+def test_problems_are_reported_in_french_for_french_users():
+    from django.utils import translation
+
+    with translation.override("fr"):
+        problems = check(body="{{ contact.frist_name }}")
+    assert "Variable inconnue : contact.frist_name" in problems[0].message

@@ -95,6 +95,10 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.fields["utm_source"].label = _("Source (utm_source)")
+        self.fields["utm_medium"].label = _("Medium (utm_medium)")
+        self.fields["utm_campaign"].label = _("Campaign name (utm_campaign)")
+        self.fields["ab_enabled"].label = _("Test two versions (A/B) on a sample first")
         self.fields["layout"].queryset = Layout.objects.order_by("name")
         self.fields["layout"].required = False
         self.fields["layout"].empty_label = _("Default layout")

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from fidele.campaigns import rendering, selectors, services
@@ -296,10 +297,13 @@ def campaign_schedule(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 _ACTIONS = {
-    "pause": (services.campaign_pause, _("Sending paused.")),
-    "resume": (services.campaign_resume, _("Sending resumed.")),
-    "cancel": (services.campaign_cancel, _("Campaign cancelled.")),
-    "unschedule": (services.campaign_unschedule, _("Back to draft: the campaign will not go out.")),
+    "pause": (services.campaign_pause, gettext_lazy("Sending paused.")),
+    "resume": (services.campaign_resume, gettext_lazy("Sending resumed.")),
+    "cancel": (services.campaign_cancel, gettext_lazy("Campaign cancelled.")),
+    "unschedule": (
+        services.campaign_unschedule,
+        gettext_lazy("Back to draft: the campaign will not go out."),
+    ),
 }
 
 
