@@ -328,3 +328,51 @@ def test_the_rejected_file_neutralises_formulas(write_file):
     with open(summary["rejected_file"], encoding="utf-8-sig") as handle:
         text = handle.read()
     assert "'=HYPERLINK" in text and "'@SUM(1)" in text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writing_from_a_second_thread_gives_the_same_result(fixture_file, settings, monkeypatch):
+    from fidele.imports import contacts_engine
+
+    settings.IMPORT_WRITER_THREAD = True
+    monkeypatch.setattr(contacts_engine, "BATCH_ROWS", 2)
+    summary = run(fixture_file("contacts_fr_cp1252.csv"), list_name="Lettre")
+
+    assert {k: summary[k] for k in ("rows", "created", "merged", "rejected", "subscribed")} == {
+        "rows": 6,
+        "created": 4,
+        "merged": 1,
+        "rejected": 1,
+        "subscribed": 2,
+    }
+    assert sorted(Contact.objects.get(external_id="C001").tags.values_list("name", flat=True)) == [
+        "Fromages",
+        "VIP",
+        "Vins",
+    ]
+    assert len(rejected_rows(summary)) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_in_the_writing_thread_fails_the_import_and_keeps_earlier_batches(
+    write_file, settings, monkeypatch
+):
+    from fidele.imports import contacts_engine
+
+    settings.IMPORT_WRITER_THREAD = True
+    monkeypatch.setattr(contacts_engine, "BATCH_ROWS", 2)
+    original = contacts_engine.ContactImport._insert
+    calls = []
+
+    def failing_insert(self, pairs):
+        calls.append(len(pairs))
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        return original(self, pairs)
+
+    monkeypatch.setattr(contacts_engine.ContactImport, "_insert", failing_insert)
+    summary = run(write_file("email\n" + "".join(f"a{i}@x.fr\n" for i in range(7))))
+
+    assert summary["error"]
+    assert Contact.objects.count() == 2
+    assert ImportJob.objects.get().status == ImportJob.Status.FAILED

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,10 +41,12 @@ from fidele.imports.mapping import ATTR_PREFIX, header_key
 from fidele.imports.pipeline import (
     BATCH_ROWS,
     MAX_CELL_CHARS,
+    BatchWriter,
     Counters,
     IdSet,
     ImportOptions,
     RejectWriter,
+    overlap_writes,
 )
 from fidele.imports.reader import ImportFileError
 
@@ -177,12 +180,15 @@ class ContactImport:
         }
         self.imported_at = timezone.now().isoformat()
         self.is_pg = sql.is_postgresql()
+        self.lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------
 
     def reject(self, number: int, cells: list[str], reason: str) -> None:
-        self.counters.rejected += 1
-        self.rejects.write(number, cells, reason)
+        # Both the reading thread and the writing thread reject rows.
+        with self.lock:
+            self.counters.rejected += 1
+            self.rejects.write(number, cells, reason)
 
     def read_row(self, number: int, cells: list[str]) -> Record | None:
         record = Record(number, cells)
@@ -309,24 +315,32 @@ class ContactImport:
         batch: dict[str, Record] = {}
         owners: dict[str, str] = {}  # customer number -> key of its record in the batch
         pending = 0
+        writer = BatchWriter(self.flush) if overlap_writes() else None
+        submit = writer.submit if writer else self.flush
+        failed = True
         try:
-            for number, cells in rows:
-                self.counters.rows += 1
-                record = self.read_row(number, cells)
-                if record is not None:
-                    self._add(batch, owners, record)
-                    pending += 1
-                if pending >= BATCH_ROWS:
-                    self.flush(batch)
-                    batch, owners, pending = {}, {}, 0
-        except ImportFileError:
-            # A broken line further down: the rows read before it are valid and are saved,
-            # and the summary says where the reading stopped.
+            try:
+                for number, cells in rows:
+                    self.counters.rows += 1
+                    record = self.read_row(number, cells)
+                    if record is not None:
+                        self._add(batch, owners, record)
+                        pending += 1
+                    if pending >= BATCH_ROWS:
+                        submit(batch)
+                        batch, owners, pending = {}, {}, 0
+            except ImportFileError:
+                # A broken line further down: the rows read before it are valid and are
+                # saved, and the summary says where the reading stopped.
+                if batch:
+                    submit(batch)
+                raise
             if batch:
-                self.flush(batch)
-            raise
-        if batch:
-            self.flush(batch)
+                submit(batch)
+            failed = False
+        finally:
+            if writer is not None:
+                writer.close(raise_error=not failed)
         return self.counters
 
     def _add(self, batch: dict[str, Record], owners: dict[str, str], record: Record) -> None:

@@ -144,8 +144,8 @@ class MappingForm(forms.Form):
                 self.add_error(
                     "consent_confirmed",
                     _(
-                        "This file has no consent column: confirm that you hold the consent of every "
-                        "person, or leave the list empty."
+                        "This file has no consent column: confirm that you hold the consent of "
+                        "every person, or leave the list empty."
                     ),
                 )
         return data

@@ -15,10 +15,14 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
 import phonenumbers
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from email_validator import EmailNotValidError, validate_email
 
-from fidele.imports.mapping import header_key
+from fidele.imports.mapping import header_key as _header_key
+
+# Titles, yes/no, languages and countries repeat on every row: compute each key once.
+header_key = lru_cache(maxsize=4096)(_header_key)
 
 # --- email -----------------------------------------------------------------------------------
 
@@ -149,9 +153,11 @@ def _year(text: str) -> int:
     year = int(text)
     if len(text) == 2:
         # dd/mm/yy: "85" is 1985, "12" is 2012 - the century that does not put it in the future.
-        pivot = dt.date.today().year % 100
-        year += 2000 if year <= pivot else 1900
+        year += 2000 if year <= _PIVOT else 1900
     return year
+
+
+_PIVOT = dt.date.today().year % 100
 
 
 def _parse(value: str) -> tuple[tuple[int, ...] | None, str | None]:
@@ -169,7 +175,19 @@ def _parse(value: str) -> tuple[tuple[int, ...] | None, str | None]:
 
 def normalise_date(raw: str) -> tuple[dt.date | None, str | None]:
     """dd/mm/yyyy, dd/mm/yy, dd.mm.yyyy, ISO (Excel date cells arrive as ISO)."""
+    # Cached: birth and sign-up dates repeat across a customer file, dates are immutable,
+    # and the language is part of the key because the message is translated.
+    return _normalise_date(raw, get_language())
+
+
+@lru_cache(maxsize=65536)
+def _normalise_date(raw: str, _language: str | None) -> tuple[dt.date | None, str | None]:
     value = raw.strip()
+    if len(value) == 10 and value[2] == "/" and value[5] == "/":
+        try:  # the common dd/mm/yyyy without the regex
+            return dt.date(int(value[6:]), int(value[3:5]), int(value[:2])), None
+        except ValueError:
+            pass
     if not value:
         return None, None
     parts, problem = _parse(value)

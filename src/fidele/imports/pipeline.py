@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import queue
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from django.conf import settings
 
 # A cell longer than this is not a value a person typed: reject the row and say which column.
 MAX_CELL_CHARS = 10_000
-BATCH_ROWS = 2_000
+BATCH_ROWS = 5_000
 WARNINGS_KEPT = 200
 WARNING_GROUPS_KEPT = 50
 _QUOTED = re.compile(r"“[^”]*”")
@@ -154,3 +156,58 @@ class IdSet:
         offset = value - self.base
         index = offset >> 3
         return index < len(self.bits) and bool(self.bits[index] & (1 << (offset & 7)))
+
+
+class BatchWriter:
+    """Writes batches in a second thread while the caller reads and normalises the next one.
+
+    Python (parsing, normalising) and the database (index maintenance) each keep a core busy
+    instead of taking turns. The queue holds one batch, so memory stays at two batches. The
+    thread has its own database connection, so this is only used outside a transaction (the
+    caller's rows would be invisible to it).
+    """
+
+    def __init__(self, write: Callable[[Any], None]):
+        self.write = write
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._loop, name="fidele-import-writer", daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        from django.db import connection
+
+        try:
+            while True:
+                batch = self.queue.get()
+                if batch is None:
+                    return
+                if self.error is None:  # after a failure, drain without writing
+                    try:
+                        self.write(batch)
+                    except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                        self.error = exc
+        finally:
+            connection.close()
+
+    def submit(self, batch: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(batch)
+
+    def close(self, *, raise_error: bool = True) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if raise_error and self.error is not None:
+            raise self.error
+
+
+def overlap_writes() -> bool:
+    """Whether to write batches from a second thread (see BatchWriter)."""
+    from django.conf import settings
+    from django.db import connection
+
+    forced = getattr(settings, "IMPORT_WRITER_THREAD", None)
+    if forced is not None:
+        return bool(forced) and not connection.in_atomic_block
+    return connection.vendor == "postgresql" and not connection.in_atomic_block

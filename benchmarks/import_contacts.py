@@ -1,0 +1,359 @@
+"""Import N generated contacts through the real import service, beside the raw database limit.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fidele_bench \\
+        python benchmarks/import_contacts.py --rows 1000000
+
+The file is a messy-but-valid French export (cp1252, `;`, mixed-case emails with spaces, phones
+in five spellings, dd/mm/yyyy and dd/mm/yy dates, "M."/"Madame"/"Mlle" titles, postal codes that
+lost their leading zero, a custom column). Every row is valid, so rows/s measures reading,
+detecting, normalising, deduplicating and writing - not rejecting.
+
+In the same run, the same contacts, already clean, are COPYed into a scratch table and upserted
+(INSERT ... ON CONFLICT DO NOTHING) into a copy of the contacts table with the same indexes:
+the physical limit the import is held against. Prints one JSON object.
+
+The database must be a scratch one: the contacts table is emptied first (--yes required when it
+is not empty).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+FIRST = [
+    "Hélène",
+    "Jérôme",
+    "François",
+    "Zoé",
+    "Inès",
+    "Benoît",
+    "Gaëlle",
+    "Léa",
+    "Noël",
+    "Cécile",
+    "Anaïs",
+    "Loïc",
+    "Maëlle",
+    "Théo",
+    "Chloé",
+    "Raphaël",
+    "Mathéo",
+    "Éloïse",
+    "Jean",
+    "Marie",
+]
+LAST = [
+    "Dupré",
+    "Lefèvre",
+    "Çelik",
+    "Martin",
+    "Moreau",
+    "Bérenger",
+    "Fabré",
+    "Gérard",
+    "Lemaître",
+    "Thébault",
+    "Durand",
+    "Petit",
+    "Roux",
+    "Fournier",
+    "Girard",
+    "Bonnet",
+    "Mercier",
+    "Lambert",
+]
+CITIES = [
+    ("24100", "Bergerac"),
+    ("33000", "Bordeaux"),
+    ("01000", "Bourg-en-Bresse"),
+    ("75011", "Paris"),
+    ("24000", "Périgueux"),
+    ("69003", "Lyon"),
+    ("06000", "Nice"),
+    ("13001", "Marseille"),
+    ("31000", "Toulouse"),
+    ("44000", "Nantes"),
+]
+WINES = ["Pécharmant", "Monbazillac", "Bergerac rouge", "Saussignac", "Rosette", ""]
+DOMAINS = ["orange.fr", "free.fr", "gmail.com", "laposte.net", "wanadoo.fr", "sfr.fr", "yahoo.fr"]
+PREFIXES = [
+    "60",
+    "61",
+    "62",
+    "64",
+    "65",
+    "66",
+    "67",
+    "68",
+    "73",
+    "75",
+    "76",
+    "77",
+    "78",
+    "14",
+    "33",
+    "23",
+    "47",
+    "55",
+]
+HEADER = [
+    "N° client",
+    "Civilité",
+    "Prénom",
+    "Nom",
+    "E-mail",
+    "Téléphone",
+    "Adresse",
+    "CP",
+    "Ville",
+    "Date de naissance",
+    "Client depuis",
+    "Vin préféré",
+]
+
+
+def ascii_fold(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def people(count: int, seed: int = 42):
+    """Yields (messy cells for the CSV, clean values as the import should store them)."""
+    rng = random.Random(seed)
+    for i in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        postal, city = rng.choice(CITIES)
+        email = f"{ascii_fold(first).lower()}.{ascii_fold(last).lower()}.{i}@{rng.choice(DOMAINS)}"
+        # Prefixes phonenumbers holds valid for France (mobile 6x/7x, geographic 1x-5x).
+        nsn = rng.choice(PREFIXES) + f"{rng.randrange(10**7):07d}"
+        d = "0" + nsn
+        phone = rng.choice(
+            [
+                f"{d[0:2]} {d[2:4]} {d[4:6]} {d[6:8]} {d[8:10]}",
+                f"{d[0:2]}.{d[2:4]}.{d[4:6]}.{d[6:8]}.{d[8:10]}",
+                d,
+                f"+33 {nsn[0]} {nsn[1:3]} {nsn[3:5]} {nsn[5:7]} {nsn[7:9]}",
+                nsn,  # Excel dropped the 0
+            ]
+        )
+        birth = date(1940 + rng.randrange(60), 1 + rng.randrange(12), 1 + rng.randrange(28))
+        joined = date(2015 + rng.randrange(9), 1 + rng.randrange(12), 1 + rng.randrange(28))
+        civility_raw, civility = rng.choice(
+            [
+                ("M.", "M"),
+                ("Monsieur", "M"),
+                ("Mme", "Mme"),
+                ("Madame", "Mme"),
+                ("Mlle", "Mme"),
+                ("", ""),
+            ]
+        )
+        birth_raw = birth.strftime("%d/%m/%Y") if rng.random() < 0.8 else birth.strftime("%d/%m/%y")
+        if birth_raw.count("/") and len(birth_raw) == 8:
+            # dd/mm/yy reads back into the right century only for years the pivot puts there.
+            yy = int(birth_raw[-2:])
+            if yy <= date.today().year % 100:
+                birth_raw = birth.strftime("%d/%m/%Y")
+        wine = rng.choice(WINES)
+        address = f"{1 + rng.randrange(120)} rue de l'Église"
+        messy = [
+            f"C{i:07d}",
+            civility_raw,
+            first,
+            last,
+            rng.choice([email, email.upper(), f" {email} ", email.capitalize()]),
+            phone,
+            address,
+            postal.lstrip("0") if rng.random() < 0.5 else postal,
+            city,
+            birth_raw,
+            joined.strftime("%d/%m/%Y"),
+            wine,
+        ]
+        clean = {
+            "email": email,
+            "external_id": f"C{i:07d}",
+            "civility": civility,
+            "first_name": first,
+            "last_name": last,
+            "phone": "+33" + nsn,
+            "phone_invalid": "",
+            "address": address,
+            "postal_code": postal,
+            "city": city,
+            "country": "FR",
+            "language": "fr",
+            "birth_date": birth,
+            "joined_on": joined,
+            "source": "",
+            "notes": "",
+            "attributes": json.dumps({"vin_prefere": wine} if wine else {}, ensure_ascii=False),
+        }
+        yield messy, clean
+
+
+def write_csv(path: Path, count: int) -> None:
+    import csv
+
+    with path.open("w", encoding="cp1252", newline="") as handle:
+        writer = csv.writer(handle, delimiter=";", lineterminator="\r\n")
+        writer.writerow(HEADER)
+        for messy, _clean in people(count):
+            writer.writerow(messy)
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version()}
+
+
+def raw_limit(count: int) -> dict:
+    """COPY the clean rows into a scratch table, then upsert them into a copy of contacts."""
+    from django.db import connection
+
+    from fidele.imports.contacts_engine import FIELDS
+
+    columns = [*FIELDS, "attributes", "status", "created_at", "updated_at"]
+    column_list = ", ".join(columns)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_contacts, bench_stage")
+        cursor.execute("CREATE TABLE bench_contacts (LIKE contacts_contact INCLUDING ALL)")
+        cursor.execute(
+            "CREATE UNLOGGED TABLE bench_stage AS SELECT * FROM contacts_contact WITH NO DATA"
+        )
+        cursor.execute("ALTER TABLE bench_stage DROP COLUMN id")
+    from django.utils import timezone
+
+    now = timezone.now()
+    rows = [
+        (*(clean[name] for name in FIELDS), clean["attributes"], "active", now, now)
+        for _messy, clean in people(count)
+    ]  # built before the clock starts: the limit measures the database, not this generator
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY bench_stage ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        copied = time.perf_counter()
+        cursor.execute(
+            f"INSERT INTO bench_contacts ({column_list}) SELECT {column_list} FROM bench_stage "
+            "ON CONFLICT DO NOTHING"
+        )
+        inserted = cursor.rowcount
+    seconds = time.perf_counter() - started
+    del rows
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_contacts, bench_stage")
+    return {
+        "rows": inserted,
+        "seconds": round(seconds, 3),
+        "copy_seconds": round(copied - started, 3),
+        "rows_per_s": round(count / seconds),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--yes", action="store_true", help="empty a non-empty contacts table")
+    parser.add_argument("--no-raw", action="store_true", help="skip the raw COPY + upsert limit")
+    parser.add_argument("--keep-file", action="store_true")
+    args = parser.parse_args()
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fidele.config.settings")
+    os.environ.setdefault("FIDELE_DATA_DIR", tempfile.mkdtemp(prefix="fidele-bench-"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from fidele.contacts.models import Contact
+    from fidele.imports.services import import_file
+
+    if connection.vendor != "postgresql":
+        print(
+            "warning: DATABASE_URL is not PostgreSQL; the goal is set for PostgreSQL",
+            file=sys.stderr,
+        )
+    call_command("migrate", verbosity=0)
+    if Contact.objects.exists() and not args.yes:
+        sys.exit("the contacts table is not empty: use a scratch database, or --yes to empty it")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("TRUNCATE contacts_contact CASCADE")
+        else:
+            Contact.objects.all().delete()
+
+    workdir = Path(tempfile.mkdtemp(prefix="fidele-bench-"))
+    path = workdir / "clients.csv"
+    started = time.perf_counter()
+    write_csv(path, args.rows)
+    generated = time.perf_counter() - started
+    rss_before = peak_rss_mb()
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    started = time.perf_counter()
+    summary = import_file(kind="contacts", path=path)
+    seconds = time.perf_counter() - started
+    rss_import = peak_rss_mb()
+    stored = Contact.objects.count()
+
+    result = {
+        "benchmark": "import_contacts",
+        "date": date.today().isoformat(),
+        "database": connection.vendor,
+        "machine": machine(),
+        "rows": args.rows,
+        "file_mb": round(path.stat().st_size / 1e6, 1),
+        "generate_seconds": round(generated, 1),
+        "import": {
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(args.rows / seconds),
+            "created": summary["created"],
+            "rejected": summary["rejected"],
+            "warnings": summary["warnings"],
+            "stored": stored,
+            "peak_rss_mb": rss_import,
+            "rss_before_import_mb": rss_before,
+        },
+        "goal_rows_per_s": 100_000,
+    }
+    if not args.no_raw and connection.vendor == "postgresql":
+        result["raw_copy_upsert"] = raw_limit(args.rows)
+        result["import_vs_raw"] = round(
+            result["import"]["rows_per_s"] / result["raw_copy_upsert"]["rows_per_s"], 3
+        )
+    if not args.keep_file:
+        path.unlink()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
