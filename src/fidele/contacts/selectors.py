@@ -89,10 +89,12 @@ def contacts_filtered(
             )
     tag = clean_param(params.get("tag"))
     if tag:
-        # EXISTS rather than a join: a join would repeat nothing here, but it stops the planner
-        # from walking the sort index and stopping after one page.
+        # The tag's id is looked up first so that the planner sees `tag_id = 7` and can use the
+        # through table's index (with a join on the name it guesses, and guesses badly at 1M).
+        # EXISTS rather than a join, so that a contact never appears twice.
+        tag_id = Tag.objects.filter(name=tag).values_list("pk", flat=True).first()
         queryset = queryset.filter(
-            Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag__name=tag))
+            Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag_id=tag_id))
         )
     list_id = (params.get("list") or "").strip()
     if list_id.isdigit():

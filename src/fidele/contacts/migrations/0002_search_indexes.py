@@ -1,4 +1,4 @@
-"""Indexes for the contacts list's prefix searches and its phone search.
+"""Indexes for the contacts list's prefix searches, its phone search and its sort by city.
 
 PostgreSQL can use a btree index for `LIKE 'abc%'` only with a pattern operator class (unless the
 database collation is exactly "C"); Django adds such indexes by itself for unique text columns
@@ -27,11 +27,14 @@ POSTGRES_INDEXES = [
     ),
 ]
 PHONE_INDEX = "CREATE INDEX IF NOT EXISTS contact_phone_idx ON contacts_contact (phone)"
+# Sorting the list by city pages with a (city, id) cursor; without the id in the index every page
+# re-sorts all the contacts of the city (100,000 for a big town at 1M contacts).
+CITY_ID_INDEX = "CREATE INDEX IF NOT EXISTS contact_city_id_idx ON contacts_contact (city, id)"
 
 
 def create(apps, schema_editor):
     connection = schema_editor.connection
-    statements = [PHONE_INDEX]
+    statements = [PHONE_INDEX, CITY_ID_INDEX]
     if connection.vendor == "postgresql":
         statements += [sql for _, sql in POSTGRES_INDEXES]
     with connection.cursor() as cursor:
@@ -41,7 +44,7 @@ def create(apps, schema_editor):
 
 def drop(apps, schema_editor):
     connection = schema_editor.connection
-    names = ["contact_phone_idx"]
+    names = ["contact_phone_idx", "contact_city_id_idx"]
     if connection.vendor == "postgresql":
         names += [name for name, _ in POSTGRES_INDEXES]
     with connection.cursor() as cursor:
