@@ -400,3 +400,20 @@ def test_head_requests_from_link_checkers_are_not_counted(client):
     response = client.head(click_url(outbox.pk, "https://cave-de-lea.fr/"))
     assert response.status_code == 302
     assert not EmailEvent.objects.exists()
+
+
+# --- effect on later sends -----------------------------------------------------------------
+
+
+def test_an_unsubscription_keeps_the_contact_out_of_every_later_campaign(strict_client):
+    from fidele.delivery.audience import audience_queryset
+
+    marie = make_contact(lists=("Newsletter", "Ateliers"))
+    paul = make_contact("paul@example.fr", lists=("Newsletter",))
+    strict_client.post(unsubscribe_url(make_outbox(marie).pk), {"List-Unsubscribe": "One-Click"})
+    next_newsletter = make_campaign(lists=("Newsletter",))
+    assert list(audience_queryset(next_newsletter)) == [paul]
+    # Still on the list they kept.
+    assert list(audience_queryset(make_campaign(lists=("Ateliers",)))) == [marie]
+    _form_post(strict_client, unsubscribe_url(make_outbox(paul).pk), {"action": "all"})
+    assert list(audience_queryset(make_campaign(lists=("Newsletter", "Ateliers")))) == [marie]

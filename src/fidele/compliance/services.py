@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from fidele.compliance.models import Suppression
 from fidele.compliance.selectors import is_suppressed, suppressed_among  # noqa: F401 (re-export)
-from fidele.contacts.models import Contact, MailingList, Subscription
+from fidele.contacts.models import Contact, Subscription
 from fidele.contacts.services import InvalidValue, email_normalise
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
@@ -446,7 +446,3 @@ def recipient_preferences_save(
         ip_address=ip_address,
     )
     return change
-
-
-def list_names(ids: Iterable[int]) -> list[str]:
-    return list(MailingList.objects.filter(pk__in=list(ids)).values_list("name", flat=True))
