@@ -67,3 +67,13 @@ def test_problems_are_reported_in_french_for_french_users():
     with translation.override("fr"):
         problems = check(body="{{ contact.frist_name }}")
     assert "Variable inconnue : contact.frist_name" in problems[0].message
+
+
+def test_an_unclosed_block_is_explained_plainly():
+    problems = check(body="<p>a</p>\n{% if contact.city %}\n<p>b</p>")
+    assert "{% endif %}" in problems[0].message
+
+
+def test_an_unclosed_merge_tag_is_explained_plainly():
+    problems = check(subject="Bonjour {{ contact.first_name")
+    assert "not closed" in problems[0].message

@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from fidele.campaigns import rendering
 from fidele.campaigns.layouts import layout_default
@@ -35,31 +35,37 @@ class CampaignForm(forms.ModelForm):
     contact so that errors appear, with their line, next to their field."""
 
     lists = forms.ModelMultipleChoiceField(
-        label=_lazy("Send to"),
+        label=gettext_lazy("Send to"),
         queryset=MailingList.objects.order_by("name"),
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text=_lazy("Subscribers of these lists; someone in several lists gets one message."),
+        help_text=gettext_lazy(
+            "Subscribers of these lists; someone in several lists gets one message."
+        ),
     )
     exclude_lists = forms.ModelMultipleChoiceField(
-        label=_lazy("Except subscribers of"),
+        label=gettext_lazy("Except subscribers of"),
         queryset=MailingList.objects.order_by("name"),
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
-    variant_a_subject = forms.CharField(label=_lazy("Subject A"), required=False, max_length=500)
-    variant_a_body = forms.CharField(
-        label=_lazy("Content A"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
-        help_text=_lazy("Leave empty to use the main content."),
+    variant_a_subject = forms.CharField(
+        label=gettext_lazy("Subject A"), required=False, max_length=500
     )
-    variant_b_subject = forms.CharField(label=_lazy("Subject B"), required=False, max_length=500)
-    variant_b_body = forms.CharField(
-        label=_lazy("Content B"),
+    variant_a_body = forms.CharField(
+        label=gettext_lazy("Content A"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
-        help_text=_lazy("Leave empty to use the main content."),
+        help_text=gettext_lazy("Leave empty to use the main content."),
+    )
+    variant_b_subject = forms.CharField(
+        label=gettext_lazy("Subject B"), required=False, max_length=500
+    )
+    variant_b_body = forms.CharField(
+        label=gettext_lazy("Content B"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "code"}),
+        help_text=gettext_lazy("Leave empty to use the main content."),
     )
 
     class Meta:
@@ -77,20 +83,26 @@ class CampaignForm(forms.ModelForm):
             "preheader": forms.TextInput(),
         }
         help_texts = {
-            "subject": _lazy(
+            "subject": gettext_lazy(
                 'Merge tags work here too: {{ contact.first_name | default("cher client") }}.'
             ),
-            "preheader": _lazy("The line shown after the subject in most inboxes."),
-            "text_body": _lazy(
+            "preheader": gettext_lazy("The line shown after the subject in most inboxes."),
+            "text_body": gettext_lazy(
                 "Leave empty: a plain-text version is made from the content automatically."
             ),
-            "layout": _lazy(
+            "layout": gettext_lazy(
                 "The frame around the content, with your address and the unsubscribe link."
             ),
-            "track_links": _lazy("Links go through Fidèle to count clicks, then to their page."),
-            "utm_campaign": _lazy("Left empty, it is made from the campaign number and name."),
-            "ab_sample_percent": _lazy("Each variant goes to this share of the audience first."),
-            "ab_wait_minutes": _lazy("Then the best variant goes to everyone else."),
+            "track_links": gettext_lazy(
+                "Links go through Fidèle to count clicks, then to their page."
+            ),
+            "utm_campaign": gettext_lazy(
+                "Left empty, it is made from the campaign number and name."
+            ),
+            "ab_sample_percent": gettext_lazy(
+                "Each variant goes to this share of the audience first."
+            ),
+            "ab_wait_minutes": gettext_lazy("Then the best variant goes to everyone else."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -138,10 +150,12 @@ class CampaignForm(forms.ModelForm):
                 )
             for spec in variants:
                 variant = Variant(label=spec["label"], subject=spec["subject"], body=spec["body"])
+                key = spec["label"].lower()
+                field = {"subject": f"variant_{key}_subject", "body": f"variant_{key}_body"}
                 for problem in rendering.content_check(campaign=draft, variant=variant):
-                    key = spec["label"].lower()
-                    field = {"subject": f"variant_{key}_subject", "body": f"variant_{key}_body"}
-                    self.add_error(field.get(problem.part), problem_message(problem))
+                    # A part the variant leaves empty is the main one, already reported.
+                    if problem.part in field and spec[problem.part]:
+                        self.add_error(field[problem.part], problem_message(problem))
             if (data.get("ab_sample_percent") or 0) * 2 > 100:
                 self.add_error("ab_sample_percent", _("Two samples cannot exceed 100%."))
         return data
@@ -172,8 +186,12 @@ class CampaignForm(forms.ModelForm):
 class ScheduleForm(forms.Form):
     """A date and a time in the user's time zone (Europe/Paris unless configured otherwise)."""
 
-    date = forms.DateField(label=_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"}))
-    time = forms.TimeField(label=_lazy("Time"), widget=forms.TimeInput(attrs={"type": "time"}))
+    date = forms.DateField(
+        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    time = forms.TimeField(
+        label=gettext_lazy("Time"), widget=forms.TimeInput(attrs={"type": "time"})
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -187,8 +205,10 @@ class ScheduleForm(forms.Form):
 
 class TestSendForm(forms.Form):
     addresses = forms.CharField(
-        label=_lazy("Send a test to"),
-        help_text=_lazy("Up to 5 addresses, separated by commas. The subject starts with [TEST]."),
+        label=gettext_lazy("Send a test to"),
+        help_text=gettext_lazy(
+            "Up to 5 addresses, separated by commas. The subject starts with [TEST]."
+        ),
         widget=forms.TextInput(attrs={"autocomplete": "email"}),
     )
     contact = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -222,11 +242,11 @@ class LayoutForm(forms.ModelForm):
             "html": forms.Textarea(attrs={"rows": 22, "class": "code", "spellcheck": "false"}),
         }
         help_texts = {
-            "sender_postal_address": _lazy(
+            "sender_postal_address": gettext_lazy(
                 "Required by law in every commercial email: the postal address where you can be "
                 "reached."
             ),
-            "html": _lazy(
+            "html": gettext_lazy(
                 "{{ content }} marks where the campaign goes. Available: {{ sender_name }}, "
                 "{{ sender_postal_address }}, {{ unsubscribe_url }}, {{ subject }}."
             ),

@@ -455,8 +455,21 @@ def _parse_checked(part: str, source: str, *, html: bool) -> nodes.Template:
     return tree
 
 
+_UNCLOSED_BLOCK = re.compile(r"innermost block that needs to be closed is '(\w+)'")
+
+
 def _syntax_message(exc: TemplateSyntaxError) -> str:
-    return _("Syntax error: %(message)s") % {"message": exc.message or str(exc)}
+    """Jinja's message, or a plainer one for the two mistakes marketers make most."""
+    message = exc.message or str(exc)
+    unclosed = _UNCLOSED_BLOCK.search(message)
+    if unclosed:
+        tag = unclosed.group(1)
+        return _("The {%% %(tag)s %%} block is never closed: add {%% end%(tag)s %%}.") % {
+            "tag": tag
+        }
+    if "expected 'end of print statement'" in message or message == "unexpected '}'":
+        return _("A {{ … }} merge tag is not closed with }}.")
+    return _("Syntax error: %(message)s") % {"message": message}
 
 
 def _compile(part: str, source: str, *, html: bool, strict: bool = False) -> Any:
