@@ -320,8 +320,11 @@ def main() -> None:
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
     started = time.perf_counter()
+    cpu_started = resource.getrusage(resource.RUSAGE_SELF)
     summary = import_file(kind="contacts", path=path)
     seconds = time.perf_counter() - started
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = (cpu.ru_utime - cpu_started.ru_utime) + (cpu.ru_stime - cpu_started.ru_stime)
     rss_import = peak_rss_mb()
     stored = Contact.objects.count()
 
@@ -340,10 +343,14 @@ def main() -> None:
             "rejected": summary["rejected"],
             "warnings": summary["warnings"],
             "stored": stored,
+            # CPU time of this (Python) process alone; the rest is the database's.
+            "python_cpu_seconds": round(cpu_seconds, 1),
+            "python_rows_per_cpu_s": round(args.rows / cpu_seconds) if cpu_seconds else None,
             "peak_rss_mb": rss_import,
             "rss_before_import_mb": rss_before,
         },
         "goal_rows_per_s": 100_000,
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
     if not args.no_raw and connection.vendor == "postgresql":
         result["raw_copy_upsert"] = raw_limit(args.rows)

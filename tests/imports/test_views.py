@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -67,6 +68,8 @@ def test_the_whole_flow_upload_preview_confirm_summary_and_rejected_rows(
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE
     assert job.summary["created"] == 4 and job.summary["rejected"] == 1
+    # The uploaded file (personal data) is not kept once imported; the rejected rows are.
+    assert not os.path.exists(job.stored_path)
     assert Subscription.objects.filter(mailing_list__name="Lettre").count() == 2
 
     page = marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()

@@ -177,6 +177,9 @@ def importjob_start(*, job: ImportJob, actor: Any) -> ImportJob:
 def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Run an import to the end and return its summary (the DESIGN.md contract, plus extras)."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+    if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED):
+        # A task delivered twice: the import already ran (or is running).
+        return job.summary
     with translation.override((job.options or {}).get("language") or settings.LANGUAGE_CODE):
         return _run(job, progress)
 
@@ -278,6 +281,7 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     job.status = ImportJob.Status.FAILED if error else ImportJob.Status.DONE
     job.finished_at = timezone.now()
     job.save()
+    _forget_upload(job)
     audit_record(
         actor=actor,
         actor_label=None if getattr(actor, "is_authenticated", False) else run_actor_label(options),
@@ -290,6 +294,14 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         },
     )
     return summary
+
+
+def _forget_upload(job: ImportJob) -> None:
+    """An uploaded file holds personal data: once imported, only the rejected rows are kept
+    (the user downloads them). Files given on the command line are the user's, left alone."""
+    path = Path(job.stored_path)
+    if _uploads_dir().resolve() in path.resolve().parents:
+        path.unlink(missing_ok=True)
 
 
 def run_actor_label(options: dict[str, Any]) -> str:

@@ -104,6 +104,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         finally:
             if bar is not None:
+                # The total was an estimate (newlines, blank lines): end on what was read.
+                bar.total = bar.n
+                bar.refresh()
                 bar.close()
 
         if options["json"]:
