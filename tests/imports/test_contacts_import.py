@@ -376,3 +376,15 @@ def test_a_failure_in_the_writing_thread_fails_the_import_and_keeps_earlier_batc
     assert summary["error"]
     assert Contact.objects.count() == 2
     assert ImportJob.objects.get().status == ImportJob.Status.FAILED
+
+
+def test_a_title_line_above_the_header_is_skipped(write_file):
+    path = write_file(
+        "Export clients du 12/03/2024;;\r\n\r\nNom;Prénom;E-mail\r\nDupré;Hélène;h@x.fr\r\n",
+        encoding="cp1252",
+    )
+    summary = run(path)
+
+    assert (summary["rows"], summary["created"]) == (1, 1)
+    assert Contact.objects.get().first_name == "Hélène"
+    assert ImportJob.objects.get().detected["header_row"] == 3

@@ -225,3 +225,24 @@ def test_discarding_an_upload_deletes_the_stored_file(marketer_client, fixture_f
     import os
 
     assert not os.path.exists(job.stored_path)
+
+
+def test_an_xlsx_upload_shows_its_sheet_in_the_preview(marketer_client, tmp_path):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.title = "Clients"
+    workbook.active.append(["Prénom", "Courriel"])
+    workbook.active.append(["Hélène", "helene@x.fr"])
+    path = tmp_path / "clients.xlsx"
+    workbook.save(path)
+    marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("clients.xlsx", path.read_bytes())},
+    )
+    job = ImportJob.objects.get()
+
+    page = marketer_client.get(reverse("imports:preview", args=[job.pk])).content.decode()
+    assert "Clients" in page and "Hélène" in page
+    marketer_client.post(reverse("imports:preview", args=[job.pk]), mapping_post(job))
+    assert Contact.objects.get().email == "helene@x.fr"

@@ -398,10 +398,10 @@ def open_table(
 
 
 def read_preview(
-    path: Path, *, shape: FileShape, name: str, count: int = 10
+    path: Path, *, shape: FileShape, name: str, count: int = 10, choose_header: Any = None
 ) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header and the first `count` data rows, for the preview page."""
-    table = open_table(path, shape=shape, name=name)
+    table = open_table(path, shape=shape, name=name, choose_header=choose_header)
     rows: list[tuple[int, list[str]]] = []
     for item in table.rows:
         rows.append(item)

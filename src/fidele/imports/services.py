@@ -51,11 +51,27 @@ def _uploads_dir() -> Path:
     return directory
 
 
+def _header_chooser(kind: str) -> Callable[[list[list[str]]], int]:
+    """Exports often start with a title ("Export clients du 12/03/2024") and a blank line: the
+    header is the first of the opening rows with the most recognised column names."""
+
+    def choose(candidates: list[list[str]]) -> int:
+        scores = [
+            sum(1 for cell in cells if mapping_mod.guess_field(kind, cell)) for cells in candidates
+        ]
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        return best if scores[best] > scores[0] else 0
+
+    return choose
+
+
 def _detect(job: ImportJob) -> ImportJob:
     """Fill `detected` and a proposed `mapping`; raises ImportFileError for unreadable files."""
     path = Path(job.stored_path)
     shape = sniff(path, name=job.original_name)
-    header, _rows = read_preview(path, shape=shape, name=job.original_name, count=1)
+    header, _rows = read_preview(
+        path, shape=shape, name=job.original_name, count=1, choose_header=_header_chooser(job.kind)
+    )
     if not any(header):
         raise ImportFileError(_("%(file)s has no header row.") % {"file": job.original_name})
     detected = shape.as_dict()
