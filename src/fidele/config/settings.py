@@ -147,6 +147,19 @@ SEND_CONCURRENCY = env.env_int("FIDELE_SEND_CONCURRENCY", 1)
 SEND_BATCH_SIZE = env.env_int("FIDELE_SEND_BATCH_SIZE", 200)
 SEND_MAX_ATTEMPTS = env.env_int("FIDELE_SEND_MAX_ATTEMPTS", 5)
 SOFT_BOUNCE_THRESHOLD = env.env_int("FIDELE_SOFT_BOUNCE_THRESHOLD", 3)
+# ESP webhooks (bounces, complaints, opens) are refused until this "user:password" is set; the
+# provider is given https://user:password@host/delivery/webhooks/anymail/<esp>/tracking/.
+ANYMAIL = {
+    key: value
+    for key, value in {
+        "WEBHOOK_SECRET": env.env_str("FIDELE_WEBHOOK_SECRET"),
+        "MAILGUN_WEBHOOK_SIGNING_KEY": env.env_str("MAILGUN_WEBHOOK_SIGNING_KEY"),
+        "POSTAL_WEBHOOK_KEY": env.env_str("POSTAL_WEBHOOK_KEY"),
+        "RESEND_SIGNING_SECRET": env.env_str("RESEND_SIGNING_SECRET"),
+        "MAILERSEND_WEBHOOK_SIGNING_SECRET": env.env_str("MAILERSEND_WEBHOOK_SIGNING_SECRET"),
+    }.items()
+    if value
+}
 # Django's own mail (password resets, test sends go through the Transport instead).
 EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 

@@ -19,6 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
 
     def handle(self, *args, queues: str, batch: bool, interval: float, **options):
+        self._schedule_recurring_work()
         call_command(
             "db_worker",
             queue_name=queues,
@@ -28,3 +29,12 @@ class Command(BaseCommand):
             startup_delay=False,
             verbosity=options.get("verbosity", 1),
         )
+
+    def _schedule_recurring_work(self) -> None:
+        """Queue the periodic jobs once; each re-queues itself (django-tasks has no cron)."""
+        from datetime import timedelta
+
+        from fidele.delivery.mailbox import bounces_poll_schedule
+
+        # Soon after start, so that a new configuration is tried while someone is watching.
+        bounces_poll_schedule(delay=timedelta(seconds=5))
