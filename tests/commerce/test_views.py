@@ -71,3 +71,11 @@ def test_twelve_month_figures_ignore_older_orders():
     assert stats.orders == 2
     assert str(stats.revenue) == "150.00"
     assert str(stats.average_basket) == "75.00"
+
+
+def test_the_orders_of_one_customer_name_the_customer(viewer_client):
+    c = make_contact(first_name="Anaïs", last_name="Chevalier")
+    make_order(c, external_id="MINE")
+    make_order(make_contact(), external_id="OTHER")
+    page = viewer_client.get(reverse("commerce:order_list"), {"contact": c.pk}).content.decode()
+    assert "Anaïs Chevalier" in page and "MINE" in page and "OTHER" not in page

@@ -249,3 +249,11 @@ def test_the_consent_proof_is_shown_readably(viewer_client, world):
         reverse("contacts:detail", args=[world["contact"].pk])
     ).content.decode()
     assert "<dt>file</dt><dd>clients.csv</dd>" in page
+
+
+def test_a_history_restore_gets_the_whole_page(viewer_client, world):
+    response = viewer_client.get(
+        reverse("contacts:list"), HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true"
+    )
+    assert "<html" in response.content.decode()
+    assert "HX-Request" in response["Vary"]

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from fidele.commerce.selectors import contact_order_summary, contact_orders
 from fidele.contacts import selectors, services
@@ -24,6 +25,7 @@ from fidele.web.pagination import COUNT_CAP, bounded_count, keyset_page
 
 
 @require_safe
+@vary_on_headers("HX-Request")
 @require_role(VIEWER)
 def contact_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
@@ -52,7 +54,10 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "statuses": Contact.Status.choices,
         "params": params,
     }
-    template = "contacts/_results.html" if request.htmx else "contacts/list.html"
+    # A live search asks for the results only; a history restore (back button after the cache
+    # was emptied) needs the whole page even though it comes from htmx.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "contacts/_results.html" if partial else "contacts/list.html"
     return render(request, template, context)
 
 
