@@ -215,6 +215,7 @@ def test_mjml_bodies_are_compiled_to_responsive_html_with_the_legal_footer():
     assert "@media" in message.html
     assert "t/c/TOKEN?u=https://shop.example/?utm_source" in message.html
     assert "Adresse postale" in message.html and "t/u/TOKEN" in message.html
+    assert "fonts.googleapis.com" not in message.html  # no third party learns who reads
 
 
 def test_invalid_mjml_is_reported_before_sending():

@@ -604,7 +604,8 @@ def _body_to_html(campaign: Any, body: str) -> tuple[str, bool]:
         from mjml import mjml2html
 
         try:
-            converted = mjml2html(protected, disable_comments=True)
+            # fonts={}: no Google Fonts import, which would tell Google every reader's address.
+            converted = mjml2html(protected, disable_comments=True, fonts={})
         except Exception as exc:  # mjml-python raises bare ValueErrors from its Rust parser
             raise TemplateProblem(
                 part="body", line=None, message=_("MJML error: %(detail)s") % {"detail": exc}
