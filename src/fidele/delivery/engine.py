@@ -32,7 +32,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -69,15 +70,23 @@ ERROR_PAUSE_RATIO = 0.5
 # Links
 
 
+@lru_cache(maxsize=512)
+def _quoted(url: str) -> str:
+    # The same few links are in every message of a campaign.
+    return quote(url, safe="")
+
+
 class RecipientLinks:
     """The LinkContext of one recipient. These URL shapes are what fidele.tracking serves."""
 
-    __slots__ = ("outbox_id", "base_url", "_unsubscribe_token")
+    __slots__ = ("outbox_id", "base_url", "_unsubscribe_token", "_clicks")
 
     def __init__(self, outbox_id: int, base_url: str | None = None):
         self.outbox_id = outbox_id
         self.base_url = (base_url if base_url is not None else settings.BASE_URL).rstrip("/")
         self._unsubscribe_token: str | None = None
+        # The renderer asks for each link twice (HTML and text parts).
+        self._clicks: dict[str, str] = {}
 
     @property
     def unsubscribe_token(self) -> str:
@@ -89,8 +98,11 @@ class RecipientLinks:
         return f"{self.base_url}/t/u/{self.unsubscribe_token}/"
 
     def click_url(self, url: str) -> str:
-        token = token_make(purpose="click", subject_id=self.outbox_id, extra=url)
-        return f"{self.base_url}/t/c/{token}/?u={quote(url, safe='')}"
+        tracked = self._clicks.get(url)
+        if tracked is None:
+            token = token_make(purpose="click", subject_id=self.outbox_id, extra=url)
+            tracked = self._clicks[url] = f"{self.base_url}/t/c/{token}/?u={_quoted(url)}"
+        return tracked
 
     def open_pixel_url(self) -> str:
         return f"{self.base_url}/t/o/{token_make(purpose='open', subject_id=self.outbox_id)}.gif"
@@ -237,7 +249,33 @@ def claims_recover(*, campaign_id: int | None = None) -> int:
 # Claims and results
 
 
-def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[OutboxMessage]:
+@dataclass(slots=True)
+class Recipient:
+    """A claimed outbox row with what rendering needs of its contact (a dict of plain values:
+    reading model instances cost a third of the per-message budget)."""
+
+    pk: int
+    campaign_id: int
+    email: str
+    attempts: int
+    variant_id: int | None
+    contact: dict[str, Any] | None
+
+    @property
+    def full_name(self) -> str:
+        if not self.contact:
+            return ""
+        parts = (self.contact.get("first_name") or "", self.contact.get("last_name") or "")
+        return " ".join(part for part in parts if part)
+
+
+def _contact_fields() -> tuple[str, ...]:
+    from fidele.campaigns.rendering import CONTACT_FIELDS
+
+    return (*CONTACT_FIELDS, "attributes")
+
+
+def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[Recipient]:
     now = timezone.now()
     with transaction.atomic():
         ready = (
@@ -253,7 +291,24 @@ def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[OutboxMes
         OutboxMessage.objects.filter(id__in=ids).update(
             status=Status.CLAIMED, claimed_by=claimer, claimed_at=now
         )
-    return list(OutboxMessage.objects.filter(id__in=ids).select_related("contact").order_by("id"))
+    fields = _contact_fields()
+    columns = ["id", "campaign_id", "email", "attempts", "variant_id", "contact_id"]
+    values = (
+        OutboxMessage.objects.filter(id__in=ids)
+        .order_by("id")
+        .values_list(*columns, *[f"contact__{name}" for name in fields])
+    )
+    return [
+        Recipient(
+            pk=row[0],
+            campaign_id=row[1],
+            email=row[2],
+            attempts=row[3],
+            variant_id=row[4],
+            contact=dict(zip(fields, row[6:], strict=True)) if row[5] is not None else None,
+        )
+        for row in values
+    ]
 
 
 def batch_release(*, ids: list[int], claimer: str) -> int:
@@ -268,6 +323,13 @@ def lease_renew(*, campaign_id: int, claimer: str) -> None:
     OutboxMessage.objects.filter(
         campaign_id=campaign_id, status=Status.CLAIMED, claimed_by=claimer
     ).update(claimed_at=timezone.now())
+
+
+def _sqlite_value(value: Any) -> Any:
+    # What Django's SQLite backend stores for an aware datetime: UTC, ISO format, no offset.
+    if hasattr(value, "tzinfo") and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    return value
 
 
 def retry_delay(attempts: int, base: float = RETRY_BASE_SECONDS) -> float:
@@ -297,22 +359,51 @@ class ResultWriter:
             "claimed_by = '', next_attempt_at = %s WHERE id = %s"
         )
 
-    def sent(self, row: OutboxMessage, message_id: str) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(self.sent_sql, [Status.SENT, message_id, timezone.now(), row.pk])
+        self._prepared_for: Any = None
+        self._placeholder_sql: dict[str, str] = {}
 
-    def failed(self, row: OutboxMessage, result: TransportResult) -> str:
+    def _execute(self, sql: str, params: list[Any]) -> None:
+        """Run one statement on the driver's own connection, in autocommit.
+
+        Below Django's cursor wrapper on purpose: this runs once per message, and on PostgreSQL
+        psycopg then binds on the server and prepares the statement after a few runs.
+        """
+        connection.ensure_connection()
+        raw = connection.connection
+        if connection.vendor == "postgresql":
+            if self._prepared_for is not raw:
+                # This session's commits are asynchronous (synchronous_commit = off): a commit
+                # returns before its WAL record reaches the disk (0.07 ms instead of 2.7 ms per
+                # message on the project machine), yet it is visible to every other session at
+                # once, so a killed sender loses nothing and the guarantee above holds. Only a
+                # crash of the PostgreSQL server itself can lose the last moments of results
+                # (at most 3 x wal_writer_delay, 0.6 s by default); those messages would be
+                # sent again.
+                raw.execute("SET synchronous_commit TO OFF")
+                self._prepared_for = raw
+            raw.execute(sql, params, prepare=True)
+        elif connection.vendor == "sqlite":
+            # Django's SQLite connection runs in autocommit when no atomic block is open; inside
+            # one (tests), the statement joins it, as Django's own cursor would.
+            raw.execute(sql.replace("%s", "?"), [_sqlite_value(v) for v in params])
+        else:  # pragma: no cover - only the two supported databases
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+
+    def sent(self, row: Recipient, message_id: str) -> None:
+        self._execute(self.sent_sql, [Status.SENT.value, message_id, timezone.now(), row.pk])
+
+    def failed(self, row: Recipient, result: TransportResult) -> str:
         attempts = row.attempts + 1
         if result.permanent or attempts >= self.max_attempts:
             status, next_at = Status.FAILED, None
         else:
             status = Status.QUEUED
             next_at = timezone.now() + timedelta(seconds=retry_delay(attempts, self.retry_base))
-        with connection.cursor() as cursor:
-            cursor.execute(self.failed_sql, [status, result.error[:2000], next_at, row.pk])
+        self._execute(self.failed_sql, [str(status), result.error[:2000], next_at, row.pk])
         return status
 
-    def skipped(self, row: OutboxMessage, reason: str) -> None:
+    def skipped(self, row: Recipient, reason: str) -> None:
         OutboxMessage.objects.filter(pk=row.pk).update(
             status=Status.SKIPPED, error=reason, claimed_by=""
         )
@@ -398,6 +489,13 @@ class Sender:
         self.on_result = on_result
         self.poll_seconds = poll_seconds
 
+    def stop(self) -> None:
+        """Ask a running `run()` to stop after the message in flight (from a signal handler or
+        another thread); rows claimed and not sent go back to the queue."""
+        shared = getattr(self, "_shared", None)
+        if shared is not None:
+            shared.stop.set()
+
     def _batch_limit(self) -> int:
         # A rate-limited sender claims no more than it can send in a quarter of its lease.
         rate = self.limiter.messages_per_second
@@ -411,6 +509,7 @@ class Sender:
         started = time.monotonic()
         campaign = Campaign.objects.get(pk=campaign_id)
         shared = _Shared()
+        self._shared = shared
         if campaign.status != Campaign.Status.SENDING:
             shared.summary.finished = campaign.status == Campaign.Status.SENT
             return shared.summary
@@ -501,7 +600,7 @@ class Sender:
 
     def _send_batch(
         self,
-        batch: list[OutboxMessage],
+        batch: list[Recipient],
         content: _CampaignContent,
         transport: Transport,
         writer: ResultWriter,
@@ -544,17 +643,16 @@ class Sender:
             batch_release(ids=[pk for pk in pending if pk], claimer=claimer)
 
     def _send_one(
-        self, row: OutboxMessage, content: _CampaignContent, transport: Transport
+        self, row: Recipient, content: _CampaignContent, transport: Transport
     ) -> TransportResult:
         links = RecipientLinks(row.pk)
         try:
             rendered = content.compiled(row.variant_id).render(contact=row.contact, links=links)
-            contact = row.contact
             message = message_build(
                 identity=content.identity,
                 outbox_id=row.pk,
                 to_email=row.email,
-                to_name=contact.full_name if contact is not None else "",
+                to_name=row.full_name,
                 subject=rendered.subject,
                 preheader=rendered.preheader,
                 html=rendered.html,

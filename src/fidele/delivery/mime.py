@@ -26,9 +26,8 @@ import hmac
 import html as html_lib
 import re
 import secrets
-from binascii import b2a_qp
+from binascii import b2a_base64, b2a_qp
 from dataclasses import dataclass
-from email.header import Header
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
@@ -42,22 +41,43 @@ from fidele.delivery.transports import OutgoingMessage
 from fidele.tracking.tokens import token_make
 
 
+def encoded_words(value: str) -> str:
+    """RFC 2047 base64 encoded words, folded with CRLF, never splitting a UTF-8 character.
+
+    The standard library's Header does the same in about 300 µs for a subject line (it measures
+    every candidate split); personalised subjects differ for each recipient, so this runs once
+    per message.
+    """
+    data = value.encode("utf-8")
+    words = []
+    # 39 bytes -> 52 base64 characters: "Subject: =?utf-8?b?" + 52 + "?=" stays within 78.
+    start = 0
+    while start < len(data):
+        end = min(start + 39, len(data))
+        while end < len(data) and (data[end] & 0xC0) == 0x80:
+            end -= 1  # back to the first byte of the character that would be cut in two
+        words.append("=?utf-8?b?" + b2a_base64(data[start:end], newline=False).decode() + "?=")
+        start = end
+    return "\r\n ".join(words)
+
+
 @lru_cache(maxsize=256)
 def header_encode(value: str, name: str = "") -> str:
-    """RFC 2047 encoded words for a header value that is not plain ASCII; folded with CRLF.
-
-    Cached: the subject and the sender's name are the same for most recipients of a campaign.
-    """
+    """The value as is when plain ASCII, else encoded words. Cached: the sender's name and an
+    unpersonalised subject are the same for every recipient."""
     value = value.replace("\r", " ").replace("\n", " ")
     if value.isascii():
         return value
-    return Header(value, "utf-8", header_name=name or None).encode(linesep="\r\n")
+    return encoded_words(value)
 
 
-@lru_cache(maxsize=1024)
 def _address_header(name: str, address: str) -> str:
     name = name.replace("\r", " ").replace("\n", " ").strip()
-    return formataddr((name, address), charset="utf-8") if name else address
+    if not name:
+        return address
+    if name.isascii():
+        return formataddr((name, address))
+    return f"{encoded_words(name)} <{address}>"
 
 
 def _quoted_printable(body: str) -> bytes:

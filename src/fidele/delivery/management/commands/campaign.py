@@ -8,6 +8,7 @@ send    prints {"sent": int, "failed": int, "skipped": int, "seconds": float} wi
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -105,7 +106,19 @@ class Command(BaseCommand):
             if bar is not None and outcome in ("sent", "failed", "skipped"):
                 bar.update(1)
 
-        summary = Sender(on_result=on_result).run(campaign_id=campaign_id, wait=True)
+        sender = Sender(on_result=on_result)
+
+        def stop(signum, frame):
+            # Ctrl-C or a service manager's SIGTERM: finish the message in flight, put the rest
+            # of the batch back in the queue, report.
+            sender.stop()
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            summary = sender.run(campaign_id=campaign_id, wait=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         if bar is not None:
             bar.close()
         counts = selectors.campaign_counts(campaign_id=campaign_id)
