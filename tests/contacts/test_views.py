@@ -257,3 +257,23 @@ def test_a_history_restore_gets_the_whole_page(viewer_client, world):
     )
     assert "<html" in response.content.decode()
     assert "HX-Request" in response["Vary"]
+
+
+def test_the_history_shows_who_changed_what_in_plain_words(marketer_client, world):
+    c = world["contact"]
+    marketer_client.post(
+        reverse("contacts:edit", args=[c.pk]),
+        {
+            "first_name": "Marie",
+            "last_name": "Dupont",
+            "email": "marie@example.fr",
+            "phone": "0612345678",
+            "city": "Agen",
+            "status": "active",
+        },
+    )
+    page = marketer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    assert "Fiche modifiée" in page
+    assert "Ville :" in page and "<del>Bergerac</del> → Agen" in page
+    assert "Téléphone : 06 12 34 56 78" in page
+    assert "marketer-user" in page

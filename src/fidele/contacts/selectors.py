@@ -190,8 +190,8 @@ class TimelineEvent:
     detail: str = ""
     link: str = ""
     actor: str = ""
-    # (field label, old value, new value) for a change of details made through the app.
-    change_rows: list[tuple[str, Any, Any]] = field(default_factory=list)
+    # (field name, field label, old value, new value) for a change of details.
+    change_rows: list[tuple[str, str, Any, Any]] = field(default_factory=list)
 
 
 TIMELINE_LIMIT = 50
@@ -293,7 +293,7 @@ def _audit_title(entry: AuditLog) -> str:
     return titles.get(entry.action, _("Other change"))
 
 
-def _change_rows(entry: AuditLog) -> list[tuple[str, Any, Any]]:
+def _change_rows(entry: AuditLog) -> list[tuple[str, str, Any, Any]]:
     if entry.action != AuditLog.Action.UPDATE or not isinstance(entry.changes, dict):
         return []
     rows = []
@@ -304,7 +304,7 @@ def _change_rows(entry: AuditLog) -> list[tuple[str, Any, Any]]:
             label = str(Contact._meta.get_field(name).verbose_name)
         except Exception:  # a field removed since, or a key that is not a field
             label = name
-        rows.append((label[:1].upper() + label[1:], pair[0], pair[1]))
+        rows.append((name, label[:1].upper() + label[1:], pair[0], pair[1]))
     return rows
 
 
