@@ -100,3 +100,10 @@ def test_every_role_reads_the_outbox(request, role_client):
 def test_the_outbox_needs_a_login(client):
     response = client.get(reverse("delivery:outbox"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_esp_webhooks_are_mounted_under_delivery():
+    from django.urls import resolve
+
+    match = resolve("/delivery/webhooks/anymail/brevo/tracking/")
+    assert match.func is not None
