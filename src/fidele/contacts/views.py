@@ -21,6 +21,8 @@ from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.permissions import MARKETER, VIEWER, require_role
 from fidele.web.pagination import COUNT_CAP, bounded_count, keyset_page
 
+SEARCH_CAP = 1_000
+
 # --- contacts ------------------------------------------------------------------------------
 
 
@@ -29,7 +31,11 @@ from fidele.web.pagination import COUNT_CAP, bounded_count, keyset_page
 @require_role(VIEWER)
 def contact_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
-    queryset = selectors.contacts_filtered(params=params, search_cap=COUNT_CAP + 1)
+    # A search keeps its first 1,000 matches (sorted afterwards): beyond that the person should
+    # type more, and the small cap lets the database fetch the matches by primary key.
+    searching = bool(selectors.clean_param(params.get("q")))
+    cap = SEARCH_CAP if searching else COUNT_CAP
+    queryset = selectors.contacts_filtered(params=params, search_cap=SEARCH_CAP + 1)
     sort = selectors.contacts_sort(params)
     fields, descending = selectors.SORTS[sort]
     page = keyset_page(
@@ -39,7 +45,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         after=params.get("after"),
         before=params.get("before"),
     )
-    count, capped = bounded_count(queryset)
+    count, capped = bounded_count(queryset, cap=cap)
     filters_active = any(
         params.get(key) for key in ("q", "tag", "list", "status", "place", "has_email")
     )

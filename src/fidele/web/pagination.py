@@ -81,7 +81,10 @@ def _after(fields: Sequence[str], values: Sequence[Any], descending: bool) -> Q:
         step = Q(**{f"{f}": v for f, v in zip(fields[:i], values[:i], strict=True)})
         step &= Q(**{f"{field}__{op}": values[i]})
         condition |= step
-    return condition
+    # Implied by the OR above, but a plain range on the leading column is what lets the
+    # database start the index scan at the cursor instead of filtering every row before it.
+    first_op = "lte" if descending else "gte"
+    return Q(**{f"{fields[0]}__{first_op}": values[0]}) & condition
 
 
 @dataclass
