@@ -164,3 +164,25 @@ def test_the_timeline_is_bounded():
     for i in range(60):
         make_order(contact, days_ago=i + 1)
     assert len(selectors.contact_timeline(contact=contact)) == 50
+
+
+@pytest.mark.parametrize("sort", ["-name", "city", "-city", "created"])
+def test_every_sort_pages_through_every_contact_once(sort):
+    for i, (name, city) in enumerate(
+        [("Blanc", "Agen"), ("Blanc", "Agen"), ("Zola", "Paris"), ("Adam", "Agen"), ("Faure", "")]
+        * 2
+    ):
+        make_contact(last_name=name, first_name=f"P{i % 3}", city=city)
+    qs = selectors.contacts_filtered(params={})
+    fields, descending = selectors.SORTS[sort]
+    seen, after = [], None
+    while True:
+        page = keyset_page(qs, fields=fields, descending=descending, after=after, size=3)
+        seen += [c.pk for c in page.rows]
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+    expected = list(
+        qs.order_by(*[f"-{f}" if descending else f for f in fields]).values_list("pk", flat=True)
+    )
+    assert seen == expected

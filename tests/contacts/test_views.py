@@ -277,3 +277,14 @@ def test_the_history_shows_who_changed_what_in_plain_words(marketer_client, worl
     assert "Ville :" in page and "<del>Bergerac</del> → Agen" in page
     assert "Téléphone : 06 12 34 56 78" in page
     assert "marketer-user" in page
+
+
+def test_a_broad_search_says_there_are_more_rather_than_counting_them(viewer_client, monkeypatch):
+    from fidele.contacts import views
+
+    monkeypatch.setattr(views, "SEARCH_CAP", 3)
+    for i in range(5):
+        make_contact(last_name=f"Martin{i}")
+    response = viewer_client.get(reverse("contacts:list"), {"q": "martin"})
+    assert response.context["capped"] is True
+    assert "Plus de 3 contacts" in response.content.decode()
