@@ -44,6 +44,16 @@ def test_a_missing_custom_attribute_renders_empty_or_its_default():
     assert "<p>[]bronze</p>" in message.html
 
 
+def test_a_missing_attribute_compares_and_computes_without_failing_the_recipient():
+    message = render(
+        Contact(first_name="A"),
+        html="<p>[{% if contact.attr.points > 100 %}VIP{% endif %}]"
+        "[{{ contact.attr.total * 2 }}][{{ contact.attr.total | round }}]"
+        "[{{ contact.attr.points | int + 5 }}]</p>",
+    )
+    assert "<p>[][][0][5]</p>" in message.html
+
+
 def test_contact_data_is_escaped_in_html_but_not_in_subject_or_text():
     contact = Contact(first_name="<script>alert(1)</script>")
     message = render(contact, html="<p>Salut {{ contact.first_name }}</p>")
@@ -201,6 +211,15 @@ def test_rich_text_is_sanitised():
     assert "<b>{{ contact.first_name }}</b>" in cleaned
     message = render(Contact(first_name="Léa"), body_format="richtext", html=body)
     assert "<b>Léa</b>" in message.html and "<script>alert(1)" not in message.html
+
+
+def test_rich_text_merge_tags_written_through_the_editor_keep_their_operators():
+    cleaned = rendering.richtext_sanitize(
+        "<p>{% if contact.attr.points &gt; 100 %}VIP&nbsp;!{% endif %}</p>"
+    )
+    assert "{% if contact.attr.points > 100 %}" in cleaned
+    message = render(Contact(attributes={"points": 150}), body_format="richtext", html=cleaned)
+    assert "VIP" in message.html
 
 
 def test_mjml_bodies_are_compiled_to_responsive_html_with_the_legal_footer():

@@ -77,3 +77,18 @@ def test_an_unclosed_block_is_explained_plainly():
 def test_an_unclosed_merge_tag_is_explained_plainly():
     problems = check(subject="Bonjour {{ contact.first_name")
     assert "not closed" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% if contact.attr.points > 100 %}VIP{% endif %}",
+        "{{ contact.attr.total * 2 }} {{ contact.attr.total + 1 }}",
+        "{{ contact.attr.total | round }}",
+        "{% for item in contact.attr.last_products %}{{ item }}{% endfor %}",
+        "{{ contact.attr.name | upper }} {{ contact.attr.since | date }}",
+        "{{ contact.attr.level ~ ' !' }} {{ contact.attr.points | int + 5 }}",
+    ],
+)
+def test_custom_attributes_of_any_type_pass_the_check(body):
+    assert check(body=body) == []

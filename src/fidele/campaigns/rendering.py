@@ -271,7 +271,7 @@ class _FideleSandbox(ImmutableSandboxedEnvironment):
     def __init__(self, *, autoescape: bool, strict: bool):
         super().__init__(
             autoescape=autoescape,
-            undefined=_StrictUndefined if strict else ChainableUndefined,
+            undefined=_StrictUndefined if strict else _LenientUndefined,
             loader=None,
             keep_trailing_newline=True,
         )
@@ -359,6 +359,34 @@ class _FideleSandbox(ImmutableSandboxedEnvironment):
         return _sized(super().call_binop(context, operator, left, right))
 
 
+class _LenientUndefined(ChainableUndefined):
+    """At send time a contact may lack a custom attribute the template uses: it renders as
+    nothing, compares as false and computes as itself, instead of failing that recipient."""
+
+    __slots__ = ()
+
+    def _same(self, *args: Any) -> _LenientUndefined:
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _same
+    __pow__ = __rpow__ = __neg__ = __pos__ = _same
+
+    def __lt__(self, other: Any) -> bool:
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __int__(self) -> int:
+        return 0
+
+    def __float__(self) -> float:
+        return 0.0
+
+    def __round__(self, ndigits: int | None = None) -> int:
+        return 0
+
+
 class _StrictUndefined(StrictUndefined):
     """Fails on use, naming the variable as the marketer wrote it (`contact.frist_name`)."""
 
@@ -386,12 +414,70 @@ class _Path(dict):
         self.fidele_path = path
 
 
+class _Anything:
+    """A custom attribute's value in the check: it works as text, as a number and as a list, so
+    that `{% if contact.attr.points > 100 %}` or `{{ contact.attr.total * 2 }}` pass the check
+    whatever type the real values have."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "…"
+
+    def __html__(self) -> str:
+        return "…"
+
+    def __lt__(self, other: Any) -> bool:
+        return False
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __eq__(self, other: Any) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __int__(self) -> int:
+        return 0
+
+    def __float__(self) -> float:
+        return 0.0
+
+    def __round__(self, ndigits: int | None = None) -> int:
+        return 0
+
+    def _same(self, *args: Any) -> _Anything:
+        return self
+
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _same
+    __truediv__ = __rtruediv__ = __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _same
+    __pow__ = __rpow__ = __neg__ = __pos__ = __abs__ = __getitem__ = _same
+
+    def __getattr__(self, name: str) -> _Anything:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self
+
+
+_ANYTHING = _Anything()
+
+
 class _AnyAttributes(_Path):
     """The check's sample contact has every custom attribute: which keys exist varies by
     contact, so an attribute name cannot be checked (use `| default(...)` in the template)."""
 
-    def __missing__(self, key: str) -> str:
-        return "…"
+    def __missing__(self, key: str) -> _Anything:
+        return _ANYTHING
 
 
 _ENVIRONMENTS: dict[tuple[bool, bool], _FideleSandbox] = {}
@@ -579,6 +665,9 @@ def richtext_sanitize(source: str) -> str:
     import nh3
 
     protected, tokens = _protect_jinja(source or "")
+    # The editor stores its text as HTML: `>` in {% if n > 3 %} arrives as &gt;, double spaces
+    # as &nbsp;. Inside merge tags they are template code, not text.
+    tokens.sources = [html.unescape(src).replace("\xa0", " ") for src in tokens.sources]
     cleaned = nh3.clean(
         protected,
         tags=set(RICHTEXT_TAGS),
