@@ -1,0 +1,78 @@
+"""The campaign editor in a real browser: the rich-text surface, preview as a contact, axe."""
+
+from __future__ import annotations
+
+import pytest
+
+from fidele.campaigns.models import Campaign
+from fidele.contacts.models import Contact
+from tests.campaigns.factories import campaign, mailing_list
+from tests.e2e.conftest import axe_violations, browser, log_in, page  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_marketer_writes_rich_text_with_a_merge_tag_and_saves_it(
+    page,  # noqa: F811
+    live_server,
+    marketer,
+    log_in,  # noqa: F811
+    axe_violations,  # noqa: F811
+):
+    mailing_list()
+    log_in(page, marketer)
+    page.goto(f"{live_server.url}/campaigns/new/")
+    assert axe_violations(page) == []
+    page.fill("#id_name", "Foire aux vins")
+    page.fill("#id_from_email", "cave@example.com")
+    page.fill("#id_subject", "Bonjour {{ contact.first_name | default('cher client') }}")
+    page.select_option("#id_body_format", "richtext")
+    assert page.locator("#id_body").is_hidden()
+    page.click("#rt-surface")
+    page.keyboard.type("Bonjour {{ contact.first_name }}, ")
+    page.click("[data-cmd=bold]")
+    page.keyboard.type("offre")
+    page.check("#id_lists_0")
+    page.click("form[data-campaign-form] button[type=submit]")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    made = Campaign.objects.get()
+    assert made.body_format == "richtext"
+    assert "Bonjour {{ contact.first_name }}," in made.body
+    assert "<b>offre</b>" in made.body
+
+
+def test_hostile_html_loaded_into_the_rich_text_editor_does_not_run(
+    page,  # noqa: F811
+    live_server,
+    marketer,
+    log_in,  # noqa: F811
+):
+    made = campaign(
+        html='<p>Hi</p><img src="x" onerror="window.pwned = 1"><script>window.pwned = 2</script>'
+    )
+    log_in(page, marketer)
+    page.goto(f"{live_server.url}/campaigns/{made.pk}/edit/")
+    page.select_option("#id_body_format", "richtext")
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.pwned") is None
+    surface = page.inner_html("#rt-surface")
+    assert "onerror" not in surface and "<script" not in surface and "Hi" in surface
+
+
+def test_a_viewer_previews_a_campaign_as_a_contact(
+    page,  # noqa: F811
+    live_server,
+    viewer,
+    log_in,  # noqa: F811
+    axe_violations,  # noqa: F811
+):
+    made = campaign(html="<p>Salut {{ contact.first_name }}</p>")
+    Contact.objects.create(email="lea.martin@example.com", first_name="Léa", last_name="Martin")
+    log_in(page, viewer)
+    page.goto(f"{live_server.url}/campaigns/{made.pk}/")
+    page.fill("#preview-q", "Mart")
+    page.locator("#preview-contacts button", has_text="Léa").click()
+    page.wait_for_selector("text=Bonjour Léa")
+    frame = page.frame_locator("iframe.preview-frame")
+    assert frame.locator("text=Salut Léa").is_visible()
+    assert axe_violations(page) == []
