@@ -58,6 +58,14 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         "tags": Tag.objects.order_by("name"),
         "lists": MailingList.objects.order_by("name"),
         "statuses": Contact.Status.choices,
+        "sort_choices": [
+            ("-created", _("Newest first")),
+            ("created", _("Oldest first")),
+            ("name", _("Name, A to Z")),
+            ("-name", _("Name, Z to A")),
+            ("city", _("City, A to Z")),
+            ("-city", _("City, Z to A")),
+        ],
         "params": params,
     }
     # A live search asks for the results only; a history restore (back button after the cache
