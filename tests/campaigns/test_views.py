@@ -384,3 +384,11 @@ def test_anonymous_users_are_sent_to_the_login_page(client):
     made = campaign()
     response = client.get(reverse("campaigns:detail", args=[made.pk]))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_schedule_form_proposes_tomorrow_morning_in_iso_for_the_date_input(marketer_client):
+    made = campaign()
+    html = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
+    assert f'type="date" name="date" value="{tomorrow}"' in html
+    assert 'value="09:00"' in html

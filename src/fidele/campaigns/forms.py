@@ -186,11 +186,15 @@ class CampaignForm(forms.ModelForm):
 class ScheduleForm(forms.Form):
     """A date and a time in the user's time zone (Europe/Paris unless configured otherwise)."""
 
+    # Browsers' date and time inputs speak ISO whatever the page's language, and display it in
+    # the reader's own format (jj/mm/aaaa in French).
     date = forms.DateField(
-        label=gettext_lazy("Date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Date"),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     time = forms.TimeField(
-        label=gettext_lazy("Time"), widget=forms.TimeInput(attrs={"type": "time"})
+        label=gettext_lazy("Time"),
+        widget=forms.TimeInput(format="%H:%M", attrs={"type": "time"}),
     )
 
     def clean(self) -> dict[str, Any]:

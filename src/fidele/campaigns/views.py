@@ -142,13 +142,22 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "variants": variants,
         "lists": list(campaign.lists.all()),
         "exclude_lists": list(campaign.exclude_lists.all()),
-        "schedule_form": ScheduleForm(),
+        "schedule_form": ScheduleForm(initial=_schedule_suggestion()),
         "test_form": TestSendForm(),
         "progress": _progress_context(campaign),
         "needs_address": layout_needs_address(campaign.layout),
         "layout": campaign.layout or layout_default(),
     }
     return render(request, "campaigns/detail.html", context)
+
+
+def _schedule_suggestion() -> dict[str, Any]:
+    """Tomorrow at 9:00, local time: a sensible first proposal for a newsletter."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    return {"date": timezone.localdate() + dt.timedelta(days=1), "time": dt.time(9, 0)}
 
 
 def _progress_context(campaign: Campaign) -> dict[str, Any] | None:
