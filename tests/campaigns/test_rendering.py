@@ -115,6 +115,15 @@ def test_without_click_tracking_links_keep_utm_but_are_not_redirected():
     assert "t/c/TOKEN" not in message.html
 
 
+def test_untracked_links_keep_their_merge_tags_working():
+    message = render(
+        Contact(attributes={"code": "X&Y"}),
+        html="<a href=\"https://shop.example/?c={{ contact.attr.code | default('none') }}\">x</a>",
+        track_links=False,
+    )
+    assert 'href="https://shop.example/?c=X&amp;Y&amp;utm_source=fidele' in message.html
+
+
 def test_the_open_pixel_is_added_at_the_end_of_the_body():
     message = render()
     assert re.search(r'<img src="https://app.example/t/o/TOKEN.gif"[^>]*></body>', message.html)

@@ -828,7 +828,12 @@ def _rewrite_links(
         else:
             pieces = [html.unescape(p) if n % 2 == 0 else p for n, p in enumerate(pieces)]
         if not track:
-            return f'{prefix}"{html.escape(_restore_plain(value, tokens), quote=True)}"'
+            # Literal text escaped for the attribute; merge tags stay tokens (restored later).
+            kept = "".join(
+                html.escape(piece, quote=True) if n % 2 == 0 else tokens.token(int(piece))
+                for n, piece in enumerate(pattern.split(value))
+            )
+            return f'{prefix}"{kept}"'
         parts: list[str] = []
         for n, piece in enumerate(pieces):
             if n % 2 == 0:
@@ -844,10 +849,6 @@ def _rewrite_links(
         return f'{prefix}"{token}"'
 
     return _ANCHOR_HREF.sub(rewrite, document)
-
-
-def _restore_plain(value: str, tokens: _Tokens) -> str:
-    return _restore(value, tokens)
 
 
 _BRACES = re.compile(r"\{(?=[{%#])")

@@ -132,7 +132,12 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(
         Campaign.objects.select_related("layout", "created_by", "ab_winner"), pk=pk
     )
-    problems = rendering.content_check(campaign=campaign)
+    # Only worth checking while the content can still go out.
+    problems = (
+        rendering.content_check(campaign=campaign)
+        if campaign.status in (Status.DRAFT, Status.SCHEDULED, Status.PAUSED)
+        else []
+    )
     variants = list(campaign.variants.all())
     context = {
         "campaign": campaign,
