@@ -388,3 +388,9 @@ def test_a_title_line_above_the_header_is_skipped(write_file):
     assert (summary["rows"], summary["created"]) == (1, 1)
     assert Contact.objects.get().first_name == "Hélène"
     assert ImportJob.objects.get().detected["header_row"] == 3
+
+
+def test_a_value_longer_than_its_field_rejects_the_row_naming_the_column(write_file):
+    summary = run(write_file("email;ville\na@x.fr;" + "Saint-" * 30 + "\n"))
+    assert summary["rejected"] == 1
+    assert rejected_rows(summary)[0]["reason"].startswith("ville: “Saint-")

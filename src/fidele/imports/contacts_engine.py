@@ -146,6 +146,13 @@ class ContactImport:
             if target
         ]
         targets = {target for _i, target, _c in self.plan}
+        # Values whose length the file decides (the others are normalised to short codes).
+        self.limited = [
+            (target, self.max_lengths[target], column)
+            for _i, target, column in self.plan
+            if target in ("email", "external_id", "postal_code", *_TEXT_FIELDS)
+            and target in self.max_lengths
+        ]
         if not targets & _IDENTITY_FIELDS:
             raise ImportFileError(
                 _(
@@ -293,10 +300,9 @@ class ContactImport:
             values["postal_code"] = norm.normalise_postal_code(
                 values["postal_code"], values.get("country", self.default_country)
             )
-        for name, value in values.items():
-            limit = self.max_lengths.get(name)
-            if limit and isinstance(value, str) and len(value) > limit:
-                column = next((c for _i, t, c in self.plan if t == name), name)
+        for name, limit, column in self.limited:
+            value = values.get(name)
+            if value is not None and len(value) > limit:
                 self.reject(
                     number,
                     cells,
@@ -576,15 +582,34 @@ class ContactImport:
         now = timezone.now()
         if self.is_pg:
             columns = ("id", *FIELDS, "attributes", "status", "created_at", "updated_at")
-            status = Contact.Status.ACTIVE
+            status = str(Contact.Status.ACTIVE)
+            country, language = self.default_country, self.default_language
+            dumps = json.dumps
 
             def rows() -> Iterator[tuple]:
+                # Spelled out field by field (in FIELDS order, checked below the class): this
+                # runs once per contact and a generic loop costs a third of the import's CPU.
                 for contact_id, record in pairs:
-                    row = self._row_values(record)
+                    get = record.values.get
                     yield (
                         contact_id,
-                        *(row[name] for name in FIELDS),
-                        json.dumps(row["attributes"], ensure_ascii=False),
+                        get("email"),
+                        get("external_id"),
+                        get("civility", ""),
+                        get("first_name", ""),
+                        get("last_name", ""),
+                        get("phone", ""),
+                        get("phone_invalid", ""),
+                        get("address", ""),
+                        get("postal_code", ""),
+                        get("city", ""),
+                        get("country") or country,
+                        get("language") or language,
+                        get("birth_date"),
+                        get("joined_on"),
+                        get("source", ""),
+                        get("notes", ""),
+                        dumps(record.attrs, ensure_ascii=False) if record.attrs else "{}",
                         status,
                         now,
                         now,
@@ -685,3 +710,11 @@ class ContactImport:
             )
         Subscription.objects.bulk_create(subscriptions, ignore_conflicts=True, batch_size=1000)
         self.counters.subscribed += len(subscriptions)
+
+
+# The COPY rows in ContactImport._insert spell these out in this order.
+assert FIELDS == (
+    "email", "external_id", "civility", "first_name", "last_name", "phone", "phone_invalid",
+    "address", "postal_code", "city", "country", "language", "birth_date", "joined_on",
+    "source", "notes",
+)  # fmt: skip
