@@ -392,3 +392,19 @@ def test_the_schedule_form_proposes_tomorrow_morning_in_iso_for_the_date_input(m
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
     assert f'type="date" name="date" value="{tomorrow}"' in html
     assert 'value="09:00"' in html
+
+
+def test_the_live_check_lists_template_errors_without_saving(marketer_client):
+    response = marketer_client.post(
+        reverse("campaigns:check"), form_data(name="", body="a\n{{ contact.nom }}")
+    )
+    html = response.content.decode()
+    assert "contact.nom" in html and "2" in html
+    assert len(response.context["problems"]) == 1  # the empty name is for the save to report
+    assert not Campaign.objects.exists()
+    ok = marketer_client.post(reverse("campaigns:check"), form_data())
+    assert ok.context["problems"] == []
+
+
+def test_a_viewer_cannot_use_the_live_check(viewer_client):
+    assert viewer_client.post(reverse("campaigns:check"), form_data()).status_code == 403

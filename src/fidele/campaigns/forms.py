@@ -129,8 +129,7 @@ class CampaignForm(forms.ModelForm):
         data = super().clean()
         if data.get("body_format") == Campaign.BodyFormat.RICHTEXT and data.get("body"):
             data["body"] = rendering.richtext_sanitize(data["body"])
-        if self.errors:
-            return data
+        # Templates are checked even when other fields are wrong, so that every error shows.
         draft = Campaign(
             **{
                 name: data.get(name)

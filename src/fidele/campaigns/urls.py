@@ -7,6 +7,7 @@ app_name = "campaigns"
 urlpatterns = [
     path("", views.campaign_list, name="list"),
     path("new/", views.campaign_create, name="create"),
+    path("check/", views.campaign_check, name="check"),
     path("layouts/", views.layout_list, name="layouts"),
     path("layouts/new/", views.layout_edit, name="layout_create"),
     path("layouts/<int:pk>/", views.layout_edit, name="layout_edit"),

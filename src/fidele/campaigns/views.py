@@ -121,6 +121,27 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/form.html", {"form": form, "campaign": campaign})
 
 
+# Fields whose errors come from the template check (the others are reported on save).
+_TEMPLATE_FIELDS = (
+    "subject", "preheader", "body", "text_body", "layout",
+    "variant_a_subject", "variant_a_body", "variant_b_subject", "variant_b_body",
+)  # fmt: skip
+
+
+@require_POST
+@require_role(MARKETER)
+def campaign_check(request: HttpRequest) -> HttpResponse:
+    """The editor's live check: the template errors of the form as typed, nothing saved."""
+    form = CampaignForm(request.POST)
+    form.is_valid()
+    problems = [
+        (form[name].label, error)
+        for name in _TEMPLATE_FIELDS
+        for error in form.errors.get(name, [])
+    ]
+    return render(request, "campaigns/_check.html", {"problems": problems})
+
+
 def _actions_for(campaign: Campaign, user: Any) -> set[str]:
     if not has_role(user, MARKETER):
         return set()
