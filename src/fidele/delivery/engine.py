@@ -26,11 +26,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from functools import lru_cache
@@ -46,7 +48,12 @@ from fidele.campaigns.models import Campaign
 from fidele.compliance.models import Suppression
 from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings, message_build
 from fidele.delivery.models import OutboxMessage
-from fidele.delivery.transports import Transport, TransportResult, transport_from_settings
+from fidele.delivery.transports import (
+    OutgoingMessage,
+    Transport,
+    TransportResult,
+    transport_from_settings,
+)
 from fidele.tracking.tokens import token_make
 
 logger = logging.getLogger(__name__)
@@ -64,6 +71,8 @@ RETRY_MAX_SECONDS = 3600
 ERROR_WINDOW = 100
 ERROR_MIN_ATTEMPTS = 20
 ERROR_PAUSE_RATIO = 0.5
+# Messages rendered ahead of the one being sent, per connection.
+BUILD_AHEAD = 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -358,9 +367,9 @@ class ResultWriter:
             "status = %s, error = %s, attempts = attempts + 1, "
             "claimed_by = '', next_attempt_at = %s WHERE id = %s"
         )
+        self.skipped_sql = update + "status = %s, error = %s, claimed_by = '' WHERE id = %s"
 
         self._prepared_for: Any = None
-        self._placeholder_sql: dict[str, str] = {}
 
     def _execute(self, sql: str, params: list[Any]) -> None:
         """Run one statement on the driver's own connection, in autocommit.
@@ -371,6 +380,8 @@ class ResultWriter:
         connection.ensure_connection()
         raw = connection.connection
         if connection.vendor == "postgresql":
+            import psycopg
+
             if self._prepared_for is not raw:
                 # This session's commits are asynchronous (synchronous_commit = off): a commit
                 # returns before its WAL record reaches the disk (0.07 ms instead of 2.7 ms per
@@ -381,7 +392,10 @@ class ResultWriter:
                 # sent again.
                 raw.execute("SET synchronous_commit TO OFF")
                 self._prepared_for = raw
-            raw.execute(sql, params, prepare=True)
+            # A server-binding cursor: Django's connection defaults to client-side binding,
+            # which quotes every parameter in Python.
+            with psycopg.Cursor(raw) as cursor:
+                cursor.execute(sql, params, prepare=True)
         elif connection.vendor == "sqlite":
             # Django's SQLite connection runs in autocommit when no atomic block is open; inside
             # one (tests), the statement joins it, as Django's own cursor would.
@@ -390,23 +404,95 @@ class ResultWriter:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
 
-    def sent(self, row: Recipient, message_id: str) -> None:
-        self._execute(self.sent_sql, [Status.SENT.value, message_id, timezone.now(), row.pk])
-
-    def failed(self, row: Recipient, result: TransportResult) -> str:
+    def outcome(self, row: Recipient, result: TransportResult) -> tuple[str, Any]:
+        """The row's next status (and retry time) after this attempt."""
+        if result.accepted:
+            return Status.SENT.value, None
         attempts = row.attempts + 1
         if result.permanent or attempts >= self.max_attempts:
-            status, next_at = Status.FAILED, None
+            return Status.FAILED.value, None
+        delay = retry_delay(attempts, self.retry_base)
+        return Status.QUEUED.value, timezone.now() + timedelta(seconds=delay)
+
+    def write(self, row: Recipient, result: TransportResult, status: str, next_at: Any) -> None:
+        if status == Status.SENT:
+            self._execute(self.sent_sql, [status, result.message_id, timezone.now(), row.pk])
         else:
-            status = Status.QUEUED
-            next_at = timezone.now() + timedelta(seconds=retry_delay(attempts, self.retry_base))
-        self._execute(self.failed_sql, [str(status), result.error[:2000], next_at, row.pk])
-        return status
+            self._execute(self.failed_sql, [status, result.error[:2000], next_at, row.pk])
 
     def skipped(self, row: Recipient, reason: str) -> None:
-        OutboxMessage.objects.filter(pk=row.pk).update(
-            status=Status.SKIPPED, error=reason, claimed_by=""
-        )
+        self._execute(self.skipped_sql, [Status.SKIPPED.value, reason, row.pk])
+
+
+class _WriteNow:
+    """Runs each write at once, on the calling thread's connection (inside a transaction, as in
+    tests, a second connection would not see the rows)."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        function(*args)
+
+    def wait(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _WriteBehind:
+    """Runs one connection's result writes in order on a thread (and database connection) of
+    their own, so that recording message n overlaps with the start of message n + 1's SMTP
+    exchange. The sender calls `wait()` before it hands over the end of message n + 1's data:
+    no message is ever delivered while the previous one's result is still unrecorded."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._condition = threading.Condition()
+        self._submitted = 0
+        self._completed = 0
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="outbox-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> None:
+        self._raise()
+        self._submitted += 1
+        self._queue.put((function, args))
+
+    def wait(self) -> None:
+        with self._condition:
+            while self._completed < self._submitted and self._error is None:
+                self._condition.wait()
+        self._raise()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self._queue.put(None)
+            self._thread.join()
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _main(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                function, args = item
+                if self._error is not None:
+                    continue  # after a failed write nothing more is recorded: the sender stops
+                try:
+                    function(*args)
+                except BaseException as exc:
+                    with self._condition:
+                        self._error = exc
+                        self._condition.notify_all()
+                    continue
+                with self._condition:
+                    self._completed += 1
+                    self._condition.notify_all()
+        finally:
+            connection.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,6 +634,7 @@ class Sender:
     def _work(self, campaign_id: int, content: _CampaignContent, shared: _Shared, wait: bool):
         claimer = claimer_name()
         writer = ResultWriter(max_attempts=self.max_attempts, retry_base=self.retry_base)
+        recorder = _WriteNow() if connection.in_atomic_block else _WriteBehind()
         transport = self.transport_factory()
         try:
             while not shared.stop.is_set():
@@ -562,12 +649,15 @@ class Sender:
                     campaign_id=campaign_id, claimer=claimer, limit=self._batch_limit()
                 )
                 if batch:
-                    self._send_batch(batch, content, transport, writer, claimer, shared)
+                    self._send_batch(batch, content, transport, writer, recorder, claimer, shared)
                     continue
                 if not self._idle(campaign_id, shared, wait):
                     return
         finally:
-            transport.close()
+            try:
+                recorder.close()
+            finally:
+                transport.close()
 
     def _idle(self, campaign_id: int, shared: _Shared, wait: bool) -> bool:
         """Nothing to claim: finish, wait, or stop. Returns True to look again."""
@@ -604,6 +694,7 @@ class Sender:
         content: _CampaignContent,
         transport: Transport,
         writer: ResultWriter,
+        recorder: _WriteNow | _WriteBehind,
         claimer: str,
         shared: _Shared,
     ) -> None:
@@ -612,39 +703,58 @@ class Sender:
                 "email", "reason"
             )
         )
+        for variant_id in {row.variant_id for row in batch}:
+            content.compiled(variant_id)  # compiled here: the builder thread never queries
         lease_renewed = time.monotonic()
-        pending = [row.pk for row in batch]
+        pending = {row.pk for row in batch}
+        # Messages are rendered and built a few ahead, on a thread of their own, while this one
+        # waits for the SMTP server: Python releases the GIL during network waits.
+        sendable = iter([row for row in batch if row.email not in suppressed])
+        ahead: deque = deque()
+
+        def fill() -> None:
+            while len(ahead) < BUILD_AHEAD and (row := next(sendable, None)) is not None:
+                ahead.append((row, builder.submit(self._build, row, content)))
+
+        builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-builder")
         try:
-            for index, row in enumerate(batch):
+            for row in batch:
+                if row.email in suppressed:
+                    # Suppressed after the snapshot (a bounce, a complaint, an unsubscribe from
+                    # everything): it must not be mailed.
+                    recorder.submit(writer.skipped, row, f"suppressed: {suppressed[row.email]}")
+                    pending.discard(row.pk)
+                    self._count(shared, Status.SKIPPED)
+            fill()
+            while ahead:
                 if shared.stop.is_set():
                     return
+                row, future = ahead.popleft()
+                fill()
                 if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
                     lease_renew(campaign_id=row.campaign_id, claimer=claimer)
                     lease_renewed = time.monotonic()
-                if row.email in suppressed:
-                    # The address was suppressed after the snapshot (a bounce, a complaint, an
-                    # unsubscribe from everything): it must not be mailed.
-                    writer.skipped(row, f"suppressed: {suppressed[row.email]}")
-                    self._count(shared, Status.SKIPPED)
-                    pending[index] = 0
-                    continue
-                result = self._send_one(row, content, transport)
-                if result.accepted:
-                    writer.sent(row, result.message_id)
-                    outcome = Status.SENT
+                built = future.result()
+                if isinstance(built, TransportResult):
+                    result = built
                 else:
-                    outcome = writer.failed(row, result)
-                pending[index] = 0
-                self._count(shared, outcome, failed_attempt=not result.accepted)
+                    self.limiter.acquire()
+                    result = transport.send(built, before_delivery=recorder.wait)
+                status, next_at = writer.outcome(row, result)
+                recorder.submit(writer.write, row, result, status, next_at)
+                pending.discard(row.pk)
+                self._count(shared, status, failed_attempt=not result.accepted)
                 if not result.accepted and self._too_many_errors(shared):
                     self._pause(row.campaign_id, shared, result.error)
                     return
         finally:
-            batch_release(ids=[pk for pk in pending if pk], claimer=claimer)
+            builder.shutdown(wait=True, cancel_futures=True)
+            recorder.wait()
+            batch_release(ids=list(pending), claimer=claimer)
 
-    def _send_one(
-        self, row: Recipient, content: _CampaignContent, transport: Transport
-    ) -> TransportResult:
+    def _build(
+        self, row: Recipient, content: _CampaignContent
+    ) -> OutgoingMessage | TransportResult:
         links = RecipientLinks(row.pk)
         try:
             rendered = content.compiled(row.variant_id).render(contact=row.contact, links=links)
@@ -668,8 +778,7 @@ class Sender:
             logger.exception("cannot build the message for outbox row %s", row.pk)
             return TransportResult.hard(f"message could not be built: {exc}")
         message.campaign_id = row.campaign_id
-        self.limiter.acquire()
-        return transport.send(message)
+        return message
 
     def _count(self, shared: _Shared, outcome: str, failed_attempt: bool = False) -> None:
         with shared.lock:

@@ -26,15 +26,16 @@ import hmac
 import html as html_lib
 import re
 import secrets
+import time
 from binascii import b2a_base64, b2a_qp
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
 from django.utils.encoding import force_bytes
 
 from fidele.delivery.transports import OutgoingMessage
@@ -78,6 +79,21 @@ def _address_header(name: str, address: str) -> str:
     if name.isascii():
         return formataddr((name, address))
     return f"{encoded_words(name)} <{address}>"
+
+
+_last_date: list[Any] = [None, b""]
+
+
+def _date_header(now: Any = None) -> bytes:
+    if now is not None:
+        return format_datetime(now).encode()
+    # One formatting per second is enough (a few thousand messages share it).
+    second = int(time.time())
+    cached_second, value = _last_date
+    if cached_second != second:
+        value = format_datetime(datetime.fromtimestamp(second, UTC)).encode()
+        _last_date[:] = [second, value]
+    return value
 
 
 def _quoted_printable(body: str) -> bytes:
@@ -281,7 +297,7 @@ def message_build(
         lines.append(b"Reply-To: " + identity.reply_to.encode())
     lines += [
         b"Subject: " + header_encode(subject, "Subject").encode(),
-        b"Date: " + format_datetime(now or timezone.now()).encode(),
+        b"Date: " + _date_header(now),
         b"Message-ID: " + message_id.encode(),
     ]
     for name, value in headers.items():

@@ -15,9 +15,11 @@ reply, a refused recipient).
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -69,7 +71,13 @@ class Transport(Protocol):
 
     def open(self) -> None: ...
 
-    def send(self, message: OutgoingMessage) -> TransportResult: ...
+    def send(
+        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
+    ) -> TransportResult:
+        """Send one message. `before_delivery`, when given, is called at the last moment before
+        the message can be delivered (SMTP: after DATA is accepted, before the data itself):
+        the engine waits there for the previous message's result to be recorded."""
+        ...
 
     def close(self) -> None: ...
 
@@ -186,7 +194,11 @@ class SMTPTransport(_ContextManager):
         assert self._conn is not None
         return self._conn
 
-    def send(self, message: OutgoingMessage) -> TransportResult:
+    def send(
+        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
+    ) -> TransportResult:
+        # MAIL and RCPT are sent with docmd: smtplib's mail() and rcpt() re-parse each address
+        # with the email package (0.1 ms a message); ours were validated on the way in.
         # A connection that fails before any of the message has been handed over (at MAIL FROM)
         # is reopened once at once: nothing can have been delivered. A failure after DATA began
         # is reported as temporary and retried later by the engine, because the server may or
@@ -201,7 +213,7 @@ class SMTPTransport(_ContextManager):
             except (smtplib.SMTPException, OSError) as exc:
                 return TransportResult.temporary(f"cannot connect to {self.host}: {exc}")
             try:
-                code, reply = conn.mail(message.mail_from)
+                code, reply = conn.docmd("mail", f"FROM:<{message.mail_from}>")
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 self._drop()
                 if attempt == 1:
@@ -214,7 +226,7 @@ class SMTPTransport(_ContextManager):
             accepted = 0
             last_refusal: tuple[int, bytes] | None = None
             for recipient in message.recipients:
-                code, reply = conn.rcpt(recipient)
+                code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
                 if code in (250, 251):
                     accepted += 1
                 else:
@@ -222,12 +234,20 @@ class SMTPTransport(_ContextManager):
             if not accepted:
                 assert last_refusal is not None
                 return self._refused(conn, *last_refusal)
-            code, reply = conn.data(message.raw)
+            code, reply = conn.docmd("data")
+            if code != 354:
+                return self._refused(conn, code, reply)
+            if before_delivery is not None:
+                try:
+                    before_delivery()
+                except BaseException:
+                    # Closing in the middle of DATA makes the server drop the transaction.
+                    self._drop()
+                    raise
+            conn.send(_dot_stuffed(message.raw))
+            code, reply = conn.getreply()
             if code != 250:
                 return self._refused(conn, code, reply)
-        except smtplib.SMTPResponseException as exc:
-            # smtplib raises for a bad reply to DATA itself (354 expected).
-            return self._refused(conn, exc.smtp_code, exc.smtp_error)
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
             return TransportResult.temporary(f"connection lost: {exc}")
@@ -247,6 +267,17 @@ class SMTPTransport(_ContextManager):
         if 500 <= code < 600:
             return TransportResult.hard(text)
         return TransportResult.temporary(text)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(raw: bytes) -> bytes:
+    """The DATA payload: leading dots doubled (RFC 5321 4.5.2), CRLF, then the lone dot."""
+    data = _LEADING_DOT.sub(b"..", raw)
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    return data + b".\r\n"
 
 
 def _quietly_close(conn: smtplib.SMTP) -> None:
@@ -291,7 +322,9 @@ class AnymailTransport(_ContextManager):
         if connection is not None:
             connection.close()
 
-    def send(self, message: OutgoingMessage) -> TransportResult:
+    def send(
+        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
+    ) -> TransportResult:
         from anymail.exceptions import (
             AnymailAPIError,
             AnymailError,
@@ -313,6 +346,8 @@ class AnymailTransport(_ContextManager):
         if message.html:
             email.attach_alternative(message.html, "text/html")
         email.envelope_sender = message.mail_from
+        if before_delivery is not None:
+            before_delivery()
         try:
             email.send()
         except AnymailRecipientsRefused as exc:
@@ -355,8 +390,13 @@ class CaptureTransport(_ContextManager):
     def close(self) -> None:
         pass
 
-    def send(self, message: OutgoingMessage) -> TransportResult:
+    def send(
+        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
+    ) -> TransportResult:
         from fidele.delivery.models import CapturedMessage
+
+        if before_delivery is not None:
+            before_delivery()
 
         CapturedMessage.objects.create(
             outbox_id=message.outbox_id,
