@@ -106,3 +106,15 @@ def test_the_stylesheet_is_served_by_the_app(viewer_client):
     for selector in (".progress", ".progress-bar", ".login-card", ":focus-visible", "@media"):
         assert selector in css
     assert "http://" not in css and "https://" not in css
+
+
+def test_a_refused_action_explains_itself_in_french(viewer_client):
+    response = viewer_client.get(reverse("contacts:create"))
+    assert response.status_code == 403
+    assert "Votre rôle" in response.content.decode()
+
+
+def test_a_missing_page_keeps_the_layout(viewer_client):
+    response = viewer_client.get("/contacts/999999/")
+    assert response.status_code == 404
+    assert 'class="topbar"' in response.content.decode()
