@@ -208,7 +208,9 @@ def test_the_contact_search_finds_contacts_by_name_or_email(viewer_client):
 
 def test_the_progress_fragment_polls_while_sending_and_reloads_when_done(viewer_client):
     made = campaign()
-    Campaign.objects.filter(pk=made.pk).update(status=Status.SENDING, started_at=timezone.now())
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENDING, started_at=timezone.now() - dt.timedelta(minutes=10)
+    )
     now = timezone.now()
     for n in range(3):
         OutboxMessage.objects.create(
@@ -408,3 +410,23 @@ def test_the_live_check_lists_template_errors_without_saving(marketer_client):
 
 def test_a_viewer_cannot_use_the_live_check(viewer_client):
     assert viewer_client.post(reverse("campaigns:check"), form_data()).status_code == 403
+
+
+def test_the_rate_is_not_underestimated_in_the_first_minute():
+    from fidele.campaigns.selectors import campaign_progress
+
+    made = campaign()
+    now = timezone.now()
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENDING, started_at=now - dt.timedelta(seconds=10)
+    )
+    made.refresh_from_db()
+    for n in range(20):
+        OutboxMessage.objects.create(
+            campaign=made, email=f"s{n}@example.com", status="sent", sent_at=now
+        )
+    for n in range(40):
+        OutboxMessage.objects.create(campaign=made, email=f"q{n}@example.com", status="queued")
+    progress = campaign_progress(campaign=made, now=now)
+    assert progress["rate_per_minute"] == 120  # 20 in 10 seconds, not 20 in a minute
+    assert progress["seconds_left"] == 20

@@ -23,12 +23,27 @@ def campaigns_list(*, status: str = "") -> QuerySet[Campaign]:
     ).order_by("-created_at", "-id")
 
 
-def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
+def campaign_progress(*, campaign: Campaign, now: Any = None) -> dict[str, Any]:
     """Sent, failed, remaining, rate and time left, from the send engine's outbox (one aggregate
     query, plus the rate over the last minute)."""
+    from django.utils import timezone
+
+    from fidele.delivery.selectors import RATE_WINDOW_SECONDS
     from fidele.delivery.selectors import campaign_progress as outbox_progress
 
-    return outbox_progress(campaign_id=campaign.pk)
+    now = now or timezone.now()
+    progress = outbox_progress(campaign_id=campaign.pk, now=now)
+    # The engine measures over a full window; in the campaign's first minute that window is
+    # mostly empty and the rate would read far too low (and the time left far too long).
+    if campaign.started_at and progress["rate_per_minute"]:
+        elapsed = (now - campaign.started_at).total_seconds()
+        if 0 < elapsed < RATE_WINDOW_SECONDS:
+            recent = progress["rate_per_minute"] * RATE_WINDOW_SECONDS / 60
+            per_second = recent / max(elapsed, 5)
+            progress["rate_per_minute"] = round(per_second * 60, 1)
+            remaining = progress["remaining"]
+            progress["seconds_left"] = round(remaining / per_second) if remaining else None
+    return progress
 
 
 def contacts_for_preview(*, query: str, limit: int = 8) -> list[Contact]:
