@@ -113,3 +113,34 @@ def test_a_sender_killed_mid_campaign_and_restarted_sends_everyone_exactly_once(
     assert result["sent"] == RECIPIENTS and result["failed"] == 0 and result["skipped"] == 0
     assert Campaign.objects.get(pk=campaign.pk).status == "sent"
     assert not OutboxMessage.objects.filter(campaign=campaign).exclude(status="sent").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_stops_the_sender_cleanly_and_a_restart_finishes_the_campaign(smtp_sink, tmp_path):
+    campaign = campaign_make(lists=[audience_make(120)])
+    smtp_sink.delay = 0.004
+    url = database_url(tmp_path)
+    (tmp_path / "data").mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "FIDELE_DATA_DIR": str(tmp_path / "data"),
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}",
+        "FIDELE_SEND_CONCURRENCY": "1",
+        "FIDELE_LOG_LEVEL": "ERROR",
+    }
+    process = sender(campaign.pk, env)
+    wait_for(lambda: len(smtp_sink.messages) >= 30 or process.poll() is not None)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err.decode()
+    stopped = json.loads(out)
+    assert 30 <= stopped["sent"] < 120
+    assert stopped["sent"] == len(smtp_sink.messages)  # a clean stop leaves nothing in flight
+    final = sender(campaign.pk, env)
+    out, err = final.communicate(timeout=60)
+    assert final.returncode == 0, err.decode()
+    copy_back(url)
+    received = collections.Counter(smtp_sink.recipients())
+    assert len(received) == 120 and set(received.values()) == {1}
+    assert json.loads(out)["sent"] == 120

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import models
 from django.utils import timezone
 
 from fidele.campaigns.models import Campaign
@@ -315,3 +316,75 @@ def test_concurrent_connections_share_the_work_without_sending_anyone_twice(smtp
     received = smtp_sink.recipients()
     assert len(received) == 60 and len(set(received)) == 60
     assert len(smtp_sink.sessions) == 3
+
+
+class RecordingCheckTransport:
+    """Accepts everything, and checks at each delivery that every earlier message is recorded."""
+
+    name = "check"
+
+    def __init__(self):
+        self.delivered = []
+        self.unrecorded_at_delivery = []
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+    def send(self, message, *, before_delivery=None):
+        if before_delivery is not None:
+            before_delivery()
+        recorded = set(OutboxMessage.objects.filter(status="sent").values_list("id", flat=True))
+        self.unrecorded_at_delivery.append(len(set(self.delivered) - recorded))
+        self.delivered.append(message.outbox_id)
+        from fidele.delivery.transports import TransportResult
+
+        return TransportResult.ok(message.message_id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_message_is_delivered_while_an_earlier_result_is_still_unrecorded():
+    campaign = started(40)
+    transport = RecordingCheckTransport()
+    summary = Sender(transport_factory=lambda: transport, concurrency=1, batch_size=15).run(
+        campaign_id=campaign.pk
+    )
+    assert summary.sent == 40 and summary.finished
+    assert len(transport.delivered) == 40
+    assert set(transport.unrecorded_at_delivery) == {0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopped_sender_puts_its_unsent_rows_back_in_the_queue():
+    campaign = started(30)
+    sender = Sender(transport_factory=CaptureTransportFactory(), concurrency=1, batch_size=30)
+    sent = []
+
+    def stop_after_ten(outcome):
+        sent.append(outcome)
+        if len(sent) == 10:
+            sender.stop()
+
+    sender.on_result = stop_after_ten
+    summary = sender.run(campaign_id=campaign.pk)
+    assert summary.sent == 10 and not summary.finished
+    counts = dict(
+        OutboxMessage.objects.filter(campaign=campaign)
+        .values_list("status")
+        .annotate(n=models.Count("id"))
+    )
+    assert counts == {"sent": 10, "queued": 20}
+
+
+def CaptureTransportFactory():
+    from fidele.delivery.transports import CaptureTransport
+
+    return CaptureTransport

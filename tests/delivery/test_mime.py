@@ -178,3 +178,16 @@ def test_there_is_no_dkim_key_unless_domain_selector_and_file_are_all_set(settin
     settings.DKIM_DOMAIN, settings.DKIM_SELECTOR, settings.DKIM_PRIVATE_KEY_FILE = "d", "", ""
     assert dkim_key_from_settings() is None
     assert isinstance(DkimKey("d", "s", b"k"), DkimKey)
+
+
+def test_a_long_subject_with_accents_and_emoji_survives_encoding():
+    subject = "Élodie vous offre 🍷 " + "des crémants d'Alsace, à déguster à l'été " * 4
+    message = parsed(build(subject=subject.strip(), to_name="Zoë Lefèvre-Ætherington"))
+    assert message["Subject"] == subject.strip()
+    assert message["To"] == "Zoë Lefèvre-Ætherington <jerome@example.com>"
+
+
+def test_a_header_value_cannot_inject_another_header():
+    message = parsed(build(subject="Hello\r\nBcc: victim@example.com"))
+    assert message["Bcc"] is None
+    assert message["Subject"] == "Hello  Bcc: victim@example.com"

@@ -176,3 +176,34 @@ def test_the_transport_is_chosen_from_the_email_settings(settings):
     )  # fmt: skip
     assert isinstance(esp, AnymailTransport)
     assert esp.backend_kwargs == {"server_token": "TOKEN"}
+
+
+def test_a_line_starting_with_a_dot_arrives_intact(smtp_sink):
+    message = outgoing()
+    message.raw = message.raw.replace(b"Body 0\r\n", b".hidden\r\n..two\r\nend")
+    with smtp(smtp_sink) as transport:
+        assert transport.send(message).accepted
+    assert smtp_sink.messages[0].content.endswith(b".hidden\r\n..two\r\nend\r\n")
+
+
+def test_nothing_is_delivered_until_before_delivery_returns(smtp_sink):
+    seen = []
+
+    def check():
+        seen.append(len(smtp_sink.messages))
+
+    with smtp(smtp_sink) as transport:
+        transport.send(outgoing("a@example.com"), before_delivery=check)
+        transport.send(outgoing("b@example.com", 1), before_delivery=check)
+    assert seen == [0, 1]
+
+
+def test_a_failing_before_delivery_aborts_the_message(smtp_sink):
+    def fail():
+        raise RuntimeError("database gone")
+
+    transport = smtp(smtp_sink)
+    with pytest.raises(RuntimeError):
+        transport.send(outgoing(), before_delivery=fail)
+    assert smtp_sink.messages == []
+    assert transport.send(outgoing("next@example.com", 1)).accepted  # reconnects
