@@ -4,6 +4,8 @@ import pytest
 
 from fidele.core import permissions
 
+pytest_plugins = ["tests.browser"]
+
 
 def pytest_configure(config):
     from django.conf import settings

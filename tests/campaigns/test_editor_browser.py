@@ -7,17 +7,16 @@ import pytest
 from fidele.campaigns.models import Campaign
 from fidele.contacts.models import Contact
 from tests.campaigns.factories import campaign, mailing_list
-from tests.e2e.conftest import axe_violations, browser, log_in, page  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_marketer_writes_rich_text_with_a_merge_tag_and_saves_it(
-    page,  # noqa: F811
+    page,
     live_server,
     marketer,
-    log_in,  # noqa: F811
-    axe_violations,  # noqa: F811
+    log_in,
+    axe_violations,
 ):
     mailing_list()
     log_in(page, marketer)
@@ -42,10 +41,10 @@ def test_a_marketer_writes_rich_text_with_a_merge_tag_and_saves_it(
 
 
 def test_hostile_html_loaded_into_the_rich_text_editor_does_not_run(
-    page,  # noqa: F811
+    page,
     live_server,
     marketer,
-    log_in,  # noqa: F811
+    log_in,
 ):
     made = campaign(
         html='<p>Hi</p><img src="x" onerror="window.pwned = 1"><script>window.pwned = 2</script>'
@@ -60,11 +59,11 @@ def test_hostile_html_loaded_into_the_rich_text_editor_does_not_run(
 
 
 def test_a_viewer_previews_a_campaign_as_a_contact(
-    page,  # noqa: F811
+    page,
     live_server,
     viewer,
-    log_in,  # noqa: F811
-    axe_violations,  # noqa: F811
+    log_in,
+    axe_violations,
 ):
     made = campaign(html="<p>Salut {{ contact.first_name }}</p>")
     Contact.objects.create(email="lea.martin@example.com", first_name="Léa", last_name="Martin")
