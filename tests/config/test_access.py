@@ -46,3 +46,22 @@ def test_roles_are_ordered_viewer_marketer_owner(make_user, role, minimum, allow
 def test_a_deactivated_owner_has_no_role(owner):
     owner.is_active = False
     assert not permissions.has_role(owner, permissions.VIEWER)
+
+
+@pytest.mark.django_db
+def test_pages_are_in_french_even_when_the_browser_asks_for_english(owner_client):
+    response = owner_client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response.headers["Content-Language"] == "fr"
+
+
+@pytest.mark.django_db
+def test_the_language_switch_wins_over_the_default(owner_client):
+    owner_client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert owner_client.get("/").headers["Content-Language"] == "en"
+
+
+@pytest.mark.django_db
+def test_the_browser_language_can_be_followed_when_configured(owner_client, settings):
+    settings.FOLLOW_BROWSER_LANGUAGE = True
+    response = owner_client.get("/", HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9")
+    assert response.headers["Content-Language"] == "en"

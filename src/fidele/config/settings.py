@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "fidele.core.middleware.SiteLanguageMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,6 +94,7 @@ LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", _("French")), ("en", _("English"))]
 TIME_ZONE = env.env_str("FIDELE_TIME_ZONE", "Europe/Paris")
 USE_I18N = True
+FOLLOW_BROWSER_LANGUAGE = env.env_bool("FIDELE_FOLLOW_BROWSER_LANGUAGE", False)
 USE_TZ = True
 FORMAT_MODULE_PATH = ["fidele.config.formats"]
 # App locale directories are found automatically; this one holds strings shared by all.

@@ -21,3 +21,20 @@ class LoginRequiredMiddleware:
         if not request.user.is_authenticated and not request.path.startswith(PUBLIC_PREFIXES):
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         return self.get_response(request)
+
+
+class SiteLanguageMiddleware:
+    """French (LANGUAGE_CODE) unless the user picked a language with the switch.
+
+    Placed before LocaleMiddleware. The shop's staff share browsers set to whatever language the
+    machine came with; the product's language should be the business's, not the browser's. Set
+    FIDELE_FOLLOW_BROWSER_LANGUAGE=1 to let Accept-Language decide instead.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not settings.FOLLOW_BROWSER_LANGUAGE:
+            request.META.pop("HTTP_ACCEPT_LANGUAGE", None)
+        return self.get_response(request)
