@@ -361,16 +361,16 @@ def test_a_failure_in_the_writing_thread_fails_the_import_and_keeps_earlier_batc
 
     settings.IMPORT_WRITER_THREAD = True
     monkeypatch.setattr(contacts_engine, "BATCH_ROWS", 2)
-    original = contacts_engine.ContactImport._insert
+    original = contacts_engine.ContactImport._tag
     calls = []
 
-    def failing_insert(self, pairs):
+    def failing_tag(self, pairs):
         calls.append(len(pairs))
         if len(calls) == 2:
             raise RuntimeError("disk full")
         return original(self, pairs)
 
-    monkeypatch.setattr(contacts_engine.ContactImport, "_insert", failing_insert)
+    monkeypatch.setattr(contacts_engine.ContactImport, "_tag", failing_tag)
     summary = run(write_file("email\n" + "".join(f"a{i}@x.fr\n" for i in range(7))))
 
     assert summary["error"]

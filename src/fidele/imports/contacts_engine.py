@@ -71,6 +71,7 @@ FIELDS = (
 )
 _TEXT_FIELDS = ("first_name", "last_name", "address", "city", "source")
 _IDENTITY_FIELDS = {"email", "external_id", "first_name", "last_name"}
+_COPY_COLUMNS = (*FIELDS, "attributes", "status", "created_at", "updated_at")
 
 
 def _max_lengths() -> dict[str, int]:
@@ -187,6 +188,7 @@ class ContactImport:
         }
         self.imported_at = timezone.now().isoformat()
         self.is_pg = sql.is_postgresql()
+        self.sequence: str | None = None
         self.lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------
@@ -458,12 +460,54 @@ class ContactImport:
             self.options.progress(self.counters.rows)
 
     def _flush(self, records: list[Record]) -> None:
+        kept: list[tuple[int, Record]] = []  # (contact id, record) for subscriptions
+        tagged: list[tuple[int, Record]] = []  # (contact id, record) whose tags are added
+        if self.is_pg:
+            records = self._insert_optimistically(records, kept, tagged)
+        if records:
+            self._resolve(records, kept, tagged)
+        self._tag(tagged)
+        self._subscribe(kept)
+
+    def _count_created(self, contact_id: int, record: Record, kept: list, tagged: list) -> None:
+        self.created.add(contact_id)
+        self.counters.created += 1
+        self.counters.merged += len(record.rows) - 1
+        kept.append((contact_id, record))
+        tagged.append((contact_id, record))
+
+    def _insert_optimistically(
+        self, records: list[Record], kept: list, tagged: list
+    ) -> list[Record]:
+        """PostgreSQL: insert every record with an email or customer number straight away;
+        return the others (a collision with a stored contact, or no key to collide on) for
+        `_resolve`. On a first import that is next to none, and no look-up is made."""
+        keyed = [r for r in records if r.email or r.external_id]
+        rest = [r for r in records if not (r.email or r.external_id)]
+        if not keyed:
+            return rest
+        if self.sequence is None:
+            self.sequence = sql.sequence_name(Contact._meta.db_table)
+        inserted = sql.copy_insert_new(
+            table=Contact._meta.db_table,
+            sequence=self.sequence,
+            columns=_COPY_COLUMNS,
+            rows=self._copy_rows(list(enumerate(keyed))),
+        )
+        for position, record in enumerate(keyed):
+            contact_id = inserted.get(position)
+            if contact_id is None:
+                rest.append(record)
+            else:
+                self._count_created(contact_id, record, kept, tagged)
+        return rest
+
+    def _resolve(self, records: list[Record], kept: list, tagged: list) -> None:
+        """Match records against stored contacts, then merge, update, skip, reject or create."""
         counters = self.counters
         by_email, by_ext, by_name = self._fetch_existing(records)
         new: list[Record] = []
         updates: list[tuple[dict, set[str]]] = []
-        kept: list[tuple[int, Record]] = []  # (contact id, record) for tags / subscriptions
-        tagged: list[tuple[int, Record]] = []
         for record in records:
             email, ext = record.email, record.external_id
             by_mail = by_email.get(email) if email else None
@@ -537,15 +581,9 @@ class ContactImport:
                         ),
                     )
                     continue
-                self.created.add(contact_id)
-                counters.created += 1
-                counters.merged += len(record.rows) - 1
-                kept.append((contact_id, record))
-                tagged.append((contact_id, record))
+                self._count_created(contact_id, record, kept, tagged)
         if updates:
             self._update(updates)
-        self._tag(tagged)
-        self._subscribe(kept)
 
     def _apply(self, target: dict, record: Record, *, overwrite: bool) -> set[str]:
         changed: set[str] = set()
@@ -578,45 +616,45 @@ class ContactImport:
         row["attributes"] = record.attrs
         return row
 
-    def _insert(self, pairs: list[tuple[int, Record]]) -> set[int]:
+    def _copy_rows(self, pairs: list[tuple[int, Record]]) -> Iterator[tuple]:
+        """(first value, *_COPY_COLUMNS) per record: the first value is an id or a position."""
         now = timezone.now()
+        status = str(Contact.Status.ACTIVE)
+        country, language = self.default_country, self.default_language
+        dumps = json.dumps
+        # Spelled out field by field (in FIELDS order, checked at the end of this module): this
+        # runs once per contact and a generic loop costs a third of the import's CPU.
+        for first, record in pairs:
+            get = record.values.get
+            yield (
+                first,
+                get("email"),
+                get("external_id"),
+                get("civility", ""),
+                get("first_name", ""),
+                get("last_name", ""),
+                get("phone", ""),
+                get("phone_invalid", ""),
+                get("address", ""),
+                get("postal_code", ""),
+                get("city", ""),
+                get("country") or country,
+                get("language") or language,
+                get("birth_date"),
+                get("joined_on"),
+                get("source", ""),
+                get("notes", ""),
+                dumps(record.attrs, ensure_ascii=False) if record.attrs else "{}",
+                status,
+                now,
+                now,
+            )
+
+    def _insert(self, pairs: list[tuple[int, Record]]) -> set[int]:
         if self.is_pg:
-            columns = ("id", *FIELDS, "attributes", "status", "created_at", "updated_at")
-            status = str(Contact.Status.ACTIVE)
-            country, language = self.default_country, self.default_language
-            dumps = json.dumps
-
-            def rows() -> Iterator[tuple]:
-                # Spelled out field by field (in FIELDS order, checked below the class): this
-                # runs once per contact and a generic loop costs a third of the import's CPU.
-                for contact_id, record in pairs:
-                    get = record.values.get
-                    yield (
-                        contact_id,
-                        get("email"),
-                        get("external_id"),
-                        get("civility", ""),
-                        get("first_name", ""),
-                        get("last_name", ""),
-                        get("phone", ""),
-                        get("phone_invalid", ""),
-                        get("address", ""),
-                        get("postal_code", ""),
-                        get("city", ""),
-                        get("country") or country,
-                        get("language") or language,
-                        get("birth_date"),
-                        get("joined_on"),
-                        get("source", ""),
-                        get("notes", ""),
-                        dumps(record.attrs, ensure_ascii=False) if record.attrs else "{}",
-                        status,
-                        now,
-                        now,
-                    )
-
+            columns = ("id", *_COPY_COLUMNS)
             return sql.copy_insert_ignoring_conflicts(
-                table=Contact._meta.db_table, columns=columns, rows=rows()
+                table=Contact._meta.db_table, columns=columns, rows=self._copy_rows(pairs)
             )
         # SQLite holds its write lock for the whole batch: no one can insert the same email
         # between our look-up and this insert, so a plain bulk insert is safe.

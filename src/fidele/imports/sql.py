@@ -80,3 +80,45 @@ def existing_contacts(
             [emails, external_ids],
         )
         return cursor.fetchall()
+
+
+def sequence_name(table: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+        return cursor.fetchone()[0]
+
+
+def copy_insert_new(
+    *, table: str, sequence: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> dict[int, int]:
+    """PostgreSQL: insert rows that are probably new, in four statements whatever their number.
+
+    Rows (first value: their position `seq` in the batch, then `columns`) are COPYed into a
+    temporary table, given ids from the table's own sequence there, and inserted with
+    ON CONFLICT DO NOTHING. Returns {seq: id} for the rows inserted; a row left out collided
+    with an existing email or customer number and is for the caller to match and merge. This
+    spares the look-up of existing contacts for every row of a first import, where almost none
+    exist (a look-up of 5,000 emails is a sequential scan of the table for the planner).
+    """
+    stage = _q(f"fidele_new_{table}")
+    column_list = ", ".join(_q(c) for c in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS "  # noqa: S608
+            f"SELECT 0::integer AS seq, * FROM {_q(table)} WITH NO DATA"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.cursor.copy(f"COPY {stage} (seq, {column_list}) FROM STDIN") as copy:  # noqa: S608
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            f"UPDATE {stage} SET id = nextval(%s::regclass) RETURNING seq, id",  # noqa: S608
+            [sequence],
+        )
+        ids = dict(cursor.fetchall())
+        cursor.execute(
+            f"INSERT INTO {_q(table)} (id, {column_list}) "  # noqa: S608
+            f"SELECT id, {column_list} FROM {stage} ON CONFLICT DO NOTHING RETURNING id"
+        )
+        inserted = {row[0] for row in cursor.fetchall()}
+    return {seq: pk for seq, pk in ids.items() if pk in inserted}
