@@ -74,12 +74,20 @@ def existing_contacts(
     round trip with array parameters (a 2,000-item IN list costs more to plan than to run)."""
     column_list = ", ".join(_q(c) for c in columns)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {column_list} FROM {_q(table)} "  # noqa: S608
-            "WHERE email = ANY(%s) OR external_id = ANY(%s)",
-            [emails, external_ids],
-        )
-        return cursor.fetchall()
+        # With thousands of values the planner prices the index probes above a sequential scan
+        # of the table, which is right for one query and wrong for the hundreds a large
+        # re-import makes (each would read the whole table). Within this batch's transaction
+        # only, tell it to use the unique indexes.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        try:
+            cursor.execute(
+                f"SELECT {column_list} FROM {_q(table)} "  # noqa: S608
+                "WHERE email = ANY(%s) OR external_id = ANY(%s)",
+                [emails, external_ids],
+            )
+            return cursor.fetchall()
+        finally:
+            cursor.execute("SET LOCAL enable_seqscan = on")
 
 
 def sequence_name(table: str) -> str:
