@@ -1,13 +1,14 @@
 """Send a personalised, tracked campaign to a local SMTP sink; compare with raw smtplib.
 
-    python benchmarks/send_campaign.py --recipients 100000 [--concurrency 2] [--database-url URL]
+    python benchmarks/send_campaign.py --recipients 100000 [--processes 1] [--concurrency 2]
+        [--database-url URL]
 
 - The sink is aiosmtpd in another process; it accepts and counts every message.
 - The engine run is the real thing: audience snapshot, claim, render (merge tags, 3 tracked
   links, open pixel, unsubscribe link), MIME build, SMTP, one status UPDATE per message.
 - The limit it is held against: raw smtplib sending prebuilt messages of the same size to the same
   sink, through as many connections as the engine uses, in the same run.
-- Peak memory: the benchmark process's maximum resident set (getrusage).
+- Peak memory: the largest maximum resident set of the sender processes (getrusage).
 - Engine and raw runs alternate in --rounds rounds; the raw figure is the better of one connection
   and --concurrency connections.
 
@@ -117,6 +118,11 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def raw_send(port: int, message: bytes, count: int, connections: int) -> float:
     """The same prebuilt message `count` times through `connections` smtplib connections (one
     thread each); returns the seconds it took."""
@@ -146,8 +152,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--raw-messages", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=1, help="sender processes")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
-    parser.add_argument("--profile", help="write a cProfile of the engine run to this file")
+    parser.add_argument("--profile", help="cProfile each sender process to FILE.<n>")
     args = parser.parse_args()
 
     os.environ.setdefault("FIDELE_DATA_DIR", tempfile.mkdtemp(prefix="fidele-bench-"))
@@ -214,59 +221,81 @@ def main() -> None:
     ).raw
 
     # Engine and raw runs alternate in rounds, so that a change in the machine's load during
-    # the run weighs on both sides alike.
-    done = [0]
-    target = [0]
-    sender = Sender(
-        transport_factory=lambda: SMTPTransport(host="127.0.0.1", port=port),
-        concurrency=args.concurrency,
-        batch_size=args.batch_size,
-        limiter=RateLimiter(),
-    )
-
-    def on_result(outcome: str) -> None:
-        done[0] += 1
-        if done[0] >= target[0]:
-            sender.stop()
-
-    sender.on_result = on_result
+    # the run weighs on both sides alike. Each engine round runs in --processes sender
+    # processes (the scale-out the design relies on: SKIP LOCKED gives each its own batches),
+    # each stopping once the round's share of the campaign is done.
+    engine_done = multiprocessing.Value("l", 0)
     rounds = max(1, args.rounds)
     raw_per_round = max(100, args.raw_messages // rounds)
-    engine_seconds = engine_cpu = 0.0
-    raw_seconds = {1: 0.0, args.concurrency: 0.0}
-    raw_cpu = 0.0
-    raw_sent = {1: 0, args.concurrency: 0}
+    raw_connections = sorted({1, args.concurrency})
+    engine_seconds = engine_cpu = raw_cpu = 0.0
+    raw_seconds = dict.fromkeys(raw_connections, 0.0)
+    raw_sent = dict.fromkeys(raw_connections, 0)
     before = counter.value
-    sent = 0
-    profiler = None
-    if args.profile:
-        import cProfile
 
-        profiler = cProfile.Profile()
-    for round_index in range(rounds):
-        target[0] = args.recipients * (round_index + 1) // rounds
-        cpu0, t0 = cpu_seconds(), time.perf_counter()
-        if profiler:
+    def sender_process(target: float, profile_path: str | None) -> None:
+        sender = Sender(
+            transport_factory=lambda: SMTPTransport(host="127.0.0.1", port=port),
+            concurrency=args.concurrency,
+            batch_size=args.batch_size,
+            limiter=RateLimiter(),
+        )
+
+        def on_result(outcome: str) -> None:
+            with engine_done.get_lock():
+                engine_done.value += 1
+                reached = engine_done.value >= target
+            if reached:
+                sender.stop()
+
+        sender.on_result = on_result
+        profiler = None
+        if profile_path:
+            import cProfile
+
+            profiler = cProfile.Profile()
             profiler.enable()
-        summary = sender.run(campaign_id=campaign.pk, wait=True)
+        sender.run(campaign_id=campaign.pk, wait=True)
         if profiler:
             profiler.disable()
+            profiler.dump_stats(profile_path)
+        connection.close()
+
+    def engine_round(target: float, processes: int) -> None:
+        from django.db import connections
+
+        connections.close_all()  # never share a database connection across fork
+        workers = [
+            multiprocessing.Process(
+                target=sender_process,
+                args=(target, f"{args.profile}.{index}" if args.profile else None),
+            )
+            for index in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+
+    for round_index in range(rounds + 1):
+        last = round_index == rounds
+        # The extra last round finds nothing left to send and marks the campaign sent.
+        target = float("inf") if last else args.recipients * (round_index + 1) // rounds
+        cpu0, t0 = children_cpu_seconds(), time.perf_counter()
+        engine_round(target, 1 if last else max(1, args.processes))
         engine_seconds += time.perf_counter() - t0
-        engine_cpu += cpu_seconds() - cpu0
-        sent += summary.sent
-        for connections in sorted(raw_seconds):
+        engine_cpu += children_cpu_seconds() - cpu0
+        if last:
+            break
+        for connections_count in raw_connections:
             cpu0 = cpu_seconds()
-            seconds = raw_send(port, sample, raw_per_round, connections)
+            seconds = raw_send(port, sample, raw_per_round, connections_count)
             raw_cpu += cpu_seconds() - cpu0
-            raw_seconds[connections] += seconds
-            raw_sent[connections] += raw_per_round
-    # The last round stopped on its count: one more run finds nothing left and finishes.
-    target[0] = float("inf")
-    sent += sender.run(campaign_id=campaign.pk, wait=True).sent
-    if profiler:
-        profiler.dump_stats(args.profile)
+            raw_seconds[connections_count] += seconds
+            raw_sent[connections_count] += raw_per_round
+    sent = OutboxMessage.objects.filter(campaign=campaign, status="sent").count()
     received = counter.value - before - sum(raw_sent.values())
-    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     raw_rates = {c: raw_sent[c] / raw_seconds[c] for c in raw_seconds}
     raw = max(raw_rates.values())
     engine_rate = sent / engine_seconds
@@ -274,6 +303,7 @@ def main() -> None:
     result = {
         "recipients": args.recipients,
         "database": connection.vendor,
+        "processes": args.processes,
         "concurrency": args.concurrency,
         "batch_size": args.batch_size,
         "rounds": rounds,
@@ -292,7 +322,7 @@ def main() -> None:
         },
         "raw_cpu_ms_per_message": round(1000 * raw_cpu / sum(raw_sent.values()), 3),
         "ratio_to_raw": round(engine_rate / raw, 3),
-        "peak_rss_mb": round(peak_rss_mb, 1),
+        "peak_rss_mb_per_sender_process": round(peak_rss_mb, 1),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU, "
         f"Python {platform.python_version()}",
     }

@@ -388,3 +388,36 @@ def CaptureTransportFactory():
     from fidele.delivery.transports import CaptureTransport
 
     return CaptureTransport
+
+
+def test_an_address_refused_as_unknown_is_recorded_as_a_hard_bounce_and_suppressed(smtp_sink):
+    from fidele.delivery.models import BounceReport
+
+    campaign = started(4)
+    unknown, blocked, content, _ = rows(campaign)
+    smtp_sink.rcpt_replies[unknown.email] = "550 5.1.1 <x>: Recipient address rejected"
+    smtp_sink.rcpt_replies[blocked.email] = "550 5.7.1 Sender IP on a block list"
+    smtp_sink.data_replies.append("554 5.6.0 Message content rejected")
+    smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    report = BounceReport.objects.get()
+    assert (report.kind, report.source, report.email) == ("hard", "smtp", unknown.email)
+    assert report.outbox_id == unknown.pk
+    assert list(Suppression.objects.values_list("email", "reason")) == [
+        (unknown.email, "hard_bounce")
+    ]
+
+
+def test_bounce_kinds_follow_the_reply_and_the_stage():
+    from fidele.delivery.engine import bounce_kind
+    from fidele.delivery.transports import TransportResult
+
+    def refusal(error, permanent=True, at_rcpt=True):
+        return TransportResult("", False, permanent, error, recipient_refused=at_rcpt)
+
+    assert bounce_kind(refusal("550 5.1.1 No such user"), "failed") == "hard"
+    assert bounce_kind(refusal("550 No such user here"), "failed") == "hard"
+    assert bounce_kind(refusal("550 5.7.1 Blocked"), "failed") == ""
+    assert bounce_kind(refusal("554 5.1.1 x", at_rcpt=False), "failed") == ""
+    assert bounce_kind(refusal("452 4.2.2 Mailbox full", permanent=False), "queued") == ""
+    assert bounce_kind(refusal("452 4.2.2 Mailbox full", permanent=False), "failed") == "soft"
+    assert bounce_kind(TransportResult.ok("<id>"), "sent") == ""

@@ -27,6 +27,7 @@ import hashlib
 import logging
 import os
 import queue
+import re
 import socket
 import threading
 import time
@@ -742,6 +743,9 @@ class Sender:
                     result = transport.send(built, before_delivery=recorder.wait)
                 status, next_at = writer.outcome(row, result)
                 recorder.submit(writer.write, row, result, status, next_at)
+                bounce = bounce_kind(result, status)
+                if bounce:
+                    recorder.submit(_bounce_record, row, result, bounce)
                 pending.discard(row.pk)
                 self._count(shared, status, failed_attempt=not result.accepted)
                 if not result.accepted and self._too_many_errors(shared):
@@ -816,6 +820,44 @@ class Sender:
         )
         campaign_pause_for_errors(campaign_id=campaign_id, reason=reason)
         shared.summary.paused_reason = reason
+
+
+_MAILBOX_STATUS = re.compile(r"\b5\.1\.\d{1,3}\b")
+
+
+def bounce_kind(result: TransportResult, status: str) -> str:
+    """What a refusal tells about the address: "hard" (it does not exist: 5xx at RCPT with an
+    enhanced code 5.1.x, or none), "soft" (refused at RCPT until we gave up), or "" (nothing:
+    a refusal of the sender or of the content says nothing about the recipient)."""
+    if result.accepted or not result.recipient_refused:
+        return ""
+    if result.permanent:
+        code = result.error[:3]
+        enhanced = _MAILBOX_STATUS.search(result.error)
+        has_enhanced = re.search(r"\b[245]\.\d{1,3}\.\d{1,3}\b", result.error) is not None
+        if code.startswith("5") and (enhanced or not has_enhanced):
+            return "hard"
+        return ""
+    return "soft" if status == Status.FAILED else ""
+
+
+def _bounce_record(row: Recipient, result: TransportResult, kind: str) -> None:
+    # The suppression and the bounce event belong to fidele.delivery.bounces (consent side).
+    from fidele.delivery.bounces import bounce_record
+    from fidele.delivery.models import BounceReport
+
+    outbox = OutboxMessage.objects.filter(pk=row.pk).first()
+    try:
+        bounce_record(
+            kind=kind,
+            email=row.email,
+            outbox=outbox,
+            diagnostic=result.error,
+            source=BounceReport.Source.SMTP,
+        )
+    except Exception:
+        # The send result is recorded already; a failure here must not stop the campaign.
+        logger.exception("cannot record the bounce of outbox row %s", row.pk)
 
 
 def _cancelled_rows_skip(campaign_id: int) -> None:

@@ -48,6 +48,8 @@ class OutboxMessage(models.Model):
             models.Index(fields=["campaign", "status", "id"], name="outbox_claim_idx"),
             models.Index(fields=["message_id"], name="outbox_message_id_idx"),
             models.Index(fields=["contact", "sent_at"], name="outbox_contact_idx"),
+            # The campaign page's sending rate: messages sent in the last minute.
+            models.Index(fields=["campaign", "sent_at"], name="outbox_campaign_sent_idx"),
         ]
 
     def __str__(self) -> str:

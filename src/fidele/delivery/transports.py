@@ -51,6 +51,9 @@ class TransportResult:
     accepted: bool
     permanent: bool = False
     error: str = ""
+    # The refusal was about the recipient's address (SMTP: at RCPT TO), not the message or the
+    # sender: what a bounce is, as opposed to a blocked sender or a rejected content.
+    recipient_refused: bool = False
 
     @classmethod
     def ok(cls, message_id: str) -> TransportResult:
@@ -233,7 +236,7 @@ class SMTPTransport(_ContextManager):
                     last_refusal = (code, reply)
             if not accepted:
                 assert last_refusal is not None
-                return self._refused(conn, *last_refusal)
+                return self._refused(conn, *last_refusal, at_recipient=True)
             code, reply = conn.docmd("data")
             if code != 354:
                 return self._refused(conn, code, reply)
@@ -254,7 +257,9 @@ class SMTPTransport(_ContextManager):
         self._last_used = time.monotonic()
         return TransportResult.ok(message.message_id)
 
-    def _refused(self, conn: smtplib.SMTP, code: int, reply: bytes | str) -> TransportResult:
+    def _refused(
+        self, conn: smtplib.SMTP, code: int, reply: bytes | str, *, at_recipient: bool = False
+    ) -> TransportResult:
         text = _reply_text(code, reply)
         try:
             conn.rset()
@@ -264,9 +269,13 @@ class SMTPTransport(_ContextManager):
         if code == 421:
             # "Service not available, closing transmission channel".
             self._drop()
-        if 500 <= code < 600:
-            return TransportResult.hard(text)
-        return TransportResult.temporary(text)
+        return TransportResult(
+            message_id="",
+            accepted=False,
+            permanent=500 <= code < 600,
+            error=text,
+            recipient_refused=at_recipient,
+        )
 
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
@@ -351,7 +360,13 @@ class AnymailTransport(_ContextManager):
         try:
             email.send()
         except AnymailRecipientsRefused as exc:
-            return TransportResult.hard(f"recipient refused by the provider: {exc}")
+            return TransportResult(
+                message_id="",
+                accepted=False,
+                permanent=True,
+                error=f"recipient refused by the provider: {exc}",
+                recipient_refused=True,
+            )
         except AnymailInvalidAddress as exc:
             return TransportResult.hard(f"invalid address: {exc}")
         except AnymailAPIError as exc:
