@@ -151,3 +151,18 @@ def test_the_send_task_comes_back_when_the_next_retry_is_due(settings):
     OutboxMessage.objects.filter(campaign=campaign).update(next_attempt_at=due)
     tasks.campaign_send.call(campaign.pk)
     assert enqueued("campaign_send") == [(campaign.pk, due, "sending")]
+
+
+def test_the_send_task_comes_back_when_a_stale_claim_can_be_recovered(settings):
+    from fidele.delivery.engine import LEASE_SECONDS
+
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    campaign = campaign_make(lists=[audience_make(2)])
+    campaign_start(campaign_id=campaign.pk)
+    claimed_at = timezone.now() - timedelta(seconds=10)
+    OutboxMessage.objects.filter(campaign=campaign).update(
+        status="claimed", claimed_by="otherhost0000000:1:abcd", claimed_at=claimed_at
+    )
+    tasks.campaign_send.call(campaign.pk)
+    expected = claimed_at + timedelta(seconds=LEASE_SECONDS + 1)
+    assert enqueued("campaign_send") == [(campaign.pk, expected, "sending")]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from fidele.delivery import services
-from fidele.delivery.engine import Sender
+from fidele.delivery.engine import LEASE_SECONDS, Sender
 from fidele.delivery.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
@@ -56,10 +56,19 @@ def _send(campaign_id: int) -> None:
     summary = Sender().run(campaign_id=campaign_id, wait=False)
     if summary.finished or summary.paused_reason:
         return
-    # Rows wait for a retry: come back when the first one is due instead of holding a worker.
-    next_at = OutboxMessage.objects.filter(
-        campaign_id=campaign_id, status=OutboxMessage.Status.QUEUED
-    ).aggregate(next_at=Min("next_attempt_at"))["next_at"]
-    if next_at is not None:
-        run_after = max(next_at, timezone.now() + timedelta(seconds=1))
+    # Rows wait for a retry, or are claimed by a sender that may be gone (its lease runs out
+    # later): come back then, instead of holding a worker while waiting.
+    rows = OutboxMessage.objects.filter(campaign_id=campaign_id)
+    next_retry = rows.filter(status=OutboxMessage.Status.QUEUED).aggregate(
+        at=Min("next_attempt_at")
+    )["at"]
+    oldest_claim = rows.filter(status=OutboxMessage.Status.CLAIMED).aggregate(at=Min("claimed_at"))[
+        "at"
+    ]
+    candidates = [next_retry]
+    if oldest_claim is not None:
+        candidates.append(oldest_claim + timedelta(seconds=LEASE_SECONDS + 1))
+    due = min((at for at in candidates if at is not None), default=None)
+    if due is not None:
+        run_after = max(due, timezone.now() + timedelta(seconds=1))
         campaign_send.using(run_after=run_after).enqueue(campaign_id)
