@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import models
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from fidele.campaigns.models import Campaign
 from fidele.compliance.models import Suppression
@@ -157,7 +157,8 @@ def test_too_many_errors_pause_the_campaign_with_the_reason(smtp_sink):
     campaign = started(40)
     for row in rows(campaign):
         smtp_sink.rcpt_replies[row.email] = "554 5.7.1 Sender blocked"
-    summary = smtp_sender(smtp_sink, batch_size=100).run(campaign_id=campaign.pk)
+    with translation.override("en"):
+        summary = smtp_sender(smtp_sink, batch_size=100).run(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
     assert "20 of the last 20 messages failed" in campaign.status_reason
@@ -272,7 +273,7 @@ def test_a_campaign_scheduled_for_later_is_not_started_early():
         status="scheduled",
         scheduled_at=timezone.now() + timedelta(hours=1),
     )
-    with pytest.raises(SendError, match="scheduled"):
+    with translation.override("en"), pytest.raises(SendError, match="scheduled"):
         campaign_start(campaign_id=campaign.pk)
     later = timezone.now() + timedelta(hours=2)
     assert campaign_start(campaign_id=campaign.pk, now=later) == 1

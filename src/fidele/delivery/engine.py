@@ -44,6 +44,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from fidele.campaigns.models import Campaign
 from fidele.compliance.models import Suppression
@@ -814,10 +815,10 @@ class Sender:
                 return
             shared.stop.set()
             attempts, failures = len(shared.outcomes), sum(shared.outcomes)
-        reason = (
-            f"Paused automatically: {failures} of the last {attempts} messages failed. "
-            f"Last error: {last_error}"
-        )
+        reason = gettext(
+            "Paused automatically: %(failures)s of the last %(attempts)s messages failed. "
+            "Last error: %(error)s"
+        ) % {"failures": failures, "attempts": attempts, "error": last_error}
         campaign_pause_for_errors(campaign_id=campaign_id, reason=reason)
         shared.summary.paused_reason = reason
 

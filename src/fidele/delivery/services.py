@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fidele.campaigns.models import Campaign, Variant
 from fidele.core.audit import audit_record
@@ -46,13 +47,19 @@ def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> i
         if campaign.status == Status.SENDING:
             return OutboxMessage.objects.filter(campaign_id=campaign_id).count()
         if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
-            raise SendError(f"campaign {campaign_id} is {campaign.status}: it cannot be started")
+            raise SendError(
+                _("Campaign %(id)s is %(status)s: it cannot be started.")
+                % {"id": campaign_id, "status": campaign.get_status_display()}
+            )
         if (
             campaign.status == Status.SCHEDULED
             and campaign.scheduled_at
             and (campaign.scheduled_at > now)
         ):
-            raise SendError(f"campaign {campaign_id} is scheduled for {campaign.scheduled_at}")
+            raise SendError(
+                _("Campaign %(id)s is scheduled for %(when)s.")
+                % {"id": campaign_id, "when": timezone.localtime(campaign.scheduled_at)}
+            )
         # Template errors are found here, before anyone receives anything.
         try:
             variants = list(campaign.variants.all()) if campaign.ab_enabled else []
@@ -61,7 +68,7 @@ def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> i
         except TemplateProblem as exc:
             raise SendError(str(exc)) from exc
         if not campaign.lists.exists() and not campaign.audience_rules:
-            raise SendError("the campaign has no list to send to")
+            raise SendError(_("The campaign has no list to send to."))
         before = campaign.status
         total = audience_snapshot(campaign=campaign)
         campaign.status = Status.SENDING
