@@ -153,6 +153,7 @@ def main() -> None:
     parser.add_argument("--raw-messages", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--processes", type=int, default=1, help="sender processes")
+    parser.add_argument("--dkim", action="store_true", help="sign with a 2048-bit RSA key")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--profile", help="cProfile each sender process to FILE.<n>")
     args = parser.parse_args()
@@ -162,6 +163,18 @@ def main() -> None:
     os.environ["FIDELE_LOG_LEVEL"] = "WARNING"
     os.environ.setdefault("FIDELE_BASE_URL", "https://cave.example")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fidele.config.settings")
+    if args.dkim:
+        import subprocess
+
+        key_file = Path(os.environ["FIDELE_DATA_DIR"]) / "dkim.pem"
+        subprocess.run(
+            ["openssl", "genrsa", "-traditional", "-out", str(key_file), "2048"],
+            check=True,
+            capture_output=True,
+        )
+        os.environ.update(
+            DKIM_DOMAIN="cave.example", DKIM_SELECTOR="bench", DKIM_PRIVATE_KEY_FILE=str(key_file)
+        )
 
     port = free_port()
     counter = multiprocessing.Value("l", 0)
@@ -218,6 +231,7 @@ def main() -> None:
         text=rendered.text,
         unsubscribe_url=links.unsubscribe_url(),
         unsubscribe_token=links.unsubscribe_token,
+        dkim_key=content.dkim_key,
     ).raw
 
     # Engine and raw runs alternate in rounds, so that a change in the machine's load during
@@ -303,6 +317,7 @@ def main() -> None:
     result = {
         "recipients": args.recipients,
         "database": connection.vendor,
+        "dkim": args.dkim,
         "processes": args.processes,
         "concurrency": args.concurrency,
         "batch_size": args.batch_size,
