@@ -138,6 +138,7 @@ def test_the_password_change_is_shown_without_values(owner_client, owner):
 def test_a_role_change_is_shown_with_role_names_not_codes(owner_client, owner, make_user):
     claire = make_user(permissions.VIEWER, username="claire")
     audit_record(actor=owner, action="update", obj=claire, changes={"role": ["viewer", "owner"]})
-    (row,) = owner_client.get("/audit/", HTTP_ACCEPT_LANGUAGE="en").context["rows"]
+    owner_client.cookies["django_language"] = "en"
+    (row,) = owner_client.get("/audit/").context["rows"]
     (change,) = row.changes
     assert (change.label, change.old, change.new) == ("Role", "Viewer", "Owner")
