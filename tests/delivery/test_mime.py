@@ -191,3 +191,20 @@ def test_a_header_value_cannot_inject_another_header():
     message = parsed(build(subject="Hello\r\nBcc: victim@example.com"))
     assert message["Bcc"] is None
     assert message["Subject"] == "Hello  Bcc: victim@example.com"
+
+
+def test_the_libcrypto_rsa_operation_gives_exactly_dkimpys_result(rsa_key):
+    import secrets
+
+    import dkim.crypto
+
+    from fidele.delivery.mime import _fast_rsa_install
+
+    private, _ = rsa_key
+    assert _fast_rsa_install()
+    key = dkim.crypto.parse_pem_private_key(private.read_bytes())
+    fast = dkim.crypto.rsa_decrypt
+    python = fast.python
+    for _ in range(5):
+        message = secrets.token_bytes(255)  # below the 2048-bit modulus
+        assert fast(message, key, 256) == python(message, key, 256)

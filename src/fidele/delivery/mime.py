@@ -139,8 +139,100 @@ def dkim_key_from_settings() -> DkimKey | None:
     )
 
 
+class _OpenSSLModExp:
+    """Modular exponentiation by OpenSSL's libcrypto (already loaded by Python's hashlib).
+
+    dkimpy signs with Python's own big integers: 2 x 1024-bit `pow` for a 2048-bit key, about
+    5 ms of CPU per message, ten times the rest of the engine's work. The same operation in
+    libcrypto (constant time) takes a fraction of that. Only the exponentiation is replaced;
+    the DKIM logic (canonicalisation, hashing, padding, CRT) stays dkimpy's.
+    """
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("crypto")
+        if not name:
+            raise OSError("libcrypto not found")
+        lib = ctypes.CDLL(name)
+        pointer = ctypes.c_void_p
+        lib.BN_new.restype = pointer
+        lib.BN_CTX_new.restype = pointer
+        lib.BN_bin2bn.restype = pointer
+        lib.BN_bin2bn.argtypes = [ctypes.c_char_p, ctypes.c_int, pointer]
+        lib.BN_bn2binpad.restype = ctypes.c_int
+        lib.BN_bn2binpad.argtypes = [pointer, ctypes.c_char_p, ctypes.c_int]
+        lib.BN_mod_exp_mont_consttime.restype = ctypes.c_int
+        lib.BN_mod_exp_mont_consttime.argtypes = [pointer] * 5 + [pointer]
+        lib.BN_clear_free.argtypes = [pointer]
+        lib.BN_CTX_free.argtypes = [pointer]
+        self.lib = lib
+        self.buffer = ctypes.create_string_buffer
+
+    def __call__(self, base: int, exponent: int, modulus: int) -> int:
+        lib = self.lib
+        size = (modulus.bit_length() + 7) // 8
+        numbers = []
+        context = lib.BN_CTX_new()
+        try:
+            for value in (base % modulus, exponent, modulus):
+                data = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
+                numbers.append(lib.BN_bin2bn(data, len(data), None))
+            result = lib.BN_new()
+            numbers.append(result)
+            if not all(numbers) or not lib.BN_mod_exp_mont_consttime(
+                result, numbers[0], numbers[1], numbers[2], context, None
+            ):
+                raise ArithmeticError("BN_mod_exp_mont_consttime failed")
+            out = self.buffer(size)
+            if lib.BN_bn2binpad(result, out, size) != size:
+                raise ArithmeticError("BN_bn2binpad failed")
+            return int.from_bytes(out.raw, "big")
+        finally:
+            for number in numbers:
+                if number:
+                    lib.BN_clear_free(number)
+            lib.BN_CTX_free(context)
+
+
+def _fast_rsa_install() -> bool:
+    """Make dkimpy's private-key operation use libcrypto, after checking it agrees with Python's
+    own arithmetic. Falls back silently (slower, same signatures) when anything is missing."""
+    import dkim.crypto
+
+    if getattr(dkim.crypto, "_fidele_fast", False):
+        return True
+    try:
+        modexp = _OpenSSLModExp()
+        # 2^127 - 1 and 2^89 - 1 are primes: a quick agreement check on odd moduli.
+        for base, exponent, modulus in ((12345, 65537, 2**127 - 1), (2**80 + 7, 2**61, 2**89 - 1)):
+            if modexp(base, exponent, modulus) != pow(base, exponent, modulus):
+                return False
+    except (OSError, AttributeError, ArithmeticError):
+        return False
+    python_decrypt = dkim.crypto.rsa_decrypt
+
+    def rsa_decrypt(message: bytes, pk: dict, mlen: int) -> bytearray:
+        c = dkim.crypto.str2int(message)
+        m1 = modexp(c, pk["exponent1"], pk["prime1"])
+        m2 = modexp(c, pk["exponent2"], pk["prime2"])
+        if m1 < m2:
+            h = pk["coefficient"] * (m1 + pk["prime1"] - m2) % pk["prime1"]
+        else:
+            h = pk["coefficient"] * (m1 - m2) % pk["prime1"]
+        return dkim.crypto.int2str(m2 + h * pk["prime2"], mlen)
+
+    rsa_decrypt.python = python_decrypt  # type: ignore[attr-defined]
+    dkim.crypto.rsa_decrypt = rsa_decrypt
+    dkim.crypto._fidele_fast = True
+    return True
+
+
 def dkim_sign(raw: bytes, key: DkimKey) -> bytes:
     import dkim
+
+    _fast_rsa_install()
 
     present = {
         line.split(b":", 1)[0].strip().lower()
