@@ -422,3 +422,27 @@ def test_bounce_kinds_follow_the_reply_and_the_stage():
     assert bounce_kind(refusal("452 4.2.2 Mailbox full", permanent=False), "queued") == ""
     assert bounce_kind(refusal("452 4.2.2 Mailbox full", permanent=False), "failed") == "soft"
     assert bounce_kind(TransportResult.ok("<id>"), "sent") == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_results_cannot_be_recorded_the_sender_stops_before_the_next_delivery(
+    smtp_sink, monkeypatch
+):
+    campaign = started(10)
+    calls = []
+    original = engine.ResultWriter.write
+
+    def failing_write(self, *args):
+        calls.append(args)
+        if len(calls) == 3:
+            raise RuntimeError("database gone")
+        return original(self, *args)
+
+    monkeypatch.setattr(engine.ResultWriter, "write", failing_write)
+    with pytest.raises(RuntimeError, match="database gone"):
+        smtp_sender(smtp_sink, batch_size=10).run(campaign_id=campaign.pk)
+    assert len(smtp_sink.messages) == 3  # the third is delivered, its result lost
+    statuses = list(rows(campaign).values_list("status", flat=True))
+    assert statuses.count("sent") == 2
+    assert statuses.count("claimed") == 1  # recovered later, when its lease runs out
+    assert statuses.count("queued") == 7

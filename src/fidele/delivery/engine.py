@@ -754,8 +754,10 @@ class Sender:
                     return
         finally:
             builder.shutdown(wait=True, cancel_futures=True)
-            recorder.wait()
-            batch_release(ids=list(pending), claimer=claimer)
+            try:
+                recorder.wait()
+            finally:
+                batch_release(ids=list(pending), claimer=claimer)
 
     def _build(
         self, row: Recipient, content: _CampaignContent
