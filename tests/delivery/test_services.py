@@ -166,3 +166,34 @@ def test_the_send_task_comes_back_when_a_stale_claim_can_be_recovered(settings):
     tasks.campaign_send.call(campaign.pk)
     expected = claimed_at + timedelta(seconds=LEASE_SECONDS + 1)
     assert enqueued("campaign_send") == [(campaign.pk, expected, "sending")]
+
+
+def test_a_test_send_goes_to_the_chosen_addresses_as_the_chosen_contact(settings):
+    from fidele.delivery.models import CapturedMessage
+    from fidele.delivery.services import message_send_test
+    from tests.delivery.conftest import contact_make, list_make
+
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    news = list_make("news")
+    alice = contact_make("alice@example.com", lists=[news], first_name="Alice")
+    campaign = campaign_make(lists=[news])
+    ids = message_send_test(campaign=campaign, contact=alice, to=["me@shop.example", "boss@x.fr"])
+    captured = list(CapturedMessage.objects.order_by("id"))
+    assert [m.recipients for m in captured] == [["me@shop.example"], ["boss@x.fr"]]
+    assert captured[0].subject == "[Test] Bonjour Alice"
+    assert captured[0].outbox_id is None and captured[0].campaign_id == campaign.pk
+    assert len(set(ids)) == 2 and ids[0] == captured[0].message_id
+    assert not OutboxMessage.objects.exists()
+    # Without a contact, the defaults of the merge tags apply.
+    message_send_test(campaign=campaign, to=["me@shop.example"])
+    assert CapturedMessage.objects.order_by("-id").first().subject == "[Test] Bonjour cher client"
+
+
+def test_a_test_send_refused_by_the_server_says_why(smtp_sink, settings):
+    from fidele.delivery.services import SendError, message_send_test
+
+    settings.EMAIL_TRANSPORT = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_sink.port}
+    smtp_sink.rcpt_replies["typo@exmaple.com"] = "550 5.1.2 Bad destination domain"
+    campaign = campaign_make(lists=[])
+    with pytest.raises(SendError, match="5.1.2"):
+        message_send_test(campaign=campaign, to=["typo@exmaple.com"])

@@ -362,8 +362,9 @@ def message_build(
     extra_headers: dict[str, str] | None = None,
     dkim_key: DkimKey | None = None,
     now: Any = None,
+    message_id: str = "",
 ) -> OutgoingMessage:
-    message_id = message_id_make(
+    message_id = message_id or message_id_make(
         campaign_id=identity.campaign_id, outbox_id=outbox_id, domain=identity.message_id_domain
     )
     list_unsubscribe = (

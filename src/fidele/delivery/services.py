@@ -208,3 +208,62 @@ def ab_winner_pick(*, campaign_id: int, now: Any = None) -> Variant | None:
             },
         )
     return best
+
+
+def message_send_test(
+    *, campaign: Campaign, to: list[str], variant: Variant | None = None, contact: Any = None
+) -> list[str]:
+    """Send the campaign as `contact` (or with empty merge fields) to a few addresses, now,
+    through the configured transport, subject prefixed with "[Test]". Nothing is recorded in
+    the outbox; links carry the id 0, which the tracking and unsubscribe endpoints accept and
+    ignore. Returns the Message-IDs; raises SendError when the transport refuses one.
+
+    Template errors (TemplateProblem) are raised before anything is sent.
+    """
+    import secrets
+
+    from fidele.campaigns.rendering import content_compile
+    from fidele.delivery.engine import RecipientLinks
+    from fidele.delivery.mime import Identity, dkim_key_from_settings, message_build
+    from fidele.delivery.transports import transport_from_settings
+
+    compiled = content_compile(campaign=campaign, variant=variant)
+    links = RecipientLinks(0)
+    rendered = compiled.render(contact=contact, links=links)
+    first_list = campaign.lists.order_by("id").first()
+    identity = Identity.for_campaign(
+        campaign,
+        list_id=first_list.pk if first_list else None,
+        list_name=first_list.name if first_list else "",
+    )
+    dkim_key = dkim_key_from_settings()
+    sent = []
+    with transport_from_settings() as transport:
+        for address in to:
+            message = message_build(
+                identity=identity,
+                outbox_id=0,
+                to_email=address,
+                subject=f"[Test] {rendered.subject}",
+                preheader=rendered.preheader,
+                html=rendered.html,
+                text=rendered.text,
+                unsubscribe_url=links.unsubscribe_url(),
+                unsubscribe_token=links.unsubscribe_token,
+                extra_headers=rendered.headers,
+                dkim_key=dkim_key,
+                message_id=(
+                    f"<fidele.test.{campaign.pk}.{secrets.token_hex(8)}"
+                    f"@{identity.message_id_domain}>"
+                ),
+            )
+            message.campaign_id = campaign.pk
+            message.outbox_id = None  # no outbox row behind a test
+            result = transport.send(message)
+            if not result.accepted:
+                raise SendError(
+                    _("The server refused the test to %(address)s: %(error)s")
+                    % {"address": address, "error": result.error}
+                )
+            sent.append(result.message_id)
+    return sent

@@ -414,8 +414,8 @@ class CaptureTransport(_ContextManager):
             before_delivery()
 
         CapturedMessage.objects.create(
-            outbox_id=message.outbox_id,
-            campaign_id=message.campaign_id,
+            outbox_id=message.outbox_id or None,
+            campaign_id=message.campaign_id or None,
             sender=message.mail_from,
             recipients=list(message.recipients),
             subject=message.subject[:1000],
