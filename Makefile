@@ -30,8 +30,13 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
+# Refresh each app's French catalogue from its sources (then translate the new entries), and
+# compile them all; the .mo files are committed so that a fresh clone needs no gettext.
 messages: install
-	for app in src/fidele/*/locale; do (cd $$(dirname $$app) && $(CURDIR)/$(BIN)/django-admin compilemessages -v0); done
+	for dir in src/fidele/*/locale; do \
+	  (cd $$(dirname $$dir) && DJANGO_SETTINGS_MODULE=fidele.config.settings \
+	   $(CURDIR)/$(BIN)/django-admin makemessages -l fr --no-obsolete -v0); done
+	for po in src/fidele/*/locale/fr/LC_MESSAGES/django.po; do msgfmt -o $${po%.po}.mo $$po; done
 
 clean:
 	rm -rf $(VENV) data
