@@ -446,3 +446,30 @@ def test_when_results_cannot_be_recorded_the_sender_stops_before_the_next_delive
     assert statuses.count("sent") == 2
     assert statuses.count("claimed") == 1  # recovered later, when its lease runs out
     assert statuses.count("queued") == 7
+
+
+def test_the_links_in_a_sent_message_are_served_by_the_tracking_endpoints(client, settings):
+    import re
+
+    from fidele.delivery.models import CapturedMessage
+
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    settings.BASE_URL = "https://cave.example"
+    news = list_make("news")
+    contact_make("alice@example.com", lists=[news], first_name="Alice")
+    campaign = campaign_make(
+        lists=[news], body='<p>Voir <a href="https://shop.example/vins?x=1">nos vins</a></p>'
+    )
+    campaign_start(campaign_id=campaign.pk)
+    Sender(concurrency=1).run(campaign_id=campaign.pk)
+    raw = bytes(CapturedMessage.objects.get().raw)
+    html = email.message_from_bytes(raw, policy=email.policy.default).get_body(("html",))
+    urls = re.findall(r'(?:href|src)="https://cave\.example(/t/[^"]+)"', html.get_content())
+    click = next(url for url in urls if url.startswith("/t/c/"))
+    response = client.get(click.replace("&amp;", "&"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("https://shop.example/vins?x=1")
+    pixel = next(url for url in urls if url.startswith("/t/o/"))
+    assert client.get(pixel).status_code == 200
+    unsubscribe = next(url for url in urls if url.startswith("/t/u/"))
+    assert client.get(unsubscribe).status_code == 200
