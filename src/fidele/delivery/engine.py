@@ -7,18 +7,21 @@ Crash safety comes from the order of writes, not from luck:
    machines take disjoint batches. SQLite: the claim runs in an IMMEDIATE transaction, which takes
    the database's single write lock at BEGIN: claims are serialised, so several senders stay
    correct there too (they are just not faster: SQLite has one writer).
-2. Each message is sent, then its row is updated (sent + Message-ID, or a failure) in its own
-   autocommit statement before the next message is sent. Results are never buffered: a sender
-   killed at any instant leaves at most the message it was sending (one per concurrent
-   connection) sent but still marked claimed.
+2. Each message's result (sent + Message-ID, or a failure) is written by its own autocommit
+   UPDATE, and the next message is not delivered until that UPDATE is done. The UPDATE runs on
+   a writer thread while the next message's MAIL, RCPT and DATA commands go out; only the end
+   of the data, the moment the server takes the message, waits for it. Results are never
+   buffered: a sender killed at any instant leaves at most one message per connection sent but
+   still marked claimed.
 3. Claimed rows whose sender is gone go back to queued: at once when the claimer was a process on
    this machine that no longer exists, otherwise when its lease ran out (senders renew their lease
    while they work). The message in flight at the kill is therefore sent again: that is the one
    duplicate the design allows, and it carries the same Message-ID as the first copy.
 
-Buffering the status updates (one UPDATE per 100 messages) would be faster, but a kill would then
-re-send up to 100 recipients per connection; the per-message update costs a fraction of the time
-an SMTP exchange takes (see BENCHMARKS.md, "Sending").
+Buffering the status updates (one UPDATE per 100 messages) would be cheaper, but a kill would
+then re-send up to 100 recipients per connection. On PostgreSQL the sender's commits are
+asynchronous instead (see ResultWriter._execute), and rendering runs a few messages ahead on a
+builder thread (see BENCHMARKS.md, "Sending").
 """
 
 from __future__ import annotations
