@@ -9,37 +9,6 @@ from tests.contacts.factories import make_contact, make_list, make_tag
 pytestmark = pytest.mark.django_db
 
 
-def test_email_is_trimmed_and_lower_cased():
-    assert services.email_normalise("  Marie.DUPONT@Example.FR ") == "marie.dupont@example.fr"
-
-
-def test_an_empty_email_is_stored_as_absent():
-    assert services.email_normalise("   ") is None
-
-
-@pytest.mark.parametrize("bad", ["marie@", "marie dupont@example.fr", "@example.fr", "a@b@c.fr"])
-def test_a_malformed_email_is_refused(bad):
-    with pytest.raises(services.InvalidValue):
-        services.email_normalise(bad)
-
-
-@pytest.mark.parametrize(
-    "typed", ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "0033612345678"]
-)
-def test_a_french_phone_is_stored_in_e164(typed):
-    assert services.phone_normalise(typed) == "+33612345678"
-
-
-def test_a_foreign_phone_keeps_its_country():
-    assert services.phone_normalise("+32 470 12 34 56") == "+32470123456"
-
-
-@pytest.mark.parametrize("bad", ["12", "06 12", "not a phone"])
-def test_an_impossible_phone_is_refused(bad):
-    with pytest.raises(services.InvalidValue):
-        services.phone_normalise(bad)
-
-
 def test_creating_a_contact_normalises_and_writes_an_audit_entry(owner):
     contact = services.contact_create(
         actor=owner,

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 from decimal import Decimal
 
-import phonenumbers
 import pytest
-from email_validator import EmailNotValidError, validate_email
 
 from fidele.imports.normalize import (
     normalise_bool,
@@ -14,81 +11,8 @@ from fidele.imports.normalize import (
     normalise_country,
     normalise_date,
     normalise_decimal,
-    normalise_email,
-    normalise_phone,
     normalise_postal_code,
 )
-
-
-def test_emails_are_trimmed_and_lower_cased():
-    assert normalise_email("  Jean.DUPONT@Orange.FR ") == ("jean.dupont@orange.fr", None)
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        "jean@@orange.fr",
-        "jean.orange.fr",
-        "jean@orange",
-        "jean@localhost",
-        "a..b@x.fr",
-        "jean@exemple.fr.",
-    ],
-)
-def test_malformed_emails_come_back_with_a_reason(raw):
-    value, problem = normalise_email(raw)
-    assert value is None
-    assert raw.strip() in problem
-
-
-def test_the_fast_email_check_agrees_with_email_validator():
-    rng = random.Random(7)
-    alphabet = "abcz09.-_+@é"
-    for _ in range(3000):
-        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 14)))
-        try:
-            expected = validate_email(raw, check_deliverability=False).normalized.lower()
-        except EmailNotValidError:
-            expected = None
-        assert normalise_email(raw)[0] == expected, raw
-
-
-@pytest.mark.parametrize(
-    ("raw", "e164"),
-    [
-        ("06 12 34 56 78", "+33612345678"),
-        ("06.12.34.56.78", "+33612345678"),
-        ("+33 6 12 34 56 78", "+33612345678"),
-        ("0033612345678", "+33612345678"),
-        ("612345678", "+33612345678"),
-        ("05 56 00 00 00", "+33556000000"),
-        ("+32 2 555 12 12", "+3225551212"),
-    ],
-)
-def test_phones_become_e164_with_france_as_default_region(raw, e164):
-    assert normalise_phone(raw, "FR") == (e164, None)
-
-
-def test_an_unreadable_phone_is_reported_not_guessed():
-    value, problem = normalise_phone("06 12", "FR")
-    assert value == ""
-    assert "06 12" in problem
-
-
-def test_the_fast_phone_path_agrees_with_phonenumbers():
-    rng = random.Random(3)
-    for _ in range(3000):
-        digits = "".join(rng.choice("0123456789") for _ in range(rng.choice([9, 10, 10, 10, 11])))
-        raw = rng.choice(["{}", "+33{}", "0033{}"]).format(digits)
-        try:
-            number = phonenumbers.parse(raw, "FR")
-            valid = phonenumbers.is_valid_number(number)
-        except phonenumbers.NumberParseException:
-            valid = False
-        expected = (
-            phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if valid else ""
-        )
-        assert normalise_phone(raw, "FR")[0] == expected, raw
 
 
 @pytest.mark.parametrize(

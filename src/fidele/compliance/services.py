@@ -18,7 +18,7 @@ from django.utils import timezone
 from fidele.compliance.models import Suppression
 from fidele.compliance.selectors import is_suppressed, suppressed_among  # noqa: F401 (re-export)
 from fidele.contacts.models import Contact, Subscription
-from fidele.contacts.services import InvalidValue, email_normalise
+from fidele.contacts.normalize import InvalidValue, email_normalise
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.tracking.models import EmailEvent

@@ -3,8 +3,13 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from fidele.contacts import services
 from fidele.contacts.models import Contact, MailingList, Tag
+from fidele.contacts.normalize import (
+    InvalidValue,
+    color_normalise,
+    email_normalise,
+    phone_normalise,
+)
 
 
 class ContactForm(forms.ModelForm):
@@ -64,14 +69,14 @@ class ContactForm(forms.ModelForm):
 
     def clean_email(self) -> str | None:
         try:
-            return services.email_normalise(self.cleaned_data.get("email"))
-        except services.InvalidValue as exc:
+            return email_normalise(self.cleaned_data.get("email"))
+        except InvalidValue as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 
     def clean_phone(self) -> str:
         try:
-            return services.phone_normalise(self.cleaned_data.get("phone"))
-        except services.InvalidValue as exc:
+            return phone_normalise(self.cleaned_data.get("phone"))
+        except InvalidValue as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 
     def clean_external_id(self) -> str | None:
@@ -103,8 +108,8 @@ class TagForm(forms.Form):
 
     def clean_color(self) -> str:
         try:
-            return services.color_normalise(self.cleaned_data.get("color"))
-        except services.InvalidValue as exc:
+            return color_normalise(self.cleaned_data.get("color"))
+        except InvalidValue as exc:
             raise forms.ValidationError(str(exc)) from exc
 
 

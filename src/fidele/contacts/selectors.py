@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import phonenumbers
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.normalize import normalise_phone
 from fidele.core.models import AuditLog
 
 # Longer search text is cut: nobody types 200 characters into a search box, and a huge
@@ -49,14 +49,11 @@ def _search_condition(q: str) -> Q:
     condition = Q(lower_last_name__startswith=lowered) | Q(external_id=q)
     condition |= Q(email__startswith=lowered)
     if _PHONE_CHARS.match(q):
-        try:
-            number = phonenumbers.parse(q, settings.DEFAULT_REGION)
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is not None and phonenumbers.is_possible_number(number):
-            condition |= Q(
-                phone=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-            )
+        # Stored phones went through the same normalisation, so only a number it accepts can
+        # match one.
+        phone, _problem = normalise_phone(q, settings.DEFAULT_REGION)
+        if phone:
+            condition |= Q(phone=phone)
     return condition
 
 

@@ -2,69 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import phonenumbers
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from email_validator import EmailNotValidError, validate_email
 
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.normalize import (
+    InvalidValue,
+    color_normalise,
+    email_normalise,
+    phone_normalise,
+)
 from fidele.core.audit import audit_record, model_changes
 from fidele.core.models import AuditLog
-
-
-class InvalidValue(ValueError):
-    """A value a user typed that cannot be stored; the message is shown to them."""
-
-
-# --- normalisation -------------------------------------------------------------------------
-
-
-def email_normalise(value: str | None) -> str | None:
-    """Trimmed, lower-cased and syntax-checked (no DNS lookup), or None when empty.
-
-    The whole address is lower-cased: mail providers treat local parts case-insensitively in
-    practice, and one spelling per person is what makes the address usable as an identity.
-    """
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        result = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidValue(_("Enter a valid email address, e.g. marie.dupont@example.fr.")) from exc
-    return result.normalized.lower()
-
-
-def phone_normalise(value: str | None, region: str | None = None) -> str:
-    """E.164 (+33612345678), reading national numbers in the default region; "" when empty."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    try:
-        number = phonenumbers.parse(value, region or settings.DEFAULT_REGION)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidValue(_("Enter a valid phone number, e.g. 06 12 34 56 78.")) from exc
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidValue(_("Enter a valid phone number, e.g. 06 12 34 56 78."))
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-
-
-def color_normalise(value: str | None) -> str:
-    value = (value or "").strip()
-    if not value:
-        return "#6b7280"
-    if not _COLOR.match(value):
-        raise InvalidValue(_("A colour looks like #1a2b3c."))
-    return value.lower()
-
 
 # --- contacts ------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from fidele.compliance.services import (
     suppression_add,
 )
 from fidele.contacts.models import Contact
-from fidele.contacts.services import InvalidValue
+from fidele.contacts.normalize import InvalidValue
 from fidele.delivery.models import BounceReport, OutboxMessage
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record

@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.normalize import normalise_email, normalise_phone
 from fidele.imports import normalize as norm
 from fidele.imports import sql
 from fidele.imports.mapping import ATTR_PREFIX, header_key
@@ -229,7 +230,7 @@ class ContactImport:
             if not raw:
                 continue
             if target == "email":
-                email, problem = norm.normalise_email(raw)
+                email, problem = normalise_email(raw)
                 if problem:
                     self.reject(number, cells, f"{column}: {problem}")
                     return None
@@ -239,7 +240,7 @@ class ContactImport:
             elif target == "phone":
                 if "phone" in values:
                     continue
-                phone, problem = norm.normalise_phone(raw, self.region)
+                phone, problem = normalise_phone(raw, self.region)
                 if problem:
                     values.setdefault("phone_invalid", raw[:64])
                     self.counters.invalid_phones += 1

@@ -1,10 +1,9 @@
-"""Turning what people type into clean values: emails, phones, dates, yes/no, titles, amounts.
+"""Turning what people type into clean values: dates, yes/no, titles, amounts, countries.
 
 Each function returns `(value, problem)`: `problem` is None when the input was read, or a short
 message for the user. These run once per cell of files with millions of rows, so the common cases
-take a fast path (a compiled regex, a cache) that gives exactly the result the reference library
-(email-validator, phonenumbers) gives, and only the unusual inputs pay for the library call.
-The tests compare both paths on generated inputs.
+take a fast path (a cache, a slice instead of a regex). Emails and phones are normalised by
+fidele.contacts.normalize, which every app shares.
 """
 
 from __future__ import annotations
@@ -14,128 +13,13 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-import phonenumbers
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from email_validator import EmailNotValidError, validate_email
 
 from fidele.imports.mapping import header_key as _header_key
 
 # Titles, yes/no, languages and countries repeat on every row: compute each key once.
 header_key = lru_cache(maxsize=4096)(_header_key)
-
-# --- email -----------------------------------------------------------------------------------
-
-_ATEXT = r"[a-z0-9!#$%&'*+/=?^_`{|}~-]"
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-_FAST_EMAIL = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@({_LABEL}(?:\.{_LABEL})+)")
-
-
-@lru_cache(maxsize=65536)
-def _domain_ok(domain: str) -> bool:
-    # Domains repeat (gmail.com, orange.fr...): ask the library once per domain whether it
-    # accepts it (special-use names like .local or .test, numeric TLDs...).
-    try:
-        validate_email("a@" + domain, check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
-
-
-def normalise_email(raw: str) -> tuple[str | None, str | None]:
-    """Trimmed, lower-cased and syntax-checked. ("", None) means no email given."""
-    value = raw.strip().strip("<>").strip()
-    if not value:
-        return None, None
-    value = value.lower()
-    if value.startswith("mailto:"):
-        value = value[7:]
-    match = _FAST_EMAIL.fullmatch(value)
-    if (
-        match is not None
-        and len(match.group(1)) <= 64
-        and len(value) <= 254
-        and _domain_ok(match.group(2))
-    ):
-        return value, None
-    try:
-        info = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        return None, _("invalid email address “%(value)s”: %(reason)s") % {
-            "value": raw.strip()[:100],
-            "reason": str(exc),
-        }
-    return info.normalized.lower(), None
-
-
-# --- phone -----------------------------------------------------------------------------------
-
-_PHONE_SEPARATORS = re.compile(r"[\s.\-/()\u00a0\u202f]")
-_TYPES = (
-    "fixed_line",
-    "mobile",
-    "toll_free",
-    "premium_rate",
-    "shared_cost",
-    "personal_number",
-    "voip",
-    "pager",
-    "uan",
-    "voicemail",
-)
-
-
-@lru_cache(maxsize=32)
-def _region_rules(region: str) -> tuple[str, str, re.Pattern[str] | None, re.Pattern[str] | None]:
-    """(country code, national prefix, general pattern, any-valid-type pattern) from the
-    phonenumbers metadata, which is what phonenumbers.is_valid_number matches against."""
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
-    if metadata is None or metadata.national_prefix_transform_rule:
-        return "", "", None, None
-    general = metadata.general_desc.national_number_pattern if metadata.general_desc else None
-    patterns = [
-        desc.national_number_pattern
-        for desc in (getattr(metadata, name) for name in _TYPES)
-        if desc is not None and desc.national_number_pattern
-    ]
-    if not general or not patterns:
-        return "", "", None, None
-    return (
-        str(metadata.country_code),
-        metadata.national_prefix or "",
-        re.compile(general),
-        re.compile("|".join(f"(?:{p})" for p in patterns)),
-    )
-
-
-def normalise_phone(raw: str, region: str) -> tuple[str, str | None]:
-    """E.164 ("+33612345678"), or ("", problem) when the number cannot be read."""
-    value = raw.strip()
-    if not value:
-        return "", None
-    country, prefix, general, valid = _region_rules(region)
-    if general is not None and valid is not None:
-        digits = _PHONE_SEPARATORS.sub("", value)
-        nsn = None
-        if digits.isdigit():
-            if digits.startswith("00" + country):
-                nsn = digits[2 + len(country) :]
-            elif prefix and digits.startswith(prefix):
-                nsn = digits[len(prefix) :]
-            else:
-                nsn = digits  # Excel dropped the leading 0 of a number it took for a number
-        elif digits.startswith("+" + country) and digits[1:].isdigit():
-            nsn = digits[1 + len(country) :]
-        if nsn and general.fullmatch(nsn) and valid.fullmatch(nsn):
-            return f"+{country}{nsn}", None
-    try:
-        number = phonenumbers.parse(value, region.upper())
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is not None and phonenumbers.is_valid_number(number):
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
-    return "", _("unreadable phone number “%(value)s” (kept aside)") % {"value": value[:64]}
-
 
 # --- dates -----------------------------------------------------------------------------------
 

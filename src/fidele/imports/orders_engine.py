@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.models import Contact
+from fidele.contacts.normalize import normalise_email
 from fidele.imports import normalize as norm
 from fidele.imports.pipeline import (
     BATCH_ROWS,
@@ -130,7 +131,7 @@ class OrderImport:
             return None
         row["order_id"] = order_id[:64]
         raw, column = self._cell(cells, "customer_email")
-        email, problem = norm.normalise_email(raw) if raw else (None, None)
+        email, problem = normalise_email(raw) if raw else (None, None)
         if problem:
             self.reject(number, cells, f"{column}: {problem}")
             return None
