@@ -12,6 +12,7 @@ from fidele.campaigns import rendering
 from fidele.campaigns.layouts import layout_default
 from fidele.campaigns.models import Campaign, Layout, Variant
 from fidele.contacts.models import MailingList
+from fidele.contacts.normalize import normalise_email
 
 # Where each rendered part's problems are shown in the form.
 PART_FIELDS = {
@@ -218,22 +219,22 @@ class TestSendForm(forms.Form):
     variant = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def clean_addresses(self) -> list[str]:
-        from django.core.validators import validate_email
-
         raw = self.cleaned_data["addresses"].replace(";", ",")
         addresses = [a.strip() for a in raw.split(",") if a.strip()]
         if not addresses:
             raise forms.ValidationError(_("Give at least one address."))
         if len(addresses) > 5:
             raise forms.ValidationError(_("At most 5 addresses."))
+        normalised = []
         for address in addresses:
-            try:
-                validate_email(address)
-            except forms.ValidationError as exc:
+            # The same check as every address Fidèle stores, not Django's looser regex.
+            email, problem = normalise_email(address)
+            if problem or not email:
                 raise forms.ValidationError(
                     _("Not a valid address: %(address)s") % {"address": address}
-                ) from exc
-        return addresses
+                )
+            normalised.append(email)
+        return normalised
 
 
 class LayoutForm(forms.ModelForm):
