@@ -10,6 +10,7 @@ from fidele.contacts.normalize import (
     email_normalise,
     phone_normalise,
 )
+from fidele.contacts.services import CONTACT_FORM_FIELDS
 
 
 class ContactForm(forms.ModelForm):
@@ -25,23 +26,7 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = [
-            "civility",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "external_id",
-            "address",
-            "postal_code",
-            "city",
-            "country",
-            "language",
-            "birth_date",
-            "joined_on",
-            "status",
-            "notes",
-        ]
+        fields = list(CONTACT_FORM_FIELDS)
         widgets = {
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
             "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -34,11 +34,14 @@ CONTACT_FIELDS = (
     "language",
     "birth_date",
     "joined_on",
-    "source",
-    "notes",
     "status",
+    "notes",
+    "source",
     "attributes",
 )
+# What a person edits in the contact form, in the form's order: the source and the custom
+# attributes come from imports and the API.
+CONTACT_FORM_FIELDS = CONTACT_FIELDS[:-2]
 
 
 def _clean_contact_data(data: dict[str, Any]) -> dict[str, Any]:
@@ -76,16 +79,37 @@ def contact_create(*, actor: Any, data: dict[str, Any]) -> Contact:
 
 @transaction.atomic
 def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Contact:
-    cleaned = _clean_contact_data(data)
-    changes = model_changes(contact, cleaned)
+    return _update_audited(actor=actor, obj=contact, values=_clean_contact_data(data))
+
+
+def _update_audited(*, actor: Any, obj: Any, values: dict[str, Any]) -> Any:
+    """Set the values that differ, validate, save, and audit the change; nothing when none."""
+    changes = model_changes(obj, values)
     if not changes:
-        return contact
-    for key, value in cleaned.items():
-        setattr(contact, key, value)
-    contact.full_clean()
-    contact.save()
-    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=contact, changes=changes)
-    return contact
+        return obj
+    for key, value in values.items():
+        setattr(obj, key, value)
+    obj.full_clean()
+    obj.save()
+    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=obj, changes=changes)
+    return obj
+
+
+def _create_audited(*, actor: Any, model: type, values: dict[str, Any]) -> Any:
+    obj = model.objects.create(**values)
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        obj=obj,
+        changes={key: [None, value] for key, value in values.items()},
+    )
+    return obj
+
+
+def _name_free(model: type, name: str, *, message: str, exclude_pk: int | None = None) -> None:
+    """Names of tags and lists are unique whatever the case: people pick them from menus."""
+    if model.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+        raise InvalidValue(message)
 
 
 @transaction.atomic
@@ -230,32 +254,18 @@ def _tag_name(name: str) -> str:
 
 @transaction.atomic
 def tag_create(*, actor: Any, name: str, color: str = "") -> Tag:
-    name = _tag_name(name)
-    if Tag.objects.filter(name__iexact=name).exists():
-        raise InvalidValue(_("A tag with this name already exists."))
-    tag = Tag.objects.create(name=name, color=color_normalise(color))
-    audit_record(
-        actor=actor,
-        action=AuditLog.Action.CREATE,
-        obj=tag,
-        changes={"name": [None, tag.name], "color": [None, tag.color]},
-    )
-    return tag
+    values = {"name": _tag_name(name), "color": color_normalise(color)}
+    _name_free(Tag, values["name"], message=_("A tag with this name already exists."))
+    return _create_audited(actor=actor, model=Tag, values=values)
 
 
 @transaction.atomic
 def tag_update(*, actor: Any, tag: Tag, name: str, color: str = "") -> Tag:
-    new = {"name": _tag_name(name), "color": color_normalise(color or tag.color)}
-    if Tag.objects.filter(name__iexact=new["name"]).exclude(pk=tag.pk).exists():
-        raise InvalidValue(_("A tag with this name already exists."))
-    changes = model_changes(tag, new)
-    if not changes:
-        return tag
-    for key, value in new.items():
-        setattr(tag, key, value)
-    tag.save()
-    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=tag, changes=changes)
-    return tag
+    values = {"name": _tag_name(name), "color": color_normalise(color or tag.color)}
+    _name_free(
+        Tag, values["name"], message=_("A tag with this name already exists."), exclude_pk=tag.pk
+    )
+    return _update_audited(actor=actor, obj=tag, values=values)
 
 
 @transaction.atomic
@@ -286,16 +296,8 @@ def list_create(
     *, actor: Any, name: str, description: str = "", double_opt_in: bool = False
 ) -> MailingList:
     values = _list_values(name, description, double_opt_in)
-    if MailingList.objects.filter(name__iexact=values["name"]).exists():
-        raise InvalidValue(_("A list with this name already exists."))
-    mailing_list = MailingList.objects.create(**values)
-    audit_record(
-        actor=actor,
-        action=AuditLog.Action.CREATE,
-        obj=mailing_list,
-        changes={key: [None, value] for key, value in values.items()},
-    )
-    return mailing_list
+    _name_free(MailingList, values["name"], message=_("A list with this name already exists."))
+    return _create_audited(actor=actor, model=MailingList, values=values)
 
 
 @transaction.atomic
@@ -308,16 +310,13 @@ def list_update(
     double_opt_in: bool = False,
 ) -> MailingList:
     values = _list_values(name, description, double_opt_in)
-    if MailingList.objects.filter(name__iexact=values["name"]).exclude(pk=mailing_list.pk).exists():
-        raise InvalidValue(_("A list with this name already exists."))
-    changes = model_changes(mailing_list, values)
-    if not changes:
-        return mailing_list
-    for key, value in values.items():
-        setattr(mailing_list, key, value)
-    mailing_list.save()
-    audit_record(actor=actor, action=AuditLog.Action.UPDATE, obj=mailing_list, changes=changes)
-    return mailing_list
+    _name_free(
+        MailingList,
+        values["name"],
+        message=_("A list with this name already exists."),
+        exclude_pk=mailing_list.pk,
+    )
+    return _update_audited(actor=actor, obj=mailing_list, values=values)
 
 
 @transaction.atomic

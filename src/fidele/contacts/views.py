@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
@@ -102,25 +107,57 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "contacts/detail.html", context)
 
 
-def _apply_service_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+def _submitted(request: HttpRequest, form: forms.Form, save: Callable[[dict], Any]) -> Any:
+    """The object `save(cleaned_data)` returns on a valid POST; None when the form is to be shown
+    (again), with what the service refused put on the form."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    try:
+        return save(form.cleaned_data)
+    except services.InvalidValue as exc:
+        # Tags and lists: the only refusal left after the form's checks is a name in use.
+        form.add_error("name", str(exc))
+    except ValidationError as exc:
+        if hasattr(exc, "error_dict"):
+            for field, errors in exc.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form.add_error(None, exc)
+    return None
+
+
+def _confirm_delete(
+    request: HttpRequest,
+    obj: Any,
+    *,
+    delete: Callable[[], None],
+    done: str,
+    done_url: str,
+    title: str,
+    consequence: Callable[[], str],
+    cancel_url: str,
+) -> HttpResponse:
+    """A confirmation page on GET; on POST, the deletion, a message and the way out."""
+    if request.method == "POST":
+        delete()
+        messages.success(request, done)
+        return redirect(done_url)
+    return render(
+        request,
+        "contacts/confirm_delete.html",
+        {"object": obj, "title": title, "consequence": consequence(), "cancel_url": cancel_url},
+    )
 
 
 @require_role(MARKETER)
 def contact_create(request: HttpRequest) -> HttpResponse:
     form = ContactForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            contact = services.contact_create(actor=request.user, data=form.cleaned_data)
-        except ValidationError as exc:
-            _apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Contact created."))
-            return redirect("contacts:detail", pk=contact.pk)
+    contact = _submitted(
+        request, form, lambda data: services.contact_create(actor=request.user, data=data)
+    )
+    if contact is not None:
+        messages.success(request, _("Contact created."))
+        return redirect("contacts:detail", pk=contact.pk)
     return render(request, "contacts/form.html", {"form": form, "contact": None})
 
 
@@ -130,43 +167,39 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     # The form works on a copy so that a failed validation does not leave the page's header
     # showing the half-typed name.
     form = ContactForm(request.POST or None, instance=Contact.objects.get(pk=pk))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.contact_update(actor=request.user, contact=contact, data=form.cleaned_data)
-        except ValidationError as exc:
-            _apply_service_errors(form, exc)
-        else:
-            messages.success(request, _("Changes saved."))
-            return redirect("contacts:detail", pk=contact.pk)
+    saved = _submitted(
+        request,
+        form,
+        lambda data: services.contact_update(actor=request.user, contact=contact, data=data),
+    )
+    if saved is not None:
+        messages.success(request, _("Changes saved."))
+        return redirect("contacts:detail", pk=contact.pk)
     return render(request, "contacts/form.html", {"form": form, "contact": contact})
 
 
 @require_role(MARKETER)
 def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
-    if request.method == "POST":
-        services.contact_delete(actor=request.user, contact=contact)
-        messages.success(request, _("Contact deleted."))
-        return redirect("contacts:list")
-    return render(
+    return _confirm_delete(
         request,
-        "contacts/confirm_delete.html",
-        {
-            "object": contact,
-            "title": _("Delete this contact?"),
-            "consequence": _(
+        contact,
+        delete=lambda: services.contact_delete(actor=request.user, contact=contact),
+        done=_("Contact deleted."),
+        done_url=reverse("contacts:list"),
+        title=_("Delete this contact?"),
+        consequence=lambda: (
+            _(
                 "The contact, their subscriptions and their %(orders)s order(s) will be deleted. "
                 "This cannot be undone."
             )
-            % {"orders": contact.orders.count()},
-            "cancel_url": contact_url(contact),
-        },
+            % {"orders": contact.orders.count()}
+        ),
+        cancel_url=contact_url(contact),
     )
 
 
 def contact_url(contact: Contact) -> str:
-    from django.urls import reverse
-
     return reverse("contacts:detail", args=[contact.pk])
 
 
@@ -242,14 +275,10 @@ def tag_list(request: HttpRequest) -> HttpResponse:
 @require_role(MARKETER)
 def tag_create(request: HttpRequest) -> HttpResponse:
     form = TagForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            tag = services.tag_create(actor=request.user, **form.cleaned_data)
-        except services.InvalidValue as exc:
-            form.add_error("name", str(exc))
-        else:
-            messages.success(request, _("Tag “%(tag)s” created.") % {"tag": tag.name})
-            return redirect("contacts:tags")
+    tag = _submitted(request, form, lambda data: services.tag_create(actor=request.user, **data))
+    if tag is not None:
+        messages.success(request, _("Tag “%(tag)s” created.") % {"tag": tag.name})
+        return redirect("contacts:tags")
     return render(request, "contacts/tag_form.html", {"form": form, "tag": None})
 
 
@@ -257,38 +286,30 @@ def tag_create(request: HttpRequest) -> HttpResponse:
 def tag_edit(request: HttpRequest, pk: int) -> HttpResponse:
     tag = get_object_or_404(Tag, pk=pk)
     form = TagForm(request.POST or None, initial={"name": tag.name, "color": tag.color})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.tag_update(actor=request.user, tag=tag, **form.cleaned_data)
-        except services.InvalidValue as exc:
-            form.add_error("name", str(exc))
-        else:
-            messages.success(request, _("Tag saved."))
-            return redirect("contacts:tags")
+    saved = _submitted(
+        request, form, lambda data: services.tag_update(actor=request.user, tag=tag, **data)
+    )
+    if saved is not None:
+        messages.success(request, _("Tag saved."))
+        return redirect("contacts:tags")
     return render(request, "contacts/tag_form.html", {"form": form, "tag": tag})
 
 
 @require_role(MARKETER)
 def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
     tag = get_object_or_404(Tag, pk=pk)
-    if request.method == "POST":
-        services.tag_delete(actor=request.user, tag=tag)
-        messages.success(request, _("Tag “%(tag)s” deleted.") % {"tag": tag.name})
-        return redirect("contacts:tags")
-    from django.urls import reverse
-
-    return render(
+    return _confirm_delete(
         request,
-        "contacts/confirm_delete.html",
-        {
-            "object": tag,
-            "title": _("Delete the tag “%(tag)s”?") % {"tag": tag.name},
-            "consequence": _(
-                "It will be removed from %(count)s contact(s). The contacts themselves are kept."
-            )
-            % {"count": tag.contacts.count()},
-            "cancel_url": reverse("contacts:tags"),
-        },
+        tag,
+        delete=lambda: services.tag_delete(actor=request.user, tag=tag),
+        done=_("Tag “%(tag)s” deleted.") % {"tag": tag.name},
+        done_url=reverse("contacts:tags"),
+        title=_("Delete the tag “%(tag)s”?") % {"tag": tag.name},
+        consequence=lambda: (
+            _("It will be removed from %(count)s contact(s). The contacts themselves are kept.")
+            % {"count": tag.contacts.count()}
+        ),
+        cancel_url=reverse("contacts:tags"),
     )
 
 
@@ -311,14 +332,12 @@ def list_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_role(MARKETER)
 def list_create(request: HttpRequest) -> HttpResponse:
     form = MailingListForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            mailing_list = services.list_create(actor=request.user, **form.cleaned_data)
-        except services.InvalidValue as exc:
-            form.add_error("name", str(exc))
-        else:
-            messages.success(request, _("List “%(list)s” created.") % {"list": mailing_list.name})
-            return redirect("contacts:list_detail", pk=mailing_list.pk)
+    mailing_list = _submitted(
+        request, form, lambda data: services.list_create(actor=request.user, **data)
+    )
+    if mailing_list is not None:
+        messages.success(request, _("List “%(list)s” created.") % {"list": mailing_list.name})
+        return redirect("contacts:list_detail", pk=mailing_list.pk)
     return render(request, "contacts/list_form.html", {"form": form, "mailing_list": None})
 
 
@@ -333,37 +352,33 @@ def list_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "double_opt_in": mailing_list.double_opt_in,
         },
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.list_update(actor=request.user, mailing_list=mailing_list, **form.cleaned_data)
-        except services.InvalidValue as exc:
-            form.add_error("name", str(exc))
-        else:
-            messages.success(request, _("List saved."))
-            return redirect("contacts:list_detail", pk=mailing_list.pk)
+    saved = _submitted(
+        request,
+        form,
+        lambda data: services.list_update(actor=request.user, mailing_list=mailing_list, **data),
+    )
+    if saved is not None:
+        messages.success(request, _("List saved."))
+        return redirect("contacts:list_detail", pk=mailing_list.pk)
     return render(request, "contacts/list_form.html", {"form": form, "mailing_list": mailing_list})
 
 
 @require_role(MARKETER)
 def list_delete(request: HttpRequest, pk: int) -> HttpResponse:
     mailing_list = get_object_or_404(MailingList, pk=pk)
-    if request.method == "POST":
-        services.list_delete(actor=request.user, mailing_list=mailing_list)
-        messages.success(request, _("List “%(list)s” deleted.") % {"list": mailing_list.name})
-        return redirect("contacts:lists")
-    from django.urls import reverse
-
-    return render(
+    return _confirm_delete(
         request,
-        "contacts/confirm_delete.html",
-        {
-            "object": mailing_list,
-            "title": _("Delete the list “%(list)s”?") % {"list": mailing_list.name},
-            "consequence": _(
+        mailing_list,
+        delete=lambda: services.list_delete(actor=request.user, mailing_list=mailing_list),
+        done=_("List “%(list)s” deleted.") % {"list": mailing_list.name},
+        done_url=reverse("contacts:lists"),
+        title=_("Delete the list “%(list)s”?") % {"list": mailing_list.name},
+        consequence=lambda: (
+            _(
                 "Its %(count)s subscription(s), with their consent records, will be deleted. "
                 "The contacts themselves are kept. This cannot be undone."
             )
-            % {"count": mailing_list.subscriptions.count()},
-            "cancel_url": reverse("contacts:list_detail", args=[mailing_list.pk]),
-        },
+            % {"count": mailing_list.subscriptions.count()}
+        ),
+        cancel_url=reverse("contacts:list_detail", args=[mailing_list.pk]),
     )
