@@ -8,7 +8,7 @@ from django.views.decorators.vary import vary_on_headers
 from fidele.commerce import selectors
 from fidele.commerce.models import Order
 from fidele.core.permissions import VIEWER, require_role
-from fidele.web.pagination import bounded_count, keyset_page
+from fidele.web.pagination import listing_page
 
 
 @require_safe
@@ -19,18 +19,14 @@ def order_list(request: HttpRequest) -> HttpResponse:
     queryset = selectors.orders_filtered(params=params)
     sort = selectors.orders_sort(params)
     fields, descending = selectors.SORTS[sort]
-    page = keyset_page(
-        queryset.select_related("contact"),
-        fields=fields,
-        descending=descending,
-        after=params.get("after"),
-        before=params.get("before"),
-    )
-    count, capped = bounded_count(queryset)
     context = {
-        "page": page,
-        "count": count,
-        "capped": capped,
+        **listing_page(
+            queryset,
+            params,
+            fields=fields,
+            descending=descending,
+            page_queryset=queryset.select_related("contact"),
+        ),
         "sort": sort,
         "filters_active": any(params.get(k) for k in ("q", "channel", "contact")),
         "contact": _contact_of(params),

@@ -12,7 +12,7 @@ from fidele.compliance.forms import SuppressionAddForm
 from fidele.compliance.models import Suppression
 from fidele.core.permissions import MARKETER, OWNER, VIEWER, require_role
 from fidele.delivery.models import BounceReport
-from fidele.web.pagination import bounded_count, keyset_page
+from fidele.web.pagination import listing_page
 
 REASON_HELP = {
     Suppression.Reason.HARD_BOUNCE: gettext_lazy(
@@ -54,14 +54,7 @@ def _label(report: BounceReport) -> BounceReport:
 def suppression_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
     queryset = selectors.suppressions_filtered(params=params)
-    page = keyset_page(
-        queryset,
-        fields=["created_at", "id"],
-        descending=True,
-        after=params.get("after"),
-        before=params.get("before"),
-    )
-    count, capped = bounded_count(queryset)
+    listing = listing_page(queryset, params, fields=["created_at", "id"])
     counts = selectors.suppression_counts()
     reasons = [
         {"value": value, "label": label, "count": counts.get(value, 0), "help": REASON_HELP[value]}
@@ -71,11 +64,8 @@ def suppression_list(request: HttpRequest) -> HttpResponse:
         request,
         "compliance/suppressions.html",
         {
-            "page": page,
-            "count": count,
-            "capped": capped,
+            **listing,
             "reasons": reasons,
-            "params": params,
             "filters_active": bool(params.get("q") or params.get("reason")),
             "form": SuppressionAddForm(),
         },
@@ -137,25 +127,15 @@ def suppression_remove(request: HttpRequest, pk: int) -> HttpResponse:
 def bounce_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
     queryset = selectors.bounce_reports_filtered(params=params)
-    page = keyset_page(
-        queryset,
-        fields=["received_at", "id"],
-        descending=True,
-        after=params.get("after"),
-        before=params.get("before"),
-    )
-    count, capped = bounded_count(queryset)
-    for report in page.rows:
+    listing = listing_page(queryset, params, fields=["received_at", "id"])
+    for report in listing["page"].rows:
         _label(report)
     return render(
         request,
         "compliance/bounces.html",
         {
-            "page": page,
-            "count": count,
-            "capped": capped,
+            **listing,
             "kinds": list(KIND_LABELS.items()),
-            "params": params,
             "filters_active": bool(params.get("q") or params.get("kind")),
         },
     )

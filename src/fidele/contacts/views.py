@@ -24,7 +24,7 @@ from fidele.contacts.forms import (
 )
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.permissions import MARKETER, VIEWER, require_role
-from fidele.web.pagination import COUNT_CAP, bounded_count, keyset_page
+from fidele.web.pagination import COUNT_CAP, listing_page
 
 SEARCH_CAP = 1_000
 
@@ -43,21 +43,18 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     queryset = selectors.contacts_filtered(params=params, search_cap=SEARCH_CAP + 1)
     sort = selectors.contacts_sort(params)
     fields, descending = selectors.SORTS[sort]
-    page = keyset_page(
-        queryset.prefetch_related("tags"),
-        fields=fields,
-        descending=descending,
-        after=params.get("after"),
-        before=params.get("before"),
-    )
-    count, capped = bounded_count(queryset, cap=cap)
     filters_active = any(
         params.get(key) for key in ("q", "tag", "list", "status", "place", "has_email")
     )
     context = {
-        "page": page,
-        "count": count,
-        "capped": capped,
+        **listing_page(
+            queryset,
+            params,
+            fields=fields,
+            descending=descending,
+            cap=cap,
+            page_queryset=queryset.prefetch_related("tags"),
+        ),
         "sort": sort,
         "filters_active": filters_active,
         "tags": Tag.objects.order_by("name"),
@@ -71,7 +68,6 @@ def contact_list(request: HttpRequest) -> HttpResponse:
             ("city", _("City, A to Z")),
             ("-city", _("City, Z to A")),
         ],
-        "params": params,
     }
     # A live search asks for the results only; a history restore (back button after the cache
     # was emptied) needs the whole page even though it comes from htmx.

@@ -146,3 +146,29 @@ def _attr(row: Any, field: str) -> Any:
     for part in field.split("__"):
         value = getattr(value, part)
     return value
+
+
+def listing_page(
+    queryset: QuerySet,
+    params: Any,
+    *,
+    fields: Sequence[str],
+    descending: bool = True,
+    cap: int = COUNT_CAP,
+    page_queryset: QuerySet | None = None,
+) -> dict[str, Any]:
+    """What a list template shows: the page at the query string's cursor (`after`/`before`),
+    the bounded count and whether it was capped, and the parameters themselves.
+
+    `page_queryset`: the same rows with what only the page needs (select/prefetch_related),
+    kept out of the count.
+    """
+    page = keyset_page(
+        queryset if page_queryset is None else page_queryset,
+        fields=fields,
+        descending=descending,
+        after=params.get("after"),
+        before=params.get("before"),
+    )
+    count, capped = bounded_count(queryset, cap=cap)
+    return {"page": page, "count": count, "capped": capped, "params": params}
