@@ -328,6 +328,29 @@ def _audience_is_empty(campaign: Campaign) -> bool:
     return not campaign.lists.exists() and not campaign.audience_rules
 
 
+def _status_set(
+    campaign: Campaign,
+    *,
+    to: str,
+    actor: Any,
+    fields: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> None:
+    """Move a locked campaign to status `to` with the other fields that go with it, and audit
+    the move (from -> to, plus `audit`)."""
+    before = campaign.status
+    campaign.status = to
+    for name, value in (fields or {}).items():
+        setattr(campaign, name, value)
+    campaign.save(update_fields=["status", *(fields or {}), "updated_at"])
+    audit_record(
+        actor=actor,
+        action="update",
+        obj=campaign,
+        changes={"status": [before, to], **(audit or {})},
+    )
+
+
 def _start_task_enqueue(campaign: Campaign) -> None:
     # Imported late: the send engine (fidele.delivery) depends on campaigns, not the reverse.
     from fidele.delivery import tasks
@@ -361,18 +384,15 @@ def campaign_schedule(
     if campaign.ab_enabled and len(variants) < 2:
         raise CampaignError(_("An A/B test needs at least two variants."))
     _check_content(campaign, variants)
-    campaign.scheduled_at = at or now
-    campaign.status = Status.SCHEDULED
-    campaign.status_reason = ""
-    campaign.save(update_fields=["scheduled_at", "status", "status_reason", "updated_at"])
+    _status_set(
+        campaign,
+        to=Status.SCHEDULED,
+        actor=actor,
+        fields={"scheduled_at": at or now, "status_reason": ""},
+        audit={"scheduled_at": str(at or now)},
+    )
     # Enqueued after commit so the worker never sees the campaign still in draft.
     transaction.on_commit(lambda: _start_task_enqueue(campaign))
-    audit_record(
-        actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [Status.DRAFT, Status.SCHEDULED], "scheduled_at": str(at or now)},
-    )
     return campaign
 
 
@@ -381,15 +401,7 @@ def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
     """Back to draft before the send time (the start task finds it in draft and does nothing)."""
     campaign = _locked(campaign)
     _require_status(campaign, (Status.SCHEDULED,), _("unschedule"))
-    campaign.status = Status.DRAFT
-    campaign.scheduled_at = None
-    campaign.save(update_fields=["status", "scheduled_at", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [Status.SCHEDULED, Status.DRAFT]},
-    )
+    _status_set(campaign, to=Status.DRAFT, actor=actor, fields={"scheduled_at": None})
     return campaign
 
 
@@ -398,14 +410,12 @@ def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -
     """Stop sending after the batch in flight. The engine also pauses, with a reason, on errors."""
     campaign = _locked(campaign)
     _require_status(campaign, (Status.SENDING,), _("pause"))
-    campaign.status = Status.PAUSED
-    campaign.status_reason = reason
-    campaign.save(update_fields=["status", "status_reason", "updated_at"])
-    audit_record(
+    _status_set(
+        campaign,
+        to=Status.PAUSED,
         actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [Status.SENDING, Status.PAUSED], "reason": reason},
+        fields={"status_reason": reason},
+        audit={"reason": reason},
     )
     return campaign
 
@@ -423,16 +433,8 @@ def _resume_task_enqueue(campaign: Campaign) -> None:
 def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
     campaign = _locked(campaign)
     _require_status(campaign, (Status.PAUSED,), _("resume"))
-    campaign.status = Status.SENDING
-    campaign.status_reason = ""
-    campaign.save(update_fields=["status", "status_reason", "updated_at"])
+    _status_set(campaign, to=Status.SENDING, actor=actor, fields={"status_reason": ""})
     transaction.on_commit(lambda: _resume_task_enqueue(campaign))
-    audit_record(
-        actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [Status.PAUSED, Status.SENDING]},
-    )
     return campaign
 
 
@@ -442,16 +444,7 @@ def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> Campaign:
     campaign = _locked(campaign)
     allowed = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
     _require_status(campaign, allowed, _("cancel"))
-    before = campaign.status
-    campaign.status = Status.CANCELLED
-    campaign.finished_at = timezone.now()
-    campaign.save(update_fields=["status", "finished_at", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [before, Status.CANCELLED]},
-    )
+    _status_set(campaign, to=Status.CANCELLED, actor=actor, fields={"finished_at": timezone.now()})
     return campaign
 
 
