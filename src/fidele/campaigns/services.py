@@ -220,20 +220,16 @@ def campaign_update(
     if check:
         _check_content(campaign, list(campaign.variants.all()))
     campaign.save()
-    if lists is not None:
-        before = sorted(campaign.lists.values_list("name", flat=True))
-        resolved = _lists_resolve(lists)
-        campaign.lists.set(resolved)
+    for field, given in (("lists", lists), ("exclude_lists", exclude_lists)):
+        if given is None:
+            continue
+        related = getattr(campaign, field)
+        before = sorted(related.values_list("name", flat=True))
+        resolved = _lists_resolve(given)
+        related.set(resolved)
         after = sorted(ml.name for ml in resolved)
         if before != after:
-            changes["lists"] = [before, after]
-    if exclude_lists is not None:
-        before = sorted(campaign.exclude_lists.values_list("name", flat=True))
-        resolved = _lists_resolve(exclude_lists)
-        campaign.exclude_lists.set(resolved)
-        after = sorted(ml.name for ml in resolved)
-        if before != after:
-            changes["exclude_lists"] = [before, after]
+            changes[field] = [before, after]
     # Long bodies would bloat the audit trail: record that they changed, not their text.
     for field in ("body", "text_body"):
         if field in changes:

@@ -70,26 +70,34 @@ def _form_service_error(form: CampaignForm, exc: Exception) -> None:
         form.add_error(None, str(exc))
 
 
+def _form_save(request: HttpRequest, form: CampaignForm, save: Any) -> Campaign | None:
+    """On a valid POST, the campaign `save(**values)` wrote, with its lists and A/B variants;
+    None when the form is to be shown (again), with what the service refused put on it."""
+    if request.method != "POST" or not form.is_valid():
+        return None
+    values = form.service_values()
+    values["layout"] = values.get("layout") or layout_default()
+    try:
+        campaign = save(
+            **values,
+            lists=list(form.cleaned_data["lists"]),
+            exclude_lists=list(form.cleaned_data["exclude_lists"]),
+            actor=request.user,
+        )
+        _save_variants(form, campaign, request.user)
+    except (services.CampaignError, rendering.TemplateProblem) as exc:
+        _form_service_error(form, exc)
+        return None
+    return campaign
+
+
 @require_role(MARKETER)
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    layout = layout_default()
-    form = CampaignForm(request.POST or None, initial={"layout": layout})
-    if request.method == "POST" and form.is_valid():
-        values = form.service_values()
-        values["layout"] = values.get("layout") or layout
-        try:
-            campaign = services.campaign_create(
-                **values,
-                lists=list(form.cleaned_data["lists"]),
-                exclude_lists=list(form.cleaned_data["exclude_lists"]),
-                actor=request.user,
-            )
-            _save_variants(form, campaign, request.user)
-        except (services.CampaignError, rendering.TemplateProblem) as exc:
-            _form_service_error(form, exc)
-        else:
-            messages.success(request, _("Campaign saved as a draft."))
-            return redirect("campaigns:detail", pk=campaign.pk)
+    form = CampaignForm(request.POST or None, initial={"layout": layout_default()})
+    campaign = _form_save(request, form, services.campaign_create)
+    if campaign is not None:
+        messages.success(request, _("Campaign saved as a draft."))
+        return redirect("campaigns:detail", pk=campaign.pk)
     return render(request, "campaigns/form.html", {"form": form, "campaign": None})
 
 
@@ -100,24 +108,15 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, _("Only a draft can be edited. Duplicate it to make changes."))
         return redirect("campaigns:detail", pk=pk)
     form = CampaignForm(request.POST or None, instance=campaign)
-    if request.method == "POST" and form.is_valid():
-        values = form.service_values()
-        values["layout"] = values.get("layout") or layout_default()
-        fresh = Campaign.objects.get(pk=pk)
-        try:
-            services.campaign_update(
-                campaign=fresh,
-                lists=list(form.cleaned_data["lists"]),
-                exclude_lists=list(form.cleaned_data["exclude_lists"]),
-                actor=request.user,
-                **values,
-            )
-            _save_variants(form, fresh, request.user)
-        except (services.CampaignError, rendering.TemplateProblem) as exc:
-            _form_service_error(form, exc)
-        else:
-            messages.success(request, _("Changes saved."))
-            return redirect("campaigns:detail", pk=pk)
+    # The service works on a fresh copy: the form's instance holds the half-validated input.
+    saved = _form_save(
+        request,
+        form,
+        lambda **values: services.campaign_update(campaign=Campaign.objects.get(pk=pk), **values),
+    )
+    if saved is not None:
+        messages.success(request, _("Changes saved."))
+        return redirect("campaigns:detail", pk=pk)
     return render(request, "campaigns/form.html", {"form": form, "campaign": campaign})
 
 
