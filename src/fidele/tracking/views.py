@@ -314,19 +314,26 @@ def _page_context(request: HttpRequest, recipient: _Recipient) -> dict[str, Any]
 # --- open pixel and click redirect ---------------------------------------------------------
 
 
+def _event(request: HttpRequest, outbox_id: int, type: str, url: str = "") -> None:
+    """Record an open or a click of a message that still exists; the user agent is what the
+    machine-open filter reads."""
+    ref = outbox_ref(outbox_id)
+    if ref is not None:
+        event_record(
+            type=type,
+            outbox=ref,
+            url=url,
+            details={"user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]},
+        )
+
+
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     try:
         outbox_id = token_read(purpose="open", token=token)
     except BadToken:
         outbox_id = 0
     if outbox_id and request.method == "GET":
-        ref = outbox_ref(outbox_id)
-        if ref is not None:
-            event_record(
-                type=EmailEvent.Type.OPEN,
-                outbox=ref,
-                details={"user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]},
-            )
+        _event(request, outbox_id, EmailEvent.Type.OPEN)
     response = HttpResponse(PIXEL_GIF, content_type="image/gif")
     response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
     response["Pragma"] = "no-cache"
@@ -357,12 +364,5 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
         return _bad_link(request)
     # HEAD comes from link checkers, never from a person following the link.
     if outbox_id and request.method == "GET":
-        ref = outbox_ref(outbox_id)
-        if ref is not None:
-            event_record(
-                type=EmailEvent.Type.CLICK,
-                outbox=ref,
-                url=url,
-                details={"user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]},
-            )
+        _event(request, outbox_id, EmailEvent.Type.CLICK, url=url)
     return _no_store(HttpResponseRedirect(url))
