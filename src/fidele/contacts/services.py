@@ -164,6 +164,14 @@ def contact_tag_remove(*, actor: Any, contact: Contact, tag: Tag) -> bool:
 # --- subscriptions by hand -----------------------------------------------------------------
 
 
+def _subscription_locked(contact: Contact, mailing_list: MailingList) -> Subscription | None:
+    return (
+        Subscription.objects.select_for_update()
+        .filter(contact=contact, mailing_list=mailing_list)
+        .first()
+    )
+
+
 def _manual_proof(actor: Any, now) -> dict[str, Any]:
     return {
         "method": "manual",
@@ -182,11 +190,7 @@ def contact_subscribe(
     proof = _manual_proof(actor, now)
     if note:
         proof["note"] = note[:500]
-    subscription = (
-        Subscription.objects.select_for_update()
-        .filter(contact=contact, mailing_list=mailing_list)
-        .first()
-    )
+    subscription = _subscription_locked(contact, mailing_list)
     old_status = subscription.status if subscription else None
     if subscription and subscription.status == Subscription.Status.SUBSCRIBED:
         return subscription
@@ -217,11 +221,7 @@ def contact_unsubscribe(
     *, actor: Any, contact: Contact, mailing_list: MailingList
 ) -> Subscription | None:
     """Unsubscribe by hand. The consent proof stays: it shows what the contact had agreed to."""
-    subscription = (
-        Subscription.objects.select_for_update()
-        .filter(contact=contact, mailing_list=mailing_list)
-        .first()
-    )
+    subscription = _subscription_locked(contact, mailing_list)
     if subscription is None or subscription.status == Subscription.Status.UNSUBSCRIBED:
         return subscription
     old_status = subscription.status

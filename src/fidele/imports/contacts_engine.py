@@ -71,6 +71,13 @@ FIELDS = (
     "notes",
 )
 _TEXT_FIELDS = ("first_name", "last_name", "address", "city", "source")
+# Columns read into a code ("Madame" -> "Mme", "Belgique" -> "BE"), left empty with a warning
+# when the value is unknown.
+_CODED = {
+    "civility": norm.normalise_civility,
+    "country": norm.normalise_country,
+    "language": norm.normalise_language,
+}
 _IDENTITY_FIELDS = {"email", "external_id", "first_name", "last_name"}
 _COPY_COLUMNS = (*FIELDS, "attributes", "status", "created_at", "updated_at")
 
@@ -273,24 +280,12 @@ class ContactImport:
                     warn(number, column, problem)
                 else:
                     record.consent_date = value
-            elif target == "civility":
-                value, problem = norm.normalise_civility(raw)
+            elif target in _CODED:
+                value, problem = _CODED[target](raw)
                 if problem:
                     warn(number, column, problem)
                 elif value:
-                    values["civility"] = value
-            elif target == "country":
-                value, problem = norm.normalise_country(raw)
-                if problem:
-                    warn(number, column, problem)
-                elif value:
-                    values["country"] = value
-            elif target == "language":
-                value, problem = norm.normalise_language(raw)
-                if problem:
-                    warn(number, column, problem)
-                elif value:
-                    values["language"] = value
+                    values[target] = value
             elif target == "tags":
                 for tag in norm.normalise_tags(raw):
                     if tag not in record.tags:
