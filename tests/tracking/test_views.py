@@ -152,6 +152,25 @@ def test_a_form_post_without_a_csrf_token_is_refused(strict_client):
     assert not Suppression.objects.exists()
 
 
+def test_a_preference_centre_post_without_a_csrf_token_is_refused(strict_client):
+    contact = make_contact(lists=("Newsletter",))
+    url = f"/t/p/{token_make(purpose='preferences', subject_id=contact.pk)}/"
+    response = strict_client.post(url, {"action": "all"})
+    assert response.status_code == 403
+    assert not Suppression.objects.exists()
+    assert subscription(contact).status == Subscription.Status.SUBSCRIBED
+
+
+def test_a_one_click_body_on_the_preference_url_is_not_a_one_click_unsubscribe(strict_client):
+    contact = make_contact(lists=("Newsletter",))
+    url = f"/t/p/{token_make(purpose='preferences', subject_id=contact.pk)}/"
+    response = strict_client.post(
+        url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 403
+    assert subscription(contact).status == Subscription.Status.SUBSCRIBED
+
+
 def _form_post(client: Client, url: str, data: dict) -> object:
     client.get(url)
     data = {**data, "csrfmiddlewaretoken": client.cookies["csrftoken"].value}

@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from fidele.campaigns import rendering, selectors, services
 from fidele.campaigns.forms import (
@@ -41,6 +41,7 @@ STATUS_BADGES = {
 }
 
 
+@require_safe
 @require_role(VIEWER)
 def campaign_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
@@ -147,6 +148,7 @@ def _actions_for(campaign: Campaign, user: Any) -> set[str]:
     return set(services.TRANSITIONS.get(campaign.status, ()))
 
 
+@require_safe
 @require_role(VIEWER)
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(
@@ -199,6 +201,7 @@ def _progress_context(campaign: Campaign) -> dict[str, Any] | None:
     return progress
 
 
+@require_safe
 @require_role(VIEWER)
 def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
@@ -226,6 +229,7 @@ def _variant(campaign: Campaign, raw: Any) -> Variant | None:
     return None
 
 
+@require_safe
 @require_role(VIEWER)
 def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign.objects.select_related("layout"), pk=pk)
@@ -242,6 +246,7 @@ def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/_preview.html", context)
 
 
+@require_safe
 @require_role(VIEWER)
 def campaign_contact_search(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
@@ -364,6 +369,7 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 # --- Layouts ----------------------------------------------------------------------------------
 
 
+@require_safe
 @require_role(VIEWER)
 def layout_list(request: HttpRequest) -> HttpResponse:
     layout_default()

@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from fidele.compliance import selectors, services
 from fidele.compliance.forms import SuppressionAddForm
@@ -50,6 +50,7 @@ def _label(report: BounceReport) -> BounceReport:
     return report
 
 
+@require_safe
 @require_role(VIEWER)
 def suppression_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
@@ -123,6 +124,7 @@ def suppression_remove(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require_role(MARKETER)
 def bounce_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
@@ -141,6 +143,7 @@ def bounce_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+@require_safe
 @require_role(MARKETER)
 def bounce_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(BounceReport.objects.select_related("outbox__campaign"), pk=pk)

@@ -10,6 +10,7 @@ from typing import Any
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from fidele.core.permissions import VIEWER, require_role
 from fidele.delivery.models import CapturedMessage
@@ -21,6 +22,7 @@ def _parsed(captured: CapturedMessage) -> EmailMessage:
     return BytesParser(policy=policy.default).parsebytes(bytes(captured.raw))
 
 
+@require_safe
 @require_role(VIEWER)
 def outbox_list(request: HttpRequest) -> HttpResponse:
     # Keyset pagination on the id: the outbox can hold a whole campaign's messages.
@@ -55,6 +57,7 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
     return html, text
 
 
+@require_safe
 @require_role(VIEWER)
 def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
     captured = get_object_or_404(CapturedMessage.objects.select_related("campaign"), pk=pk)
@@ -68,6 +71,7 @@ def outbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_safe
 @require_role(VIEWER)
 def outbox_raw(request: HttpRequest, pk: int) -> HttpResponse:
     captured = get_object_or_404(CapturedMessage, pk=pk)

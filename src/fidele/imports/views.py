@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -67,14 +68,13 @@ def _preview_rows(job: ImportJob) -> tuple[list[tuple[int, list[str]]], str]:
 @require_role(VIEWER)
 @require_http_methods(["GET", "POST"])
 def preview(request: HttpRequest, pk: int) -> HttpResponse:
+    # Viewers may look at the preview; starting the import is a marketer's write.
+    if request.method == "POST" and not request.user.can_edit:
+        raise PermissionDenied
     job = get_object_or_404(ImportJob, pk=pk)
     if job.status != ImportJob.Status.UPLOADED:
         return redirect("imports:detail", pk=job.pk)
     if request.method == "POST":
-        if not request.user.can_edit:
-            from django.core.exceptions import PermissionDenied
-
-            raise PermissionDenied
         form = MappingForm(request.POST, job=job)
         if form.is_valid():
             try:

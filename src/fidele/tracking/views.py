@@ -185,7 +185,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     return _preference_page(request, recipient)
 
 
-@csrf_exempt
+# Not csrf_exempt: only the one-click POST (on the unsubscribe URL) comes without a token.
 @require_http_methods(["GET", "HEAD", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
     try:
