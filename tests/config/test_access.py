@@ -27,6 +27,14 @@ def test_the_login_redirect_refuses_an_open_redirect(client, owner):
     assert "evil.example" not in response["Location"]
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/", "/\\evil.example"])
+def test_the_language_switch_refuses_an_open_redirect(viewer_client, target):
+    response = viewer_client.post("/i18n/setlang/", {"language": "en", "next": target})
+    assert response.status_code == 302
+    assert "evil.example" not in response["Location"]
+
+
 @pytest.mark.parametrize(
     ("role", "minimum", "allowed"),
     [

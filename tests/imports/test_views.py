@@ -246,3 +246,24 @@ def test_an_xlsx_upload_shows_its_sheet_in_the_preview(marketer_client, tmp_path
     assert "Clients" in page and "Hélène" in page
     marketer_client.post(reverse("imports:preview", args=[job.pk]), mapping_post(job))
     assert Contact.objects.get().email == "helene@x.fr"
+
+
+def test_the_rejected_download_name_cannot_inject_a_header(marketer_client, owner, imports_dir):
+    imports_dir.mkdir(parents=True, exist_ok=True)
+    rejected = imports_dir / "rejected-x.csv"
+    rejected.write_text("row,reason\n")
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name='clients"\r\nSet-Cookie: a=b.csv',
+        stored_path="/x",
+        status="done",
+        rejected_path=str(rejected),
+        created_by=owner,
+    )
+    response = marketer_client.get(reverse("imports:rejected", args=[job.pk]))
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment; filename")
+    assert "\r" not in disposition and "\n" not in disposition
+    assert not response.has_header("Set-Cookie") or "a=b" not in response["Set-Cookie"]
+    response.close()
