@@ -233,6 +233,11 @@ def test_the_list_pages_through_contacts(viewer_client):
     second = viewer_client.get(reverse("contacts:list"), {"sort": "name", "after": cursor})
     names = [c.last_name for c in first.context["page"].rows + second.context["page"].rows]
     assert names == sorted(f"Nom{i:02d}" for i in range(55))
+    # The pager's links work without JavaScript and, with htmx, swap the results in place.
+    page = first.content.decode()
+    assert f'href="?sort=name&amp;after={cursor}"' in page
+    assert f'hx-get="/contacts/?sort=name&amp;after={cursor}"' in page
+    assert 'hx-target="#contact-results"' in page
 
 
 def test_the_contact_page_shows_phone_dates_and_money_the_french_way(viewer_client):
