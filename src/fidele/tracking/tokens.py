@@ -19,6 +19,7 @@ expire: an unsubscribe link must work years later (RFC 8058 asks for it to keep 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -34,8 +35,14 @@ class BadToken(ValueError):
 
 
 def _key() -> bytes:
-    # Derived, so that a leaked token key never is the SECRET_KEY itself.
-    return hashlib.sha256(b"fidele.tracking.tokens:" + force_bytes(settings.SECRET_KEY)).digest()
+    return _derived_key(settings.SECRET_KEY)
+
+
+@functools.lru_cache(maxsize=4)
+def _derived_key(secret_key: str) -> bytes:
+    # Derived, so that a leaked token key never is the SECRET_KEY itself; cached per secret
+    # because a campaign signs several tokens per message.
+    return hashlib.sha256(b"fidele.tracking.tokens:" + force_bytes(secret_key)).digest()
 
 
 def _signature(purpose: str, subject_id: int, extra: str) -> str:
