@@ -43,6 +43,16 @@ def test_a_marketer_blocks_an_address_by_hand(marketer_client, marketer):
     assert AuditLog.objects.get(object_type="compliance.suppression").actor == marketer
 
 
+def test_blocking_an_address_already_blocked_says_so_whatever_its_spelling(marketer_client):
+    services.suppression_add(email="marie@example.fr", reason="hard_bounce", details={})
+    response = marketer_client.post(
+        "/compliance/suppressions/add/", {"email": "<Marie@Example.fr>"}, follow=True
+    )
+    assert Suppression.objects.get().reason == "hard_bounce"
+    page = response.content.decode()
+    assert "marie@example.fr" in page and "déjà" in page
+
+
 def test_a_bad_address_is_explained(marketer_client):
     response = marketer_client.post(
         "/compliance/suppressions/add/", {"email": "marie@"}, follow=True

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST, require_safe
 from fidele.compliance import selectors, services
 from fidele.compliance.forms import SuppressionAddForm
 from fidele.compliance.models import Suppression
+from fidele.contacts.normalize import normalise_email
 from fidele.core.permissions import MARKETER, OWNER, VIEWER, require_role
 from fidele.delivery.models import BounceReport
 from fidele.web.pagination import listing_page
@@ -79,7 +80,8 @@ def suppression_add(request: HttpRequest) -> HttpResponse:
     form = SuppressionAddForm(request.POST)
     if form.is_valid():
         email = form.cleaned_data["email"]
-        existing = Suppression.objects.filter(email=email.strip().lower()).first()
+        # Looked up under the stored spelling, which only the shared normalisation knows.
+        existing = Suppression.objects.filter(email=normalise_email(email)[0] or "").first()
         try:
             suppression = services.suppression_add(
                 email=email,
