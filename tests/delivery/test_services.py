@@ -180,13 +180,13 @@ def test_a_test_send_goes_to_the_chosen_addresses_as_the_chosen_contact(settings
     ids = message_send_test(campaign=campaign, contact=alice, to=["me@shop.example", "boss@x.fr"])
     captured = list(CapturedMessage.objects.order_by("id"))
     assert [m.recipients for m in captured] == [["me@shop.example"], ["boss@x.fr"]]
-    assert captured[0].subject == "[Test] Bonjour Alice"
+    assert captured[0].subject == "[TEST] Bonjour Alice"
     assert captured[0].outbox_id is None and captured[0].campaign_id == campaign.pk
     assert len(set(ids)) == 2 and ids[0] == captured[0].message_id
     assert not OutboxMessage.objects.exists()
     # Without a contact, the defaults of the merge tags apply.
     message_send_test(campaign=campaign, to=["me@shop.example"])
-    assert CapturedMessage.objects.order_by("-id").first().subject == "[Test] Bonjour cher client"
+    assert CapturedMessage.objects.order_by("-id").first().subject == "[TEST] Bonjour cher client"
 
 
 def test_a_test_send_refused_by_the_server_says_why(smtp_sink, settings):

@@ -214,7 +214,7 @@ def message_send_test(
     *, campaign: Campaign, to: list[str], variant: Variant | None = None, contact: Any = None
 ) -> list[str]:
     """Send the campaign as `contact` (or with empty merge fields) to a few addresses, now,
-    through the configured transport, subject prefixed with "[Test]". Nothing is recorded in
+    through the configured transport, subject prefixed with "[TEST]". Nothing is recorded in
     the outbox; links carry the id 0, which the tracking and unsubscribe endpoints accept and
     ignore. Returns the Message-IDs; raises SendError when the transport refuses one.
 
@@ -244,7 +244,7 @@ def message_send_test(
                 identity=identity,
                 outbox_id=0,
                 to_email=address,
-                subject=f"[Test] {rendered.subject}",
+                subject=f"[TEST] {rendered.subject}",
                 preheader=rendered.preheader,
                 html=rendered.html,
                 text=rendered.text,

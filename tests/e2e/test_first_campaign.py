@@ -1,0 +1,99 @@
+"""Issue 3's "done means", in a real browser: a marketer writes a campaign with merge tags,
+previews it as a contact, sends a test, sends it to a list, and reads the messages in the Outbox."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from fidele.campaigns.models import Campaign
+from fidele.contacts.models import Contact, MailingList, Subscription
+from fidele.delivery.models import CapturedMessage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUBJECT = "Bonjour {{ contact.first_name | default('cher client') }}"
+BODY = (
+    '<p>Bonjour {{ contact.first_name | default("cher client") }}, la '
+    '<a href="https://cave.example/foire">Foire aux vins</a> commence.</p>'
+)
+
+
+def subscribe(newsletter: MailingList, email: str, first_name: str) -> None:
+    contact = Contact.objects.create(email=email, first_name=first_name)
+    Subscription.objects.create(
+        contact=contact,
+        mailing_list=newsletter,
+        status="subscribed",
+        consent_source="form",
+        consent_at=timezone.now(),
+    )
+
+
+def run_the_worker_until_sent(campaign: Campaign) -> None:
+    # The send task re-enqueues itself between batches: run the queue until the campaign is done.
+    for _ in range(10):
+        call_command("db_worker", batch=True, startup_delay=False, queue_name="*", verbosity=0)
+        campaign.refresh_from_db()
+        if campaign.status == Campaign.Status.SENT:
+            return
+    pytest.fail(f"the campaign is still {campaign.status}")
+
+
+def test_a_marketer_writes_previews_tests_sends_and_reads_the_outbox(
+    page, live_server, marketer, log_in, axe_violations
+):
+    newsletter = MailingList.objects.create(name="Newsletter")
+    subscribe(newsletter, "helene@exemple.fr", "Hélène")
+    subscribe(newsletter, "jerome@exemple.fr", "Jérôme")
+    subscribe(newsletter, "sans.prenom@exemple.fr", "")
+    log_in(page, marketer)
+
+    page.goto(f"{live_server.url}/campaigns/new/")
+    page.fill("#id_name", "Foire aux vins")
+    page.fill("#id_from_email", "cave@exemple.fr")
+    page.fill("#id_subject", SUBJECT)
+    page.select_option("#id_body_format", "html")
+    page.fill("#id_body", BODY)
+    page.check("#id_lists_0")
+    page.click("form[data-campaign-form] button[type=submit]")
+    page.wait_for_url(re.compile(r"/campaigns/\d+/$"))
+    campaign = Campaign.objects.get()
+
+    # Preview as Hélène: her first name fills the merge tag.
+    page.fill("#preview-q", "helene")
+    page.get_by_role("button", name=re.compile("Hélène")).click()
+    expect(page.frame_locator("#preview iframe").locator("body")).to_contain_text(
+        "Bonjour Hélène, la Foire aux vins commence."
+    )
+    assert axe_violations(page) == []
+
+    # A test, personalised as Hélène, to the owner's address.
+    page.fill("[name=addresses]", "patron@exemple.fr")
+    page.get_by_role("button", name="Envoyer le test").click()
+    test = CapturedMessage.objects.get(recipients=["patron@exemple.fr"])
+    assert test.subject == "[TEST] Bonjour Hélène"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Envoyer maintenant").click()
+    page.wait_for_load_state()
+    run_the_worker_until_sent(campaign)
+
+    sent = CapturedMessage.objects.filter(campaign=campaign, outbox__isnull=False)
+    assert sorted(m.subject for m in sent) == [
+        "Bonjour Hélène",
+        "Bonjour Jérôme",
+        "Bonjour cher client",
+    ]
+    page.goto(f"{live_server.url}/delivery/outbox/")
+    page.get_by_role("link", name="Bonjour Jérôme").click()
+    content = page.content()
+    assert "List-Unsubscribe-Post" in content and "One-Click" in content
+    expect(page.frame_locator("iframe").locator("a").first).to_have_attribute(
+        "href", re.compile(r"/t/c/[0-9a-z]+\.[\w-]+/\?u=https")
+    )
+    assert axe_violations(page) == []
