@@ -204,3 +204,14 @@ def test_the_command_refuses_existing_data_unless_reset_and_prints_json():
 def test_the_command_rejects_a_malformed_date():
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("demo", "--date", "15/06/2026", stdout=StringIO())
+
+
+def test_the_demo_signs_its_emails_with_the_shops_name_and_address(db):
+    from fidele.campaigns.layouts import layout_default, layout_needs_address
+    from fidele.core.demo import demo_load
+
+    demo_load(contacts=30, seed=7)
+    layout = layout_default()
+    assert layout.sender_name == "Cave & Terroir"
+    assert "24100 Bergerac" in layout.sender_postal_address
+    assert not layout_needs_address(layout)

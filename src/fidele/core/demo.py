@@ -36,6 +36,8 @@ from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 
 SHOP_NAME = "Cave & Terroir"
+# Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
+SHOP_POSTAL_ADDRESS = "12 place Pélissière\n24100 Bergerac"
 DEFAULT_CONTACTS = 3000
 DEFAULT_SEED = 2024
 HISTORY_DAYS = 730
@@ -451,6 +453,7 @@ def demo_load(
                 )
             wiped = demo_business_data_wipe()
         summary_counts = plan.save()
+        _sign_the_default_layout()
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
@@ -476,6 +479,17 @@ def demo_load(
             changes=changes,
         )
     return summary
+
+
+def _sign_the_default_layout() -> None:
+    """The shop's name and address in the footer of its emails, as the law asks."""
+    from fidele.campaigns.layouts import layout_default, layout_update
+
+    layout_update(
+        layout=layout_default(),
+        sender_name=SHOP_NAME,
+        sender_postal_address=SHOP_POSTAL_ADDRESS,
+    )
 
 
 # --------------------------------------------------------------------------------------------
