@@ -88,6 +88,16 @@ def test_unknown_columns_become_custom_attributes():
     ]
 
 
+def test_a_fidele_export_reads_back_with_its_attribute_keys():
+    header = ["external_id", "email", "attr.vin_prefere", "attr.canal_acquisition"]
+    assert propose_mapping("contacts", header) == [
+        "external_id",
+        "email",
+        "attr.vin_prefere",
+        "attr.canal_acquisition",
+    ]
+
+
 def test_a_second_column_for_the_same_field_is_kept_as_an_attribute():
     assert propose_mapping("contacts", ["Tél. fixe", "Portable"]) == ["phone", "attr.portable"]
 

@@ -378,7 +378,11 @@ def fields_for(kind: str) -> dict[str, str]:
 
 
 def attribute_key(header: str) -> str:
-    key = slugify(header_key(header)).replace("-", "_")
+    # Fidèle's own export names attribute columns "attr.<key>": read back, they keep their key.
+    stripped = header.strip()
+    if stripped.lower().startswith(ATTR_PREFIX):
+        stripped = stripped[len(ATTR_PREFIX) :]
+    key = slugify(header_key(stripped)).replace("-", "_")
     return key[:60] or "column"
 
 
