@@ -42,3 +42,20 @@ def test_tokens_change_with_the_secret_key(settings):
     settings.SECRET_KEY = "another-secret-key-entirely-different-from-the-first-one"
     with pytest.raises(BadToken):
         token_read(purpose="unsubscribe", token=token)
+
+
+def test_tokens_keep_their_format_from_a_plain_hmac(settings):
+    # Tokens already sent in emails must keep working: same bytes as hmac.new over the message.
+    import base64
+    import hashlib
+    import hmac
+
+    settings.SECRET_KEY = "a-fixed-key-for-this-test"
+    key = hashlib.sha256(b"fidele.tracking.tokens:" + settings.SECRET_KEY.encode()).digest()
+    for subject_id, extra in ((0, ""), (35, ""), (36, "https://x.example/"), (10**12, "é")):
+        digest = hmac.new(key, f"click\x00{subject_id}\x00{extra}".encode(), hashlib.sha256)
+        signature = base64.urlsafe_b64encode(digest.digest()[:12]).decode().rstrip("=")
+        token = token_make(purpose="click", subject_id=subject_id, extra=extra)
+        assert token.split(".")[1] == signature
+        assert int(token.split(".")[0], 36) == subject_id
+        assert token_read(purpose="click", token=token, extra=extra) == subject_id
