@@ -293,3 +293,30 @@ def test_rendering_is_fast_enough_for_the_send_engine():
     for _ in range(200):
         compiled.render(contact=contact, links=links)
     assert (time.perf_counter() - start) / 200 < 0.005
+
+
+def test_literal_links_are_signed_once_per_recipient_and_merge_tag_links_per_render():
+    class CountingLinks(FakeLinks):
+        def __init__(self):
+            self.asked: list[str] = []
+
+        def click_url(self, url: str) -> str:
+            self.asked.append(url)
+            return super().click_url(url)
+
+    made = campaign(
+        html='<a href="https://shop.example/a">a</a> <a href="https://shop.example/a">again</a>'
+        '<a href="https://shop.example/{{ contact.attr.code }}">b</a>'
+    )
+    compiled = rendering.content_compile(campaign=made, variant=None)
+    links = CountingLinks()
+    message = compiled.render(contact=Contact(attributes={"code": "XY"}), links=links)
+    assert message.html.count("t/c/TOKEN?u=https://shop.example/a?utm_source=fidele") == 2
+    assert "t/c/TOKEN?u=https://shop.example/XY?utm_source=fidele" in message.html
+    assert "(https://app.example/t/c/TOKEN?u=https://shop.example/a?utm_source=fidele" in (
+        message.text
+    )
+    assert [url.split("?")[0] for url in links.asked].count("https://shop.example/a") == 2
+    # Without links (a check or preview), the literal URL itself.
+    plain = compiled.render(contact=Contact(attributes={"code": "XY"}), links=None)
+    assert 'href="https://shop.example/a?utm_source=fidele' in plain.html
