@@ -320,3 +320,18 @@ def test_literal_links_are_signed_once_per_recipient_and_merge_tag_links_per_ren
     # Without links (a check or preview), the literal URL itself.
     plain = compiled.render(contact=Contact(attributes={"code": "XY"}), links=None)
     assert 'href="https://shop.example/a?utm_source=fidele' in plain.html
+
+
+def test_a_subject_without_tags_renders_once_at_compile_time_to_the_same_text():
+    made = campaign(
+        subject="Nos vins {# note #}à -15 %  ", preheader="{% raw %}{{ x }}{% endraw %}"
+    )
+    compiled = rendering.content_compile(campaign=made, variant=None)
+    assert isinstance(compiled.preheader_template, rendering._ConstantTemplate)
+    assert isinstance(compiled.subject_template, rendering._ConstantTemplate)  # comments vanish
+    message = compiled.render(contact=Contact(first_name="A"), links=FakeLinks())
+    assert message.subject == "Nos vins à -15 %"
+    assert message.preheader == "{{ x }}"
+    tagged = rendering.content_compile(campaign=campaign(subject="Bonjour {{ 1 }}"), variant=None)
+    assert not isinstance(tagged.subject_template, rendering._ConstantTemplate)
+    assert tagged.render(contact=None, links=None).subject == "Bonjour 1"

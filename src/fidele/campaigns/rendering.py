@@ -558,13 +558,37 @@ def _syntax_message(exc: TemplateSyntaxError) -> str:
     return _("Syntax error: %(message)s") % {"message": message}
 
 
+class _ConstantTemplate:
+    """A template without a single tag (a fixed subject or preheader): its text, rendered once
+    by Jinja at compile time, so that sending skips a render per message for it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def render(self, *args: Any, **kwargs: Any) -> str:
+        return self.text
+
+
+def _is_constant(tree: nodes.Template) -> bool:
+    return all(
+        isinstance(node, nodes.Output)
+        and all(isinstance(child, nodes.TemplateData) for child in node.nodes)
+        for node in tree.body
+    )
+
+
 def _compile(part: str, source: str, *, html: bool, strict: bool = False) -> Any:
     """A template from the user's source, checked. Line numbers are those of `source`."""
-    _parse_checked(part, source, html=html)
+    tree = _parse_checked(part, source, html=html)
     try:
-        return _environment(html=html, strict=strict).from_string(source)
+        template = _environment(html=html, strict=strict).from_string(source)
     except TemplateSyntaxError as exc:  # pragma: no cover - _parse_checked saw it first
         raise TemplateProblem(part=part, line=exc.lineno, message=_syntax_message(exc)) from exc
+    if _is_constant(tree):
+        return _ConstantTemplate(_render(part, template, {}))
+    return template
 
 
 def _generated(source: str, *, html: bool) -> Any:
