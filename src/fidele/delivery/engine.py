@@ -44,7 +44,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -375,6 +375,7 @@ class ResultWriter:
         self.skipped_sql = update + "status = %s, error = %s, claimed_by = '' WHERE id = %s"
 
         self._prepared_for: Any = None
+        self._cursor: Any = None
 
     def _execute(self, sql: str, params: list[Any]) -> None:
         """Run one statement on the driver's own connection, in autocommit.
@@ -382,12 +383,17 @@ class ResultWriter:
         Below Django's cursor wrapper on purpose: this runs once per message, and on PostgreSQL
         psycopg then binds on the server and prepares the statement after a few runs.
         """
-        connection.ensure_connection()
-        raw = connection.connection
-        if connection.vendor == "postgresql":
-            import psycopg
-
+        # The thread's own connection wrapper, looked up once (each attribute of the
+        # `connection` proxy is a thread-local lookup), and connected only when it is not.
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        if wrapper.connection is None:
+            wrapper.ensure_connection()
+        raw = wrapper.connection
+        vendor = wrapper.vendor
+        if vendor == "postgresql":
             if self._prepared_for is not raw:
+                import psycopg
+
                 # This session's commits are asynchronous (synchronous_commit = off): a commit
                 # returns before its WAL record reaches the disk (0.07 ms instead of 2.7 ms per
                 # message on the project machine), yet it is visible to every other session at
@@ -396,12 +402,12 @@ class ResultWriter:
                 # (at most 3 x wal_writer_delay, 0.6 s by default); those messages would be
                 # sent again.
                 raw.execute("SET synchronous_commit TO OFF")
+                # A server-binding cursor, kept for this connection: Django's connection
+                # defaults to client-side binding, which quotes every parameter in Python.
+                self._cursor = psycopg.Cursor(raw)
                 self._prepared_for = raw
-            # A server-binding cursor: Django's connection defaults to client-side binding,
-            # which quotes every parameter in Python.
-            with psycopg.Cursor(raw) as cursor:
-                cursor.execute(sql, params, prepare=True)
-        elif connection.vendor == "sqlite":
+            self._cursor.execute(sql, params, prepare=True)
+        elif vendor == "sqlite":
             # Django's SQLite connection runs in autocommit when no atomic block is open; inside
             # one (tests), the statement joins it, as Django's own cursor would.
             raw.execute(sql.replace("%s", "?"), [_sqlite_value(v) for v in params])
