@@ -186,6 +186,20 @@ def test_a_line_starting_with_a_dot_arrives_intact(smtp_sink):
     assert smtp_sink.messages[0].content.endswith(b".hidden\r\n..two\r\nend\r\n")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [b"", b".", b".a\r\nb", b"a\r\n.\r\n", b"a\r\n..b\r\n", b"a.b\r\nc .\r\n", b"a\r\nb"],
+)
+def test_dot_stuffing_doubles_exactly_the_leading_dots(raw):
+    import re
+
+    from fidele.delivery.transports import _dot_stuffed
+
+    expected = re.sub(rb"(?m)^\.", b"..", raw)
+    expected += b"" if expected.endswith(b"\r\n") else b"\r\n"
+    assert _dot_stuffed(raw) == expected + b".\r\n"
+
+
 def test_nothing_is_delivered_until_before_delivery_returns(smtp_sink):
     seen = []
 
