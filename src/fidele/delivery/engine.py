@@ -20,8 +20,8 @@ Crash safety comes from the order of writes, not from luck:
 
 Buffering the status updates (one UPDATE per 100 messages) would be cheaper, but a kill would
 then re-send up to 100 recipients per connection. On PostgreSQL the sender's commits are
-asynchronous instead (see ResultWriter._execute), and rendering runs a few messages ahead on a
-builder thread (see BENCHMARKS.md, "Sending").
+asynchronous instead (see ResultWriter._execute), and with a single connection rendering runs a
+few messages ahead on a builder thread (see BENCHMARKS.md, "Sending").
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ RETRY_MAX_SECONDS = 3600
 ERROR_WINDOW = 100
 ERROR_MIN_ATTEMPTS = 20
 ERROR_PAUSE_RATIO = 0.5
-# Messages rendered ahead of the one being sent, per connection.
+# Messages rendered ahead of the one being sent, when a sender has a single connection.
 BUILD_AHEAD = 4
 
 
@@ -718,16 +718,23 @@ class Sender:
             content.compiled(variant_id)  # compiled here: the builder thread never queries
         lease_renewed = time.monotonic()
         pending = {row.pk for row in batch}
-        # Messages are rendered and built a few ahead, on a thread of their own, while this one
-        # waits for the SMTP server: Python releases the GIL during network waits.
+        # With one connection, messages are rendered and built a few ahead, on a thread of their
+        # own, while this one waits for the SMTP server (Python releases the GIL during network
+        # waits). With several, the other connections' threads use those waits already, and
+        # handing each message between two threads cost more CPU than it saved: each connection
+        # builds its next message itself.
         sendable = iter([row for row in batch if row.email not in suppressed])
         ahead: deque = deque()
 
         def fill() -> None:
             while len(ahead) < BUILD_AHEAD and (row := next(sendable, None)) is not None:
-                ahead.append((row, builder.submit(self._build, row, content)))
+                ahead.append((row, builder.submit(self._build, row, content) if builder else None))
 
-        builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-builder")
+        builder = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-builder")
+            if self.concurrency == 1
+            else None
+        )
         try:
             for row in batch:
                 if row.email in suppressed:
@@ -745,7 +752,7 @@ class Sender:
                 if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
                     lease_renew(campaign_id=row.campaign_id, claimer=claimer)
                     lease_renewed = time.monotonic()
-                built = future.result()
+                built = future.result() if future is not None else self._build(row, content)
                 if isinstance(built, TransportResult):
                     result = built
                 else:
@@ -762,7 +769,8 @@ class Sender:
                     self._pause(row.campaign_id, shared, result.error)
                     return
         finally:
-            builder.shutdown(wait=True, cancel_futures=True)
+            if builder is not None:
+                builder.shutdown(wait=True, cancel_futures=True)
             try:
                 recorder.wait()
             finally:
