@@ -30,8 +30,9 @@ from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
+from django_tasks import task
 
+from fidele.core.tasks import task_is_waiting
 from fidele.delivery.bounces import bounce_process, unsubscribe_request_process
 from fidele.delivery.models import BounceReport
 
@@ -205,23 +206,10 @@ def bounces_poll_schedule(*, delay: timedelta = POLL_EVERY) -> bool:
     """Queue the next poll unless one is already waiting; False when nothing was queued."""
     if not settings.BOUNCE_MAILBOX_URL:
         return False
-    if _poll_already_queued():
+    if task_is_waiting(bounces_poll_task):
         return False
     bounces_poll_task.using(run_after=timezone.now() + delay).enqueue()
     return True
-
-
-def _poll_already_queued() -> bool:
-    # With the database backend we can see the queue and keep a single chain of polls even
-    # when several workers start; other backends get one more chain at worst, which is harmless
-    # (a poll of an empty mailbox costs one login).
-    try:
-        from django_tasks_db.models import DBTaskResult
-    except ImportError:  # pragma: no cover - backend not installed
-        return False
-    return DBTaskResult.objects.filter(
-        task_path=bounces_poll_task.module_path, status=TaskResultStatus.READY
-    ).exists()
 
 
 @task(queue_name="default")

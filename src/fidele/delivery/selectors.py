@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from fidele.delivery.models import OutboxMessage
@@ -51,3 +51,31 @@ def campaign_progress(*, campaign_id: int, now: Any = None) -> dict[str, Any]:
         "rate_per_minute": round(rate_per_second * 60, 1),
         "seconds_left": round(seconds_left) if seconds_left is not None else None,
     }
+
+
+def campaigns_stalled(*, quiet_seconds: int, lease_seconds: int, now: Any = None) -> list[int]:
+    """Campaigns still "sending" with work due that no sender has touched for `quiet_seconds`.
+
+    That is what a worker killed mid-campaign leaves behind (its task will not come back); the
+    watchdog task hands these to a sender again. Due work: queued rows whose retry time has come,
+    and claimed rows whose lease ran out. Rows held for an A/B winner are not due.
+    """
+    now = now or timezone.now()
+    quiet_since = now - timedelta(seconds=quiet_seconds)
+    due = (
+        Q(status=Status.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    ) | Q(status=Status.CLAIMED, claimed_at__lt=now - timedelta(seconds=lease_seconds))
+    rows = (
+        OutboxMessage.objects.filter(campaign__status="sending")
+        .values("campaign_id")
+        .annotate(
+            due=Count("id", filter=due), last_sent=Max("sent_at"), last_claim=Max("claimed_at")
+        )
+        .filter(due__gt=0)
+        .order_by("campaign_id")
+    )
+    return [
+        row["campaign_id"]
+        for row in rows
+        if all(at is None or at < quiet_since for at in (row["last_sent"], row["last_claim"]))
+    ]

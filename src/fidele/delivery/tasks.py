@@ -5,6 +5,8 @@ campaign_start   scheduled -> sending (audience snapshot), then sends (enqueued 
 campaign_send    the sender loop; re-enqueues itself for the next retry when rows wait for one
 campaign_resume  after a pause: the same loop
 ab_pick_winner   after ab_wait_minutes: pick the A/B winner and send it to the rest
+sending_watchdog every 2 minutes (queued by `fidele worker`): hands campaigns whose sender died
+                 back to a sender
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from django.db.models import Min
 from django.utils import timezone
 from django_tasks import task
 
-from fidele.delivery import services
+from fidele.core.tasks import task_is_waiting
+from fidele.delivery import selectors, services
 from fidele.delivery.engine import LEASE_SECONDS, Sender
 from fidele.delivery.models import OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "sending"
+WATCH_EVERY = timedelta(minutes=2)
 
 
 @task(queue_name=QUEUE)
@@ -72,3 +76,27 @@ def _send(campaign_id: int) -> None:
     if due is not None:
         run_after = max(due, timezone.now() + timedelta(seconds=1))
         campaign_send.using(run_after=run_after).enqueue(campaign_id)
+
+
+@task(queue_name=QUEUE)
+def sending_watchdog() -> list[int]:
+    try:
+        stalled = selectors.campaigns_stalled(
+            quiet_seconds=LEASE_SECONDS, lease_seconds=LEASE_SECONDS
+        )
+        for campaign_id in stalled:
+            logger.warning(
+                "campaign %s: no sender for %ss, sending resumes", campaign_id, LEASE_SECONDS
+            )
+            campaign_send.enqueue(campaign_id)
+        return stalled
+    finally:
+        sending_watchdog_schedule()
+
+
+def sending_watchdog_schedule(*, delay: timedelta = WATCH_EVERY) -> bool:
+    """Queue the next watch unless one is already waiting; False when nothing was queued."""
+    if task_is_waiting(sending_watchdog):
+        return False
+    sending_watchdog.using(run_after=timezone.now() + delay).enqueue()
+    return True

@@ -35,6 +35,9 @@ class Command(BaseCommand):
         from datetime import timedelta
 
         from fidele.delivery.mailbox import bounces_poll_schedule
+        from fidele.delivery.tasks import sending_watchdog_schedule
 
         # Soon after start, so that a new configuration is tried while someone is watching.
         bounces_poll_schedule(delay=timedelta(seconds=5))
+        # A campaign whose worker was killed goes on once this worker is up.
+        sending_watchdog_schedule(delay=timedelta(seconds=5))
