@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from fidele.accounts.services import user_create
 from fidele.core import permissions
 
 CREDENTIALS_FILE = "owner-credentials.txt"
@@ -70,8 +71,13 @@ class Command(BaseCommand):
         if user_model.objects.filter(role=permissions.OWNER, is_active=True).exists():
             return "(your owner account)", "(unchanged)"
         username, password = "proprietaire", secrets.token_urlsafe(12)
-        user_model.objects.create_user(
-            username=username, password=password, role=permissions.OWNER, first_name="Propriétaire"
+        # Through the service, so that the first account is in the audit log like any other.
+        user_create(
+            actor=None,
+            username=username,
+            password=password,
+            role=permissions.OWNER,
+            first_name="Propriétaire",
         )
         fd = os.open(credentials, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
