@@ -44,6 +44,8 @@ from openpyxl.styles import Font
 from fidele.contacts.models import Contact, Tag
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
+from fidele.imports.mapping import ATTR_PREFIX
+from fidele.imports.pipeline import neutralise
 
 Format = Literal["csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx")
@@ -63,8 +65,6 @@ CANONICAL_COLUMNS = (
     "tags",
 )
 TRAILING_COLUMNS = ("civility", "joined_on", "source", "notes")
-ATTR_PREFIX = "attr."
-DANGEROUS_FIRST_CHARS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK_SIZE = 2000
 XLSX_MAX_CELL = 32767  # Excel's limit; longer text makes Excel "repair" the file
 
@@ -79,13 +79,6 @@ class ExportResult:
 
 class ExportFormatError(ValueError):
     pass
-
-
-def neutralise(value: str) -> str:
-    """The cell text a spreadsheet will show literally, never run as a formula."""
-    if value and value.startswith(DANGEROUS_FIRST_CHARS):
-        return "'" + value
-    return value
 
 
 def format_for_path(path: str | os.PathLike) -> Format:
