@@ -10,9 +10,7 @@ from fidele.config import env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = env.data_dir()
-MEDIA_ROOT = DATA_DIR / "files"
 IMPORTS_DIR = DATA_DIR / "imports"
-EXPORTS_DIR = DATA_DIR / "exports"
 
 SECRET_KEY = env.secret_key(DATA_DIR)
 DEBUG = env.env_bool("FIDELE_DEBUG", False)
@@ -126,7 +124,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = env.env_int("FIDELE_IMPORT_MAX_UPLOAD_MB", 200) * 1024 * 1024
 
-_REDIS_URL = env.env_str("REDIS_URL")
 TASKS = {
     "default": {
         "BACKEND": env.env_str("FIDELE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
