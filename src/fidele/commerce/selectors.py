@@ -13,8 +13,6 @@ from django.utils import timezone
 from fidele.commerce.models import Order, OrderLine
 from fidele.contacts.selectors import clean_param
 
-MAX_QUERY_LENGTH = 100
-
 SORTS: dict[str, tuple[list[str], bool]] = {
     "-date": (["ordered_at", "id"], True),
     "date": (["ordered_at", "id"], False),
