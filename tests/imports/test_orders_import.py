@@ -108,6 +108,29 @@ def test_update_replaces_an_existing_orders_lines(customers, write_file):
     assert order.lines.get().quantity == 3
 
 
+def test_update_rewrites_the_date_total_and_channel_of_every_existing_order(customers, write_file):
+    header = "order_id;email;ordered_at;total;channel\n"
+    run(
+        write_file(
+            header + "A;helene.dupre@orange.fr;2024-01-01;10;web\n"
+            "B;helene.dupre@orange.fr;2024-01-01;20;web\n"
+        )
+    )
+    summary = run(
+        write_file(
+            header + "A;helene.dupre@orange.fr;2024-02-03;11;boutique\n"
+            "B;helene.dupre@orange.fr;2024-02-04;22;boutique\n"
+        ),
+        update=True,
+    )
+
+    assert summary["updated"] == 2
+    orders = {o.external_id: o for o in Order.objects.all()}
+    assert (orders["A"].total, orders["B"].total) == (Decimal("11.00"), Decimal("22.00"))
+    assert {o.channel for o in orders.values()} == {"boutique"}
+    assert orders["B"].ordered_at.astimezone(ZoneInfo("Europe/Paris")).date() == dt.date(2024, 2, 4)
+
+
 def test_lines_of_one_order_further_down_the_file_join_it(customers, write_file, monkeypatch):
     from fidele.imports import orders_engine
 

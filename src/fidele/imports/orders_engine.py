@@ -306,6 +306,9 @@ class OrderImport:
         new_orders: list[tuple[Order, OrderRecord]] = []
         line_sets: list[tuple[int, OrderRecord]] = []
         replaced: list[int] = []
+        # Changed orders are written with one bulk UPDATE per kind, not one statement each.
+        grown: list[Order] = []  # more lines of an order created earlier in this file
+        overwritten: list[Order] = []  # `update`: an existing order replaced by the file's
         now = timezone.now()
         for record in records:
             contact_id = (by_email.get(record.email) if record.email else None) or (
@@ -343,18 +346,25 @@ class OrderImport:
                     )
                     continue
                 if record.total is None:
-                    Order.objects.filter(id=found["id"]).update(
-                        total=found["total"] + record.lines_total(), updated_at=now
+                    grown.append(
+                        Order(
+                            id=found["id"],
+                            total=found["total"] + record.lines_total(),
+                            updated_at=now,
+                        )
                     )
                 line_sets.append((found["id"], record))
                 counters.merged += rows
             elif self.options.update:
-                Order.objects.filter(id=found["id"]).update(
-                    contact_id=contact_id,
-                    ordered_at=record.ordered_at,
-                    total=total.quantize(CENT),
-                    channel=record.channel[:50],
-                    updated_at=now,
+                overwritten.append(
+                    Order(
+                        id=found["id"],
+                        contact_id=contact_id,
+                        ordered_at=record.ordered_at,
+                        total=total.quantize(CENT),
+                        channel=record.channel[:50],
+                        updated_at=now,
+                    )
                 )
                 replaced.append(found["id"])
                 line_sets.append((found["id"], record))
@@ -363,6 +373,14 @@ class OrderImport:
             else:
                 counters.lines -= len(record.lines)
                 counters.skipped += rows
+        if grown:
+            Order.objects.bulk_update(grown, ["total", "updated_at"], batch_size=500)
+        if overwritten:
+            Order.objects.bulk_update(
+                overwritten,
+                ["contact_id", "ordered_at", "total", "channel", "updated_at"],
+                batch_size=500,
+            )
         if replaced:
             OrderLine.objects.filter(order_id__in=replaced).delete()
         if new_orders:
