@@ -17,7 +17,3 @@ class SuppressionAddForm(forms.Form):
         required=False,
         help_text=_("For example: asked by phone on 12/11 not to receive any more emails."),
     )
-
-
-class SearchForm(forms.Form):
-    q = forms.CharField(required=False, max_length=254)
