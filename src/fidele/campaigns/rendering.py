@@ -758,9 +758,8 @@ def _protect_jinja(source: str, tokens: _Tokens | None = None) -> tuple[str, _To
     return _JINJA.sub(lambda m: tokens.add(m.group(0)), source), tokens
 
 
-def _restore(text: str, tokens: _Tokens, mapping: Callable[[int], str] | None = None) -> str:
-    lookup = mapping or (lambda index: tokens.sources[index])
-    return tokens.pattern().sub(lambda m: lookup(int(m.group(1))), text)
+def _restore(text: str, tokens: _Tokens) -> str:
+    return tokens.pattern().sub(lambda m: tokens.sources[int(m.group(1))], text)
 
 
 _CONTENT_TAG = re.compile(r"\{\{-?\s*content\s*-?\}\}")
