@@ -21,9 +21,5 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     @property
-    def is_owner(self) -> bool:
-        return permissions.has_role(self, permissions.OWNER)
-
-    @property
     def can_edit(self) -> bool:
         return permissions.can_edit(self)

@@ -1,4 +1,4 @@
-"""Roles and what they may do. Checked on every view (mixins / decorator) and in templates.
+"""Roles and what they may do. Checked on every view (the decorator) and in templates.
 
 owner    everything, including managing users and reading the audit log
 marketer reads and writes customer data, imports, exports, campaigns
@@ -50,18 +50,3 @@ def require_role(minimum: str) -> Callable:
         return wrapped
 
     return decorator
-
-
-class RoleRequiredMixin:
-    """For class-based views. `required_role` for reads, `write_role` for POST/PUT/PATCH/DELETE."""
-
-    required_role: str = VIEWER
-    write_role: str = MARKETER
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        needed = self.required_role
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
-            needed = max(needed, self.write_role, key=_RANK.__getitem__)
-        if not has_role(request.user, needed):
-            raise PermissionDenied
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[misc]

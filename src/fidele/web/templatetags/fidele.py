@@ -1,6 +1,5 @@
 from django import template
 
-from fidele.core import permissions
 from fidele.web import formatting
 
 register = template.Library()
@@ -19,11 +18,6 @@ def number(value, digits=None):
 @register.filter
 def phone(value):
     return formatting.format_phone(value)
-
-
-@register.filter
-def has_role(user, role):
-    return permissions.has_role(user, role)
 
 
 @register.filter
