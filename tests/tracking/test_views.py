@@ -294,6 +294,16 @@ def test_a_link_to_a_deleted_message_says_it_is_no_longer_valid(client):
     assert response.status_code == 404
 
 
+def test_an_error_page_speaks_french_unless_another_language_is_asked_for(client):
+    french = client.get("/t/u/1.AAAAAAAAAAAAAAAA/")
+    assert french.status_code == 400
+    assert french["Content-Language"] == "fr"
+    assert "Ce lien ne fonctionne pas" in french.content.decode()
+    english = client.get("/t/u/1.AAAAAAAAAAAAAAAA/?lang=en")
+    assert english["Content-Language"] == "en"
+    assert "This link does not work" in english.content.decode()
+
+
 # --- contact-level preference link ---------------------------------------------------------
 
 

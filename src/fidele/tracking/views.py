@@ -19,7 +19,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.cache import add_never_cache_headers
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -63,34 +63,31 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 
 
 def _message_page(
-    request: HttpRequest,
-    *,
-    title: str,
-    text: str,
-    status: int = 200,
-    shop: dict[str, str] | None = None,
+    request: HttpRequest, *, title: str, text: str, status: int = 200
 ) -> HttpResponse:
-    response = render(
-        request,
-        "tracking/message.html",
-        {"title": title, "text": text, "shop": shop or _shop_default()},
-        status=status,
-    )
-    response["Content-Language"] = translation.get_language()
+    """A short page that no contact is known for: in the language asked for (?lang=) or the
+    site's. `title` and `text` are lazy, translated inside that language."""
+    with translation.override(_language(request, None)):
+        response = render(
+            request,
+            "tracking/message.html",
+            {"title": title, "text": text, "shop": _shop_default()},
+            status=status,
+        )
+        response["Content-Language"] = translation.get_language()
     return _no_store(response)
 
 
-def _bad_link(request: HttpRequest, status: int = 400) -> HttpResponse:
-    with translation.override(_language(request, None)):
-        return _message_page(
-            request,
-            title=_("This link does not work"),
-            text=_(
-                "The link you followed is incomplete or was changed. Open the email again and "
-                "use the link it contains, or copy the whole address into your browser."
-            ),
-            status=status,
-        )
+def _bad_link(request: HttpRequest) -> HttpResponse:
+    return _message_page(
+        request,
+        title=gettext_lazy("This link does not work"),
+        text=gettext_lazy(
+            "The link you followed is incomplete or was changed. Open the email again and "
+            "use the link it contains, or copy the whole address into your browser."
+        ),
+        status=400,
+    )
 
 
 def mask_email(email: str) -> str:
@@ -201,28 +198,26 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 
 def _test_message(request: HttpRequest) -> HttpResponse:
-    with translation.override(_language(request, None)):
-        return _message_page(
-            request,
-            title=_("This was a test message"),
-            text=_(
-                "This link comes from a test send of a campaign. Nothing was changed: in the "
-                "real campaign, this link lets each recipient unsubscribe."
-            ),
-        )
+    return _message_page(
+        request,
+        title=gettext_lazy("This was a test message"),
+        text=gettext_lazy(
+            "This link comes from a test send of a campaign. Nothing was changed: in the "
+            "real campaign, this link lets each recipient unsubscribe."
+        ),
+    )
 
 
 def _gone(request: HttpRequest) -> HttpResponse:
-    with translation.override(_language(request, None)):
-        return _message_page(
-            request,
-            title=_("This link is no longer valid"),
-            text=_(
-                "The message this link came from no longer exists. To stop receiving our "
-                "emails, use the unsubscribe link of a more recent message, or reply to it."
-            ),
-            status=404,
-        )
+    return _message_page(
+        request,
+        title=gettext_lazy("This link is no longer valid"),
+        text=gettext_lazy(
+            "The message this link came from no longer exists. To stop receiving our "
+            "emails, use the unsubscribe link of a more recent message, or reply to it."
+        ),
+        status=404,
+    )
 
 
 def _preference_page(request: HttpRequest, recipient: _Recipient) -> HttpResponse:
