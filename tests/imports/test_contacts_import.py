@@ -394,3 +394,15 @@ def test_a_value_longer_than_its_field_rejects_the_row_naming_the_column(write_f
     summary = run(write_file("email;ville\na@x.fr;" + "Saint-" * 30 + "\n"))
     assert summary["rejected"] == 1
     assert rejected_rows(summary)[0]["reason"].startswith("ville: “Saint-")
+
+
+def test_a_cell_too_long_to_be_typed_rejects_the_row_naming_the_column(write_file):
+    summary = run(
+        write_file("email;Nom\n" + "a@exemple.fr;" + "x" * 10_001 + "\nb@exemple.fr;Roy\n")
+    )
+
+    rows = rejected_rows(summary)
+    assert [row["row"] for row in rows] == ["2"]
+    assert rows[0]["reason"].startswith("Nom: ")
+    assert "10 001" in rows[0]["reason"] and "10 000" in rows[0]["reason"]
+    assert list(Contact.objects.values_list("email", flat=True)) == ["b@exemple.fr"]

@@ -170,3 +170,17 @@ def test_a_bad_amount_rejects_the_row_naming_the_column(customers, write_file):
     )
     assert summary["rejected"] == 1
     assert reasons(summary)["2"].startswith("montant:")
+
+
+def test_a_cell_too_long_to_be_typed_rejects_the_order_row_naming_the_column(customers, write_file):
+    summary = run(
+        write_file(
+            "order_id;email;ordered_at;total;channel\n"
+            "A;helene.dupre@orange.fr;2024-01-01;10;" + "x" * 10_001 + "\n"
+        )
+    )
+
+    reason = reasons(summary)["2"]
+    assert reason.startswith("channel: ")
+    assert "10 001" in reason and "10 000" in reason
+    assert not Order.objects.exists()

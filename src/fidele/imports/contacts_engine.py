@@ -47,6 +47,7 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    cell_too_long,
     overlap_writes,
 )
 from fidele.imports.reader import ImportFileError
@@ -219,19 +220,7 @@ class ContactImport:
             if not raw:
                 continue
             if len(raw) > MAX_CELL_CHARS:
-                self.reject(
-                    number,
-                    cells,
-                    _(
-                        "%(column)s: the cell holds %(size)s characters, more than the "
-                        "%(limit)s a cell may hold"
-                    )
-                    % {
-                        "column": column,
-                        "size": f"{len(raw):,}".replace(",", " "),
-                        "limit": f"{MAX_CELL_CHARS:,}".replace(",", " "),
-                    },
-                )
+                self.reject(number, cells, cell_too_long(column, len(raw)))
                 return None
             raw = raw.strip()
             if not raw:

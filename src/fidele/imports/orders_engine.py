@@ -33,6 +33,7 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    cell_too_long,
 )
 from fidele.imports.reader import ImportFileError
 
@@ -114,15 +115,7 @@ class OrderImport:
     def read_row(self, number: int, cells: list[str]) -> dict[str, Any] | None:
         for index, column in self.plan.values():
             if index < len(cells) and len(cells[index]) > MAX_CELL_CHARS:
-                self.reject(
-                    number,
-                    cells,
-                    _(
-                        "%(column)s: the cell holds %(size)s characters, more than the "
-                        "%(limit)s a cell may hold"
-                    )
-                    % {"column": column, "size": len(cells[index]), "limit": MAX_CELL_CHARS},
-                )
+                self.reject(number, cells, cell_too_long(column, len(cells[index])))
                 return None
         row: dict[str, Any] = {}
         order_id, _c = self._cell(cells, "order_id")

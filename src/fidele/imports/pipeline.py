@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 # A cell longer than this is not a value a person typed: reject the row and say which column.
 MAX_CELL_CHARS = 10_000
@@ -30,6 +31,17 @@ def neutralise(value: str) -> str:
     if value and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def cell_too_long(column: str, size: int) -> str:
+    """The reason a row is rejected for a cell longer than MAX_CELL_CHARS."""
+    return _(
+        "%(column)s: the cell holds %(size)s characters, more than the %(limit)s a cell may hold"
+    ) % {
+        "column": column,
+        "size": f"{size:,}".replace(",", " "),
+        "limit": f"{MAX_CELL_CHARS:,}".replace(",", " "),
+    }
 
 
 @dataclass
