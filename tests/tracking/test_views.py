@@ -340,6 +340,17 @@ def test_the_open_pixel_records_an_open_and_is_never_cached(client):
     assert (event.campaign_id, event.contact_id) == (outbox.campaign_id, outbox.contact_id)
 
 
+def test_an_open_or_a_click_costs_one_read_and_one_write(client, django_assert_num_queries):
+    # The two endpoints every recipient hits: the message's ids, then the event row.
+    outbox = make_outbox()
+    open_token = token_make(purpose="open", subject_id=outbox.pk)
+    with django_assert_num_queries(2):
+        client.get(f"/t/o/{open_token}.gif")
+    with django_assert_num_queries(2):
+        client.get(click_url(outbox.pk, "https://shop.example/"))
+    assert EmailEvent.objects.count() == 2
+
+
 def test_a_forged_open_pixel_still_answers_an_image_but_records_nothing(client):
     outbox = make_outbox()
     for token in (
