@@ -144,7 +144,6 @@ class Record:
 class ContactImport:
     def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
         self.options = options
-        self.header = header
         self.rejects = rejects
         self.counters = Counters()
         self.region = settings.DEFAULT_REGION

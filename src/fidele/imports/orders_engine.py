@@ -70,7 +70,6 @@ class OrderRecord:
 class OrderImport:
     def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
         self.options = options
-        self.header = header
         self.rejects = rejects
         self.counters = Counters()
         self.tz = timezone.get_current_timezone()

@@ -7,7 +7,6 @@ import queue
 import re
 import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,7 +109,6 @@ class Counters:
     products_created: int = 0
     warnings_sample: list[dict[str, Any]] = field(default_factory=list)
     warning_groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    started: float = field(default_factory=time.perf_counter)
 
     def warn(self, row: int, column: str, message: str) -> None:
         self.warnings += 1
