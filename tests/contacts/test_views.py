@@ -301,3 +301,17 @@ def test_a_viewer_is_offered_neither_export_nor_import(viewer_client, world):
     page = viewer_client.get(reverse("contacts:list")).content.decode()
     assert "/exports/contacts.csv" not in page
     assert 'href="/imports/"' not in page
+
+
+def test_the_contact_page_lists_20_orders_and_puts_up_to_50_in_the_history(viewer_client):
+    c = make_contact()
+    for days_ago in range(1, 56):
+        make_order(c, days_ago=days_ago)
+
+    response = viewer_client.get(reverse("contacts:detail", args=[c.pk]))
+
+    orders = response.context["orders"]
+    assert len(orders) == 20 and orders[0].ordered_at > orders[-1].ordered_at
+    timeline_orders = [e for e in response.context["timeline"] if e.kind == "order"]
+    assert len(timeline_orders) == 49  # the 50th event is the contact's creation
+    assert f"{reverse('commerce:order_list')}?contact={c.pk}" in response.content.decode()

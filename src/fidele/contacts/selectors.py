@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -15,6 +15,9 @@ from django.db.models.functions import Lower
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.contacts.normalize import normalise_phone
 from fidele.core.models import AuditLog
+
+if TYPE_CHECKING:
+    from fidele.commerce.models import Order
 
 # Longer search text is cut: nobody types 200 characters into a search box, and a huge
 # LIKE pattern is a cheap way to make the database work hard.
@@ -194,11 +197,14 @@ class TimelineEvent:
 TIMELINE_LIMIT = 50
 
 
-def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[TimelineEvent]:
+def contact_timeline(
+    *, contact: Contact, limit: int = TIMELINE_LIMIT, orders: list[Order] | None = None
+) -> list[TimelineEvent]:
     """The contact's history, newest first: created, orders, subscription changes, audit entries.
 
     Each source is read with its own LIMIT so that a customer with 10,000 orders costs no more
-    than one with 50.
+    than one with 50. `orders`: the contact's newest orders (at least `limit` of them, or all)
+    when the caller has read them already.
     """
     from django.urls import reverse
     from django.utils.translation import gettext as _
@@ -214,7 +220,9 @@ def contact_timeline(*, contact: Contact, limit: int = TIMELINE_LIMIT) -> list[T
             detail=_("Source: %(source)s") % {"source": contact.source} if contact.source else "",
         )
     ]
-    for order in contact_orders(contact_id=contact.pk, limit=limit):
+    if orders is None:
+        orders = contact_orders(contact_id=contact.pk, limit=limit)
+    for order in orders[:limit]:
         events.append(
             TimelineEvent(
                 at=order.ordered_at,

@@ -82,6 +82,8 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
     tags = list(contact.tags.order_by("name"))
     subscriptions = list(selectors.contact_subscriptions(contact=contact))
+    # One read of the newest orders for both the orders card (20) and the timeline.
+    orders = contact_orders(contact_id=contact.pk, limit=selectors.TIMELINE_LIMIT)
     subscribed_ids = {
         s.mailing_list_id for s in subscriptions if s.status == Subscription.Status.SUBSCRIBED
     }
@@ -89,9 +91,9 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "contact": contact,
         "tags": tags,
         "subscriptions": subscriptions,
-        "orders": contact_orders(contact_id=contact.pk, limit=20),
+        "orders": orders[:20],
         "order_summary": contact_order_summary(contact_id=contact.pk),
-        "timeline": selectors.contact_timeline(contact=contact),
+        "timeline": selectors.contact_timeline(contact=contact, orders=orders),
         "available_tags": Tag.objects.exclude(pk__in=[t.pk for t in tags]).order_by("name"),
         "available_lists": MailingList.objects.exclude(pk__in=subscribed_ids).order_by("name"),
         "tag_form": ContactTagForm(),
