@@ -100,3 +100,21 @@ def test_the_send_engine_checks_addresses_in_bulk():
     assert selectors.is_suppressed(None) is False
     emails = [f"x{i}@example.fr" for i in range(1200)] + ["b@example.fr", "a@example.fr"]
     assert selectors.suppressed_among(emails) == {"a@example.fr", "b@example.fr"}
+
+
+def test_a_recipient_change_is_audited_on_the_contact_or_under_a_masked_address():
+    from tests.tracking.factories import make_outbox
+
+    kept = make_outbox()
+    services.recipient_unsubscribe(outbox=kept, source=services.UnsubscribeSource.ONE_CLICK)
+    gone = make_outbox(contact=make_contact(email="lea.martin@example.fr"))
+    gone.contact.delete()
+    gone.refresh_from_db()
+    services.recipient_unsubscribe(outbox=gone, source=services.UnsubscribeSource.ONE_CLICK)
+    entries = AuditLog.objects.filter(
+        object_type="contacts.contact", action=AuditLog.Action.UNSUBSCRIBE
+    ).order_by("id")
+    assert [(e.object_id, e.object_repr) for e in entries] == [
+        (str(kept.contact_id), f"#{kept.contact_id}"),
+        ("", "le…@example.fr"),
+    ]

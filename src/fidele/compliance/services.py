@@ -237,27 +237,17 @@ def _record_recipient_change(
     action = AuditLog.Action.UNSUBSCRIBE
     if change.resubscribed and not (change.unsubscribed or change.suppressed):
         action = AuditLog.Action.SUBSCRIBE
-    if contact is not None:
-        audit_record(
-            actor=None,
-            actor_label=RECIPIENT_LABEL,
-            action=action,
-            obj=contact,
-            # The person's address is not copied into the trail (erasure must reach it).
-            object_repr=f"#{contact.pk}",
-            changes=changes,
-            ip_address=ip_address,
-        )
-    else:
-        audit_record(
-            actor=None,
-            actor_label=RECIPIENT_LABEL,
-            action=action,
-            object_type="contacts.contact",
-            object_repr=_mask(email),
-            changes=changes,
-            ip_address=ip_address,
-        )
+    audit_record(
+        actor=None,
+        actor_label=RECIPIENT_LABEL,
+        action=action,
+        obj=contact,
+        object_type="contacts.contact",
+        # The person's address is not copied into the trail (erasure must reach it).
+        object_repr=f"#{contact.pk}" if contact is not None else _mask(email),
+        changes=changes,
+        ip_address=ip_address,
+    )
 
 
 def _mask(email: str) -> str:
