@@ -214,25 +214,10 @@ def main() -> None:
     snapshot_seconds = time.perf_counter() - t0
 
     # The raw run's prebuilt message: one the engine builds for this campaign (same size).
-    from fidele.delivery.engine import RecipientLinks, _CampaignContent
-    from fidele.delivery.mime import message_build
+    from fidele.delivery.engine import _CampaignContent, message_for, recipients_read
 
-    row = OutboxMessage.objects.select_related("contact").filter(campaign=campaign).first()
-    content = _CampaignContent(campaign)
-    links = RecipientLinks(row.pk)
-    rendered = content.compiled(None).render(contact=row.contact, links=links)
-    sample = message_build(
-        identity=content.identity,
-        outbox_id=row.pk,
-        to_email=row.email,
-        subject=rendered.subject,
-        preheader=rendered.preheader,
-        html=rendered.html,
-        text=rendered.text,
-        unsubscribe_url=links.unsubscribe_url(),
-        unsubscribe_token=links.unsubscribe_token,
-        dkim_key=content.dkim_key,
-    ).raw
+    first_id = OutboxMessage.objects.filter(campaign=campaign).values_list("id", flat=True).first()
+    sample = message_for(recipients_read([first_id])[0], _CampaignContent(campaign)).raw
 
     # Engine and raw runs alternate in rounds, so that a change in the machine's load during
     # the run weighs on both sides alike. Each engine round runs in --processes sender

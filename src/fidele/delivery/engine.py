@@ -305,6 +305,11 @@ def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[Recipient
         OutboxMessage.objects.filter(id__in=ids).update(
             status=Status.CLAIMED, claimed_by=claimer, claimed_at=now
         )
+    return recipients_read(ids)
+
+
+def recipients_read(ids: list[int]) -> list[Recipient]:
+    """The outbox rows `ids`, in id order, with what rendering needs of their contacts."""
     fields = _contact_fields()
     columns = ["id", "campaign_id", "email", "attempts", "variant_id", "contact_id"]
     values = (
@@ -558,6 +563,34 @@ class _CampaignContent:
             return self._compiled[variant_id]
 
 
+def message_for(row: Recipient, content: _CampaignContent) -> OutgoingMessage | TransportResult:
+    """One recipient's message, rendered and built; a failed result when it cannot be built."""
+    links = RecipientLinks(row.pk)
+    try:
+        rendered = content.compiled(row.variant_id).render(contact=row.contact, links=links)
+        message = message_build(
+            identity=content.identity,
+            outbox_id=row.pk,
+            to_email=row.email,
+            to_name=row.full_name,
+            subject=rendered.subject,
+            preheader=rendered.preheader,
+            html=rendered.html,
+            text=rendered.text,
+            unsubscribe_url=links.unsubscribe_url(),
+            unsubscribe_token=links.unsubscribe_token,
+            extra_headers=rendered.headers,
+            dkim_key=content.dkim_key,
+        )
+    except Exception as exc:
+        # A template that fails for this contact only (a filter on an odd value): this
+        # recipient fails, the error window pauses the campaign if it is everyone.
+        logger.exception("cannot build the message for outbox row %s", row.pk)
+        return TransportResult.hard(f"message could not be built: {exc}")
+    message.campaign_id = row.campaign_id
+    return message
+
+
 class Sender:
     """Sends one campaign's queued outbox rows until none is left (or the campaign stops).
 
@@ -728,7 +761,7 @@ class Sender:
 
         def fill() -> None:
             while len(ahead) < BUILD_AHEAD and (row := next(sendable, None)) is not None:
-                ahead.append((row, builder.submit(self._build, row, content) if builder else None))
+                ahead.append((row, builder.submit(message_for, row, content) if builder else None))
 
         builder = (
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-builder")
@@ -752,7 +785,7 @@ class Sender:
                 if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
                     lease_renew(campaign_id=row.campaign_id, claimer=claimer)
                     lease_renewed = time.monotonic()
-                built = future.result() if future is not None else self._build(row, content)
+                built = future.result() if future is not None else message_for(row, content)
                 if isinstance(built, TransportResult):
                     result = built
                 else:
@@ -775,34 +808,6 @@ class Sender:
                 recorder.wait()
             finally:
                 batch_release(ids=list(pending), claimer=claimer)
-
-    def _build(
-        self, row: Recipient, content: _CampaignContent
-    ) -> OutgoingMessage | TransportResult:
-        links = RecipientLinks(row.pk)
-        try:
-            rendered = content.compiled(row.variant_id).render(contact=row.contact, links=links)
-            message = message_build(
-                identity=content.identity,
-                outbox_id=row.pk,
-                to_email=row.email,
-                to_name=row.full_name,
-                subject=rendered.subject,
-                preheader=rendered.preheader,
-                html=rendered.html,
-                text=rendered.text,
-                unsubscribe_url=links.unsubscribe_url(),
-                unsubscribe_token=links.unsubscribe_token,
-                extra_headers=rendered.headers,
-                dkim_key=content.dkim_key,
-            )
-        except Exception as exc:
-            # A template that fails for this contact only (a filter on an odd value): this
-            # recipient fails, the error window pauses the campaign if it is everyone.
-            logger.exception("cannot build the message for outbox row %s", row.pk)
-            return TransportResult.hard(f"message could not be built: {exc}")
-        message.campaign_id = row.campaign_id
-        return message
 
     def _count(self, shared: _Shared, outcome: str, failed_attempt: bool = False) -> None:
         with shared.lock:
