@@ -259,7 +259,8 @@ def _contact_for(*, outbox: Any, contact: Contact | None) -> Contact | None:
     if contact is not None:
         return contact
     if outbox is not None and outbox.contact_id:
-        return Contact.objects.filter(pk=outbox.contact_id).first()
+        # An OutboxMessage: the pages load it with its contact, so this reads no row again.
+        return outbox.contact
     return None
 
 
