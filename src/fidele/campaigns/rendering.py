@@ -1095,14 +1095,12 @@ def content_check(*, campaign: Any, variant: Any = None) -> list[TemplateProblem
     problems: list[TemplateProblem] = []
     parts = _parts(campaign, variant)
     layout = _layout_of(campaign)
-    for part, html_part in (("subject", False), ("preheader", False), ("body", True)):
+    checked = [("subject", False), ("preheader", False), ("body", True)]
+    if parts["text"]:
+        checked.append(("text", False))
+    for part, html_part in checked:
         try:
             _check_part(part, parts[part], html=html_part, extra={})
-        except TemplateProblem as problem:
-            problems.append(problem)
-    if parts["text"]:
-        try:
-            _check_part("text", parts["text"], html=False, extra={})
         except TemplateProblem as problem:
             problems.append(problem)
     if layout is not None:
