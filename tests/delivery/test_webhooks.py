@@ -164,3 +164,9 @@ def test_webhooks_are_refused_until_a_secret_is_configured(client, outbox, setti
     )
     assert response.status_code == 403
     assert not Suppression.objects.exists()
+
+
+def test_an_empty_message_id_matches_no_unsent_message():
+    make_outbox(make_contact("jean.martin@example.org"), message_id="")
+    send(event_type="opened", message_id="<>", recipient="")
+    assert not EmailEvent.objects.exists()

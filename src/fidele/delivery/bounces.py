@@ -322,13 +322,18 @@ def outbox_match(*, verp_tokens: list[str], message_ids: list[str]) -> OutboxMes
         if outbox is not None:
             return outbox
     for message_id in message_ids:
-        bare = message_id.strip().strip("<>").strip()
-        if not bare:
-            continue
-        outbox = OutboxMessage.objects.filter(message_id__in=[bare, f"<{bare}>"]).first()
+        outbox = outbox_for_message_id(message_id)
         if outbox is not None:
             return outbox
     return None
+
+
+def outbox_for_message_id(message_id: str | None) -> OutboxMessage | None:
+    """The message sent with this Message-ID, written with or without its angle brackets."""
+    bare = (message_id or "").strip().strip("<>").strip()
+    if not bare:
+        return None
+    return OutboxMessage.objects.filter(message_id__in=[bare, f"<{bare}>"]).first()
 
 
 # --- recording -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.dispatch import receiver
 
 from fidele.compliance import services as compliance
 from fidele.contacts.models import Contact
-from fidele.delivery.bounces import bounce_record
+from fidele.delivery.bounces import bounce_record, outbox_for_message_id
 from fidele.delivery.models import BounceReport, OutboxMessage
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
@@ -32,13 +32,6 @@ Kind = BounceReport.Kind
 # An SMTP reply in the ESP's text that says "try later" (4xx) or "mailbox full" (x.2.2):
 # some ESPs report those as "bounced" too, and a full mailbox must not suppress an address.
 _TEMPORARY = re.compile(r"(^|\D)(4\d\d[ -]|4\.\d{1,3}\.\d{1,3}|5\.2\.2)")
-
-
-def outbox_for_message_id(message_id: str | None) -> OutboxMessage | None:
-    if not message_id:
-        return None
-    bare = message_id.strip().strip("<>").strip()
-    return OutboxMessage.objects.filter(message_id__in=[message_id, bare, f"<{bare}>"]).first()
 
 
 def _raw(event: AnymailTrackingEvent, esp_name: str) -> str:
