@@ -351,6 +351,15 @@ def test_an_open_or_a_click_costs_one_read_and_one_write(client, django_assert_n
     assert EmailEvent.objects.count() == 2
 
 
+def test_staff_opening_their_own_test_mail_cost_no_session_lookup(
+    client, marketer, django_assert_num_queries
+):
+    client.force_login(marketer)  # the browser carries the app's session cookie
+    open_token = token_make(purpose="open", subject_id=make_outbox().pk)
+    with django_assert_num_queries(2):
+        client.get(f"/t/o/{open_token}.gif")
+
+
 def test_a_forged_open_pixel_still_answers_an_image_but_records_nothing(client):
     outbox = make_outbox()
     for token in (

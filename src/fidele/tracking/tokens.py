@@ -34,10 +34,6 @@ class BadToken(ValueError):
     """The token is malformed, was made for another purpose, or was not made by us."""
 
 
-def _key() -> bytes:
-    return _derived_key(settings.SECRET_KEY)
-
-
 @functools.lru_cache(maxsize=4)
 def _prepared_hmac(secret_key: str) -> hmac.HMAC:
     # An HMAC keyed once: copying it skips the key padding and the two pad blocks that
