@@ -535,6 +535,16 @@ class _Shared:
     errors: list[BaseException] = field(default_factory=list)
 
 
+def campaign_identity(campaign: Campaign) -> Identity:
+    """Who the campaign's messages come from; List-Id names the campaign's first list."""
+    first_list = campaign.lists.order_by("id").first()
+    return Identity.for_campaign(
+        campaign,
+        list_id=first_list.pk if first_list else None,
+        list_name=first_list.name if first_list else "",
+    )
+
+
 class _CampaignContent:
     """Everything that is the same for all recipients, prepared once per campaign and variant."""
 
@@ -542,12 +552,7 @@ class _CampaignContent:
         from fidele.campaigns.rendering import content_compile
 
         self.campaign = campaign
-        first_list = campaign.lists.order_by("id").first()
-        self.identity = Identity.for_campaign(
-            campaign,
-            list_id=first_list.pk if first_list else None,
-            list_name=first_list.name if first_list else "",
-        )
+        self.identity = campaign_identity(campaign)
         self._compile = content_compile
         self._compiled: dict[int | None, Any] = {}
         self._lock = threading.Lock()

@@ -223,19 +223,14 @@ def message_send_test(
     import secrets
 
     from fidele.campaigns.rendering import content_compile
-    from fidele.delivery.engine import RecipientLinks
-    from fidele.delivery.mime import Identity, dkim_key_from_settings, message_build
+    from fidele.delivery.engine import RecipientLinks, campaign_identity
+    from fidele.delivery.mime import dkim_key_from_settings, message_build
     from fidele.delivery.transports import transport_from_settings
 
     compiled = content_compile(campaign=campaign, variant=variant)
     links = RecipientLinks(0)
     rendered = compiled.render(contact=contact, links=links)
-    first_list = campaign.lists.order_by("id").first()
-    identity = Identity.for_campaign(
-        campaign,
-        list_id=first_list.pk if first_list else None,
-        list_name=first_list.name if first_list else "",
-    )
+    identity = campaign_identity(campaign)
     dkim_key = dkim_key_from_settings()
     sent = []
     with transport_from_settings() as transport:
