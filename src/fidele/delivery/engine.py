@@ -197,12 +197,11 @@ def _host_key() -> str:
     # PIDs are only comparable inside one PID namespace of one running kernel: the key names that
     # (boot id + namespace), so two containers with the same hostname never judge each other.
     parts = [socket.gethostname()]
-    for path in ("/proc/sys/kernel/random/boot_id",):
-        try:
-            with open(path, encoding="ascii") as handle:
-                parts.append(handle.read().strip())
-        except OSError:
-            parts.append("?")
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            parts.append(handle.read().strip())
+    except OSError:
+        parts.append("?")
     try:
         parts.append(os.readlink("/proc/self/ns/pid"))
     except OSError:
