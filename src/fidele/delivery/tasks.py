@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db.models import Min
+from django.db.models import Min, Q
 from django.utils import timezone
 from django_tasks import task
 
@@ -62,16 +62,13 @@ def _send(campaign_id: int) -> None:
         return
     # Rows wait for a retry, or are claimed by a sender that may be gone (its lease runs out
     # later): come back then, instead of holding a worker while waiting.
-    rows = OutboxMessage.objects.filter(campaign_id=campaign_id)
-    next_retry = rows.filter(status=OutboxMessage.Status.QUEUED).aggregate(
-        at=Min("next_attempt_at")
-    )["at"]
-    oldest_claim = rows.filter(status=OutboxMessage.Status.CLAIMED).aggregate(at=Min("claimed_at"))[
-        "at"
-    ]
-    candidates = [next_retry]
-    if oldest_claim is not None:
-        candidates.append(oldest_claim + timedelta(seconds=LEASE_SECONDS + 1))
+    left = OutboxMessage.objects.filter(campaign_id=campaign_id).aggregate(
+        next_retry=Min("next_attempt_at", filter=Q(status=OutboxMessage.Status.QUEUED)),
+        oldest_claim=Min("claimed_at", filter=Q(status=OutboxMessage.Status.CLAIMED)),
+    )
+    candidates = [left["next_retry"]]
+    if left["oldest_claim"] is not None:
+        candidates.append(left["oldest_claim"] + timedelta(seconds=LEASE_SECONDS + 1))
     due = min((at for at in candidates if at is not None), default=None)
     if due is not None:
         run_after = max(due, timezone.now() + timedelta(seconds=1))
