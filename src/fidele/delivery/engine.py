@@ -8,11 +8,11 @@ Crash safety comes from the order of writes, not from luck:
    the database's single write lock at BEGIN: claims are serialised, so several senders stay
    correct there too (they are just not faster: SQLite has one writer).
 2. Each message's result (sent + Message-ID, or a failure) is written by its own autocommit
-   UPDATE, and the next message is not delivered until that UPDATE is done. The UPDATE runs on
-   a writer thread while the next message's MAIL, RCPT and DATA commands go out; only the end
-   of the data, the moment the server takes the message, waits for it. Results are never
-   buffered: a sender killed at any instant leaves at most one message per connection sent but
-   still marked claimed.
+   UPDATE, and the next message is not delivered until that UPDATE is done. On PostgreSQL the
+   UPDATE is running on the server while the next message's MAIL, RCPT and DATA commands go
+   out; only the end of the data, the moment the server takes the message, waits for it (see
+   ResultWriter). Results are never buffered: a sender killed at any instant leaves at most one
+   message per connection sent but still marked claimed.
 3. Claimed rows whose sender is gone go back to queued: at once when the claimer was a process on
    this machine that no longer exists, otherwise when its lease ran out (senders renew their lease
    while they work). The message in flight at the kill is therefore sent again: that is the one
@@ -20,8 +20,7 @@ Crash safety comes from the order of writes, not from luck:
 
 Buffering the status updates (one UPDATE per 100 messages) would be cheaper, but a kill would
 then re-send up to 100 recipients per connection. On PostgreSQL the sender's commits are
-asynchronous instead (see ResultWriter._execute), and with a single connection rendering runs a
-few messages ahead on a builder thread (see BENCHMARKS.md, "Sending").
+asynchronous instead (see ResultWriter._send_postgresql and BENCHMARKS.md, "Sending").
 """
 
 from __future__ import annotations
@@ -29,14 +28,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
 import re
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from functools import lru_cache
@@ -76,8 +73,6 @@ RETRY_MAX_SECONDS = 3600
 ERROR_WINDOW = 100
 ERROR_MIN_ATTEMPTS = 20
 ERROR_PAUSE_RATIO = 0.5
-# Messages rendered ahead of the one being sent, when a sender has a single connection.
-BUILD_AHEAD = 4
 
 
 # ---------------------------------------------------------------------------------------------
@@ -356,10 +351,18 @@ def retry_delay(attempts: int, base: float = RETRY_BASE_SECONDS) -> float:
 
 
 class ResultWriter:
-    """One UPDATE per message, on the calling thread's connection, committed at once.
+    """Records each message's result with one UPDATE on the sender thread's own connection,
+    committed at once (autocommit), without waiting for it when it can.
 
-    Plain parameterised SQL: this runs once per message and the ORM's query building would be
-    a visible share of the per-message cost.
+    On PostgreSQL the UPDATE is handed to the server and the sender goes on with the next
+    message's MAIL, RCPT and DATA while the server runs it; `wait()`, called just before the next
+    message's data is handed over, collects the answer. One statement is in flight at most, so no
+    message is ever delivered while the previous one's result is unrecorded, and the sender needs
+    no writer thread (handing each result to a thread, and the GIL back and forth, cost more CPU
+    than the UPDATE itself). On SQLite (a local file, no round trip) the UPDATE runs at once.
+
+    Plain parameterised SQL, prepared once per connection: this runs once per message and the
+    ORM's query building would be a visible share of the per-message cost.
     """
 
     def __init__(self, *, max_attempts: int, retry_base: float):
@@ -368,56 +371,66 @@ class ResultWriter:
         self.retry_base = retry_base
         # The table name comes from the model; every value is a parameter.
         update = f"UPDATE {table} SET "  # noqa: S608
-        self.sent_sql = update + (
-            "status = %s, message_id = %s, sent_at = %s, error = '', "
-            "attempts = attempts + 1, claimed_by = '', next_attempt_at = NULL WHERE id = %s"
-        )
-        self.failed_sql = update + (
-            "status = %s, error = %s, attempts = attempts + 1, "
-            "claimed_by = '', next_attempt_at = %s WHERE id = %s"
-        )
-        self.skipped_sql = update + "status = %s, error = %s, claimed_by = '' WHERE id = %s"
+        self.statements = {
+            "sent": update
+            + "status = %s, message_id = %s, sent_at = %s, error = '', attempts = attempts + 1, "
+            "claimed_by = '', next_attempt_at = NULL WHERE id = %s",
+            "failed": update + "status = %s, error = %s, attempts = attempts + 1, "
+            "claimed_by = '', next_attempt_at = %s WHERE id = %s",
+            "skipped": update + "status = %s, error = %s, claimed_by = '' WHERE id = %s",
+        }
+        self._prepared_on: Any = None
+        self._in_flight: Any = None  # the libpq connection awaiting the last UPDATE's answer
 
-        self._prepared_for: Any = None
-        self._cursor: Any = None
-
-    def _execute(self, sql: str, params: list[Any]) -> None:
-        """Run one statement on the driver's own connection, in autocommit.
-
-        Below Django's cursor wrapper on purpose: this runs once per message, and on PostgreSQL
-        psycopg then binds on the server and prepares the statement after a few runs.
-        """
-        # The thread's own connection wrapper, looked up once (each attribute of the
-        # `connection` proxy is a thread-local lookup), and connected only when it is not.
-        wrapper = connections[DEFAULT_DB_ALIAS]
+    def _execute(self, name: str, params: list[Any]) -> None:
+        self.wait()
+        wrapper = connections[DEFAULT_DB_ALIAS]  # the thread's own, looked up once
         if wrapper.connection is None:
             wrapper.ensure_connection()
-        raw = wrapper.connection
-        vendor = wrapper.vendor
-        if vendor == "postgresql":
-            if self._prepared_for is not raw:
-                import psycopg
-
-                # This session's commits are asynchronous (synchronous_commit = off): a commit
-                # returns before its WAL record reaches the disk (0.07 ms instead of 2.7 ms per
-                # message on the project machine), yet it is visible to every other session at
-                # once, so a killed sender loses nothing and the guarantee above holds. Only a
-                # crash of the PostgreSQL server itself can lose the last moments of results
-                # (at most 3 x wal_writer_delay, 0.6 s by default); those messages would be
-                # sent again.
-                raw.execute("SET synchronous_commit TO OFF")
-                # A server-binding cursor, kept for this connection: Django's connection
-                # defaults to client-side binding, which quotes every parameter in Python.
-                self._cursor = psycopg.Cursor(raw)
-                self._prepared_for = raw
-            self._cursor.execute(sql, params, prepare=True)
-        elif vendor == "sqlite":
+        if wrapper.vendor == "postgresql" and not wrapper.in_atomic_block:
+            self._send_postgresql(wrapper.connection.pgconn, name, params)
+        elif wrapper.vendor == "sqlite":
             # Django's SQLite connection runs in autocommit when no atomic block is open; inside
             # one (tests), the statement joins it, as Django's own cursor would.
-            raw.execute(sql.replace("%s", "?"), [_sqlite_value(v) for v in params])
-        else:  # pragma: no cover - only the two supported databases
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
+            wrapper.connection.execute(
+                self.statements[name].replace("%s", "?"), [_sqlite_value(v) for v in params]
+            )
+        else:
+            # Inside a transaction (tests): the statement must join it, through Django.
+            with wrapper.cursor() as cursor:
+                cursor.execute(self.statements[name], params)
+
+    def _send_postgresql(self, pgconn: Any, name: str, params: list[Any]) -> None:
+        if self._prepared_on is not pgconn:
+            # This session's commits are asynchronous (synchronous_commit = off): a commit
+            # returns before its WAL record reaches the disk (0.07 ms instead of 2.7 ms per
+            # message on the project machine), yet it is visible to every other session at
+            # once, so a killed sender loses nothing and the guarantee above holds. Only a
+            # crash of the PostgreSQL server itself can lose the last moments of results (at
+            # most 3 x wal_writer_delay, 0.6 s by default); those messages would be sent again.
+            _pq_check(pgconn.exec_(b"SET synchronous_commit TO OFF"))
+            for statement, sql in self.statements.items():
+                numbered = _numbered_parameters(sql)
+                _pq_check(pgconn.prepare(f"fidele_outbox_{statement}".encode(), numbered))
+            self._prepared_on = pgconn
+        pgconn.send_query_prepared(
+            f"fidele_outbox_{name}".encode(), [_pq_text(value) for value in params]
+        )
+        self._in_flight = pgconn
+
+    def wait(self) -> None:
+        """Until the last UPDATE is committed; raises if it failed."""
+        pgconn, self._in_flight = self._in_flight, None
+        if pgconn is None:
+            return
+        error = None
+        while (result := pgconn.get_result()) is not None:
+            if error is None:
+                error = _pq_error(result)
+        if error is not None:
+            raise error
+
+    close = wait
 
     def outcome(self, row: Recipient, result: TransportResult) -> tuple[str, Any]:
         """The row's next status (and retry time) after this attempt."""
@@ -431,83 +444,47 @@ class ResultWriter:
 
     def write(self, row: Recipient, result: TransportResult, status: str, next_at: Any) -> None:
         if status == Status.SENT:
-            self._execute(self.sent_sql, [status, result.message_id, timezone.now(), row.pk])
+            self._execute("sent", [status, result.message_id, timezone.now(), row.pk])
         else:
-            self._execute(self.failed_sql, [status, result.error[:2000], next_at, row.pk])
+            self._execute("failed", [status, result.error[:2000], next_at, row.pk])
 
     def skipped(self, row: Recipient, reason: str) -> None:
-        self._execute(self.skipped_sql, [Status.SKIPPED.value, reason, row.pk])
+        self._execute("skipped", [Status.SKIPPED.value, reason, row.pk])
 
 
-class _WriteNow:
-    """Runs each write at once, on the calling thread's connection (inside a transaction, as in
-    tests, a second connection would not see the rows)."""
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
-        function(*args)
-
-    def wait(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+_PARAMETER = re.compile(r"%s")
 
 
-class _WriteBehind:
-    """Runs one connection's result writes in order on a thread (and database connection) of
-    their own, so that recording message n overlaps with the start of message n + 1's SMTP
-    exchange. The sender calls `wait()` before it hands over the end of message n + 1's data:
-    no message is ever delivered while the previous one's result is still unrecorded."""
+def _numbered_parameters(sql: str) -> bytes:
+    """`%s` placeholders as PostgreSQL's own `$1, $2...`, for a statement prepared by libpq."""
+    counter = iter(range(1, 1000))
+    return _PARAMETER.sub(lambda _m: f"${next(counter)}", sql).encode()
 
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._condition = threading.Condition()
-        self._submitted = 0
-        self._completed = 0
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="outbox-writer", daemon=True)
-        self._thread.start()
 
-    def submit(self, function: Callable[..., Any], *args: Any) -> None:
-        self._raise()
-        self._submitted += 1
-        self._queue.put((function, args))
+def _pq_text(value: Any) -> bytes | None:
+    # Parameters in PostgreSQL's text format; the server casts them to the columns' types.
+    if value is None:
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat().encode()
+    return str(value).encode()
 
-    def wait(self) -> None:
-        with self._condition:
-            while self._completed < self._submitted and self._error is None:
-                self._condition.wait()
-        self._raise()
 
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            self._queue.put(None)
-            self._thread.join()
+def _pq_error(result: Any) -> Exception | None:
+    from psycopg import pq
 
-    def _raise(self) -> None:
-        if self._error is not None:
-            raise self._error
+    if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        return None
+    from django.db import DatabaseError
 
-    def _main(self) -> None:
-        try:
-            while (item := self._queue.get()) is not None:
-                function, args = item
-                if self._error is not None:
-                    continue  # after a failed write nothing more is recorded: the sender stops
-                try:
-                    function(*args)
-                except BaseException as exc:
-                    with self._condition:
-                        self._error = exc
-                        self._condition.notify_all()
-                    continue
-                with self._condition:
-                    self._completed += 1
-                    self._condition.notify_all()
-        finally:
-            connection.close()
+    message = (result.error_message or b"").decode("utf-8", "replace").strip()
+    return DatabaseError(message or f"unexpected result status {result.status}")
+
+
+def _pq_check(result: Any) -> None:
+    error = _pq_error(result)
+    if error is not None:
+        raise error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -682,7 +659,6 @@ class Sender:
     def _work(self, campaign_id: int, content: _CampaignContent, shared: _Shared, wait: bool):
         claimer = claimer_name()
         writer = ResultWriter(max_attempts=self.max_attempts, retry_base=self.retry_base)
-        recorder = _WriteNow() if connection.in_atomic_block else _WriteBehind()
         transport = self.transport_factory()
         try:
             while not shared.stop.is_set():
@@ -697,13 +673,13 @@ class Sender:
                     campaign_id=campaign_id, claimer=claimer, limit=self._batch_limit()
                 )
                 if batch:
-                    self._send_batch(batch, content, transport, writer, recorder, claimer, shared)
+                    self._send_batch(batch, content, transport, writer, claimer, shared)
                     continue
                 if not self._idle(campaign_id, shared, wait):
                     return
         finally:
             try:
-                recorder.close()
+                writer.close()
             finally:
                 transport.close()
 
@@ -742,7 +718,6 @@ class Sender:
         content: _CampaignContent,
         transport: Transport,
         writer: ResultWriter,
-        recorder: _WriteNow | _WriteBehind,
         claimer: str,
         shared: _Shared,
     ) -> None:
@@ -752,64 +727,48 @@ class Sender:
             )
         )
         for variant_id in {row.variant_id for row in batch}:
-            content.compiled(variant_id)  # compiled here: the builder thread never queries
+            # Compiled now: while a result is in flight the connection can run nothing else.
+            content.compiled(variant_id)
         lease_renewed = time.monotonic()
         pending = {row.pk for row in batch}
-        # With one connection, messages are rendered and built a few ahead, on a thread of their
-        # own, while this one waits for the SMTP server (Python releases the GIL during network
-        # waits). With several, the other connections' threads use those waits already, and
-        # handing each message between two threads cost more CPU than it saved: each connection
-        # builds its next message itself.
-        sendable = iter([row for row in batch if row.email not in suppressed])
-        ahead: deque = deque()
-
-        def fill() -> None:
-            while len(ahead) < BUILD_AHEAD and (row := next(sendable, None)) is not None:
-                ahead.append((row, builder.submit(message_for, row, content) if builder else None))
-
-        builder = (
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-builder")
-            if self.concurrency == 1
-            else None
-        )
         try:
             for row in batch:
+                if shared.stop.is_set():
+                    return
                 if row.email in suppressed:
                     # Suppressed after the snapshot (a bounce, a complaint, an unsubscribe from
                     # everything): it must not be mailed.
-                    recorder.submit(writer.skipped, row, f"suppressed: {suppressed[row.email]}")
+                    writer.skipped(row, f"suppressed: {suppressed[row.email]}")
                     pending.discard(row.pk)
                     self._count(shared, Status.SKIPPED)
-            fill()
-            while ahead:
-                if shared.stop.is_set():
-                    return
-                row, future = ahead.popleft()
-                fill()
+                    continue
                 if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
+                    writer.wait()
                     lease_renew(campaign_id=row.campaign_id, claimer=claimer)
                     lease_renewed = time.monotonic()
-                built = future.result() if future is not None else message_for(row, content)
+                built = message_for(row, content)
                 if isinstance(built, TransportResult):
                     result = built
                 else:
                     self.limiter.acquire()
-                    result = transport.send(built, before_delivery=recorder.wait)
+                    result = transport.send(built, before_delivery=writer.wait)
+                # Handed over: if its result cannot be recorded, the row stays claimed (not
+                # released for another try at once) until its lease runs out.
+                pending.discard(row.pk)
                 status, next_at = writer.outcome(row, result)
-                recorder.submit(writer.write, row, result, status, next_at)
+                writer.write(row, result, status, next_at)
                 bounce = bounce_kind(result, status)
                 if bounce:
-                    recorder.submit(_bounce_record, row, result, bounce)
-                pending.discard(row.pk)
+                    writer.wait()
+                    _bounce_record(row, result, bounce)
                 self._count(shared, status, failed_attempt=not result.accepted)
                 if not result.accepted and self._too_many_errors(shared):
+                    writer.wait()
                     self._pause(row.campaign_id, shared, result.error)
                     return
         finally:
-            if builder is not None:
-                builder.shutdown(wait=True, cancel_futures=True)
             try:
-                recorder.wait()
+                writer.wait()
             finally:
                 batch_release(ids=list(pending), claimer=claimer)
 
