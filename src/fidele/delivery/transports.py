@@ -15,7 +15,6 @@ reply, a refused recipient).
 from __future__ import annotations
 
 import contextlib
-import re
 import smtplib
 import ssl
 import time
@@ -278,14 +277,13 @@ class SMTPTransport(_ContextManager):
         )
 
 
-_LEADING_DOT = re.compile(rb"(?m)^\.")
-
-
 def _dot_stuffed(raw: bytes) -> bytes:
     """The DATA payload: leading dots doubled (RFC 5321 4.5.2), CRLF, then the lone dot."""
-    # The substitution scans every byte in Python's regex engine (tens of microseconds for a
-    # 5 kB message); a search for a dot after a newline is a memchr, and most messages have none.
-    data = _LEADING_DOT.sub(b"..", raw) if raw[:1] == b"." or b"\n." in raw else raw
+    # bytes.replace is a memchr-driven C loop: a tenth of the cost of a multiline regex over a
+    # 5 kB message, and quoted-printable bodies often have a line that starts with a dot.
+    data = raw.replace(b"\n.", b"\n..")
+    if data[:1] == b".":
+        data = b"." + data
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
