@@ -208,3 +208,50 @@ def test_the_libcrypto_rsa_operation_gives_exactly_dkimpys_result(rsa_key):
     for _ in range(5):
         message = secrets.token_bytes(255)  # below the 2048-bit modulus
         assert fast(message, key, 256) == python(message, key, 256)
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        ("<p>Bonjour ", "Jérôme", " !</p>\n<p>", "x" * 200, "</p>\n"),
+        ("Ligne qui finit par un espace ", "\n", ".seul en tête de ligne\n", "=égal= ", "€"),
+        ("", "a" * 75, "b" * 75, "\n\n", "fin sans saut de ligne  "),
+        ("\r\n", "mi\r", "\nlieu", "\t\n"),
+    ],
+)
+def test_a_body_encoded_a_chunk_at_a_time_decodes_to_the_same_text(chunks):
+    import quopri
+
+    from fidele.delivery.mime import _quoted_printable, _quoted_printable_chunks
+
+    encoded = _quoted_printable_chunks(chunks)
+    whole = "".join(chunks).replace("\r\n", "\n").replace("\r", "\n")
+    assert quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode() == whole
+    assert quopri.decodestring(_quoted_printable("".join(chunks)).replace(b"\r\n", b"\n")) == (
+        whole.encode()
+    )
+    assert encoded.isascii()
+    assert all(len(line) <= 78 for line in encoded.split(b"\r\n"))  # as b2a_qp's own lines
+
+
+def test_a_message_built_from_chunks_reads_the_same_as_one_built_from_whole_parts():
+    html_chunks = ("<html><body><p>Bonjour ", "Jérôme", "</p><p>", "é" * 120, "</p></body></html>")
+    text_chunks = ("Bonjour ", "Jérôme", "\n\nÀ bientôt ", "x" * 100, ".")
+    whole = parsed(build(html="".join(html_chunks), text="".join(text_chunks), preheader=""))
+    chunked = parsed(
+        build(
+            html="".join(html_chunks),
+            text="".join(text_chunks),
+            preheader="",
+            html_chunks=html_chunks,
+            text_chunks=text_chunks,
+        )
+    )
+    for kind in ("html", "plain"):
+        assert chunked.get_body((kind,)).get_content() == whole.get_body((kind,)).get_content()
+
+
+def test_chunks_are_ignored_when_the_preheader_must_still_be_inserted():
+    html_chunks = ("<html><body><p>Bonjour</p>", "</body></html>")
+    message = parsed(build(html="".join(html_chunks), html_chunks=html_chunks))
+    assert "Trois jours seulement" in message.get_body(("html",)).get_content()

@@ -76,6 +76,10 @@ class RenderedMessage:
     html: str
     text: str
     headers: dict[str, str] = field(default_factory=dict)
+    # The same parts as the pieces their templates produced (joined, they are `html` and
+    # `text`): the MIME encoder encodes each fixed piece once per campaign instead of per message.
+    html_chunks: tuple[str, ...] = ()
+    text_chunks: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +264,18 @@ class _GuardTransformer(NodeTransformer):
         )  # fmt: skip
 
 
+def _bounded(chunks: Iterable[str]) -> list[str]:
+    """The chunks of text a template produces, stopped once they add up to MAX_OUTPUT_CHARS."""
+    out: list[str] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > MAX_OUTPUT_CHARS:
+            raise _LimitExceeded(_("The message is too large."))
+        out.append(chunk)
+    return out
+
+
 class _FideleSandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox (no `__class__`, no `_private` attributes, no mutation) plus:
     no loader (so no import/include/extends), no globals but a capped range, whitelisted filters
@@ -305,14 +321,7 @@ class _FideleSandbox(ImmutableSandboxedEnvironment):
     # goes through here: the last line of defence against output that grows out of bounds.
     @staticmethod
     def concat(chunks: Iterable[str]) -> str:  # type: ignore[override]
-        out: list[str] = []
-        size = 0
-        for chunk in chunks:
-            size += len(chunk)
-            if size > MAX_OUTPUT_CHARS:
-                raise _LimitExceeded(_("The message is too large."))
-            out.append(chunk)
-        return "".join(out)
+        return "".join(_bounded(chunks))
 
     def wrap_str_format(self, value: Any) -> None:
         # Jinja lets str.format through its own safe formatter, which still honours widths
@@ -599,8 +608,22 @@ def _generated(source: str, *, html: bool) -> Any:
 def _render(part: str, template: Any, context: dict[str, Any], *, lines: bool = True) -> str:
     """Render, turning any failure into a TemplateProblem. `lines` is False for the templates we
     assembled, whose line numbers are not the marketer's."""
+    return "".join(_render_chunks(part, template, context, lines=lines))
+
+
+def _render_chunks(
+    part: str, template: Any, context: dict[str, Any], *, lines: bool = True
+) -> tuple[str, ...]:
+    """The pieces of text the template produced, in order (what Template.render joins): the
+    fixed ones are the same objects at every render, which lets the MIME encoder cache them."""
+    if isinstance(template, _ConstantTemplate):
+        return (template.text,)
     try:
-        return template.render(context)
+        try:
+            return tuple(_bounded(template.root_render_func(template.new_context(context))))
+        except Exception:
+            # What Template.render does: the error re-raised with the template's line numbers.
+            template.environment.handle_exception()
     except TemplateProblem:
         raise
     except (TemplateError, ArithmeticError, TypeError, ValueError, RecursionError) as exc:
@@ -970,13 +993,20 @@ class CompiledContent:
             "__fidele_clicks": [click(url) for url in self.click_urls],
             "__fidele_pixel": links.open_pixel_url() if links is not None else "",
         }
-        html_part = _render(
+        html_chunks = _render_chunks(
             "body", self.html_template, {**context, **self.sender_html}, lines=False
         )
-        text_part = _render(
+        text_chunks = _render_chunks(
             "text", self.text_template, {**context, **self.sender_text}, lines=False
         )
-        return RenderedMessage(subject=subject, preheader=preheader, html=html_part, text=text_part)
+        return RenderedMessage(
+            subject=subject,
+            preheader=preheader,
+            html="".join(html_chunks),
+            text="".join(text_chunks),
+            html_chunks=html_chunks,
+            text_chunks=text_chunks,
+        )
 
 
 def _parts(campaign: Any, variant: Any) -> dict[str, str]:

@@ -558,6 +558,8 @@ def message_for(row: Recipient, content: _CampaignContent) -> OutgoingMessage | 
             preheader=rendered.preheader,
             html=rendered.html,
             text=rendered.text,
+            html_chunks=rendered.html_chunks,
+            text_chunks=rendered.text_chunks,
             unsubscribe_url=links.unsubscribe_url(),
             unsubscribe_token=links.unsubscribe_token,
             extra_headers=rendered.headers,

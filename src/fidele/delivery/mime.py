@@ -101,6 +101,32 @@ def _quoted_printable(body: str) -> bytes:
     return b2a_qp(body.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
+_quoted_chunk = lru_cache(maxsize=4096)(_quoted_printable)
+
+
+def _quoted_printable_chunks(chunks: tuple[str, ...]) -> bytes:
+    """The same body as `_quoted_printable("".join(chunks))` once decoded, encoded a chunk at a
+    time: the fixed chunks of a campaign's template (most of each message) are encoded once and
+    then read from the cache, which saves most of the encoding (a third of building a message).
+
+    Each chunk's encoding starts a new line; a soft line break ("=" at the end of a line, which
+    decoders remove) joins it to the previous one unless that one ended a line.
+    """
+    out: list[bytes] = []
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if "\r" in chunk:
+            # A CR LF may be split across two chunks (a merged value ending in CR): newlines are
+            # normalised over the whole body then. Template text never has a CR (Jinja reads
+            # every line end as LF).
+            return _quoted_printable("".join(chunks))
+        if out and not out[-1].endswith(b"\n"):
+            out.append(b"=\r\n")
+        out.append(_quoted_chunk(chunk))
+    return b"".join(out)
+
+
 DKIM_SIGNED_HEADERS = (
     "From",
     "To",
@@ -363,7 +389,11 @@ def message_build(
     dkim_key: DkimKey | None = None,
     now: Any = None,
     message_id: str = "",
+    html_chunks: tuple[str, ...] = (),
+    text_chunks: tuple[str, ...] = (),
 ) -> OutgoingMessage:
+    """One recipient's message. `html_chunks` and `text_chunks`, when given, are `html` and
+    `text` in the pieces their templates produced (see _quoted_printable_chunks)."""
     message_id = message_id or message_id_make(
         campaign_id=identity.campaign_id, outbox_id=outbox_id, domain=identity.message_id_domain
     )
@@ -379,7 +409,9 @@ def message_build(
     }
     for name, value in (extra_headers or {}).items():
         headers.setdefault(name, value)
-    html = preheader_insert(html, preheader)
+    with_preheader = preheader_insert(html, preheader)
+    if with_preheader is not html:
+        html, html_chunks = with_preheader, ()
 
     to_header = _address_header(to_name, to_email) if to_name else to_email
     lines = [
@@ -407,12 +439,12 @@ def message_build(
         b'Content-Type: text/plain; charset="utf-8"',
         b"Content-Transfer-Encoding: quoted-printable",
         b"",
-        _quoted_printable(text),
+        _quoted_printable_chunks(text_chunks) if text_chunks else _quoted_printable(text),
         b"--" + boundary.encode(),
         b'Content-Type: text/html; charset="utf-8"',
         b"Content-Transfer-Encoding: quoted-printable",
         b"",
-        _quoted_printable(html),
+        _quoted_printable_chunks(html_chunks) if html_chunks else _quoted_printable(html),
         b"--" + boundary.encode() + b"--",
         b"",
     ]
