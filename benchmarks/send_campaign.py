@@ -10,7 +10,7 @@
   sink, through as many connections as the engine uses, in the same run.
 - Peak memory: the largest maximum resident set of the sender processes (getrusage).
 - Engine and raw runs alternate in --rounds rounds; the raw figure is the better of one connection
-  and --concurrency connections.
+  and as many connections as the engine uses in all (--processes x --concurrency).
 
 It runs on a database of its own: a new PostgreSQL database "bench_send" next to DATABASE_URL's
 (dropped and created), or a fresh SQLite file in a temporary data directory. Prints one JSON object.
@@ -123,6 +123,31 @@ def children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time of another process so far (Linux /proc), 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every PostgreSQL process on this machine so far (0 elsewhere, or on SQLite)."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm", encoding="ascii") as handle:
+                    is_postgres = handle.read().strip() == "postgres"
+            except OSError:
+                continue
+            if is_postgres:
+                total += process_cpu_seconds(int(entry))
+    return total
+
+
 def raw_send(port: int, message: bytes, count: int, connections: int) -> float:
     """The same prebuilt message `count` times through `connections` smtplib connections (one
     thread each); returns the seconds it took."""
@@ -226,8 +251,12 @@ def main() -> None:
     engine_done = multiprocessing.Value("l", 0)
     rounds = max(1, args.rounds)
     raw_per_round = max(100, args.raw_messages // rounds)
-    raw_connections = sorted({1, args.concurrency})
+    # The limit: the better of one connection and as many as the engine uses in all.
+    raw_connections = sorted({1, args.concurrency * max(1, args.processes)})
     engine_seconds = engine_cpu = raw_cpu = 0.0
+    # Where the rest of the machine's CPU goes: the sink, and PostgreSQL's processes.
+    sink_cpu = {"engine": 0.0, "raw": 0.0}
+    database_cpu = 0.0
     raw_seconds = dict.fromkeys(raw_connections, 0.0)
     raw_sent = dict.fromkeys(raw_connections, 0)
     before = counter.value
@@ -281,15 +310,19 @@ def main() -> None:
         # The extra last round finds nothing left to send and marks the campaign sent.
         target = float("inf") if last else args.recipients * (round_index + 1) // rounds
         cpu0, t0 = children_cpu_seconds(), time.perf_counter()
+        sink0, database0 = process_cpu_seconds(sink.pid), postgres_cpu_seconds()
         engine_round(target, 1 if last else max(1, args.processes))
         engine_seconds += time.perf_counter() - t0
         engine_cpu += children_cpu_seconds() - cpu0
+        sink_cpu["engine"] += process_cpu_seconds(sink.pid) - sink0
+        database_cpu += postgres_cpu_seconds() - database0
         if last:
             break
         for connections_count in raw_connections:
-            cpu0 = cpu_seconds()
+            cpu0, sink0 = cpu_seconds(), process_cpu_seconds(sink.pid)
             seconds = raw_send(port, sample, raw_per_round, connections_count)
             raw_cpu += cpu_seconds() - cpu0
+            sink_cpu["raw"] += process_cpu_seconds(sink.pid) - sink0
             raw_seconds[connections_count] += seconds
             raw_sent[connections_count] += raw_per_round
     sent = OutboxMessage.objects.filter(campaign=campaign, status="sent").count()
@@ -322,6 +355,12 @@ def main() -> None:
         },
         "raw_cpu_ms_per_message": round(1000 * raw_cpu / sum(raw_sent.values()), 3),
         "ratio_to_raw": round(engine_rate / raw, 3),
+        "sink_cpu_ms_per_message": {
+            "engine": round(1000 * sink_cpu["engine"] / max(1, sent), 3),
+            "raw": round(1000 * sink_cpu["raw"] / sum(raw_sent.values()), 3),
+        },
+        "database_cpu_ms_per_message": round(1000 * database_cpu / max(1, sent), 3),
+        "load_average": os.getloadavg(),
         "peak_rss_mb_per_sender_process": round(peak_rss_mb, 1),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPU, "
         f"Python {platform.python_version()}",
