@@ -176,6 +176,24 @@ def test_an_illegal_transition_says_why_in_words():
     assert "sent" in str(caught.value).lower() or "envoy" in str(caught.value).lower()
 
 
+def test_a_transition_rereads_the_campaign_and_writes_only_its_own_fields(marketer):
+    made = set_status(campaign(), Status.SENDING)
+    # Someone else's write since `made` was read: the transition must neither miss nor undo it.
+    Campaign.objects.filter(pk=made.pk).update(name="Renommée", status=Status.PAUSED)
+    with pytest.raises(services.CampaignStateError):
+        services.campaign_pause(campaign=made, actor=marketer)
+    Campaign.objects.filter(pk=made.pk).update(status=Status.SENDING)
+    paused = services.campaign_pause(campaign=made, actor=marketer, reason="pause déjeuner")
+    stored = Campaign.objects.get(pk=made.pk)
+    assert (stored.name, stored.status, stored.status_reason) == (
+        "Renommée", Status.PAUSED, "pause déjeuner",
+    )  # fmt: skip
+    assert paused.status == Status.PAUSED
+    last = AuditLog.objects.filter(object_id=str(made.pk)).latest("id")
+    assert last.changes == {"status": ["sending", "paused"], "reason": "pause déjeuner"}
+    assert last.actor == marketer
+
+
 def test_only_drafts_can_be_edited():
     made = set_status(campaign(), Status.SCHEDULED)
     with pytest.raises(services.CampaignStateError):

@@ -9,7 +9,9 @@ message a marketer can read (it is shown as is in the UI and by the CLI):
                                                      ▼   │
     draft, scheduled, sending, paused ──cancel──▶ cancelled      paused
 
-`sending` and `sent` are set by the send engine (fidele.delivery), never here.
+The send engine (fidele.delivery) starts (-> sending), finishes (-> sent) and pauses on errors;
+it makes those moves with campaign_locked / campaign_status_set / campaign_transition below, so
+that every status change is locked, checked and audited the same way.
 """
 
 from __future__ import annotations
@@ -182,9 +184,10 @@ def _require_status(campaign: Campaign, allowed: Sequence[str], action: str) -> 
         )
 
 
-def _locked(campaign: Campaign) -> Campaign:
-    """The campaign re-read under a row lock, so two transitions never interleave."""
-    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+def campaign_locked(campaign_id: int) -> Campaign:
+    """The campaign re-read under a row lock (held until the transaction ends), so that two
+    writes on it never interleave: the marketer's and the send engine's alike."""
+    return Campaign.objects.select_for_update().get(pk=campaign_id)
 
 
 @transaction.atomic
@@ -199,7 +202,7 @@ def campaign_update(
 ) -> Campaign:
     """Change a draft's fields (see EDITABLE_FIELDS); `html` is accepted for `body`, `text` for
     `text_body`. Lists are replaced when given."""
-    campaign = _locked(campaign)
+    campaign = campaign_locked(campaign.pk)
     _require_status(campaign, EDITABLE_STATUSES, _("edit"))
     if "html" in values:
         values["body"] = values.pop("html")
@@ -277,7 +280,7 @@ def campaign_variants_set(
     """Replace the A/B variants. Each is {"label", "subject", "preheader", "body"}; empty fields
     fall back to the campaign's own. Two or more variants turn the A/B test on; none turns it off.
     """
-    campaign = _locked(campaign)
+    campaign = campaign_locked(campaign.pk)
     _require_status(campaign, EDITABLE_STATUSES, _("edit"))
     if len(variants) == 1:
         raise CampaignError(_("An A/B test needs at least two variants."))
@@ -324,16 +327,20 @@ def _audience_is_empty(campaign: Campaign) -> bool:
     return not campaign.lists.exists() and not campaign.audience_rules
 
 
-def _status_set(
+def campaign_status_set(
     campaign: Campaign,
     *,
     to: str,
-    actor: Any,
+    actor: Any = None,
     fields: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
-) -> None:
-    """Move a locked campaign to status `to` with the other fields that go with it, and audit
-    the move (from -> to, plus `audit`)."""
+) -> Campaign:
+    """Move a campaign the caller holds locked (campaign_locked) and has checked to status `to`,
+    with the other fields that go with it (reason, timestamps); save only those and audit the
+    move as {"status": [from, to], **audit}.
+
+    For a transition that needs work between the lock and the move (the engine's start takes
+    the audience snapshot there); the others use campaign_transition."""
     before = campaign.status
     campaign.status = to
     for name, value in (fields or {}).items():
@@ -345,6 +352,27 @@ def _status_set(
         obj=campaign,
         changes={"status": [before, to], **(audit or {})},
     )
+    return campaign
+
+
+@transaction.atomic
+def campaign_transition(
+    *,
+    campaign_id: int,
+    to: str,
+    allowed: Sequence[str],
+    action: str,
+    actor: Any = None,
+    fields: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> Campaign:
+    """Lock the campaign, check that its status is one of `allowed` (CampaignStateError,
+    "Cannot <action> a campaign that is <status>.", otherwise) and move it to `to` with
+    campaign_status_set. Every status change, the marketer's and the engine's, goes through
+    here or through those two steps."""
+    campaign = campaign_locked(campaign_id)
+    _require_status(campaign, allowed, action)
+    return campaign_status_set(campaign, to=to, actor=actor, fields=fields, audit=audit)
 
 
 def _start_task_enqueue(campaign: Campaign) -> None:
@@ -363,7 +391,7 @@ def campaign_schedule(
 ) -> Campaign:
     """Schedule a draft for `at` (an aware datetime), or for now when `at` is None ("send now").
     The engine's start task snapshots the audience and sends when the time comes."""
-    campaign = _locked(campaign)
+    campaign = campaign_locked(campaign.pk)
     _require_status(campaign, (Status.DRAFT,), _("schedule"))
     now = timezone.now()
     if at is not None and timezone.is_naive(at):
@@ -380,7 +408,7 @@ def campaign_schedule(
     if campaign.ab_enabled and len(variants) < 2:
         raise CampaignError(_("An A/B test needs at least two variants."))
     _check_content(campaign, variants)
-    _status_set(
+    campaign_status_set(
         campaign,
         to=Status.SCHEDULED,
         actor=actor,
@@ -392,28 +420,29 @@ def campaign_schedule(
     return campaign
 
 
-@transaction.atomic
 def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
     """Back to draft before the send time (the start task finds it in draft and does nothing)."""
-    campaign = _locked(campaign)
-    _require_status(campaign, (Status.SCHEDULED,), _("unschedule"))
-    _status_set(campaign, to=Status.DRAFT, actor=actor, fields={"scheduled_at": None})
-    return campaign
+    return campaign_transition(
+        campaign_id=campaign.pk,
+        to=Status.DRAFT,
+        allowed=(Status.SCHEDULED,),
+        action=_("unschedule"),
+        actor=actor,
+        fields={"scheduled_at": None},
+    )
 
 
-@transaction.atomic
 def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -> Campaign:
     """Stop sending after the batch in flight. The engine also pauses, with a reason, on errors."""
-    campaign = _locked(campaign)
-    _require_status(campaign, (Status.SENDING,), _("pause"))
-    _status_set(
-        campaign,
+    return campaign_transition(
+        campaign_id=campaign.pk,
         to=Status.PAUSED,
+        allowed=(Status.SENDING,),
+        action=_("pause"),
         actor=actor,
         fields={"status_reason": reason},
         audit={"reason": reason},
     )
-    return campaign
 
 
 def _resume_task_enqueue(campaign: Campaign) -> None:
@@ -427,21 +456,28 @@ def _resume_task_enqueue(campaign: Campaign) -> None:
 
 @transaction.atomic
 def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
-    campaign = _locked(campaign)
-    _require_status(campaign, (Status.PAUSED,), _("resume"))
-    _status_set(campaign, to=Status.SENDING, actor=actor, fields={"status_reason": ""})
+    campaign = campaign_transition(
+        campaign_id=campaign.pk,
+        to=Status.SENDING,
+        allowed=(Status.PAUSED,),
+        action=_("resume"),
+        actor=actor,
+        fields={"status_reason": ""},
+    )
     transaction.on_commit(lambda: _resume_task_enqueue(campaign))
     return campaign
 
 
-@transaction.atomic
 def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> Campaign:
     """Stop for good: nothing more is sent. Messages already sent stay sent."""
-    campaign = _locked(campaign)
-    allowed = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
-    _require_status(campaign, allowed, _("cancel"))
-    _status_set(campaign, to=Status.CANCELLED, actor=actor, fields={"finished_at": timezone.now()})
-    return campaign
+    return campaign_transition(
+        campaign_id=campaign.pk,
+        to=Status.CANCELLED,
+        allowed=(Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED),
+        action=_("cancel"),
+        actor=actor,
+        fields={"finished_at": timezone.now()},
+    )
 
 
 # What each status allows, for the UI's buttons (the services above enforce it).
