@@ -255,6 +255,30 @@ def test_variant_templates_are_checked():
         )
 
 
+def test_content_the_caller_checked_is_not_compiled_again_but_other_content_is(compiles):
+    from fidele.campaigns.layouts import layout_default
+    from fidele.campaigns.rendering import TemplateProblem, content_fingerprint
+
+    values = {"subject": "Bonjour", "html": "<p>Bonjour {{ contact.first_name }}</p>"}
+    draft = Campaign(subject=values["subject"], body=values["html"], layout=layout_default())
+    checked = {content_fingerprint(campaign=draft)}
+    made = campaign(**values, checked=checked)
+    assert compiles == []
+    services.campaign_update(campaign=made, subject="Salut", checked=checked)
+    assert compiles == [None]
+    with pytest.raises(TemplateProblem):
+        services.campaign_update(campaign=made, subject="{{ nope }}", checked=checked)
+
+
+def test_setting_variants_compiles_the_variants_not_the_campaign_again(compiles):
+    made = campaign()
+    compiles.clear()
+    services.campaign_variants_set(
+        campaign=made, variants=[{"label": "A", "subject": "x"}, {"label": "B", "subject": "y"}]
+    )
+    assert compiles == ["A", "B"]
+
+
 def test_removing_the_variants_turns_the_ab_test_off():
     made = campaign()
     services.campaign_variants_set(

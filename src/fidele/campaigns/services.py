@@ -17,7 +17,7 @@ that every status change is locked, checked and audited the same way.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -71,11 +71,23 @@ def _lists_resolve(values: Iterable[Any]) -> list[MailingList]:
     return list(unique.values())
 
 
-def _check_content(campaign: Campaign, variants: Sequence[Variant] = ()) -> None:
-    """Raise the first template problem (syntax or unknown variable) with its part and line."""
-    from fidele.campaigns.rendering import content_check
+def _check_content(
+    campaign: Campaign,
+    variants: Sequence[Variant] = (),
+    *,
+    main: bool = True,
+    checked: Collection[str] = (),
+) -> None:
+    """Raise the first template problem (syntax or unknown variable) with its part and line,
+    for the campaign's own content (unless `main` is False) and each variant's.
 
-    for variant in [None, *variants]:
+    Content whose fingerprint (rendering.content_fingerprint) is in `checked` was checked by
+    the caller, the editor's form, and is not compiled again."""
+    from fidele.campaigns.rendering import content_check, content_fingerprint
+
+    for variant in [None, *variants] if main else variants:
+        if checked and content_fingerprint(campaign=campaign, variant=variant) in checked:
+            continue
         problems = content_check(campaign=campaign, variant=variant)
         if problems:
             raise problems[0]
@@ -113,11 +125,12 @@ def campaign_create(
     ab_metric: str = Campaign.AbMetric.CLICKS,
     ab_wait_minutes: int = 240,
     audience_rules: Any = None,
-    check: bool = True,
+    checked: Collection[str] = (),
     actor: Any = None,
 ) -> Campaign:
     """A new draft campaign. `html` is the body in `body_format` (HTML by default); `text` an
-    optional hand-written plain-text part. Lists are objects, ids or names."""
+    optional hand-written plain-text part. Lists are objects, ids or names. The templates are
+    checked (TemplateProblem) unless their fingerprint is in `checked` (see _check_content)."""
     if not (name or "").strip():
         raise CampaignError(_("A campaign needs a name."))
     if not (from_email or "").strip():
@@ -148,8 +161,7 @@ def campaign_create(
         audience_rules=audience_rules,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    if check:
-        _check_content(campaign)
+    _check_content(campaign, checked=checked)
     campaign.save()
     if not campaign.utm_campaign:
         # A readable, stable default so that web analytics group the visits by campaign.
@@ -197,11 +209,12 @@ def campaign_update(
     actor: Any = None,
     lists: Iterable[Any] | None = None,
     exclude_lists: Iterable[Any] | None = None,
-    check: bool = True,
+    checked: Collection[str] = (),
     **values: Any,
 ) -> Campaign:
     """Change a draft's fields (see EDITABLE_FIELDS); `html` is accepted for `body`, `text` for
-    `text_body`. Lists are replaced when given."""
+    `text_body`. Lists are replaced when given. The content, and each variant with it, is
+    checked unless its fingerprint is in `checked` (see _check_content)."""
     campaign = campaign_locked(campaign.pk)
     _require_status(campaign, EDITABLE_STATUSES, _("edit"))
     if "html" in values:
@@ -220,8 +233,7 @@ def campaign_update(
     changes = model_changes(campaign, values)
     for field, value in values.items():
         setattr(campaign, field, value)
-    if check:
-        _check_content(campaign, list(campaign.variants.all()))
+    _check_content(campaign, list(campaign.variants.all()), checked=checked)
     campaign.save()
     for field, given in (("lists", lists), ("exclude_lists", exclude_lists)):
         if given is None:
@@ -279,6 +291,10 @@ def campaign_variants_set(
 ) -> list[Variant]:
     """Replace the A/B variants. Each is {"label", "subject", "preheader", "body"}; empty fields
     fall back to the campaign's own. Two or more variants turn the A/B test on; none turns it off.
+
+    Each variant's templates are checked (TemplateProblem), except when its "checked" is the
+    fingerprint under which the caller (the editor's form) already checked that very content.
+    The campaign's own content is not this service's to check: it was when it was saved.
     """
     campaign = campaign_locked(campaign.pk)
     _require_status(campaign, EDITABLE_STATUSES, _("edit"))
@@ -306,7 +322,9 @@ def campaign_variants_set(
             _("%(count)s variants of %(percent)s%% each exceed the whole audience.")
             % {"count": len(new), "percent": campaign.ab_sample_percent}
         )
-    _check_content(campaign, new)
+    _check_content(
+        campaign, new, main=False, checked={v["checked"] for v in variants if v.get("checked")}
+    )
     before = [
         {"label": v.label, "subject": v.subject} for v in campaign.variants.all().order_by("label")
     ]
