@@ -131,17 +131,10 @@ def _unsubscribe(*, outbox: OutboxMessage | None, email: str) -> None:
     source = compliance.UnsubscribeSource.PROVIDER
     if outbox is not None:
         compliance.recipient_unsubscribe(outbox=outbox, source=source)
-        return
-    contact = Contact.objects.filter(email=email).first() if email else None
-    if contact is not None:
-        compliance.recipient_unsubscribe_all(contact=contact, source=source)
     elif email:
-        compliance.suppression_add(
-            email=email,
-            reason="unsubscribed_all",
-            details={"source": "recipient:provider"},
-            actor_label=compliance.RECIPIENT_LABEL,
-        )
+        # Not a message we can match: the address's contact, or the address alone, stops
+        # receiving anything, with the same suppression, event and audit as a one-click.
+        compliance.recipient_unsubscribe_all(email=email, source=source)
 
 
 @receiver(tracking, dispatch_uid="fidele.delivery.webhooks.tracking")
