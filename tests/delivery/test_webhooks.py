@@ -116,6 +116,20 @@ def test_an_unsubscribed_event_for_an_address_we_do_not_know_goes_through_compli
     assert (event.type, event.contact_id, event.details["all"]) == ("unsubscribe", None, True)
 
 
+def test_a_bounce_for_an_idn_address_in_punycode_suppresses_it_under_its_stored_spelling():
+    elodie = make_contact("élodie@café.example")  # as imports store "Élodie@Café.example"
+    send(
+        event_type="bounced",
+        message_id="unknown",
+        recipient=" Élodie@XN--CAF-DMA.example ",
+        mta_response="550 5.1.1 user unknown",
+    )
+    assert BounceReport.objects.get().email == "élodie@café.example"
+    assert Suppression.objects.get().email == "élodie@café.example"
+    assert Contact.objects.get(pk=elodie.pk).status == "bounced"
+    assert EmailEvent.objects.get().contact_id == elodie.pk
+
+
 def test_delivered_opened_and_clicked_become_events(outbox):
     send(event_type="delivered", message_id="esp-4f1c2a9e", event_id="e1")
     send(event_type="opened", message_id="esp-4f1c2a9e", event_id="e2", user_agent="Mozilla/5.0")

@@ -20,7 +20,7 @@ from django.dispatch import receiver
 
 from fidele.compliance import services as compliance
 from fidele.contacts.models import Contact
-from fidele.delivery.bounces import bounce_record, outbox_for_message_id
+from fidele.delivery.bounces import address_normalised, bounce_record, outbox_for_message_id
 from fidele.delivery.models import BounceReport, OutboxMessage
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
@@ -67,7 +67,7 @@ def _already_recorded(event: AnymailTrackingEvent, event_type: str) -> bool:
 
 def tracking_event_handle(*, event: AnymailTrackingEvent, esp_name: str) -> None:
     outbox = outbox_for_message_id(event.message_id)
-    email = (event.recipient or (outbox.email if outbox is not None else "") or "").lower()
+    email = address_normalised(event.recipient or (outbox.email if outbox is not None else ""))
     event_type = event.event_type
     reason = event.reject_reason
 
