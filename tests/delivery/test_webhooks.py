@@ -130,6 +130,13 @@ def test_a_bounce_for_an_idn_address_in_punycode_suppresses_it_under_its_stored_
     assert EmailEvent.objects.get().contact_id == elodie.pk
 
 
+def test_a_bounce_for_an_ascii_address_at_an_idn_domain_finds_its_contact():
+    xavier = make_contact("xavier@café.example")
+    send(event_type="bounced", message_id="unknown", recipient="xavier@xn--caf-dma.example")
+    assert Suppression.objects.get().email == "xavier@café.example"
+    assert Contact.objects.get(pk=xavier.pk).status == "bounced"
+
+
 def test_delivered_opened_and_clicked_become_events(outbox):
     send(event_type="delivered", message_id="esp-4f1c2a9e", event_id="e1")
     send(event_type="opened", message_id="esp-4f1c2a9e", event_id="e2", user_agent="Mozilla/5.0")
