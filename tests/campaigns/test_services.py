@@ -176,6 +176,24 @@ def test_an_illegal_transition_says_why_in_words():
     assert "sent" in str(caught.value).lower() or "envoy" in str(caught.value).lower()
 
 
+def test_a_transition_rereads_the_campaign_and_writes_only_its_own_fields(marketer):
+    made = set_status(campaign(), Status.SENDING)
+    # Someone else's write since `made` was read: the transition must neither miss nor undo it.
+    Campaign.objects.filter(pk=made.pk).update(name="Renommée", status=Status.PAUSED)
+    with pytest.raises(services.CampaignStateError):
+        services.campaign_pause(campaign=made, actor=marketer)
+    Campaign.objects.filter(pk=made.pk).update(status=Status.SENDING)
+    paused = services.campaign_pause(campaign=made, actor=marketer, reason="pause déjeuner")
+    stored = Campaign.objects.get(pk=made.pk)
+    assert (stored.name, stored.status, stored.status_reason) == (
+        "Renommée", Status.PAUSED, "pause déjeuner",
+    )  # fmt: skip
+    assert paused.status == Status.PAUSED
+    last = AuditLog.objects.filter(object_id=str(made.pk)).latest("id")
+    assert last.changes == {"status": ["sending", "paused"], "reason": "pause déjeuner"}
+    assert last.actor == marketer
+
+
 def test_only_drafts_can_be_edited():
     made = set_status(campaign(), Status.SCHEDULED)
     with pytest.raises(services.CampaignStateError):
@@ -235,6 +253,30 @@ def test_variant_templates_are_checked():
             campaign=campaign(),
             variants=[{"label": "A", "subject": "{{ nope }}"}, {"label": "B", "subject": "x"}],
         )
+
+
+def test_content_the_caller_checked_is_not_compiled_again_but_other_content_is(compiles):
+    from fidele.campaigns.layouts import layout_default
+    from fidele.campaigns.rendering import TemplateProblem, content_fingerprint
+
+    values = {"subject": "Bonjour", "html": "<p>Bonjour {{ contact.first_name }}</p>"}
+    draft = Campaign(subject=values["subject"], body=values["html"], layout=layout_default())
+    checked = {content_fingerprint(campaign=draft)}
+    made = campaign(**values, checked=checked)
+    assert compiles == []
+    services.campaign_update(campaign=made, subject="Salut", checked=checked)
+    assert compiles == [None]
+    with pytest.raises(TemplateProblem):
+        services.campaign_update(campaign=made, subject="{{ nope }}", checked=checked)
+
+
+def test_setting_variants_compiles_the_variants_not_the_campaign_again(compiles):
+    made = campaign()
+    compiles.clear()
+    services.campaign_variants_set(
+        campaign=made, variants=[{"label": "A", "subject": "x"}, {"label": "B", "subject": "y"}]
+    )
+    assert compiles == ["A", "B"]
 
 
 def test_removing_the_variants_turns_the_ab_test_off():

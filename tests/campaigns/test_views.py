@@ -129,6 +129,22 @@ def test_an_ab_campaign_saves_its_two_variants(marketer_client):
     ]
 
 
+def test_an_ab_save_compiles_the_content_and_each_variant_once(marketer_client, compiles):
+    ab = {"ab_enabled": "on", "variant_a_subject": "Sujet A", "variant_b_subject": "Sujet B"}
+    response = marketer_client.post(reverse("campaigns:create"), form_data(**ab))
+    assert response.status_code == 302
+    assert sorted(compiles, key=str) == ["A", "B", None]
+    made = Campaign.objects.get()
+    compiles.clear()
+    response = marketer_client.post(
+        reverse("campaigns:edit", args=[made.pk]), form_data(body="<p>Nouveau</p>", **ab)
+    )
+    assert response.status_code == 302
+    assert sorted(compiles, key=str) == ["A", "B", None]
+    made.refresh_from_db()
+    assert made.body == "<p>Nouveau</p>" and made.variants.count() == 2
+
+
 def test_editing_a_draft_saves_the_changes(marketer_client):
     made = campaign()
     response = marketer_client.post(

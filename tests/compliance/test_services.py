@@ -118,3 +118,26 @@ def test_a_recipient_change_is_audited_on_the_contact_or_under_a_masked_address(
         (str(kept.contact_id), f"#{kept.contact_id}"),
         ("", "le…@example.fr"),
     ]
+
+
+def test_unsubscribing_everything_by_address_finds_the_contact_under_its_stored_spelling():
+    from fidele.contacts.models import Subscription
+    from tests.campaigns.factories import subscribed_contact
+
+    contact = subscribed_contact(email="paul.durand@example.fr")
+    change = services.recipient_unsubscribe_all(
+        email="  Paul.Durand@EXAMPLE.fr ", source=services.UnsubscribeSource.PROVIDER
+    )
+    assert change.suppressed and change.unsubscribed == ["Newsletter"]
+    assert Subscription.objects.get(contact=contact).status == "unsubscribed"
+    assert Suppression.objects.get().email == "paul.durand@example.fr"
+    entry = AuditLog.objects.get(action=AuditLog.Action.UNSUBSCRIBE)
+    assert entry.object_id == str(contact.pk)
+
+
+def test_unsubscribing_everything_refuses_something_that_is_not_an_address():
+    from fidele.contacts.normalize import InvalidValue
+
+    with pytest.raises(InvalidValue):
+        services.recipient_unsubscribe_all(email="pas une adresse")
+    assert not Suppression.objects.exists()

@@ -53,6 +53,16 @@ def test_the_fast_email_check_agrees_with_email_validator():
 
 
 @pytest.mark.parametrize(
+    "raw", ["x@xn--caf-dma.example", "X@XN--CAF-DMA.example", "x@sub.xn--caf-dma.fr"]
+)
+def test_a_punycode_domain_is_spelt_like_the_same_domain_typed_in_unicode(raw):
+    expected = validate_email(raw, check_deliverability=False).normalized.lower()
+    assert normalise_email(raw) == (expected, None)
+    assert "xn--" not in expected
+    assert normalise_email("x@Café.example") == ("x@café.example", None)
+
+
+@pytest.mark.parametrize(
     ("raw", "e164"),
     [
         ("06 12 34 56 78", "+33612345678"),

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact
+from fidele.contacts.normalize import normalise_email
 from fidele.delivery import bounces
 from fidele.delivery.models import BounceReport
 from fidele.tracking import tokens
@@ -102,6 +103,30 @@ def test_a_bounce_matching_nothing_still_suppresses_the_reported_address():
     assert report.outbox_id is None and report.email == "inconnu@example.org"
     assert Suppression.objects.get().email == "inconnu@example.org"
     assert EmailEvent.objects.get().campaign_id is None
+
+
+def test_an_idn_address_reported_in_punycode_is_suppressed_under_its_stored_spelling():
+    # The spelling an import of "Élodie@Café.example" stores; the server's report spells the
+    # domain in punycode and the local part in raw UTF-8 (RFC 6533).
+    stored, _problem = normalise_email("Élodie@Café.example")
+    assert stored == "élodie@café.example"
+    elodie = make_contact(stored)
+    other = make_outbox(make_contact("inconnu@example.org"))
+    raw = fixture("gmail_hard.eml", other, email="Élodie@xn--caf-dma.example")
+    other.delete()  # nothing to match the report with: only its address says who it is
+    bounces.bounce_process(raw)
+    report = only_report()
+    assert (report.kind, report.email, report.outbox_id) == ("hard", stored, None)
+    assert Suppression.objects.get().email == stored
+    assert Contact.objects.get(pk=elodie.pk).status == Contact.Status.BOUNCED
+    assert EmailEvent.objects.get().contact_id == elodie.pk
+
+
+def test_a_reported_address_with_odd_spacing_and_case_is_read_as_stored():
+    jean = make_contact("jean.martin@example.org")
+    bounces.bounce_record(kind="hard", email="  <Jean.Martin@EXAMPLE.org>\t")
+    assert only_report().email == "jean.martin@example.org"
+    assert Contact.objects.get(pk=jean.pk).status == Contact.Status.BOUNCED
 
 
 def test_a_forged_verp_token_matches_no_message(outbox):

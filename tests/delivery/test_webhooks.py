@@ -9,8 +9,10 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.test import Client
 from django.urls import include, path
 
+from fidele.compliance import services as compliance
 from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact, Subscription
+from fidele.core.models import AuditLog
 from fidele.delivery import webhooks  # noqa: F401  (connects the receiver)
 from fidele.delivery.models import BounceReport
 from fidele.tracking.models import EmailEvent
@@ -99,6 +101,40 @@ def test_an_unsubscribed_event_for_an_unknown_message_stops_everything_for_the_a
     send(event_type="unsubscribed", message_id="unknown", recipient="paul@example.org")
     assert Suppression.objects.get().reason == "unsubscribed_all"
     assert Subscription.objects.get(contact=contact).status == "unsubscribed"
+
+
+def test_an_unsubscribed_event_for_an_address_we_do_not_know_goes_through_compliance():
+    send(event_type="unsubscribed", message_id="unknown", recipient="Inconnu@Example.org")
+    suppression = Suppression.objects.get()
+    assert (suppression.email, suppression.reason) == ("inconnu@example.org", "unsubscribed_all")
+    assert suppression.details == {"source": "recipient:provider"}
+    # The same trail as any recipient's own unsubscription, under a masked address.
+    entry = AuditLog.objects.get(action=AuditLog.Action.UNSUBSCRIBE)
+    assert (entry.object_repr, entry.actor_label) == ("in…@example.org", compliance.RECIPIENT_LABEL)
+    assert entry.changes["source"] == "provider"
+    event = EmailEvent.objects.get()
+    assert (event.type, event.contact_id, event.details["all"]) == ("unsubscribe", None, True)
+
+
+def test_a_bounce_for_an_idn_address_in_punycode_suppresses_it_under_its_stored_spelling():
+    elodie = make_contact("élodie@café.example")  # as imports store "Élodie@Café.example"
+    send(
+        event_type="bounced",
+        message_id="unknown",
+        recipient=" Élodie@XN--CAF-DMA.example ",
+        mta_response="550 5.1.1 user unknown",
+    )
+    assert BounceReport.objects.get().email == "élodie@café.example"
+    assert Suppression.objects.get().email == "élodie@café.example"
+    assert Contact.objects.get(pk=elodie.pk).status == "bounced"
+    assert EmailEvent.objects.get().contact_id == elodie.pk
+
+
+def test_a_bounce_for_an_ascii_address_at_an_idn_domain_finds_its_contact():
+    xavier = make_contact("xavier@café.example")
+    send(event_type="bounced", message_id="unknown", recipient="xavier@xn--caf-dma.example")
+    assert Suppression.objects.get().email == "xavier@café.example"
+    assert Contact.objects.get(pk=xavier.pk).status == "bounced"
 
 
 def test_delivered_opened_and_clicked_become_events(outbox):

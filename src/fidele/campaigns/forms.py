@@ -33,7 +33,9 @@ def problem_message(problem: rendering.TemplateProblem) -> str:
 class CampaignForm(forms.ModelForm):
     """The campaign editor: content, audience, tracking and the A/B test in one form. Nothing
     is saved (the view calls the services); `clean` renders every template against a sample
-    contact so that errors appear, with their line, next to their field."""
+    contact so that errors appear, with their line, next to their field. What it found clean
+    is handed to the services (`service_values`, `variants`) by fingerprint, so that a save
+    compiles each template once."""
 
     lists = forms.ModelMultipleChoiceField(
         label=gettext_lazy("Send to"),
@@ -108,6 +110,9 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # Fingerprints (rendering.content_fingerprint) of what `clean` checked and found
+        # clean: "" for the campaign's own content, "A" and "B" for the variants.
+        self.checked: dict[str, str] = {}
         self.fields["utm_source"].label = _("Source (utm_source)")
         self.fields["utm_medium"].label = _("Medium (utm_medium)")
         self.fields["utm_campaign"].label = _("Campaign name (utm_campaign)")
@@ -139,8 +144,12 @@ class CampaignForm(forms.ModelForm):
             }
         )
         draft.layout = data.get("layout") or layout_default()
-        for problem in rendering.content_check(campaign=draft):
+        self.checked = {}
+        problems = rendering.content_check(campaign=draft)
+        for problem in problems:
             self.add_error(PART_FIELDS.get(problem.part), problem_message(problem))
+        if not problems:
+            self.checked[""] = rendering.content_fingerprint(campaign=draft)
         if data.get("ab_enabled"):
             variants = self.variants()
             if len(variants) < 2 or not any(v["subject"] or v["body"] for v in variants):
@@ -152,24 +161,34 @@ class CampaignForm(forms.ModelForm):
                 variant = Variant(label=spec["label"], subject=spec["subject"], body=spec["body"])
                 key = spec["label"].lower()
                 field = {"subject": f"variant_{key}_subject", "body": f"variant_{key}_body"}
-                for problem in rendering.content_check(campaign=draft, variant=variant):
+                problems = rendering.content_check(campaign=draft, variant=variant)
+                for problem in problems:
                     # A part the variant leaves empty is the main one, already reported.
                     if problem.part in field and spec[problem.part]:
                         self.add_error(field[problem.part], problem_message(problem))
+                if not problems:
+                    self.checked[spec["label"]] = rendering.content_fingerprint(
+                        campaign=draft, variant=variant
+                    )
             if (data.get("ab_sample_percent") or 0) * 2 > 100:
                 self.add_error("ab_sample_percent", _("Two samples cannot exceed 100%."))
         return data
 
     def variants(self) -> list[dict[str, str]]:
+        """The variants for services.campaign_variants_set, each with the fingerprint under
+        which `clean` checked it (once the form is cleaned)."""
         data = self.cleaned_data
-        return [
-            {
+        specs = []
+        for label in ("A", "B"):
+            spec = {
                 "label": label,
                 "subject": data.get(f"variant_{label.lower()}_subject") or "",
                 "body": data.get(f"variant_{label.lower()}_body") or "",
             }
-            for label in ("A", "B")
-        ]
+            if label in self.checked:
+                spec["checked"] = self.checked[label]
+            specs.append(spec)
+        return specs
 
     def service_values(self) -> dict[str, Any]:
         data = self.cleaned_data
@@ -180,6 +199,9 @@ class CampaignForm(forms.ModelForm):
         }
         values["html"] = data.get("body") or ""
         values["text"] = data.get("text_body") or ""
+        # The content (and the variants, checked with it when an edit keeps them) is not
+        # compiled again by campaign_create / campaign_update.
+        values["checked"] = frozenset(self.checked.values())
         return values
 
 

@@ -18,7 +18,9 @@ neither reach Python internals nor exhaust the memory or time of a send worker.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import html
+import json
 import re
 import secrets
 import threading
@@ -1142,6 +1144,30 @@ def content_check(*, campaign: Any, variant: Any = None) -> list[TemplateProblem
     except TemplateProblem as problem:
         problems.append(problem)
     return problems
+
+
+def content_fingerprint(*, campaign: Any, variant: Any = None) -> str:
+    """A digest of everything content_check's verdict depends on, for this campaign (or
+    variant): the same fingerprint, the same verdict. A caller that has checked some content
+    (the editor's form) gives its fingerprint to the services so that they do not check it
+    again; content that changed on the way has another fingerprint and is checked.
+
+    UTM values are left out: they are URL-encoded into links and cannot make a template fail,
+    and utm_campaign gets its default only once the campaign is saved."""
+    parts = _parts(campaign, variant)
+    layout = _layout_of(campaign)
+    material = [
+        parts["subject"],
+        parts["preheader"],
+        parts["body"],
+        parts["text"],
+        getattr(campaign, "body_format", "") or "",
+        bool(getattr(campaign, "track_links", True)),
+        None if layout is None else getattr(layout, "html", "") or "",
+        getattr(layout, "sender_name", "") or "",
+        getattr(layout, "sender_postal_address", "") or "",
+    ]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
 
 
 def layout_check(*, layout: Any) -> list[TemplateProblem]:

@@ -9,13 +9,15 @@ message a marketer can read (it is shown as is in the UI and by the CLI):
                                                      ▼   │
     draft, scheduled, sending, paused ──cancel──▶ cancelled      paused
 
-`sending` and `sent` are set by the send engine (fidele.delivery), never here.
+The send engine (fidele.delivery) starts (-> sending), finishes (-> sent) and pauses on errors;
+it makes those moves with campaign_locked / campaign_status_set / campaign_transition below, so
+that every status change is locked, checked and audited the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -69,11 +71,23 @@ def _lists_resolve(values: Iterable[Any]) -> list[MailingList]:
     return list(unique.values())
 
 
-def _check_content(campaign: Campaign, variants: Sequence[Variant] = ()) -> None:
-    """Raise the first template problem (syntax or unknown variable) with its part and line."""
-    from fidele.campaigns.rendering import content_check
+def _check_content(
+    campaign: Campaign,
+    variants: Sequence[Variant] = (),
+    *,
+    main: bool = True,
+    checked: Collection[str] = (),
+) -> None:
+    """Raise the first template problem (syntax or unknown variable) with its part and line,
+    for the campaign's own content (unless `main` is False) and each variant's.
 
-    for variant in [None, *variants]:
+    Content whose fingerprint (rendering.content_fingerprint) is in `checked` was checked by
+    the caller, the editor's form, and is not compiled again."""
+    from fidele.campaigns.rendering import content_check, content_fingerprint
+
+    for variant in [None, *variants] if main else variants:
+        if checked and content_fingerprint(campaign=campaign, variant=variant) in checked:
+            continue
         problems = content_check(campaign=campaign, variant=variant)
         if problems:
             raise problems[0]
@@ -111,11 +125,12 @@ def campaign_create(
     ab_metric: str = Campaign.AbMetric.CLICKS,
     ab_wait_minutes: int = 240,
     audience_rules: Any = None,
-    check: bool = True,
+    checked: Collection[str] = (),
     actor: Any = None,
 ) -> Campaign:
     """A new draft campaign. `html` is the body in `body_format` (HTML by default); `text` an
-    optional hand-written plain-text part. Lists are objects, ids or names."""
+    optional hand-written plain-text part. Lists are objects, ids or names. The templates are
+    checked (TemplateProblem) unless their fingerprint is in `checked` (see _check_content)."""
     if not (name or "").strip():
         raise CampaignError(_("A campaign needs a name."))
     if not (from_email or "").strip():
@@ -146,8 +161,7 @@ def campaign_create(
         audience_rules=audience_rules,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    if check:
-        _check_content(campaign)
+    _check_content(campaign, checked=checked)
     campaign.save()
     if not campaign.utm_campaign:
         # A readable, stable default so that web analytics group the visits by campaign.
@@ -182,9 +196,10 @@ def _require_status(campaign: Campaign, allowed: Sequence[str], action: str) -> 
         )
 
 
-def _locked(campaign: Campaign) -> Campaign:
-    """The campaign re-read under a row lock, so two transitions never interleave."""
-    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+def campaign_locked(campaign_id: int) -> Campaign:
+    """The campaign re-read under a row lock (held until the transaction ends), so that two
+    writes on it never interleave: the marketer's and the send engine's alike."""
+    return Campaign.objects.select_for_update().get(pk=campaign_id)
 
 
 @transaction.atomic
@@ -194,12 +209,13 @@ def campaign_update(
     actor: Any = None,
     lists: Iterable[Any] | None = None,
     exclude_lists: Iterable[Any] | None = None,
-    check: bool = True,
+    checked: Collection[str] = (),
     **values: Any,
 ) -> Campaign:
     """Change a draft's fields (see EDITABLE_FIELDS); `html` is accepted for `body`, `text` for
-    `text_body`. Lists are replaced when given."""
-    campaign = _locked(campaign)
+    `text_body`. Lists are replaced when given. The content, and each variant with it, is
+    checked unless its fingerprint is in `checked` (see _check_content)."""
+    campaign = campaign_locked(campaign.pk)
     _require_status(campaign, EDITABLE_STATUSES, _("edit"))
     if "html" in values:
         values["body"] = values.pop("html")
@@ -217,8 +233,7 @@ def campaign_update(
     changes = model_changes(campaign, values)
     for field, value in values.items():
         setattr(campaign, field, value)
-    if check:
-        _check_content(campaign, list(campaign.variants.all()))
+    _check_content(campaign, list(campaign.variants.all()), checked=checked)
     campaign.save()
     for field, given in (("lists", lists), ("exclude_lists", exclude_lists)):
         if given is None:
@@ -276,8 +291,12 @@ def campaign_variants_set(
 ) -> list[Variant]:
     """Replace the A/B variants. Each is {"label", "subject", "preheader", "body"}; empty fields
     fall back to the campaign's own. Two or more variants turn the A/B test on; none turns it off.
+
+    Each variant's templates are checked (TemplateProblem), except when its "checked" is the
+    fingerprint under which the caller (the editor's form) already checked that very content.
+    The campaign's own content is not this service's to check: it was when it was saved.
     """
-    campaign = _locked(campaign)
+    campaign = campaign_locked(campaign.pk)
     _require_status(campaign, EDITABLE_STATUSES, _("edit"))
     if len(variants) == 1:
         raise CampaignError(_("An A/B test needs at least two variants."))
@@ -303,7 +322,9 @@ def campaign_variants_set(
             _("%(count)s variants of %(percent)s%% each exceed the whole audience.")
             % {"count": len(new), "percent": campaign.ab_sample_percent}
         )
-    _check_content(campaign, new)
+    _check_content(
+        campaign, new, main=False, checked={v["checked"] for v in variants if v.get("checked")}
+    )
     before = [
         {"label": v.label, "subject": v.subject} for v in campaign.variants.all().order_by("label")
     ]
@@ -324,16 +345,20 @@ def _audience_is_empty(campaign: Campaign) -> bool:
     return not campaign.lists.exists() and not campaign.audience_rules
 
 
-def _status_set(
+def campaign_status_set(
     campaign: Campaign,
     *,
     to: str,
-    actor: Any,
+    actor: Any = None,
     fields: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
-) -> None:
-    """Move a locked campaign to status `to` with the other fields that go with it, and audit
-    the move (from -> to, plus `audit`)."""
+) -> Campaign:
+    """Move a campaign the caller holds locked (campaign_locked) and has checked to status `to`,
+    with the other fields that go with it (reason, timestamps); save only those and audit the
+    move as {"status": [from, to], **audit}.
+
+    For a transition that needs work between the lock and the move (the engine's start takes
+    the audience snapshot there); the others use campaign_transition."""
     before = campaign.status
     campaign.status = to
     for name, value in (fields or {}).items():
@@ -345,6 +370,27 @@ def _status_set(
         obj=campaign,
         changes={"status": [before, to], **(audit or {})},
     )
+    return campaign
+
+
+@transaction.atomic
+def campaign_transition(
+    *,
+    campaign_id: int,
+    to: str,
+    allowed: Sequence[str],
+    action: str,
+    actor: Any = None,
+    fields: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> Campaign:
+    """Lock the campaign, check that its status is one of `allowed` (CampaignStateError,
+    "Cannot <action> a campaign that is <status>.", otherwise) and move it to `to` with
+    campaign_status_set. Every status change, the marketer's and the engine's, goes through
+    here or through those two steps."""
+    campaign = campaign_locked(campaign_id)
+    _require_status(campaign, allowed, action)
+    return campaign_status_set(campaign, to=to, actor=actor, fields=fields, audit=audit)
 
 
 def _start_task_enqueue(campaign: Campaign) -> None:
@@ -363,7 +409,7 @@ def campaign_schedule(
 ) -> Campaign:
     """Schedule a draft for `at` (an aware datetime), or for now when `at` is None ("send now").
     The engine's start task snapshots the audience and sends when the time comes."""
-    campaign = _locked(campaign)
+    campaign = campaign_locked(campaign.pk)
     _require_status(campaign, (Status.DRAFT,), _("schedule"))
     now = timezone.now()
     if at is not None and timezone.is_naive(at):
@@ -380,7 +426,7 @@ def campaign_schedule(
     if campaign.ab_enabled and len(variants) < 2:
         raise CampaignError(_("An A/B test needs at least two variants."))
     _check_content(campaign, variants)
-    _status_set(
+    campaign_status_set(
         campaign,
         to=Status.SCHEDULED,
         actor=actor,
@@ -392,28 +438,29 @@ def campaign_schedule(
     return campaign
 
 
-@transaction.atomic
 def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
     """Back to draft before the send time (the start task finds it in draft and does nothing)."""
-    campaign = _locked(campaign)
-    _require_status(campaign, (Status.SCHEDULED,), _("unschedule"))
-    _status_set(campaign, to=Status.DRAFT, actor=actor, fields={"scheduled_at": None})
-    return campaign
+    return campaign_transition(
+        campaign_id=campaign.pk,
+        to=Status.DRAFT,
+        allowed=(Status.SCHEDULED,),
+        action=_("unschedule"),
+        actor=actor,
+        fields={"scheduled_at": None},
+    )
 
 
-@transaction.atomic
 def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -> Campaign:
     """Stop sending after the batch in flight. The engine also pauses, with a reason, on errors."""
-    campaign = _locked(campaign)
-    _require_status(campaign, (Status.SENDING,), _("pause"))
-    _status_set(
-        campaign,
+    return campaign_transition(
+        campaign_id=campaign.pk,
         to=Status.PAUSED,
+        allowed=(Status.SENDING,),
+        action=_("pause"),
         actor=actor,
         fields={"status_reason": reason},
         audit={"reason": reason},
     )
-    return campaign
 
 
 def _resume_task_enqueue(campaign: Campaign) -> None:
@@ -427,21 +474,28 @@ def _resume_task_enqueue(campaign: Campaign) -> None:
 
 @transaction.atomic
 def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
-    campaign = _locked(campaign)
-    _require_status(campaign, (Status.PAUSED,), _("resume"))
-    _status_set(campaign, to=Status.SENDING, actor=actor, fields={"status_reason": ""})
+    campaign = campaign_transition(
+        campaign_id=campaign.pk,
+        to=Status.SENDING,
+        allowed=(Status.PAUSED,),
+        action=_("resume"),
+        actor=actor,
+        fields={"status_reason": ""},
+    )
     transaction.on_commit(lambda: _resume_task_enqueue(campaign))
     return campaign
 
 
-@transaction.atomic
 def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> Campaign:
     """Stop for good: nothing more is sent. Messages already sent stay sent."""
-    campaign = _locked(campaign)
-    allowed = (Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED)
-    _require_status(campaign, allowed, _("cancel"))
-    _status_set(campaign, to=Status.CANCELLED, actor=actor, fields={"finished_at": timezone.now()})
-    return campaign
+    return campaign_transition(
+        campaign_id=campaign.pk,
+        to=Status.CANCELLED,
+        allowed=(Status.DRAFT, Status.SCHEDULED, Status.SENDING, Status.PAUSED),
+        action=_("cancel"),
+        actor=actor,
+        fields={"finished_at": timezone.now()},
+    )
 
 
 # What each status allows, for the UI's buttons (the services above enforce it).

@@ -309,12 +309,25 @@ def recipient_unsubscribe_all(
     *,
     outbox: Any = None,
     contact: Contact | None = None,
+    email: str = "",
     source: str = UnsubscribeSource.ALL,
     ip_address: str | None = None,
 ) -> RecipientChange:
-    """Every list, and the address on the suppression list (reason unsubscribed_all)."""
+    """Every list, and the address on the suppression list (reason unsubscribed_all).
+
+    The recipient is `contact`, or the one `outbox` went to; or, when only an address is known
+    (an email service provider reporting an unsubscription for a message we cannot match),
+    the contact with that `email`, or the address alone when no contact has it. Raises
+    InvalidValue for an address that is not one."""
     contact = _contact_for(outbox=outbox, contact=contact)
-    email = (contact.email if contact and contact.email else None) or getattr(outbox, "email", "")
+    if contact is None and outbox is None and email:
+        email = _normalise(email)
+        contact = Contact.objects.filter(email=email).first()
+    email = (
+        (contact.email if contact and contact.email else None)
+        or getattr(outbox, "email", "")
+        or email
+    )
     return _unsubscribe_everything(
         contact=contact, email=email, outbox=outbox, source=source, ip_address=ip_address
     )

@@ -60,6 +60,8 @@ def normalise_email(raw: str) -> tuple[str | None, str | None]:
         match is not None
         and len(match.group(1)) <= 64
         and len(value) <= 254
+        # A punycode domain (xn--) is spelt in Unicode by the library, as when typed so.
+        and "xn--" not in match.group(2)
         and _domain_ok(match.group(2))
     ):
         return value, None

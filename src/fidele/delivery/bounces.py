@@ -37,7 +37,7 @@ from fidele.compliance.services import (
     suppression_add,
 )
 from fidele.contacts.models import Contact
-from fidele.contacts.normalize import InvalidValue
+from fidele.contacts.normalize import InvalidValue, normalise_email
 from fidele.delivery.models import BounceReport, OutboxMessage
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
@@ -93,13 +93,41 @@ def message_from(raw: bytes | str) -> Message:
     return email.message_from_bytes(raw)
 
 
-def _clean_address(value: str) -> str:
+def address_normalised(value: str | None) -> str:
+    """An address spelt as contacts and the suppression list store it (the normaliser of
+    imports and forms: trimmed, lower-cased, one spelling of an internationalised domain), so
+    that a report matches them whichever spelling the mail server or the provider used. What
+    is not a valid address comes back trimmed and lower-cased: kept for review, matching nothing.
+    """
+    email, _problem = normalise_email(value or "")
+    return email or (value or "").strip().lower()
+
+
+def _header_text(value: Any) -> str:
+    """A header field's text. A field holding raw UTF-8, as reports about an internationalised
+    address do (RFC 6533: `utf-8; élodie@café.example`), is parsed into a Header of charset
+    unknown-8bit: its bytes are read as UTF-8."""
+    if not isinstance(value, email.header.Header):
+        return str(value or "")
+    text = []
+    for chunk, charset in email.header.decode_header(value):
+        if isinstance(chunk, str):
+            text.append(chunk)
+            continue
+        try:
+            text.append(chunk.decode(charset or "utf-8", errors="replace"))
+        except LookupError:  # unknown-8bit, or a charset Python does not know
+            text.append(chunk.decode("utf-8", errors="replace"))
+    return "".join(text)
+
+
+def _clean_address(value: Any) -> str:
     """`rfc822; <Jean@Example.org>` -> `jean@example.org` ("" when no address)."""
-    value = (value or "").strip()
+    value = _header_text(value).strip()
     if ";" in value:
         value = value.split(";", 1)[1]
     match = _ADDRESS.search(value.replace("<", " ").replace(">", " "))
-    return match.group(0).strip().strip(".").lower() if match else ""
+    return address_normalised(match.group(0).strip().strip(".")) if match else ""
 
 
 def _unfold(value: Any) -> str:
@@ -387,7 +415,7 @@ def bounce_record(
 ) -> BounceReport:
     """Store the report and act on it: hard bounce and complaint suppress the address at once,
     soft bounces after settings.SOFT_BOUNCE_THRESHOLD of them; auto-replies change nothing."""
-    address = (email or (outbox.email if outbox is not None else "") or "").strip().lower()
+    address = address_normalised(email or (outbox.email if outbox is not None else ""))
     report = BounceReport.objects.create(
         kind=kind,
         source=source,

@@ -1,7 +1,8 @@
 """Campaign transitions that involve sending: start (snapshot), finish, automatic pause, A/B winner.
 
 The marketer's own transitions (schedule, pause, resume, cancel) are in fidele.campaigns.services;
-`sending` and `sent` are set here, by the engine.
+`sending` and `sent` are set here, by the engine, with the same lock and audited status change
+(campaign_locked, campaign_status_set) as those.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.campaigns.models import Campaign, Variant
+from fidele.campaigns.services import campaign_locked, campaign_status_set
 from fidele.core.audit import audit_record
 from fidele.delivery.audience import audience_snapshot
 from fidele.delivery.models import OutboxMessage
@@ -29,10 +31,6 @@ class SendError(ValueError):
     """The campaign cannot be sent as it is; the message says why, for the user."""
 
 
-def _locked(campaign_id: int) -> Campaign:
-    return Campaign.objects.select_for_update().get(pk=campaign_id)
-
-
 def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> int:
     """Snapshot the audience and move the campaign to `sending`. Returns the recipient count.
 
@@ -43,7 +41,7 @@ def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> i
 
     now = now or timezone.now()
     with transaction.atomic():
-        campaign = _locked(campaign_id)
+        campaign = campaign_locked(campaign_id)
         if campaign.status == Status.SENDING:
             return OutboxMessage.objects.filter(campaign_id=campaign_id).count()
         if campaign.status not in (Status.DRAFT, Status.SCHEDULED):
@@ -69,17 +67,13 @@ def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> i
             raise SendError(str(exc)) from exc
         if not campaign.lists.exists() and not campaign.audience_rules:
             raise SendError(_("The campaign has no list to send to."))
-        before = campaign.status
         total = audience_snapshot(campaign=campaign)
-        campaign.status = Status.SENDING
-        campaign.started_at = now
-        campaign.status_reason = ""
-        campaign.save(update_fields=["status", "started_at", "status_reason", "updated_at"])
-        audit_record(
+        campaign_status_set(
+            campaign,
+            to=Status.SENDING,
             actor=actor,
-            action="update",
-            obj=campaign,
-            changes={"status": [before, Status.SENDING], "recipients": total},
+            fields={"started_at": now, "status_reason": ""},
+            audit={"recipients": total},
         )
     if (
         campaign.ab_enabled
@@ -103,7 +97,7 @@ def _ab_task_enqueue(campaign: Campaign) -> None:
 def campaign_finish(*, campaign_id: int) -> bool:
     """`sending` -> `sent` once no row is left to send. True when this call finished it."""
     with transaction.atomic():
-        campaign = _locked(campaign_id)
+        campaign = campaign_locked(campaign_id)
         if campaign.status != Status.SENDING:
             return campaign.status == Status.SENT
         open_rows = OutboxMessage.objects.filter(
@@ -116,32 +110,22 @@ def campaign_finish(*, campaign_id: int) -> bool:
         )
         if open_rows.exists():
             return False
-        campaign.status = Status.SENT
-        campaign.finished_at = timezone.now()
-        campaign.save(update_fields=["status", "finished_at", "updated_at"])
-        audit_record(
-            actor=None,
-            action="update",
-            obj=campaign,
-            changes={"status": [Status.SENDING, Status.SENT]},
-        )
+        campaign_status_set(campaign, to=Status.SENT, fields={"finished_at": timezone.now()})
     return True
 
 
 def campaign_pause_for_errors(*, campaign_id: int, reason: str) -> bool:
     """The engine's own pause: too many failures in a row. The reason is shown on the campaign."""
+    shown = reason[:2000]
     with transaction.atomic():
-        campaign = _locked(campaign_id)
+        campaign = campaign_locked(campaign_id)
         if campaign.status != Status.SENDING:
-            return False
-        campaign.status = Status.PAUSED
-        campaign.status_reason = reason[:2000]
-        campaign.save(update_fields=["status", "status_reason", "updated_at"])
-        audit_record(
-            actor=None,
-            action="update",
-            obj=campaign,
-            changes={"status": [Status.SENDING, Status.PAUSED], "reason": campaign.status_reason},
+            return False  # paused, cancelled or finished meanwhile
+        campaign_status_set(
+            campaign,
+            to=Status.PAUSED,
+            fields={"status_reason": shown},
+            audit={"reason": shown},
         )
     logger.warning("campaign %s paused: %s", campaign_id, reason)
     return True
@@ -154,7 +138,7 @@ def ab_winner_pick(*, campaign_id: int, now: Any = None) -> Variant | None:
 
     now = now or timezone.now()
     with transaction.atomic():
-        campaign = _locked(campaign_id)
+        campaign = campaign_locked(campaign_id)
         if not campaign.ab_enabled or campaign.ab_winner_id is not None:
             return campaign.ab_winner
         if campaign.status not in (Status.SENDING, Status.PAUSED):

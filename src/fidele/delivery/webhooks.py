@@ -20,7 +20,7 @@ from django.dispatch import receiver
 
 from fidele.compliance import services as compliance
 from fidele.contacts.models import Contact
-from fidele.delivery.bounces import bounce_record, outbox_for_message_id
+from fidele.delivery.bounces import address_normalised, bounce_record, outbox_for_message_id
 from fidele.delivery.models import BounceReport, OutboxMessage
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
@@ -67,7 +67,7 @@ def _already_recorded(event: AnymailTrackingEvent, event_type: str) -> bool:
 
 def tracking_event_handle(*, event: AnymailTrackingEvent, esp_name: str) -> None:
     outbox = outbox_for_message_id(event.message_id)
-    email = (event.recipient or (outbox.email if outbox is not None else "") or "").lower()
+    email = address_normalised(event.recipient or (outbox.email if outbox is not None else ""))
     event_type = event.event_type
     reason = event.reject_reason
 
@@ -131,17 +131,10 @@ def _unsubscribe(*, outbox: OutboxMessage | None, email: str) -> None:
     source = compliance.UnsubscribeSource.PROVIDER
     if outbox is not None:
         compliance.recipient_unsubscribe(outbox=outbox, source=source)
-        return
-    contact = Contact.objects.filter(email=email).first() if email else None
-    if contact is not None:
-        compliance.recipient_unsubscribe_all(contact=contact, source=source)
     elif email:
-        compliance.suppression_add(
-            email=email,
-            reason="unsubscribed_all",
-            details={"source": "recipient:provider"},
-            actor_label=compliance.RECIPIENT_LABEL,
-        )
+        # Not a message we can match: the address's contact, or the address alone, stops
+        # receiving anything, with the same suppression, event and audit as a one-click.
+        compliance.recipient_unsubscribe_all(email=email, source=source)
 
 
 @receiver(tracking, dispatch_uid="fidele.delivery.webhooks.tracking")
