@@ -255,3 +255,9 @@ def test_chunks_are_ignored_when_the_preheader_must_still_be_inserted():
     html_chunks = ("<html><body><p>Bonjour</p>", "</body></html>")
     message = parsed(build(html="".join(html_chunks), html_chunks=html_chunks))
     assert "Trois jours seulement" in message.get_body(("html",)).get_content()
+
+
+def test_an_international_domain_is_written_in_ascii_in_the_to_header():
+    message = parsed(build(to_email="jerome@café.example"))
+    assert "jerome@xn--caf-dma.example" in str(message["To"])
+    assert b"caf\xc3\xa9" not in build(to_email="jerome@café.example").raw

@@ -221,3 +221,46 @@ def test_a_failing_before_delivery_aborts_the_message(smtp_sink):
         transport.send(outgoing(), before_delivery=fail)
     assert smtp_sink.messages == []
     assert transport.send(outgoing("next@example.com", 1)).accepted  # reconnects
+
+
+@pytest.fixture
+def ascii_smtp_sink():
+    """A server that does not announce SMTPUTF8 (aiosmtpd's Controller does by default)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.delivery.conftest import SinkHandler, free_port
+
+    handler = SinkHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
+    controller.start()
+    handler.port = controller.port
+    try:
+        yield handler
+    finally:
+        controller.stop()
+
+
+def test_an_international_domain_travels_in_its_ascii_form_through_any_server(ascii_smtp_sink):
+    with smtp(ascii_smtp_sink) as transport:
+        result = transport.send(outgoing("jean@café.example"))
+    assert result.accepted, result.error
+    assert ascii_smtp_sink.recipients() == ["jean@xn--caf-dma.example"]
+
+
+def test_a_unicode_local_part_goes_through_a_server_that_announces_smtputf8(smtp_sink):
+    with smtp(smtp_sink) as transport:
+        result = transport.send(outgoing("élodie@café.example"))
+    assert result.accepted, result.error
+    assert smtp_sink.recipients() == ["élodie@xn--caf-dma.example"]
+
+
+def test_a_unicode_local_part_fails_for_good_without_smtputf8_and_is_not_a_bounce(
+    ascii_smtp_sink,
+):
+    with smtp(ascii_smtp_sink) as transport:
+        refused = transport.send(outgoing("élodie@example.com"))
+        after = transport.send(outgoing("alice@example.com"))
+    assert not refused.accepted and refused.permanent and not refused.recipient_refused
+    assert "SMTPUTF8" in refused.error
+    assert after.accepted  # the connection is still good for the next recipient
+    assert ascii_smtp_sink.recipients() == ["alice@example.com"]

@@ -38,7 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.encoding import force_bytes
 
-from fidele.delivery.transports import OutgoingMessage
+from fidele.delivery.transports import OutgoingMessage, address_for_transport
 from fidele.tracking.tokens import token_make
 
 
@@ -413,7 +413,10 @@ def message_build(
     if with_preheader is not html:
         html, html_chunks = with_preheader, ()
 
-    to_header = _address_header(to_name, to_email) if to_name else to_email
+    # An international domain is written in its ASCII form, as on the envelope; an address with
+    # a Unicode local part stays UTF-8 (RFC 6532): only an SMTPUTF8 server is given it.
+    to_address = address_for_transport(to_email)[0]
+    to_header = _address_header(to_name, to_address) if to_name else to_address
     lines = [
         b"From: " + identity.from_header_bytes,
         b"To: " + to_header.encode(),

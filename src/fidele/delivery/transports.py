@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import idna
 from django.conf import settings
 
 
@@ -101,6 +102,23 @@ class _ContextManager:
 
     def close(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+def address_for_transport(address: str) -> tuple[str, bool]:
+    """The address as it travels, and whether it needs SMTPUTF8 (RFC 6531).
+
+    A domain in Unicode (jean@café.example) travels everywhere in its ASCII form, IDNA 2008
+    (jean@xn--caf-dma.example). A local part in Unicode (élodie@...) has no ASCII form: only a
+    server that announces SMTPUTF8 can take it, and it then travels as UTF-8.
+    """
+    if address.isascii():
+        return address, False
+    local, at, domain = address.rpartition("@")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        return address, True  # not a domain IDNA can spell: only an SMTPUTF8 server may take it
+    return f"{local}{at}{domain}", not local.isascii()
 
 
 def _reply_text(code: int, reply: bytes | str) -> str:
@@ -205,6 +223,12 @@ class SMTPTransport(_ContextManager):
         # is reopened once at once: nothing can have been delivered. A failure after DATA began
         # is reported as temporary and retried later by the engine, because the server may or
         # may not have accepted the message.
+        mail_from, international = address_for_transport(message.mail_from)
+        recipients = []
+        for address in message.recipients:
+            recipient, needs_utf8 = address_for_transport(address)
+            recipients.append(recipient)
+            international = international or needs_utf8
         for attempt in (1, 2):
             try:
                 conn = self._usable_connection()
@@ -214,8 +238,17 @@ class SMTPTransport(_ContextManager):
                 )
             except (smtplib.SMTPException, OSError) as exc:
                 return TransportResult.temporary(f"cannot connect to {self.host}: {exc}")
+            if international and not conn.has_extn("smtputf8"):
+                return TransportResult.hard(
+                    f"the mail server {self.host} does not accept international addresses "
+                    "(SMTPUTF8): this address cannot be sent to through it"
+                )
+            # smtplib encodes each command with command_encoding (ASCII unless SMTPUTF8).
+            conn.command_encoding = "utf-8" if international else "ascii"
             try:
-                code, reply = conn.docmd("mail", f"FROM:<{message.mail_from}>")
+                code, reply = conn.docmd(
+                    "mail", f"FROM:<{mail_from}>" + (" SMTPUTF8" if international else "")
+                )
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
                 self._drop()
                 if attempt == 1:
@@ -227,7 +260,7 @@ class SMTPTransport(_ContextManager):
                 return self._refused(conn, code, reply)
             accepted = 0
             last_refusal: tuple[int, bytes] | None = None
-            for recipient in message.recipients:
+            for recipient in recipients:
                 code, reply = conn.docmd("rcpt", f"TO:<{recipient}>")
                 if code in (250, 251):
                     accepted += 1
