@@ -42,7 +42,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -268,6 +268,8 @@ class Recipient:
     attempts: int
     variant_id: int | None
     contact: dict[str, Any] | None
+    # The suppression's reason when the address was suppressed after the snapshot.
+    suppressed_for: str = ""
 
     @property
     def full_name(self) -> str:
@@ -284,32 +286,45 @@ def _contact_fields() -> tuple[str, ...]:
 
 
 def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[Recipient]:
+    """Claim up to `limit` queued rows (one UPDATE whose subquery skips the rows other senders
+    hold), then read them back with what rendering needs: two statements a batch, whatever
+    its size."""
     now = timezone.now()
+    ready = (
+        OutboxMessage.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("id")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        ready = ready.select_for_update(skip_locked=True)
     with transaction.atomic():
-        ready = (
-            OutboxMessage.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .order_by("id")
-        )
-        if connection.features.has_select_for_update_skip_locked:
-            ready = ready.select_for_update(skip_locked=True)
-        ids = list(ready.values_list("id", flat=True)[:limit])
-        if not ids:
-            return []
-        OutboxMessage.objects.filter(id__in=ids).update(
+        claimed = OutboxMessage.objects.filter(id__in=ready.values("id")[:limit]).update(
             status=Status.CLAIMED, claimed_by=claimer, claimed_at=now
         )
-    return recipients_read(ids)
+    if not claimed:
+        return []
+    # This claimer's rows are this batch: each earlier one was recorded or released before.
+    return _recipients(
+        OutboxMessage.objects.filter(
+            campaign_id=campaign_id, status=Status.CLAIMED, claimed_by=claimer
+        )
+    )
 
 
 def recipients_read(ids: list[int]) -> list[Recipient]:
     """The outbox rows `ids`, in id order, with what rendering needs of their contacts."""
+    return _recipients(OutboxMessage.objects.filter(id__in=ids))
+
+
+def _recipients(rows: Any) -> list[Recipient]:
     fields = _contact_fields()
     columns = ["id", "campaign_id", "email", "attempts", "variant_id", "contact_id"]
+    # Whether the address was suppressed since the snapshot, read in the same query.
+    suppression = Suppression.objects.filter(email=OuterRef("email")).values("reason")[:1]
     values = (
-        OutboxMessage.objects.filter(id__in=ids)
-        .order_by("id")
-        .values_list(*columns, *[f"contact__{name}" for name in fields])
+        rows.order_by("id")
+        .annotate(suppressed_for=Subquery(suppression))
+        .values_list(*columns, "suppressed_for", *[f"contact__{name}" for name in fields])
     )
     return [
         Recipient(
@@ -318,7 +333,8 @@ def recipients_read(ids: list[int]) -> list[Recipient]:
             email=row[2],
             attempts=row[3],
             variant_id=row[4],
-            contact=dict(zip(fields, row[6:], strict=True)) if row[5] is not None else None,
+            suppressed_for=row[6] or "",
+            contact=dict(zip(fields, row[7:], strict=True)) if row[5] is not None else None,
         )
         for row in values
     ]
@@ -723,11 +739,6 @@ class Sender:
         claimer: str,
         shared: _Shared,
     ) -> None:
-        suppressed = dict(
-            Suppression.objects.filter(email__in=[row.email for row in batch]).values_list(
-                "email", "reason"
-            )
-        )
         for variant_id in {row.variant_id for row in batch}:
             # Compiled now: while a result is in flight the connection can run nothing else.
             content.compiled(variant_id)
@@ -737,10 +748,10 @@ class Sender:
             for row in batch:
                 if shared.stop.is_set():
                     return
-                if row.email in suppressed:
+                if row.suppressed_for:
                     # Suppressed after the snapshot (a bounce, a complaint, an unsubscribe from
                     # everything): it must not be mailed.
-                    writer.skipped(row, f"suppressed: {suppressed[row.email]}")
+                    writer.skipped(row, f"suppressed: {row.suppressed_for}")
                     pending.discard(row.pk)
                     self._count(shared, Status.SKIPPED)
                     continue
