@@ -279,9 +279,15 @@ def test_pause_resume_cancel_and_duplicate_from_the_page(marketer_client, enqueu
     assert response["Location"] == reverse("campaigns:detail", args=[copy.pk])
 
 
-def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(marketer_client, monkeypatch):
+def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(
+    marketer_client, marketer, monkeypatch, settings
+):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
     sent = []
-    monkeypatch.setattr(views, "message_send_test", lambda **kwargs: sent.append(kwargs))
+    engine = views.message_send_test
+    monkeypatch.setattr(
+        views, "message_send_test", lambda **kwargs: sent.append(kwargs) or engine(**kwargs)
+    )
     made = campaign()
     contact = Contact.objects.create(email="lea@example.com", first_name="Léa")
     response = marketer_client.post(
@@ -293,6 +299,11 @@ def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(marketer_cl
     assert sent[0]["to"] == ["moi@example.com", "toi@example.com"]
     assert sent[0]["contact"] == contact and sent[0]["campaign"] == made
     assert AuditLog.objects.filter(action="other", object_id=str(made.pk)).exists()
+    # The engine's service records it, as the user who clicked.
+    assert sent[0]["actor"] == marketer
+    audit = AuditLog.objects.get(action="other", object_id=str(made.pk))
+    assert audit.actor == marketer
+    assert audit.changes == {"test_sent_to": ["moi@example.com", "toi@example.com"]}
 
 
 def test_a_test_send_refuses_bad_addresses(marketer_client, monkeypatch):

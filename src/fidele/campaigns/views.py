@@ -26,7 +26,6 @@ from fidele.campaigns.layouts import (
 )
 from fidele.campaigns.models import Campaign, Layout, Variant
 from fidele.contacts.models import Contact
-from fidele.core.audit import audit_record
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
 
 Status = Campaign.Status
@@ -281,7 +280,9 @@ def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     variant = _variant(campaign, form.cleaned_data.get("variant"))
     addresses = form.cleaned_data["addresses"]
     try:
-        message_send_test(campaign=campaign, variant=variant, contact=contact, to=addresses)
+        message_send_test(
+            campaign=campaign, variant=variant, contact=contact, to=addresses, actor=request.user
+        )
     except rendering.TemplateProblem as problem:
         messages.error(
             request, _("The test was not sent: %(problem)s") % {"problem": problem_message(problem)}
@@ -289,12 +290,6 @@ def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     except Exception as exc:  # a transport failure: say so, do not crash the page
         messages.error(request, _("The test was not sent: %(error)s") % {"error": exc})
     else:
-        audit_record(
-            actor=request.user,
-            action="other",
-            obj=campaign,
-            changes={"test_sent_to": addresses},
-        )
         messages.success(
             request, _("Test sent to %(addresses)s.") % {"addresses": ", ".join(addresses)}
         )
