@@ -82,8 +82,71 @@ def test_the_list_shows_campaigns_with_their_status_and_counts(viewer_client):
     assert response.status_code == 200
     html = response.content.decode()
     assert "Automne" in html
-    rows = response.context["campaigns"]
+    rows = response.context["page"].rows
     assert (rows[0].recipients, rows[0].sent_count, rows[0].failed_count) == (2, 1, 1)
+
+
+def many_campaigns(count, **fields):
+    """`count` campaigns in one INSERT (the service's checks are not what these tests are about)."""
+    return Campaign.objects.bulk_create(
+        Campaign(name=f"Campagne {n:03d}", subject="s", from_email="c@example.com", **fields)
+        for n in range(count)
+    )
+
+
+def test_the_campaign_list_pages_past_fifty_campaigns(viewer_client):
+    made = many_campaigns(55)
+    first = viewer_client.get(reverse("campaigns:list"))
+    assert first.context["count"] == 55 and "55 campagnes" in first.content.decode()
+    page = first.context["page"]
+    assert len(page.rows) == 50 and page.next_cursor and page.is_first
+    second = viewer_client.get(reverse("campaigns:list"), {"after": page.next_cursor})
+    shown = [c.pk for c in page.rows] + [c.pk for c in second.context["page"].rows]
+    assert sorted(shown) == sorted(c.pk for c in made)
+    assert second.context["page"].next_cursor is None
+    assert 'rel="prev"' in second.content.decode()
+
+
+def test_the_status_filter_applies_to_every_page_and_to_the_count(viewer_client):
+    many_campaigns(52, status=Status.SENT)
+    many_campaigns(3)
+    first = viewer_client.get(reverse("campaigns:list"), {"status": "sent"})
+    assert first.context["count"] == 52 and first.context["status"] == "sent"
+    assert {c.status for c in first.context["page"].rows} == {Status.SENT}
+    html = first.content.decode()
+    assert "status=sent" in html.split('rel="next"')[0].rsplit("<a", 1)[1]
+    cursor = first.context["page"].next_cursor
+    second = viewer_client.get(reverse("campaigns:list"), {"status": "sent", "after": cursor})
+    assert [c.status for c in second.context["page"].rows] == [Status.SENT] * 2
+    drafts = viewer_client.get(reverse("campaigns:list"), {"status": "draft"})
+    assert drafts.context["count"] == 3
+    # An unknown status lists every campaign rather than none.
+    assert viewer_client.get(reverse("campaigns:list"), {"status": "x"}).context["count"] == 55
+
+
+def test_a_filter_change_from_htmx_returns_only_the_results(viewer_client):
+    many_campaigns(2)
+    response = viewer_client.get(reverse("campaigns:list"), headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert "2 campagnes" in html and "<html" not in html and 'id="id_status"' not in html
+
+
+def test_the_campaign_list_counts_every_outbox_of_the_page_in_one_query(
+    viewer_client, django_assert_max_num_queries
+):
+    """The figures come from one grouped query for the page's campaigns, however many there
+    are: session, user, page, count, figures."""
+    made = many_campaigns(60)
+    OutboxMessage.objects.bulk_create(
+        OutboxMessage(campaign=c, email=f"r{n}@example.com", status=status)
+        for c in made
+        for n, status in enumerate(["sent", "sent", "failed", "queued"])
+    )
+    with django_assert_max_num_queries(5):
+        response = viewer_client.get(reverse("campaigns:list"))
+    rows = response.context["page"].rows
+    assert len(rows) == 50
+    assert {(c.recipients, c.sent_count, c.failed_count) for c in rows} == {(4, 2, 1)}
 
 
 def test_a_marketer_creates_a_campaign_from_the_form(marketer_client):
@@ -295,9 +358,15 @@ def test_pause_resume_cancel_and_duplicate_from_the_page(marketer_client, enqueu
     assert response["Location"] == reverse("campaigns:detail", args=[copy.pk])
 
 
-def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(marketer_client, monkeypatch):
+def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(
+    marketer_client, marketer, monkeypatch, settings
+):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
     sent = []
-    monkeypatch.setattr(views, "message_send_test", lambda **kwargs: sent.append(kwargs))
+    engine = views.message_send_test
+    monkeypatch.setattr(
+        views, "message_send_test", lambda **kwargs: sent.append(kwargs) or engine(**kwargs)
+    )
     made = campaign()
     contact = Contact.objects.create(email="lea@example.com", first_name="Léa")
     response = marketer_client.post(
@@ -309,6 +378,11 @@ def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(marketer_cl
     assert sent[0]["to"] == ["moi@example.com", "toi@example.com"]
     assert sent[0]["contact"] == contact and sent[0]["campaign"] == made
     assert AuditLog.objects.filter(action="other", object_id=str(made.pk)).exists()
+    # The engine's service records it, as the user who clicked.
+    assert sent[0]["actor"] == marketer
+    audit = AuditLog.objects.get(action="other", object_id=str(made.pk))
+    assert audit.actor == marketer
+    assert audit.changes == {"test_sent_to": ["moi@example.com", "toi@example.com"]}
 
 
 def test_a_test_send_refuses_bad_addresses(marketer_client, monkeypatch):

@@ -53,16 +53,64 @@ def test_the_outbox_filters_by_recipient_subject_and_campaign(viewer_client):
     assert "paul@example.com" in html and "lea@example.com" not in html
 
 
-def test_the_outbox_pages_by_id(viewer_client, monkeypatch):
-    from fidele.delivery import views
+def captured_many(count, **fields):
+    made = captured(**fields)
+    CapturedMessage.objects.bulk_create(
+        CapturedMessage(
+            campaign=made.campaign,
+            sender=made.sender,
+            recipients=[f"r{n}@example.com"],
+            subject=made.subject,
+            raw=made.raw,
+        )
+        for n in range(count - 1)
+    )
+    return list(CapturedMessage.objects.filter(campaign=made.campaign).order_by("-id"))
 
-    monkeypatch.setattr(views, "PAGE_SIZE", 2)
-    ids = [captured(to=f"r{n}@example.com").pk for n in range(3)]
+
+def test_the_outbox_pages_past_fifty_messages_newest_first(viewer_client):
+    made = captured_many(55)
     first = viewer_client.get(reverse("delivery:outbox"))
-    assert first.context["next_before"] == ids[1]
-    second = viewer_client.get(reverse("delivery:outbox"), {"before": ids[1]})
-    assert [m.pk for m in second.context["messages_page"]] == [ids[0]]
-    assert second.context["next_before"] is None
+    assert first.context["count"] == 55 and "55 messages" in first.content.decode()
+    page = first.context["page"]
+    assert [m.pk for m in page.rows] == [m.pk for m in made[:50]]
+    second = viewer_client.get(reverse("delivery:outbox"), {"after": page.next_cursor})
+    assert [m.pk for m in second.context["page"].rows] == [m.pk for m in made[50:]]
+    assert second.context["page"].next_cursor is None
+    back = viewer_client.get(
+        reverse("delivery:outbox"), {"before": second.context["page"].prev_cursor}
+    )
+    assert [m.pk for m in back.context["page"].rows] == [m.pk for m in made[:50]]
+
+
+def test_the_outbox_keeps_its_search_and_campaign_filter_from_page_to_page(viewer_client):
+    automne = Campaign.objects.create(name="Automne", subject="s", from_email="c@example.com")
+    captured_many(53, campaign=automne, subject="Foire aux vins")
+    captured_many(5, subject="Autre chose")
+    first = viewer_client.get(reverse("delivery:outbox"), {"q": "foire", "campaign": automne.pk})
+    assert first.context["count"] == 53
+    html = first.content.decode()
+    next_link = html.split('rel="next"')[0].rsplit("<a", 1)[1]
+    assert "q=foire" in next_link and f"campaign={automne.pk}" in next_link
+    # The campaign the list is narrowed to is named, with a link to it.
+    assert reverse("campaigns:detail", args=[automne.pk]) in html
+    second = viewer_client.get(
+        reverse("delivery:outbox"),
+        {"q": "foire", "campaign": automne.pk, "after": first.context["page"].next_cursor},
+    )
+    assert len(second.context["page"].rows) == 3
+    assert {m.subject for m in second.context["page"].rows} == {"Foire aux vins"}
+
+
+def test_the_outbox_page_reads_the_messages_without_their_raw_source(
+    viewer_client, django_assert_max_num_queries
+):
+    captured_many(60, campaign=Campaign.objects.create(name="A", subject="s", from_email="c@x.fr"))
+    # session, user, page (campaigns joined), count
+    with django_assert_max_num_queries(4):
+        response = viewer_client.get(reverse("delivery:outbox"))
+    assert len(response.context["page"].rows) == 50
+    assert "raw" in response.context["page"].rows[0].get_deferred_fields()
 
 
 def test_a_message_shows_headers_html_in_a_sandboxed_frame_and_text(viewer_client):

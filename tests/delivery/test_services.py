@@ -197,3 +197,31 @@ def test_a_test_send_refused_by_the_server_says_why(smtp_sink, settings):
     campaign = campaign_make(lists=[])
     with pytest.raises(SendError, match="5.1.2"):
         message_send_test(campaign=campaign, to=["typo@exmaple.com"])
+    assert not AuditLog.objects.filter(action="other").exists()
+
+
+def test_a_test_send_is_audited_by_the_service_whoever_calls_it(settings, owner):
+    from fidele.delivery.services import message_send_test
+
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    campaign = campaign_make(lists=[])
+    message_send_test(campaign=campaign, to=["me@shop.example"], actor=owner)
+    audit = AuditLog.objects.get(action="other", object_id=str(campaign.pk))
+    assert audit.actor == owner and audit.object_type == "campaigns.campaign"
+    assert audit.changes == {"test_sent_to": ["me@shop.example"]}
+    # Without a user (the command line, a task), it is recorded as the system's.
+    message_send_test(campaign=campaign, to=["boss@x.fr"])
+    latest = AuditLog.objects.filter(action="other").latest("id")
+    assert latest.actor is None and latest.actor_label == "system"
+
+
+def test_a_test_send_refused_half_way_audits_the_addresses_that_did_go_out(smtp_sink, settings):
+    from fidele.delivery.services import SendError, message_send_test
+
+    settings.EMAIL_TRANSPORT = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_sink.port}
+    smtp_sink.rcpt_replies["typo@exmaple.com"] = "550 5.1.2 Bad destination domain"
+    campaign = campaign_make(lists=[])
+    with pytest.raises(SendError):
+        message_send_test(campaign=campaign, to=["me@shop.example", "typo@exmaple.com"])
+    audit = AuditLog.objects.get(action="other", object_id=str(campaign.pk))
+    assert audit.changes == {"test_sent_to": ["me@shop.example"]}

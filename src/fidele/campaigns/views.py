@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.vary import vary_on_headers
 
 from fidele.campaigns import rendering, selectors, services
 from fidele.campaigns.forms import (
@@ -26,8 +27,8 @@ from fidele.campaigns.layouts import (
 )
 from fidele.campaigns.models import Campaign, Layout, Variant
 from fidele.contacts.models import Contact
-from fidele.core.audit import audit_record
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
+from fidele.web.pagination import listing_page
 
 Status = Campaign.Status
 
@@ -42,17 +43,34 @@ STATUS_BADGES = {
 
 
 @require_safe
+@vary_on_headers("HX-Request")
 @require_role(VIEWER)
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    status = request.GET.get("status", "")
-    campaigns = list(selectors.campaigns_list(status=status)[:200])
+    params = request.GET
+    status = params.get("status", "")
+    queryset = selectors.campaigns_list(status=status)
+    listing = listing_page(
+        queryset,
+        params,
+        fields=["created_at", "id"],
+        # The bodies (HTML, often tens of kB each) are not shown in the list.
+        page_queryset=queryset.defer("body", "text_body"),
+    )
+    campaigns = listing["page"].rows
+    # Counted for this page's campaigns only: the outbox of every campaign ever sent is not read.
+    selectors.campaigns_figures(campaigns=campaigns)
     for campaign in campaigns:
         campaign.badge = STATUS_BADGES.get(campaign.status, "")
-    return render(
-        request,
-        "campaigns/list.html",
-        {"campaigns": campaigns, "status": status, "statuses": Status.choices},
-    )
+    context = {
+        **listing,
+        "status": status if status in Status.values else "",
+        "statuses": Status.choices,
+    }
+    # A filter change asks for the results only; a history restore (back button after the cache
+    # was emptied) needs the whole page even though it comes from htmx.
+    partial = request.htmx and not request.htmx.history_restore_request
+    template = "campaigns/_results.html" if partial else "campaigns/list.html"
+    return render(request, template, context)
 
 
 def _save_variants(form: CampaignForm, campaign: Campaign, actor: Any) -> None:
@@ -281,7 +299,9 @@ def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     variant = _variant(campaign, form.cleaned_data.get("variant"))
     addresses = form.cleaned_data["addresses"]
     try:
-        message_send_test(campaign=campaign, variant=variant, contact=contact, to=addresses)
+        message_send_test(
+            campaign=campaign, variant=variant, contact=contact, to=addresses, actor=request.user
+        )
     except rendering.TemplateProblem as problem:
         messages.error(
             request, _("The test was not sent: %(problem)s") % {"problem": problem_message(problem)}
@@ -289,12 +309,6 @@ def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
     except Exception as exc:  # a transport failure: say so, do not crash the page
         messages.error(request, _("The test was not sent: %(error)s") % {"error": exc})
     else:
-        audit_record(
-            actor=request.user,
-            action="other",
-            obj=campaign,
-            changes={"test_sent_to": addresses},
-        )
         messages.success(
             request, _("Test sent to %(addresses)s.") % {"addresses": ", ".join(addresses)}
         )

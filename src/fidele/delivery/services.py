@@ -195,14 +195,21 @@ def ab_winner_pick(*, campaign_id: int, now: Any = None) -> Variant | None:
 
 
 def message_send_test(
-    *, campaign: Campaign, to: list[str], variant: Variant | None = None, contact: Any = None
+    *,
+    campaign: Campaign,
+    to: list[str],
+    variant: Variant | None = None,
+    contact: Any = None,
+    actor: Any = None,
 ) -> list[str]:
     """Send the campaign as `contact` (or with empty merge fields) to a few addresses, now,
     through the configured transport, subject prefixed with "[TEST]". Nothing is recorded in
     the outbox; links carry the id 0, which the tracking and unsubscribe endpoints accept and
     ignore. Returns the Message-IDs; raises SendError when the transport refuses one.
 
-    Template errors (TemplateProblem) are raised before anything is sent.
+    The audit log records who sent the test to which addresses: those the transport accepted,
+    also when a later one fails. Template errors (TemplateProblem) are raised before anything
+    is sent.
     """
     import secrets
 
@@ -216,33 +223,42 @@ def message_send_test(
     rendered = compiled.render(contact=contact, links=links)
     identity = campaign_identity(campaign)
     dkim_key = dkim_key_from_settings()
-    sent = []
-    with transport_from_settings() as transport:
-        for address in to:
-            message = message_build(
-                identity=identity,
-                outbox_id=0,
-                to_email=address,
-                subject=f"[TEST] {rendered.subject}",
-                preheader=rendered.preheader,
-                html=rendered.html,
-                text=rendered.text,
-                unsubscribe_url=links.unsubscribe_url(),
-                unsubscribe_token=links.unsubscribe_token,
-                extra_headers=rendered.headers,
-                dkim_key=dkim_key,
-                message_id=(
-                    f"<fidele.test.{campaign.pk}.{secrets.token_hex(8)}"
-                    f"@{identity.message_id_domain}>"
-                ),
-            )
-            message.campaign_id = campaign.pk
-            message.outbox_id = None  # no outbox row behind a test
-            result = transport.send(message)
-            if not result.accepted:
-                raise SendError(
-                    _("The server refused the test to %(address)s: %(error)s")
-                    % {"address": address, "error": result.error}
+    sent: list[str] = []
+    accepted: list[str] = []
+    try:
+        with transport_from_settings() as transport:
+            for address in to:
+                message = message_build(
+                    identity=identity,
+                    outbox_id=0,
+                    to_email=address,
+                    subject=f"[TEST] {rendered.subject}",
+                    preheader=rendered.preheader,
+                    html=rendered.html,
+                    text=rendered.text,
+                    unsubscribe_url=links.unsubscribe_url(),
+                    unsubscribe_token=links.unsubscribe_token,
+                    extra_headers=rendered.headers,
+                    dkim_key=dkim_key,
+                    message_id=(
+                        f"<fidele.test.{campaign.pk}.{secrets.token_hex(8)}"
+                        f"@{identity.message_id_domain}>"
+                    ),
                 )
-            sent.append(result.message_id)
+                message.campaign_id = campaign.pk
+                message.outbox_id = None  # no outbox row behind a test
+                result = transport.send(message)
+                if not result.accepted:
+                    raise SendError(
+                        _("The server refused the test to %(address)s: %(error)s")
+                        % {"address": address, "error": result.error}
+                    )
+                sent.append(result.message_id)
+                accepted.append(address)
+    finally:
+        # Also after a refusal: the messages accepted before it did go out.
+        if accepted:
+            audit_record(
+                actor=actor, action="other", obj=campaign, changes={"test_sent_to": accepted}
+            )
     return sent

@@ -12,10 +12,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from fidele.campaigns.models import Campaign
 from fidele.core.permissions import VIEWER, require_role
 from fidele.delivery.models import CapturedMessage
-
-PAGE_SIZE = 50
+from fidele.web.pagination import listing_page
 
 
 def _parsed(captured: CapturedMessage) -> EmailMessage:
@@ -25,26 +25,30 @@ def _parsed(captured: CapturedMessage) -> EmailMessage:
 @require_safe
 @require_role(VIEWER)
 def outbox_list(request: HttpRequest) -> HttpResponse:
-    # Keyset pagination on the id: the outbox can hold a whole campaign's messages.
-    queryset = CapturedMessage.objects.select_related("campaign").order_by("-id")
-    q = (request.GET.get("q") or "").strip()[:200]
+    params = request.GET
+    queryset = CapturedMessage.objects.all()
+    q = (params.get("q") or "").strip()[:200]
     if q:
         queryset = queryset.filter(Q(subject__icontains=q) | Q(recipients__icontains=q))
-    campaign_id = request.GET.get("campaign", "")
+    campaign_id = params.get("campaign", "")
+    campaign = None
     if campaign_id.isdigit():
         queryset = queryset.filter(campaign_id=int(campaign_id))
-    before = request.GET.get("before", "")
-    if before.isdigit():
-        queryset = queryset.filter(id__lt=int(before))
-    page = list(queryset.defer("raw")[: PAGE_SIZE + 1])
-    has_more = len(page) > PAGE_SIZE
-    page = page[:PAGE_SIZE]
+        campaign = Campaign.objects.filter(pk=int(campaign_id)).only("pk", "name").first()
+    # Paged on the id alone: the outbox can hold a whole campaign's messages, and the id order
+    # is the order they were captured in.
+    listing = listing_page(
+        queryset,
+        params,
+        fields=["id"],
+        page_queryset=queryset.select_related("campaign").defer("raw"),
+    )
     context: dict[str, Any] = {
-        "messages_page": page,
+        **listing,
         "q": q,
         "campaign_id": campaign_id if campaign_id.isdigit() else "",
-        "next_before": page[-1].id if has_more and page else None,
-        "is_first_page": not before,
+        "campaign": campaign,
+        "filters_active": bool(q or campaign_id.isdigit()),
     }
     return render(request, "delivery/outbox_list.html", context)
 
