@@ -99,3 +99,14 @@ def test_a_plain_smtp_url_keeps_its_port():
 def test_an_unknown_email_scheme_is_refused_with_the_choices():
     with pytest.raises(env.ConfigError, match="unknown scheme 'carrier-pigeon'"):
         env.email_config("carrier-pigeon://coop")
+
+
+def test_a_redis_url_is_checked_without_echoing_its_password(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://:s3cret@127.0.0.1:6379/0")
+    assert env.redis_url() == "redis://:s3cret@127.0.0.1:6379/0"
+    monkeypatch.setenv("REDIS_URL", "http://:s3cret@cache")
+    with pytest.raises(env.ConfigError, match="REDIS_URL is not a Redis URL") as raised:
+        env.redis_url()
+    assert "s3cret" not in str(raised.value)
+    monkeypatch.delenv("REDIS_URL")
+    assert env.redis_url() == ""

@@ -188,3 +188,15 @@ def email_config(url: str | None) -> dict:
         f"EMAIL_URL={url!r}: unknown scheme {scheme!r} "
         f"(capture, smtp, smtp+tls, smtps, {', '.join(sorted(ESP_SCHEMES))})"
     )
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def redis_url(name: str = "REDIS_URL") -> str:
+    """A Redis URL (redis://host:6379/0, rediss://... with TLS, unix:///path), or "" when unset."""
+    value = env_str(name, "") or ""
+    if value and value.partition("://")[0] not in REDIS_SCHEMES:
+        # The value is not echoed: it may hold a password.
+        raise ConfigError(f"{name} is not a Redis URL (it starts with one of {REDIS_SCHEMES})")
+    return value

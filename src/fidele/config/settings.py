@@ -142,6 +142,8 @@ FIDELE_VERP = env.env_bool("FIDELE_VERP", False)
 BOUNCE_MAILBOX_URL = env.env_str("BOUNCE_MAILBOX_URL", "") or ""
 SEND_RATE_PER_SECOND = env.env_int("FIDELE_SEND_RATE_PER_SECOND", 0)  # 0: as fast as possible
 SEND_RATE_PER_HOUR = env.env_int("FIDELE_SEND_RATE_PER_HOUR", 0)
+# Where the rate limits above are counted for all senders: Redis when set, else the database.
+REDIS_URL = env.redis_url("REDIS_URL")
 SEND_CONCURRENCY = env.env_int("FIDELE_SEND_CONCURRENCY", 1)
 SEND_BATCH_SIZE = env.env_int("FIDELE_SEND_BATCH_SIZE", 200)
 SEND_MAX_ATTEMPTS = env.env_int("FIDELE_SEND_MAX_ATTEMPTS", 5)

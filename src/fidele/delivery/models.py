@@ -134,3 +134,20 @@ class BounceReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.email}"
+
+
+class RateBucket(models.Model):
+    """The state of one send rate limit shared by every sender of the installation (see
+    fidele.delivery.ratelimit): internal bookkeeping, shown nowhere.
+
+    `tokens` may be negative: senders that took tokens in advance wait until the debt is refilled.
+    `updated_at` is in seconds since the epoch by the senders' clocks (a float, not a datetime:
+    the bucket arithmetic runs in one SQL statement on SQLite and PostgreSQL alike).
+    """
+
+    key = models.CharField(max_length=64, primary_key=True)
+    tokens = models.FloatField()
+    updated_at = models.FloatField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.tokens:.1f}"
