@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('delivery', '0002_outbox_campaign_sent_index'),
+        ('delivery', '0003_lean_outbox_indexes'),
     ]
 
     operations = [
