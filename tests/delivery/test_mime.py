@@ -224,7 +224,7 @@ def test_a_body_encoded_a_chunk_at_a_time_decodes_to_the_same_text(chunks):
 
     from fidele.delivery.mime import _quoted_printable, _quoted_printable_chunks
 
-    encoded = _quoted_printable_chunks(chunks)
+    encoded = _quoted_printable_chunks("".join(chunks), chunks)
     whole = "".join(chunks).replace("\r\n", "\n").replace("\r", "\n")
     assert quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode() == whole
     assert quopri.decodestring(_quoted_printable("".join(chunks)).replace(b"\r\n", b"\n")) == (
