@@ -343,7 +343,11 @@ class RecordingCheckTransport:
     def send(self, message, *, before_delivery=None):
         if before_delivery is not None:
             before_delivery()
+        from fidele.delivery.journal import journal_records, journals_left
+
         recorded = set(OutboxMessage.objects.filter(status="sent").values_list("id", flat=True))
+        for _claimer, path in journals_left():  # recorded, not yet copied to the table
+            recorded |= {record[0] for record in journal_records(path) if record[1] == "sent"}
         self.unrecorded_at_delivery.append(len(set(self.delivered) - recorded))
         self.delivered.append(message.outbox_id)
         from fidele.delivery.transports import TransportResult

@@ -1,4 +1,4 @@
-"""The sender: claim a batch of outbox rows, render, build, send, record each result at once.
+"""The sender: claim a batch of outbox rows, render, build, send, journal each result at once.
 
 Crash safety comes from the order of writes, not from luck:
 
@@ -7,20 +7,22 @@ Crash safety comes from the order of writes, not from luck:
    machines take disjoint batches. SQLite: the claim runs in an IMMEDIATE transaction, which takes
    the database's single write lock at BEGIN: claims are serialised, so several senders stay
    correct there too (they are just not faster: SQLite has one writer).
-2. Each message's result (sent + Message-ID, or a failure) is written by its own autocommit
-   UPDATE, and the next message is not delivered until that UPDATE is done. On PostgreSQL the
-   UPDATE is running on the server while the next message's MAIL, RCPT and DATA commands go
-   out; only the end of the data, the moment the server takes the message, waits for it (see
-   ResultWriter). Results are never buffered: a sender killed at any instant leaves at most one
-   message per connection sent but still marked claimed.
+2. Each message's result (sent + Message-ID, or a failure) is appended to the connection's
+   journal, a local file, before the next message is handed over (fidele.delivery.journal);
+   the journal is copied to the outbox table in one transaction every few hundred messages or
+   every second, and before the next batch is claimed. A sender killed at any instant leaves at
+   most one message per connection sent and not journaled.
 3. Claimed rows whose sender is gone go back to queued: at once when the claimer was a process on
-   this machine that no longer exists, otherwise when its lease ran out (senders renew their lease
-   while they work). The message in flight at the kill is therefore sent again: that is the one
-   duplicate the design allows, and it carries the same Message-ID as the first copy.
+   this machine that no longer exists (after its journal is recorded), otherwise when its lease
+   ran out (senders renew their lease while they work). The message in flight at the kill is
+   therefore sent again: that is the one duplicate the design allows, and it carries the same
+   Message-ID as the first copy.
 
-Buffering the status updates (one UPDATE per 100 messages) would be cheaper, but a kill would
-then re-send up to 100 recipients per connection. On PostgreSQL the sender's commits are
-asynchronous instead (see ResultWriter._send_postgresql and BENCHMARKS.md, "Sending").
+The journal replaced one autocommitted UPDATE per message: on the project machine that round trip
+cost the sender and PostgreSQL together more CPU than rendering and building the message (see
+BENCHMARKS.md, "Sending"). What it gives up is written in fidele.delivery.journal: when a whole
+machine stops, or claims are recovered from another machine, up to one copy interval of results
+per connection is lost and those recipients are sent to again.
 """
 
 from __future__ import annotations
@@ -35,19 +37,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from fidele.campaigns.models import Campaign
 from fidele.compliance.models import Suppression
+from fidele.delivery.journal import Journal, journal_records, journals_left
 from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings, message_build
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.ratelimit import RateLimiter, TokenBucket  # noqa: F401 (re-exported)
@@ -169,7 +172,9 @@ def claimer_is_gone(claimed_by: str) -> bool:
 
 
 def claims_recover(*, campaign_id: int | None = None) -> int:
-    """Put back in the queue the rows claimed by senders that are gone. Returns how many."""
+    """Put back in the queue the rows claimed by senders that are gone, once the results their
+    journals hold on this machine are recorded. Returns how many rows went back."""
+    journals_recover()
     claimed = OutboxMessage.objects.filter(status=Status.CLAIMED)
     if campaign_id is not None:
         claimed = claimed.filter(campaign_id=campaign_id)
@@ -288,99 +293,30 @@ def lease_renew(*, campaign_id: int, claimer: str) -> None:
     ).update(claimed_at=timezone.now())
 
 
-def _sqlite_value(value: Any) -> Any:
-    # What Django's SQLite backend stores for an aware datetime: UTC, ISO format, no offset.
-    if hasattr(value, "tzinfo") and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
-    return value
-
-
 def retry_delay(attempts: int, base: float = RETRY_BASE_SECONDS) -> float:
     """Exponential back-off: base, 2 x base, 4 x base... capped at RETRY_MAX_SECONDS."""
     return float(min(base * (2 ** max(0, attempts - 1)), RETRY_MAX_SECONDS))
 
 
 class ResultWriter:
-    """Records each message's result with one UPDATE on the sender thread's own connection,
-    committed at once (autocommit), without waiting for it when it can.
+    """Records each message's result in the connection's journal at once (a local file: see
+    fidele.delivery.journal), and copies the journal to the outbox table in one transaction every
+    FLUSH_EVERY results or FLUSH_SECONDS, and before the next batch is claimed.
 
-    On PostgreSQL the UPDATE is handed to the server and the sender goes on with the next
-    message's MAIL, RCPT and DATA while the server runs it; `wait()`, called just before the next
-    message's data is handed over, collects the answer. One statement is in flight at most, so no
-    message is ever delivered while the previous one's result is unrecorded, and the sender needs
-    no writer thread (handing each result to a thread, and the GIL back and forth, cost more CPU
-    than the UPDATE itself). On SQLite (a local file, no round trip) the UPDATE runs at once.
-
-    Plain parameterised SQL, prepared once per connection: this runs once per message and the
-    ORM's query building would be a visible share of the per-message cost.
+    Each record holds the row's whole new state (not "attempts + 1"), and is applied only to a
+    row still claimed by this claimer: applying a journal twice changes nothing.
     """
 
-    def __init__(self, *, max_attempts: int, retry_base: float):
-        table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    FLUSH_EVERY = 500
+    FLUSH_SECONDS = 1.0
+
+    def __init__(self, *, claimer: str, max_attempts: int, retry_base: float):
+        self.claimer = claimer
         self.max_attempts = max(1, max_attempts)
         self.retry_base = retry_base
-        # The table name comes from the model; every value is a parameter.
-        update = f"UPDATE {table} SET "  # noqa: S608
-        self.statements = {
-            "sent": update
-            + "status = %s, message_id = %s, sent_at = %s, error = '', attempts = attempts + 1, "
-            "claimed_by = '', next_attempt_at = NULL WHERE id = %s",
-            "failed": update + "status = %s, error = %s, attempts = attempts + 1, "
-            "claimed_by = '', next_attempt_at = %s WHERE id = %s",
-            "skipped": update + "status = %s, error = %s, claimed_by = '' WHERE id = %s",
-        }
-        self._prepared_on: Any = None
-        self._in_flight: Any = None  # the libpq connection awaiting the last UPDATE's answer
-
-    def _execute(self, name: str, params: list[Any]) -> None:
-        self.wait()
-        wrapper = connections[DEFAULT_DB_ALIAS]  # the thread's own, looked up once
-        if wrapper.connection is None:
-            wrapper.ensure_connection()
-        if wrapper.vendor == "postgresql" and not wrapper.in_atomic_block:
-            self._send_postgresql(wrapper.connection.pgconn, name, params)
-        elif wrapper.vendor == "sqlite":
-            # Django's SQLite connection runs in autocommit when no atomic block is open; inside
-            # one (tests), the statement joins it, as Django's own cursor would.
-            wrapper.connection.execute(
-                self.statements[name].replace("%s", "?"), [_sqlite_value(v) for v in params]
-            )
-        else:
-            # Inside a transaction (tests): the statement must join it, through Django.
-            with wrapper.cursor() as cursor:
-                cursor.execute(self.statements[name], params)
-
-    def _send_postgresql(self, pgconn: Any, name: str, params: list[Any]) -> None:
-        if self._prepared_on is not pgconn:
-            # This session's commits are asynchronous (synchronous_commit = off): a commit
-            # returns before its WAL record reaches the disk (0.07 ms instead of 2.7 ms per
-            # message on the project machine), yet it is visible to every other session at
-            # once, so a killed sender loses nothing and the guarantee above holds. Only a
-            # crash of the PostgreSQL server itself can lose the last moments of results (at
-            # most 3 x wal_writer_delay, 0.6 s by default); those messages would be sent again.
-            _pq_check(pgconn.exec_(b"SET synchronous_commit TO OFF"))
-            for statement, sql in self.statements.items():
-                numbered = _numbered_parameters(sql)
-                _pq_check(pgconn.prepare(f"fidele_outbox_{statement}".encode(), numbered))
-            self._prepared_on = pgconn
-        pgconn.send_query_prepared(
-            f"fidele_outbox_{name}".encode(), [_pq_text(value) for value in params]
-        )
-        self._in_flight = pgconn
-
-    def wait(self) -> None:
-        """Until the last UPDATE is committed; raises if it failed."""
-        pgconn, self._in_flight = self._in_flight, None
-        if pgconn is None:
-            return
-        error = None
-        while (result := pgconn.get_result()) is not None:
-            if error is None:
-                error = _pq_error(result)
-        if error is not None:
-            raise error
-
-    close = wait
+        self.journal = Journal(claimer)
+        self._records: list[list[Any]] = []
+        self._flushed_at = time.monotonic()
 
     def outcome(self, row: Recipient, result: TransportResult) -> tuple[str, Any]:
         """The row's next status (and retry time) after this attempt."""
@@ -394,47 +330,94 @@ class ResultWriter:
 
     def write(self, row: Recipient, result: TransportResult, status: str, next_at: Any) -> None:
         if status == Status.SENT:
-            self._execute("sent", [status, result.message_id, timezone.now(), row.pk])
+            self._record([row.pk, status, row.attempts + 1, result.message_id, _now_text()])
         else:
-            self._execute("failed", [status, result.error[:2000], next_at, row.pk])
+            when = next_at.isoformat() if next_at is not None else None
+            self._record([row.pk, status, row.attempts + 1, result.error[:2000], when])
 
     def skipped(self, row: Recipient, reason: str) -> None:
-        self._execute("skipped", [Status.SKIPPED.value, reason, row.pk])
+        self._record([row.pk, Status.SKIPPED.value, row.attempts, reason, None])
+
+    def _record(self, record: list[Any]) -> None:
+        self.journal.append(record)
+        self._records.append(record)
+        if (
+            len(self._records) >= self.FLUSH_EVERY
+            or time.monotonic() - self._flushed_at > self.FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Copies the journal to the outbox table, then empties it."""
+        if self._records:
+            results_apply(self._records, claimer=self.claimer)
+            self.journal.clear()
+            self._records = []
+        self._flushed_at = time.monotonic()
+
+    def close(self) -> None:
+        self.flush()
+        self.journal.close()
 
 
-_PARAMETER = re.compile(r"%s")
+_last_now: list[Any] = [0.0, ""]
 
 
-def _numbered_parameters(sql: str) -> bytes:
-    """`%s` placeholders as PostgreSQL's own `$1, $2...`, for a statement prepared by libpq."""
-    counter = iter(range(1, 1000))
-    return _PARAMETER.sub(lambda _m: f"${next(counter)}", sql).encode()
+def _now_text() -> str:
+    # The send time, to the hundredth of a second: formatted once per tick, not per message.
+    tick = time.time()
+    if tick - _last_now[0] >= 0.01:
+        _last_now[:] = [tick, timezone.now().isoformat()]
+    return _last_now[1]
 
 
-def _pq_text(value: Any) -> bytes | None:
-    # Parameters in PostgreSQL's text format; the server casts them to the columns' types.
-    if value is None:
-        return None
-    if hasattr(value, "isoformat"):
-        return value.isoformat().encode()
-    return str(value).encode()
+def results_apply(records: list[list[Any]], *, claimer: str) -> int:
+    """Writes journal records to the outbox rows this claimer still holds, in one transaction.
+    Returns how many rows changed."""
+    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
+    # The table name comes from the model; every value is a parameter.
+    update = f"UPDATE {table} SET "  # noqa: S608
+    guard = " WHERE id = %s AND status = 'claimed' AND claimed_by = %s"
+    sent, failed, skipped = [], [], []
+    adapt = connection.ops.adapt_datetimefield_value
+    for outbox_id, status, attempts, text, when in records:
+        moment = adapt(datetime.fromisoformat(when)) if when else None
+        if status == Status.SENT:
+            sent.append([status, text, moment, attempts, outbox_id, claimer])
+        elif status == Status.SKIPPED:
+            skipped.append([status, text, outbox_id, claimer])
+        else:
+            failed.append([status, text, attempts, moment, outbox_id, claimer])
+    changed = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql, rows in (
+            (
+                "status = %s, message_id = %s, sent_at = %s, error = '', attempts = %s, "
+                "claimed_by = '', next_attempt_at = NULL",
+                sent,
+            ),
+            ("status = %s, error = %s, claimed_by = ''", skipped),
+            (
+                "status = %s, error = %s, attempts = %s, claimed_by = '', next_attempt_at = %s",
+                failed,
+            ),
+        ):
+            if rows:
+                cursor.executemany(update + sql + guard, rows)
+                changed += max(0, cursor.rowcount)
+    return changed
 
 
-def _pq_error(result: Any) -> Exception | None:
-    from psycopg import pq
-
-    if result.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
-        return None
-    from django.db import DatabaseError
-
-    message = (result.error_message or b"").decode("utf-8", "replace").strip()
-    return DatabaseError(message or f"unexpected result status {result.status}")
-
-
-def _pq_check(result: Any) -> None:
-    error = _pq_error(result)
-    if error is not None:
-        raise error
+def journals_recover() -> int:
+    """Applies, then deletes, the journals left on this machine by senders that are gone."""
+    applied = 0
+    for claimer, path in journals_left():
+        if claimer_is_gone(claimer):
+            applied += results_apply(journal_records(path), claimer=claimer)
+            path.unlink(missing_ok=True)
+    if applied:
+        logger.warning("recorded %s result(s) from the journals of senders that stopped", applied)
+    return applied
 
 
 # ---------------------------------------------------------------------------------------------
@@ -610,7 +593,9 @@ class Sender:
 
     def _work(self, campaign_id: int, content: _CampaignContent, shared: _Shared, wait: bool):
         claimer = claimer_name()
-        writer = ResultWriter(max_attempts=self.max_attempts, retry_base=self.retry_base)
+        writer = ResultWriter(
+            claimer=claimer, max_attempts=self.max_attempts, retry_base=self.retry_base
+        )
         transport = self.transport_factory()
         try:
             while not shared.stop.is_set():
@@ -674,7 +659,6 @@ class Sender:
         shared: _Shared,
     ) -> None:
         for variant_id in {row.variant_id for row in batch}:
-            # Compiled now: while a result is in flight the connection can run nothing else.
             content.compiled(variant_id)
         lease_renewed = time.monotonic()
         pending = {row.pk for row in batch}
@@ -690,7 +674,6 @@ class Sender:
                     self._count(shared, Status.SKIPPED)
                     continue
                 if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
-                    writer.wait()
                     lease_renew(campaign_id=row.campaign_id, claimer=claimer)
                     lease_renewed = time.monotonic()
                 built = message_for(row, content)
@@ -698,24 +681,24 @@ class Sender:
                     result = built
                 else:
                     self.limiter.acquire()
-                    result = transport.send(built, before_delivery=writer.wait)
+                    result = transport.send(built)
                 # Handed over: if its result cannot be recorded, the row stays claimed (not
-                # released for another try at once) until its lease runs out.
+                # released for another try at once) until it is recovered.
                 pending.discard(row.pk)
                 status, next_at = writer.outcome(row, result)
                 writer.write(row, result, status, next_at)
                 bounce = bounce_kind(result, status)
                 if bounce:
-                    writer.wait()
                     _bounce_record(row, result, bounce)
                 self._count(shared, status, failed_attempt=not result.accepted)
                 if not result.accepted and self._too_many_errors(shared):
-                    writer.wait()
+                    writer.flush()
                     self._pause(row.campaign_id, shared, result.error)
                     return
         finally:
             try:
-                writer.wait()
+                # Before the next claim, which reads back this claimer's claimed rows.
+                writer.flush()
             finally:
                 batch_release(ids=list(pending), claimer=claimer)
 

@@ -1,0 +1,126 @@
+"""The sender's journal: results kept in a local file until they are copied to the outbox table,
+and recorded by whoever recovers the claims of a sender that died."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fidele.delivery.engine import (
+    HOST_KEY,
+    ResultWriter,
+    batch_claim,
+    claimer_name,
+    claims_recover,
+    journals_recover,
+)
+from fidele.delivery.journal import journal_records, journals_left
+from fidele.delivery.models import OutboxMessage
+from fidele.delivery.services import campaign_start
+from fidele.delivery.transports import TransportResult
+from tests.delivery.conftest import audience_make, campaign_make
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def data_dir(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+
+
+def started(count):
+    campaign = campaign_make(lists=[audience_make(count)])
+    campaign_start(campaign_id=campaign.pk)
+    return campaign
+
+
+def gone_claimer() -> str:
+    """The name a sender process of this machine had, once that process has exited."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return f"{HOST_KEY}:{process.pid}:0badc0de"
+
+
+def statuses(campaign):
+    return dict(
+        OutboxMessage.objects.filter(campaign=campaign).values_list("id", "status").order_by("id")
+    )
+
+
+def test_results_stay_in_the_journal_until_flushed_then_reach_the_table():
+    campaign = started(3)
+    claimer = claimer_name()
+    batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=3)
+    writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
+    writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
+    writer.skipped(batch[1], "suppressed: complaint")
+    assert set(statuses(campaign).values()) == {"claimed"}
+    assert [record[:2] for record in journal_records(writer.journal.path)] == [
+        [batch[0].pk, "sent"],
+        [batch[1].pk, "skipped"],
+    ]
+    writer.flush()
+    assert list(statuses(campaign).values()) == ["sent", "skipped", "claimed"]
+    assert journal_records(writer.journal.path) == []
+    row = OutboxMessage.objects.get(pk=batch[0].pk)
+    assert (row.message_id, row.attempts, row.claimed_by) == ("<a@x>", 1, "")
+    assert row.sent_at is not None
+    writer.close()
+    assert not writer.journal.path.exists()
+
+
+def test_the_journal_of_a_sender_that_died_is_recorded_before_its_rows_go_back_to_the_queue():
+    campaign = started(4)
+    claimer = gone_claimer()
+    batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=4)
+    writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
+    writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
+    writer.write(batch[1], TransportResult.hard("550 5.1.1 unknown"), "failed", None)
+    # The process is killed here: nothing was copied to the table.
+    assert set(statuses(campaign).values()) == {"claimed"}
+
+    assert claims_recover(campaign_id=campaign.pk) == 2
+    assert list(statuses(campaign).values()) == ["sent", "failed", "queued", "queued"]
+    assert OutboxMessage.objects.get(pk=batch[1].pk).error == "550 5.1.1 unknown"
+    assert list(journals_left()) == []
+
+
+def test_a_journal_applied_twice_changes_nothing_the_second_time():
+    campaign = started(2)
+    claimer = gone_claimer()
+    batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=2)
+    writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
+    writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
+    copy = writer.journal.path.read_bytes()
+    assert journals_recover() == 1
+    writer.journal.path.write_bytes(copy)  # as if a second recovery had read it too
+    assert journals_recover() == 0
+    assert OutboxMessage.objects.get(pk=batch[0].pk).attempts == 1
+
+
+def test_the_journal_of_a_running_sender_is_left_alone():
+    campaign = started(2)
+    claimer = claimer_name()  # this very process
+    batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=2)
+    writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
+    writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
+    assert journals_recover() == 0
+    assert claims_recover(campaign_id=campaign.pk) == 0
+    assert set(statuses(campaign).values()) == {"claimed"}
+    assert os.path.exists(writer.journal.path)
+
+
+def test_an_unreadable_line_in_a_journal_is_skipped_and_the_rest_recorded(caplog):
+    campaign = started(2)
+    claimer = gone_claimer()
+    batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=2)
+    writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
+    writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
+    with open(writer.journal.path, "ab") as handle:
+        handle.write(b'{"not a record\n')
+    writer.write(batch[1], TransportResult.ok("<b@x>"), "sent", None)
+    assert journals_recover() == 2
+    assert "unreadable" in caplog.text
