@@ -340,9 +340,7 @@ class RecordingCheckTransport:
     def __exit__(self, *exc):
         pass
 
-    def send(self, message, *, before_delivery=None):
-        if before_delivery is not None:
-            before_delivery()
+    def send(self, message):
         from fidele.delivery.journal import journal_records, journals_left
 
         recorded = set(OutboxMessage.objects.filter(status="sent").values_list("id", flat=True))

@@ -200,29 +200,6 @@ def test_dot_stuffing_doubles_exactly_the_leading_dots(raw):
     assert _dot_stuffed(raw) == expected + b".\r\n"
 
 
-def test_nothing_is_delivered_until_before_delivery_returns(smtp_sink):
-    seen = []
-
-    def check():
-        seen.append(len(smtp_sink.messages))
-
-    with smtp(smtp_sink) as transport:
-        transport.send(outgoing("a@example.com"), before_delivery=check)
-        transport.send(outgoing("b@example.com", 1), before_delivery=check)
-    assert seen == [0, 1]
-
-
-def test_a_failing_before_delivery_aborts_the_message(smtp_sink):
-    def fail():
-        raise RuntimeError("database gone")
-
-    transport = smtp(smtp_sink)
-    with pytest.raises(RuntimeError):
-        transport.send(outgoing(), before_delivery=fail)
-    assert smtp_sink.messages == []
-    assert transport.send(outgoing("next@example.com", 1)).accepted  # reconnects
-
-
 @pytest.fixture
 def ascii_smtp_sink():
     """A server that does not announce SMTPUTF8 (aiosmtpd's Controller does by default)."""

@@ -18,7 +18,6 @@ import contextlib
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -74,12 +73,9 @@ class Transport(Protocol):
 
     def open(self) -> None: ...
 
-    def send(
-        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
-    ) -> TransportResult:
-        """Send one message. `before_delivery`, when given, is called at the last moment before
-        the message can be delivered (SMTP: after DATA is accepted, before the data itself):
-        the engine waits there for the previous message's result to be recorded."""
+    def send(self, message: OutgoingMessage) -> TransportResult:
+        """Send one message; the result says whether it was accepted, and if not, whether
+        trying again later can help."""
         ...
 
     def close(self) -> None: ...
@@ -214,9 +210,7 @@ class SMTPTransport(_ContextManager):
         assert self._conn is not None
         return self._conn
 
-    def send(
-        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
-    ) -> TransportResult:
+    def send(self, message: OutgoingMessage) -> TransportResult:
         # MAIL and RCPT are sent with docmd: smtplib's mail() and rcpt() re-parse each address
         # with the email package (0.1 ms a message); ours were validated on the way in.
         # A connection that fails before any of the message has been handed over (at MAIL FROM)
@@ -272,13 +266,6 @@ class SMTPTransport(_ContextManager):
             code, reply = conn.docmd("data")
             if code != 354:
                 return self._refused(conn, code, reply)
-            if before_delivery is not None:
-                try:
-                    before_delivery()
-                except BaseException:
-                    # Closing in the middle of DATA makes the server drop the transaction.
-                    self._drop()
-                    raise
             conn.send(_dot_stuffed(message.raw))
             code, reply = conn.getreply()
             if code != 250:
@@ -364,9 +351,7 @@ class AnymailTransport(_ContextManager):
         if connection is not None:
             connection.close()
 
-    def send(
-        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
-    ) -> TransportResult:
+    def send(self, message: OutgoingMessage) -> TransportResult:
         from anymail.exceptions import (
             AnymailAPIError,
             AnymailError,
@@ -388,8 +373,6 @@ class AnymailTransport(_ContextManager):
         if message.html:
             email.attach_alternative(message.html, "text/html")
         email.envelope_sender = message.mail_from
-        if before_delivery is not None:
-            before_delivery()
         try:
             email.send()
         except AnymailRecipientsRefused as exc:
@@ -438,13 +421,8 @@ class CaptureTransport(_ContextManager):
     def close(self) -> None:
         pass
 
-    def send(
-        self, message: OutgoingMessage, *, before_delivery: Callable[[], None] | None = None
-    ) -> TransportResult:
+    def send(self, message: OutgoingMessage) -> TransportResult:
         from fidele.delivery.models import CapturedMessage
-
-        if before_delivery is not None:
-            before_delivery()
 
         CapturedMessage.objects.create(
             outbox_id=message.outbox_id or None,
