@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -70,16 +71,29 @@ class SinkHandler:
         return [rcpt for message in self.messages for rcpt in message.rcpt_tos]
 
 
-@pytest.fixture
-def smtp_sink():
+@contextlib.contextmanager
+def running_sink(**server_options):
     handler = SinkHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), **server_options)
     controller.start()
     handler.port = controller.port
     try:
         yield handler
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp_sink():
+    with running_sink() as handler:
+        yield handler
+
+
+@pytest.fixture
+def ascii_smtp_sink():
+    """A server that does not announce SMTPUTF8 (aiosmtpd's Controller does by default)."""
+    with running_sink(enable_SMTPUTF8=False) as handler:
+        yield handler
 
 
 # --- data ------------------------------------------------------------------------------------

@@ -200,23 +200,6 @@ def test_dot_stuffing_doubles_exactly_the_leading_dots(raw):
     assert _dot_stuffed(raw) == expected + b".\r\n"
 
 
-@pytest.fixture
-def ascii_smtp_sink():
-    """A server that does not announce SMTPUTF8 (aiosmtpd's Controller does by default)."""
-    from aiosmtpd.controller import Controller
-
-    from tests.delivery.conftest import SinkHandler, free_port
-
-    handler = SinkHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port(), enable_SMTPUTF8=False)
-    controller.start()
-    handler.port = controller.port
-    try:
-        yield handler
-    finally:
-        controller.stop()
-
-
 def test_an_international_domain_travels_in_its_ascii_form_through_any_server(ascii_smtp_sink):
     with smtp(ascii_smtp_sink) as transport:
         result = transport.send(outgoing("jean@café.example"))

@@ -477,25 +477,48 @@ class _CampaignContent:
             return self._compiled[variant_id]
 
 
+def rendered_message_build(
+    *,
+    rendered: Any,
+    links: RecipientLinks,
+    identity: Identity,
+    to_email: str,
+    to_name: str = "",
+    dkim_key: DkimKey | None,
+    subject_prefix: str = "",
+    message_id: str = "",
+) -> OutgoingMessage:
+    """The message of one recipient whose content is rendered (campaigns.rendering)."""
+    return message_build(
+        identity=identity,
+        outbox_id=links.outbox_id,
+        to_email=to_email,
+        to_name=to_name,
+        subject=subject_prefix + rendered.subject,
+        preheader=rendered.preheader,
+        html=rendered.html,
+        text=rendered.text,
+        html_chunks=rendered.html_chunks,
+        text_chunks=rendered.text_chunks,
+        unsubscribe_url=links.unsubscribe_url(),
+        unsubscribe_token=links.unsubscribe_token,
+        extra_headers=rendered.headers,
+        dkim_key=dkim_key,
+        message_id=message_id,
+    )
+
+
 def message_for(row: Recipient, content: _CampaignContent) -> OutgoingMessage | TransportResult:
     """One recipient's message, rendered and built; a failed result when it cannot be built."""
     links = RecipientLinks(row.pk)
     try:
         rendered = content.compiled(row.variant_id).render(contact=row.contact, links=links)
-        message = message_build(
+        message = rendered_message_build(
+            rendered=rendered,
+            links=links,
             identity=content.identity,
-            outbox_id=row.pk,
             to_email=row.email,
             to_name=row.full_name,
-            subject=rendered.subject,
-            preheader=rendered.preheader,
-            html=rendered.html,
-            text=rendered.text,
-            html_chunks=rendered.html_chunks,
-            text_chunks=rendered.text_chunks,
-            unsubscribe_url=links.unsubscribe_url(),
-            unsubscribe_token=links.unsubscribe_token,
-            extra_headers=rendered.headers,
             dkim_key=content.dkim_key,
         )
     except Exception as exc:

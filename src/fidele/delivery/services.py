@@ -214,8 +214,8 @@ def message_send_test(
     import secrets
 
     from fidele.campaigns.rendering import content_compile
-    from fidele.delivery.engine import RecipientLinks, campaign_identity
-    from fidele.delivery.mime import dkim_key_from_settings, message_build
+    from fidele.delivery.engine import RecipientLinks, campaign_identity, rendered_message_build
+    from fidele.delivery.mime import dkim_key_from_settings
     from fidele.delivery.transports import transport_from_settings
 
     compiled = content_compile(campaign=campaign, variant=variant)
@@ -228,18 +228,13 @@ def message_send_test(
     try:
         with transport_from_settings() as transport:
             for address in to:
-                message = message_build(
+                message = rendered_message_build(
+                    rendered=rendered,
+                    links=links,
                     identity=identity,
-                    outbox_id=0,
                     to_email=address,
-                    subject=f"[TEST] {rendered.subject}",
-                    preheader=rendered.preheader,
-                    html=rendered.html,
-                    text=rendered.text,
-                    unsubscribe_url=links.unsubscribe_url(),
-                    unsubscribe_token=links.unsubscribe_token,
-                    extra_headers=rendered.headers,
                     dkim_key=dkim_key,
+                    subject_prefix="[TEST] ",
                     message_id=(
                         f"<fidele.test.{campaign.pk}.{secrets.token_hex(8)}"
                         f"@{identity.message_id_domain}>"
