@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from jinja2 import ChainableUndefined, StrictUndefined, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.filters import FILTERS as JINJA_FILTERS
-from jinja2.runtime import markup_join, str_join
+from jinja2.runtime import markup_join, new_context, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import pass_context
 from jinja2.visitor import NodeTransformer
@@ -613,6 +613,15 @@ def _render(part: str, template: Any, context: dict[str, Any], *, lines: bool = 
     return "".join(_render_chunks(part, template, context, lines=lines))
 
 
+def _globals_of(template: Any) -> dict[str, Any]:
+    # A template's globals are its environment's (range and the guards), fixed once it is made;
+    # no template can import another or set a global: they are copied once, kept on the template.
+    merged = getattr(template, "_fidele_globals", None)
+    if merged is None:
+        merged = template._fidele_globals = dict(template.globals)
+    return merged
+
+
 def _render_chunks(
     part: str, template: Any, context: dict[str, Any], *, lines: bool = True
 ) -> tuple[str, ...]:
@@ -622,7 +631,16 @@ def _render_chunks(
         return (template.text,)
     try:
         try:
-            return tuple(_bounded(template.root_render_func(template.new_context(context))))
+            # What template.new_context(context) makes, without reading the template's globals
+            # (a ChainMap, walked twice in Python) at every render: they are merged in once.
+            ctx = new_context(
+                template.environment,
+                template.name,
+                template.blocks,
+                {**_globals_of(template), **context},
+                shared=True,
+            )
+            return tuple(_bounded(template.root_render_func(ctx)))
         except Exception:
             # What Template.render does: the error re-raised with the template's line numbers.
             template.environment.handle_exception()
