@@ -124,3 +124,27 @@ def test_an_unreadable_line_in_a_journal_is_skipped_and_the_rest_recorded(caplog
     writer.write(batch[1], TransportResult.ok("<b@x>"), "sent", None)
     assert journals_recover() == 2
     assert "unreadable" in caplog.text
+
+
+def test_a_journal_its_writer_could_not_copy_is_recorded_later_by_the_same_process(monkeypatch):
+    from fidele.delivery import engine
+
+    campaign = started(2)
+    claimer = claimer_name()  # this very process, which goes on running (a worker)
+    batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=2)
+    writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
+    writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
+    original = engine.results_apply
+
+    def database_down(*args, **kwargs):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(engine, "results_apply", database_down)
+    with pytest.raises(RuntimeError):
+        writer.close()
+    assert writer.journal.path.exists()
+    monkeypatch.setattr(engine, "results_apply", original)
+    claims_recover(campaign_id=campaign.pk)
+    # The row it never sent stays claimed until its lease runs out, as before.
+    assert list(statuses(campaign).values()) == ["sent", "claimed"]
+    assert not writer.journal.path.exists()

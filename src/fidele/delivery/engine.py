@@ -50,7 +50,7 @@ from django.utils.translation import gettext
 
 from fidele.campaigns.models import Campaign
 from fidele.compliance.models import Suppression
-from fidele.delivery.journal import Journal, journal_records, journals_left
+from fidele.delivery.journal import Journal, journal_is_open, journal_records, journals_left
 from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings, message_build
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.ratelimit import RateLimiter, TokenBucket  # noqa: F401 (re-exported)
@@ -330,7 +330,8 @@ class ResultWriter:
 
     def write(self, row: Recipient, result: TransportResult, status: str, next_at: Any) -> None:
         if status == Status.SENT:
-            self._record([row.pk, status, row.attempts + 1, result.message_id, _now_text()])
+            now = timezone.now().isoformat()
+            self._record([row.pk, status, row.attempts + 1, result.message_id, now])
         else:
             when = next_at.isoformat() if next_at is not None else None
             self._record([row.pk, status, row.attempts + 1, result.error[:2000], when])
@@ -356,19 +357,13 @@ class ResultWriter:
         self._flushed_at = time.monotonic()
 
     def close(self) -> None:
-        self.flush()
-        self.journal.close()
-
-
-_last_now: list[Any] = [0.0, ""]
-
-
-def _now_text() -> str:
-    # The send time, to the hundredth of a second: formatted once per tick, not per message.
-    tick = time.time()
-    if tick - _last_now[0] >= 0.01:
-        _last_now[:] = [tick, timezone.now().isoformat()]
-    return _last_now[1]
+        try:
+            self.flush()
+        except BaseException:
+            # Left on disk: claims_recover records it once the database answers again.
+            self.journal.close(delete=False)
+            raise
+        self.journal.close(delete=True)
 
 
 def results_apply(records: list[list[Any]], *, claimer: str) -> int:
@@ -408,11 +403,20 @@ def results_apply(records: list[list[Any]], *, claimer: str) -> int:
     return changed
 
 
+def _journal_abandoned(claimer: str, path: Any) -> bool:
+    """Left by a sender that is gone, or by one of this process that could not copy it."""
+    if claimer_is_gone(claimer):
+        return True
+    host, _, rest = claimer.partition(":")
+    ours = host == HOST_KEY and rest.partition(":")[0] == str(os.getpid())
+    return ours and not journal_is_open(path)
+
+
 def journals_recover() -> int:
-    """Applies, then deletes, the journals left on this machine by senders that are gone."""
+    """Applies, then deletes, the journals left on this machine by senders that stopped."""
     applied = 0
     for claimer, path in journals_left():
-        if claimer_is_gone(claimer):
+        if _journal_abandoned(claimer, path):
             applied += results_apply(journal_records(path), claimer=claimer)
             path.unlink(missing_ok=True)
     if applied:

@@ -31,6 +31,10 @@ logger = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
 
+# The journals a writer of this process holds open: any other journal of this process was left
+# by a writer that failed to copy it (the database was down) and is anybody's to record.
+_open: set[Path] = set()
+
 
 def journal_dir() -> Path:
     return Path(settings.DATA_DIR) / "outbox-journals"
@@ -53,6 +57,7 @@ class Journal:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = _path_of(claimer)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _open.add(self.path)
 
     def append(self, record: list[Any]) -> None:
         # One write() per record: a process killed in between leaves whole lines only.
@@ -61,12 +66,19 @@ class Journal:
     def clear(self) -> None:
         os.ftruncate(self._fd, 0)
 
-    def close(self) -> None:
-        """Closes and deletes the journal (everything in it has been copied)."""
+    def close(self, *, delete: bool) -> None:
+        """Closes the journal; deletes it when everything in it has been copied."""
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-            self.path.unlink(missing_ok=True)
+            _open.discard(self.path)
+            if delete:
+                self.path.unlink(missing_ok=True)
+
+
+def journal_is_open(path: Path) -> bool:
+    """Whether a writer of this process is using the journal."""
+    return path in _open
 
 
 def journal_records(path: Path) -> list[list[Any]]:
