@@ -21,8 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import idna
 from django.conf import settings
+from email_validator import EmailNotValidError, validate_email
 
 
 @dataclass
@@ -104,17 +104,16 @@ def address_for_transport(address: str) -> tuple[str, bool]:
     """The address as it travels, and whether it needs SMTPUTF8 (RFC 6531).
 
     A domain in Unicode (jean@café.example) travels everywhere in its ASCII form, IDNA 2008
-    (jean@xn--caf-dma.example). A local part in Unicode (élodie@...) has no ASCII form: only a
-    server that announces SMTPUTF8 can take it, and it then travels as UTF-8.
+    (jean@xn--caf-dma.example), as email-validator spells it. A local part in Unicode
+    (élodie@...) has no ASCII form: only a server that announces SMTPUTF8 can take it.
     """
     if address.isascii():
         return address, False
-    local, at, domain = address.rpartition("@")
     try:
-        domain = idna.encode(domain, uts46=True).decode("ascii")
-    except idna.IDNAError:
-        return address, True  # not a domain IDNA can spell: only an SMTPUTF8 server may take it
-    return f"{local}{at}{domain}", not local.isascii()
+        parts = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return address, True  # not one we can spell in ASCII: only an SMTPUTF8 server may try
+    return f"{parts.local_part}@{parts.ascii_domain}", not parts.local_part.isascii()
 
 
 def _reply_text(code: int, reply: bytes | str) -> str:
