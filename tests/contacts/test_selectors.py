@@ -2,7 +2,7 @@ import pytest
 
 from fidele.contacts import selectors
 from fidele.contacts.models import Contact
-from fidele.web.pagination import bounded_count, decode_cursor, keyset_page
+from fidele.ui.pagination import bounded_count, decode_cursor, keyset_page
 from tests.contacts.factories import make_contact, make_list, make_order, make_tag, subscribe
 
 pytestmark = pytest.mark.django_db

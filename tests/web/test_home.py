@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from fidele.web import formatting
+from fidele.ui import formatting
 from tests.contacts.factories import make_contact, make_list, make_order, subscribe
 
 pytestmark = pytest.mark.django_db

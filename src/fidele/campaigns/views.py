@@ -28,7 +28,7 @@ from fidele.campaigns.layouts import (
 from fidele.campaigns.models import Campaign, Layout, Variant
 from fidele.contacts.models import Contact
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
-from fidele.web.pagination import listing_page
+from fidele.ui.pagination import listing_page
 
 Status = Campaign.Status
 

@@ -11,7 +11,7 @@ from django.db.models import Avg, Count, QuerySet, Sum
 from django.utils import timezone
 
 from fidele.commerce.models import Order, OrderLine
-from fidele.contacts.selectors import clean_param
+from fidele.ui.params import clean_param
 
 SORTS: dict[str, tuple[list[str], bool]] = {
     "-date": (["ordered_at", "id"], True),

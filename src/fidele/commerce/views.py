@@ -8,7 +8,7 @@ from django.views.decorators.vary import vary_on_headers
 from fidele.commerce import selectors
 from fidele.commerce.models import Order
 from fidele.core.permissions import VIEWER, require_role
-from fidele.web.pagination import listing_page
+from fidele.ui.pagination import listing_page
 
 
 @require_safe

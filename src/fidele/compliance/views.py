@@ -13,7 +13,7 @@ from fidele.compliance.models import Suppression
 from fidele.contacts.normalize import normalise_email
 from fidele.core.permissions import MARKETER, OWNER, VIEWER, require_role
 from fidele.delivery.models import BounceReport
-from fidele.web.pagination import listing_page
+from fidele.ui.pagination import listing_page
 
 REASON_HELP = {
     Suppression.Reason.HARD_BOUNCE: gettext_lazy(

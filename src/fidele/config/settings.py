@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "fidele.delivery",
     "fidele.tracking",
     "fidele.web",
+    "fidele.ui",
+    "fidele.demo",
 ]
 
 MIDDLEWARE = [

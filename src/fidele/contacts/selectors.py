@@ -15,13 +15,10 @@ from django.db.models.functions import Lower
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.contacts.normalize import normalise_phone
 from fidele.core.models import AuditLog
+from fidele.ui.params import clean_param
 
 if TYPE_CHECKING:
     from fidele.commerce.models import Order
-
-# Longer search text is cut: nobody types 200 characters into a search box, and a huge
-# LIKE pattern is a cheap way to make the database work hard.
-MAX_QUERY_LENGTH = 100
 
 # Sort keys offered on the list page -> the model fields of the keyset (the last one unique).
 SORTS: dict[str, tuple[list[str], bool]] = {
@@ -35,13 +32,6 @@ SORTS: dict[str, tuple[list[str], bool]] = {
 DEFAULT_SORT = "-created"
 
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]{6,}$")
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def clean_param(value: str | None) -> str:
-    """A query-string value made safe to search with: no control characters (PostgreSQL refuses
-    NUL bytes), trimmed, and cut to a sensible length."""
-    return _CONTROL_CHARS.sub("", value or "").strip()[:MAX_QUERY_LENGTH]
 
 
 def _search_condition(q: str) -> Q:
@@ -210,7 +200,7 @@ def contact_timeline(
     from django.utils.translation import gettext as _
 
     from fidele.commerce.selectors import contact_orders
-    from fidele.web.formatting import format_money
+    from fidele.ui.formatting import format_money
 
     events: list[TimelineEvent] = [
         TimelineEvent(

@@ -24,7 +24,8 @@ from fidele.contacts.forms import (
 )
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.permissions import MARKETER, VIEWER, require_role
-from fidele.web.pagination import COUNT_CAP, listing_page
+from fidele.ui.pagination import COUNT_CAP, listing_page
+from fidele.ui.params import clean_param
 
 SEARCH_CAP = 1_000
 
@@ -38,7 +39,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     params = request.GET
     # A search keeps its first 1,000 matches (sorted afterwards): beyond that the person should
     # type more, and the small cap lets the database fetch the matches by primary key.
-    searching = bool(selectors.clean_param(params.get("q")))
+    searching = bool(clean_param(params.get("q")))
     cap = SEARCH_CAP if searching else COUNT_CAP
     queryset = selectors.contacts_filtered(params=params, search_cap=SEARCH_CAP + 1)
     sort = selectors.contacts_sort(params)

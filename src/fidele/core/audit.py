@@ -6,18 +6,13 @@ from typing import Any
 
 from django.db import models
 
+from fidele.core.actors import Actor, actor_label_for
 from fidele.core.models import AuditLog
-
-
-def actor_label_for(actor: Any) -> str:
-    if actor is None:
-        return "system"
-    return getattr(actor, "get_username", lambda: str(actor))()
 
 
 def audit_record(
     *,
-    actor: Any,
+    actor: Actor,
     action: str,
     obj: models.Model | None = None,
     object_type: str | None = None,

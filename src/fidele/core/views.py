@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 from fidele.core import selectors
 from fidele.core.models import AuditLog
 from fidele.core.permissions import OWNER, require_role
-from fidele.web.pagination import keyset_page
+from fidele.ui.pagination import keyset_page
 
 # Where an object of each audited type is shown. Types not listed are shown without a link.
 OBJECT_URLS = {

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_safe
 from fidele.campaigns.models import Campaign
 from fidele.core.permissions import VIEWER, require_role
 from fidele.delivery.models import CapturedMessage
-from fidele.web.pagination import listing_page
+from fidele.ui.pagination import listing_page
 
 
 def _parsed(captured: CapturedMessage) -> EmailMessage:

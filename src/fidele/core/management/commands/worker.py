@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+from fidele.core.tasks import recurring_jobs_start
 
 
 class Command(BaseCommand):
@@ -31,13 +35,7 @@ class Command(BaseCommand):
         )
 
     def _schedule_recurring_work(self) -> None:
-        """Queue the periodic jobs once; each re-queues itself (django-tasks has no cron)."""
-        from datetime import timedelta
-
-        from fidele.delivery.mailbox import bounces_poll_schedule
-        from fidele.delivery.tasks import sending_watchdog_schedule
-
-        # Soon after start, so that a new configuration is tried while someone is watching.
-        bounces_poll_schedule(delay=timedelta(seconds=5))
-        # A campaign whose worker was killed goes on once this worker is up.
-        sending_watchdog_schedule(delay=timedelta(seconds=5))
+        """Queue the periodic jobs the apps registered (fidele.core.tasks) once; each re-queues
+        itself (django-tasks has no cron). Soon after start, so that a new configuration is tried
+        while someone is watching, and a campaign whose worker was killed goes on at once."""
+        recurring_jobs_start(delay=timedelta(seconds=5))

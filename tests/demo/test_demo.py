@@ -12,8 +12,8 @@ from django.db.models import Sum
 
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
-from fidele.core import demo
 from fidele.core.models import AuditLog
+from fidele.demo import services as demo
 
 REFERENCE = date(2026, 6, 15)
 SMALL = 150
@@ -208,7 +208,7 @@ def test_the_command_rejects_a_malformed_date():
 
 def test_the_demo_signs_its_emails_with_the_shops_name_and_address(db):
     from fidele.campaigns.layouts import layout_default, layout_needs_address
-    from fidele.core.demo import demo_load
+    from fidele.demo.services import demo_load
 
     demo_load(contacts=30, seed=7)
     layout = layout_default()

@@ -1,4 +1,4 @@
-"""`fidele demo`: load the Cave & Terroir demo shop (see fidele.core.demo)."""
+"""`fidele demo`: load the Cave & Terroir demo shop (see fidele.demo.services)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from fidele.core import demo
+from fidele.demo import services as demo
 
 
 def _iso_date(value: str) -> date:

@@ -1,6 +1,6 @@
 from django import template
 
-from fidele.web import formatting
+from fidele.ui import formatting
 
 register = template.Library()
 

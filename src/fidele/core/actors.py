@@ -1,0 +1,52 @@
+"""Who did something. Every audited write names one of three kinds of actor:
+
+- a user of the app (a logged-in account: `django.contrib.auth`'s user model);
+- a `Recipient`: a person acting through a signed link in an email they received (unsubscribe,
+  preference centre), who has no account and is known only by that link;
+- `System`: the application itself on nobody's direct behalf (a command, a task, bounce
+  processing), named so that the audit log says which part acted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone who followed a signed link from an email; `email` is the address it was sent to."""
+
+    email: str
+    contact_id: int | None = None
+
+    # What the audit log shows: who they are is in the record's object, not in the actor.
+    label = "recipient via unsubscribe link"
+
+
+@dataclass(frozen=True, slots=True)
+class System:
+    """The application acting by itself; `name` says which part ("fidele demo", "bounce
+    processing"...)."""
+
+    name: str = "system"
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+SYSTEM = System()
+
+# `None` stays accepted and means SYSTEM, so that internal callers need not build one.
+Actor = AbstractBaseUser | Recipient | System | None
+
+
+def actor_label_for(actor: Actor) -> str:
+    """The name the audit log keeps for the actor (also after a user is deleted)."""
+    if actor is None:
+        return SYSTEM.label
+    if isinstance(actor, Recipient | System):
+        return actor.label
+    return actor.get_username()
