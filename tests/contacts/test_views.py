@@ -93,7 +93,7 @@ def test_a_marketer_can_make_each_write(marketer_client, world, index):
 
 def test_a_viewer_sees_no_write_buttons(viewer_client, world):
     c = world["contact"]
-    page = viewer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    page = viewer_client.get(reverse("web:contact_detail", args=[c.pk])).content.decode()
     assert reverse("contacts:edit", args=[c.pk]) not in page
     assert reverse("contacts:delete", args=[c.pk]) not in page
     assert reverse("contacts:tag_add", args=[c.pk]) not in page
@@ -105,7 +105,7 @@ def test_a_viewer_sees_no_write_buttons(viewer_client, world):
 
 def test_a_marketer_sees_the_write_buttons(marketer_client, world):
     c = world["contact"]
-    page = marketer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    page = marketer_client.get(reverse("web:contact_detail", args=[c.pk])).content.decode()
     assert reverse("contacts:edit", args=[c.pk]) in page
     assert reverse("contacts:delete", args=[c.pk]) in page
 
@@ -114,7 +114,7 @@ def test_every_read_page_opens_for_a_viewer(viewer_client, world):
     c, m = world["contact"], world["list"]
     for url in [
         reverse("contacts:list"),
-        reverse("contacts:detail", args=[c.pk]),
+        reverse("web:contact_detail", args=[c.pk]),
         reverse("contacts:tags"),
         reverse("contacts:lists"),
         reverse("contacts:list_detail", args=[m.pk]),
@@ -185,7 +185,12 @@ def test_subscribing_by_hand_needs_the_consent_box(marketer_client, world):
 def test_a_script_in_a_name_is_shown_as_text(viewer_client):
     c = make_contact(first_name=XSS, last_name=XSS, email="x@example.fr", attributes={XSS: XSS})
     make_order(c)
-    for url in [reverse("contacts:list"), reverse("contacts:detail", args=[c.pk]), "/", "/orders/"]:
+    for url in [
+        reverse("contacts:list"),
+        reverse("web:contact_detail", args=[c.pk]),
+        "/",
+        "/orders/",
+    ]:
         page = viewer_client.get(url).content.decode()
         assert XSS not in page, url
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, url
@@ -245,7 +250,7 @@ def test_the_contact_page_shows_phone_dates_and_money_the_french_way(viewer_clie
 
     c = make_contact(phone="+33612345678", birth_date=dt.date(1980, 3, 7))
     make_order(c, total="1234.50")
-    page = viewer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    page = viewer_client.get(reverse("web:contact_detail", args=[c.pk])).content.decode()
     assert "06 12 34 56 78" in page
     assert "07/03/1980" in page
     assert "1\u202f234,50\xa0€" in page or "1\xa0234,50\xa0€" in page
@@ -253,7 +258,7 @@ def test_the_contact_page_shows_phone_dates_and_money_the_french_way(viewer_clie
 
 def test_the_consent_proof_is_shown_readably(viewer_client, world):
     page = viewer_client.get(
-        reverse("contacts:detail", args=[world["contact"].pk])
+        reverse("web:contact_detail", args=[world["contact"].pk])
     ).content.decode()
     assert "<dt>file</dt><dd>clients.csv</dd>" in page
 
@@ -279,7 +284,7 @@ def test_the_history_shows_who_changed_what_in_plain_words(marketer_client, worl
             "status": "active",
         },
     )
-    page = marketer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    page = marketer_client.get(reverse("web:contact_detail", args=[c.pk])).content.decode()
     assert "Fiche modifiée" in page
     assert "Ville :" in page and "<del>Bergerac</del> → Agen" in page
     assert "Téléphone : 06 12 34 56 78" in page
@@ -308,7 +313,7 @@ def test_the_contact_page_lists_20_orders_and_puts_up_to_50_in_the_history(viewe
     for days_ago in range(1, 56):
         make_order(c, days_ago=days_ago)
 
-    response = viewer_client.get(reverse("contacts:detail", args=[c.pk]))
+    response = viewer_client.get(reverse("web:contact_detail", args=[c.pk]))
 
     orders = response.context["orders"]
     assert len(orders) == 20 and orders[0].ordered_at > orders[-1].ordered_at

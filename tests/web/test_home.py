@@ -93,7 +93,7 @@ def test_phones_are_shown_in_the_french_national_format():
 
 def test_dates_are_shown_day_first_in_french(viewer_client):
     c = make_contact(birth_date=dt.date(1975, 12, 31))
-    page = viewer_client.get(reverse("contacts:detail", args=[c.pk])).content.decode()
+    page = viewer_client.get(reverse("web:contact_detail", args=[c.pk])).content.decode()
     assert "31/12/1975" in page
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -11,6 +11,7 @@ from django.db.models import Avg, Count, QuerySet, Sum
 from django.utils import timezone
 
 from fidele.commerce.models import Order, OrderLine
+from fidele.contacts.selectors import TimelineEvent
 from fidele.ui.params import clean_param
 
 SORTS: dict[str, tuple[list[str], bool]] = {
@@ -70,6 +71,27 @@ def orders_sort(params: Mapping[str, str]) -> str:
 
 def contact_orders(*, contact_id: int, limit: int = 50) -> list[Order]:
     return list(Order.objects.filter(contact_id=contact_id).order_by("-ordered_at", "-id")[:limit])
+
+
+def order_timeline_events(orders: Iterable[Order]) -> list[TimelineEvent]:
+    """The orders as events of a contact's timeline (fidele.contacts.selectors.contact_timeline)."""
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    from fidele.ui.formatting import format_money
+
+    return [
+        TimelineEvent(
+            at=order.ordered_at,
+            kind="order",
+            title=_("Order %(number)s") % {"number": order.external_id},
+            detail=" · ".join(
+                part for part in (format_money(order.total, order.currency), order.channel) if part
+            ),
+            link=reverse("commerce:order_detail", args=[order.pk]),
+        )
+        for order in orders
+    ]
 
 
 @dataclass(frozen=True)

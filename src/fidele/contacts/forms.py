@@ -3,6 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from fidele.contacts.fields import FORM_FIELDS
 from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.contacts.normalize import (
     InvalidValue,
@@ -10,7 +11,6 @@ from fidele.contacts.normalize import (
     email_normalise,
     phone_normalise,
 )
-from fidele.contacts.services import CONTACT_FORM_FIELDS
 
 
 class ContactForm(forms.ModelForm):
@@ -26,7 +26,7 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Contact
-        fields = list(CONTACT_FORM_FIELDS)
+        fields = list(FORM_FIELDS)
         widgets = {
             "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
             "birth_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
@@ -16,9 +16,6 @@ from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.contacts.normalize import normalise_phone
 from fidele.core.models import AuditLog
 from fidele.ui.params import clean_param
-
-if TYPE_CHECKING:
-    from fidele.commerce.models import Order
 
 # Sort keys offered on the list page -> the model fields of the keyset (the last one unique).
 SORTS: dict[str, tuple[list[str], bool]] = {
@@ -188,19 +185,16 @@ TIMELINE_LIMIT = 50
 
 
 def contact_timeline(
-    *, contact: Contact, limit: int = TIMELINE_LIMIT, orders: list[Order] | None = None
+    *, contact: Contact, limit: int = TIMELINE_LIMIT, other_events: Iterable[TimelineEvent] = ()
 ) -> list[TimelineEvent]:
-    """The contact's history, newest first: created, orders, subscription changes, audit entries.
+    """The contact's history, newest first: created, subscription changes, audit entries, and
+    `other_events` that apps above contacts read about the contact (orders: the contact page in
+    fidele.web passes commerce's).
 
     Each source is read with its own LIMIT so that a customer with 10,000 orders costs no more
-    than one with 50. `orders`: the contact's newest orders (at least `limit` of them, or all)
-    when the caller has read them already.
+    than one with 50.
     """
-    from django.urls import reverse
     from django.utils.translation import gettext as _
-
-    from fidele.commerce.selectors import contact_orders
-    from fidele.ui.formatting import format_money
 
     events: list[TimelineEvent] = [
         TimelineEvent(
@@ -210,22 +204,7 @@ def contact_timeline(
             detail=_("Source: %(source)s") % {"source": contact.source} if contact.source else "",
         )
     ]
-    if orders is None:
-        orders = contact_orders(contact_id=contact.pk, limit=limit)
-    for order in orders[:limit]:
-        events.append(
-            TimelineEvent(
-                at=order.ordered_at,
-                kind="order",
-                title=_("Order %(number)s") % {"number": order.external_id},
-                detail=" · ".join(
-                    part
-                    for part in (format_money(order.total, order.currency), order.channel)
-                    if part
-                ),
-                link=reverse("commerce:order_detail", args=[order.pk]),
-            )
-        )
+    events.extend(list(other_events)[:limit])
     for sub in contact.subscriptions.select_related("mailing_list").order_by("-updated_at")[:limit]:
         # Changes made by hand are in the audit log with their author; the subscription row
         # only tells the story of those that came from an import, a form or the API.

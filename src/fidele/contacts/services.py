@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidele.contacts.fields import WRITABLE_FIELDS
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.contacts.normalize import (
     InvalidValue,
@@ -20,32 +21,9 @@ from fidele.core.models import AuditLog
 
 # --- contacts ------------------------------------------------------------------------------
 
-CONTACT_FIELDS = (
-    "civility",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "external_id",
-    "address",
-    "postal_code",
-    "city",
-    "country",
-    "language",
-    "birth_date",
-    "joined_on",
-    "status",
-    "notes",
-    "source",
-    "attributes",
-)
-# What a person edits in the contact form, in the form's order: the source and the custom
-# attributes come from imports and the API.
-CONTACT_FORM_FIELDS = CONTACT_FIELDS[:-2]
-
 
 def _clean_contact_data(data: dict[str, Any]) -> dict[str, Any]:
-    cleaned = {key: value for key, value in data.items() if key in CONTACT_FIELDS}
+    cleaned = {key: value for key, value in data.items() if key in WRITABLE_FIELDS}
     if "email" in cleaned:
         cleaned["email"] = email_normalise(cleaned["email"])
     if "phone" in cleaned:

@@ -13,7 +13,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from fidele.commerce.selectors import contact_order_summary, contact_orders
 from fidele.contacts import selectors, services
 from fidele.contacts.forms import (
     ContactForm,
@@ -22,7 +21,7 @@ from fidele.contacts.forms import (
     MailingListForm,
     TagForm,
 )
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.core.permissions import MARKETER, VIEWER, require_role
 from fidele.ui.pagination import COUNT_CAP, listing_page
 from fidele.ui.params import clean_param
@@ -77,35 +76,6 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_safe
-@require_role(VIEWER)
-def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    contact = get_object_or_404(Contact, pk=pk)
-    tags = list(contact.tags.order_by("name"))
-    subscriptions = list(selectors.contact_subscriptions(contact=contact))
-    # One read of the newest orders for both the orders card (20) and the timeline.
-    orders = contact_orders(contact_id=contact.pk, limit=selectors.TIMELINE_LIMIT)
-    subscribed_ids = {
-        s.mailing_list_id for s in subscriptions if s.status == Subscription.Status.SUBSCRIBED
-    }
-    context = {
-        "contact": contact,
-        "tags": tags,
-        "subscriptions": subscriptions,
-        "orders": orders[:20],
-        "order_summary": contact_order_summary(contact_id=contact.pk),
-        "timeline": selectors.contact_timeline(contact=contact, orders=orders),
-        "available_tags": Tag.objects.exclude(pk__in=[t.pk for t in tags]).order_by("name"),
-        "available_lists": MailingList.objects.exclude(pk__in=subscribed_ids).order_by("name"),
-        "tag_form": ContactTagForm(),
-        "subscribe_form": ContactSubscribeForm(),
-        "attributes": sorted((contact.attributes or {}).items())
-        if isinstance(contact.attributes, dict)
-        else [],
-    }
-    return render(request, "contacts/detail.html", context)
-
-
 def _submitted(request: HttpRequest, form: forms.Form, save: Callable[[dict], Any]) -> Any:
     """The object `save(cleaned_data)` returns on a valid POST; None when the form is to be shown
     (again), with what the service refused put on the form."""
@@ -156,7 +126,7 @@ def contact_create(request: HttpRequest) -> HttpResponse:
     )
     if contact is not None:
         messages.success(request, _("Contact created."))
-        return redirect("contacts:detail", pk=contact.pk)
+        return redirect("web:contact_detail", pk=contact.pk)
     return render(request, "contacts/form.html", {"form": form, "contact": None})
 
 
@@ -173,7 +143,7 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if saved is not None:
         messages.success(request, _("Changes saved."))
-        return redirect("contacts:detail", pk=contact.pk)
+        return redirect("web:contact_detail", pk=contact.pk)
     return render(request, "contacts/form.html", {"form": form, "contact": contact})
 
 
@@ -199,7 +169,7 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def contact_url(contact: Contact) -> str:
-    return reverse("contacts:detail", args=[contact.pk])
+    return reverse("web:contact_detail", args=[contact.pk])
 
 
 @require_POST
@@ -213,7 +183,7 @@ def contact_tag_add(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, _("Tag “%(tag)s” added.") % {"tag": tag.name})
     else:
         messages.error(request, _("Choose a tag to add."))
-    return redirect("contacts:detail", pk=contact.pk)
+    return redirect("web:contact_detail", pk=contact.pk)
 
 
 @require_POST
@@ -223,7 +193,7 @@ def contact_tag_remove(request: HttpRequest, pk: int, tag_pk: int) -> HttpRespon
     tag = get_object_or_404(Tag, pk=tag_pk)
     if services.contact_tag_remove(actor=request.user, contact=contact, tag=tag):
         messages.success(request, _("Tag “%(tag)s” removed.") % {"tag": tag.name})
-    return redirect("contacts:detail", pk=contact.pk)
+    return redirect("web:contact_detail", pk=contact.pk)
 
 
 @require_POST
@@ -245,7 +215,7 @@ def contact_subscribe(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             _("Choose a list and confirm that this person agreed to receive its emails."),
         )
-    return redirect("contacts:detail", pk=contact.pk)
+    return redirect("web:contact_detail", pk=contact.pk)
 
 
 @require_POST
@@ -255,7 +225,7 @@ def contact_unsubscribe(request: HttpRequest, pk: int, list_pk: int) -> HttpResp
     mailing_list = get_object_or_404(MailingList, pk=list_pk)
     services.contact_unsubscribe(actor=request.user, contact=contact, mailing_list=mailing_list)
     messages.success(request, _("Unsubscribed from “%(list)s”.") % {"list": mailing_list.name})
-    return redirect("contacts:detail", pk=contact.pk)
+    return redirect("web:contact_detail", pk=contact.pk)
 
 
 # --- tags ----------------------------------------------------------------------------------

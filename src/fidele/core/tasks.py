@@ -20,13 +20,11 @@ from django_tasks import TaskResultStatus
 def task_is_waiting(task: Any) -> bool:
     """True when a run of `task` is queued and not started (database backend only).
 
-    Other backends cannot be inspected: they answer False, which costs at worst one more chain
+    With another backend no run waits in that table: False, which costs at worst one more chain
     of a job that is harmless to run twice.
     """
-    try:
-        from django_tasks_db.models import DBTaskResult
-    except ImportError:  # pragma: no cover - backend not installed
-        return False
+    from django_tasks_db.models import DBTaskResult
+
     return DBTaskResult.objects.filter(
         task_path=task.module_path, status=TaskResultStatus.READY
     ).exists()

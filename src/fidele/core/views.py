@@ -24,7 +24,7 @@ from fidele.ui.pagination import keyset_page
 
 # Where an object of each audited type is shown. Types not listed are shown without a link.
 OBJECT_URLS = {
-    "contacts.contact": "contacts:detail",
+    "contacts.contact": "web:contact_detail",
     "contacts.tag": "contacts:tag_edit",
     "contacts.mailinglist": "contacts:list_detail",
     "commerce.order": "commerce:order_detail",

@@ -14,10 +14,12 @@ import unicodedata
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
+from fidele.contacts.fields import IMPORTABLE_FIELDS
+
 IGNORE = ""
 ATTR_PREFIX = "attr."
 
-CONTACT_FIELDS: dict[str, str] = {
+_CONTACT_LABELS: dict[str, str] = {
     "external_id": _("Customer number"),
     "civility": _("Title (Mr/Mrs)"),
     "first_name": _("First name"),
@@ -36,6 +38,12 @@ CONTACT_FIELDS: dict[str, str] = {
     "tags": _("Tags"),
     "notes": _("Notes"),
     "source": _("Source"),
+}
+
+# The import's targets for contacts: the contact's own fields (fidele.contacts.fields), then
+# what an import maps apart from them (consent and tags).
+CONTACT_FIELDS: dict[str, str] = {
+    name: _CONTACT_LABELS[name] for name in (*IMPORTABLE_FIELDS, "consent", "consent_date", "tags")
 }
 
 ORDER_FIELDS: dict[str, str] = {

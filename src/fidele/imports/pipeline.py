@@ -217,7 +217,7 @@ def overlap_writes() -> bool:
     from django.conf import settings
     from django.db import connection
 
-    forced = getattr(settings, "IMPORT_WRITER_THREAD", None)
+    forced = settings.IMPORT_WRITER_THREAD
     if forced is not None:
         return bool(forced) and not connection.in_atomic_block
     return connection.vendor == "postgresql" and not connection.in_atomic_block

@@ -33,7 +33,6 @@ from fidele.imports.reader import FileShape, ImportFileError, open_table, read_p
 logger = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
-CONTRACT_KEYS = ("rows", "created", "updated", "merged", "rejected", "rejected_file", "seconds")
 
 
 def _actor_name(actor: Any) -> str:

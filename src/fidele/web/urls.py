@@ -7,4 +7,6 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Under /contacts/ with the contacts app's own pages (config/urls.py tries those first).
+    path("contacts/<int:pk>/", views.contact_detail, name="contact_detail"),
 ]

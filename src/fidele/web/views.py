@@ -1,9 +1,14 @@
+"""Screens that span apps: the overview and the contact page (contact, orders, consent)."""
+
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
 from fidele.commerce import selectors as commerce_selectors
 from fidele.contacts import selectors as contact_selectors
+from fidele.contacts.forms import ContactSubscribeForm, ContactTagForm
+from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.permissions import VIEWER, require_role
 
 
 @require_safe
@@ -19,6 +24,39 @@ def home(request: HttpRequest) -> HttpResponse:
         "recent_orders": commerce_selectors.orders_recent(limit=8),
     }
     return render(request, "web/home.html", context)
+
+
+@require_safe
+@require_role(VIEWER)
+def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contact = get_object_or_404(Contact, pk=pk)
+    tags = list(contact.tags.order_by("name"))
+    subscriptions = list(contact_selectors.contact_subscriptions(contact=contact))
+    # One read of the newest orders for both the orders card (20) and the timeline.
+    orders = commerce_selectors.contact_orders(
+        contact_id=contact.pk, limit=contact_selectors.TIMELINE_LIMIT
+    )
+    subscribed_ids = {
+        s.mailing_list_id for s in subscriptions if s.status == Subscription.Status.SUBSCRIBED
+    }
+    context = {
+        "contact": contact,
+        "tags": tags,
+        "subscriptions": subscriptions,
+        "orders": orders[:20],
+        "order_summary": commerce_selectors.contact_order_summary(contact_id=contact.pk),
+        "timeline": contact_selectors.contact_timeline(
+            contact=contact, other_events=commerce_selectors.order_timeline_events(orders)
+        ),
+        "available_tags": Tag.objects.exclude(pk__in=[t.pk for t in tags]).order_by("name"),
+        "available_lists": MailingList.objects.exclude(pk__in=subscribed_ids).order_by("name"),
+        "tag_form": ContactTagForm(),
+        "subscribe_form": ContactSubscribeForm(),
+        "attributes": sorted((contact.attributes or {}).items())
+        if isinstance(contact.attributes, dict)
+        else [],
+    }
+    return render(request, "contacts/detail.html", context)
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
