@@ -26,9 +26,12 @@ test-sqlite: install
 test-postgres: install
 	FIDELE_DATA_DIR=$(CURDIR)/data/test-postgres DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest
 
+# ruff, then the layers of ARCHITECTURE.md (import-linter: a lower layer importing a higher one,
+# or two apps importing each other, fails).
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 # Refresh each app's French catalogue from its sources (then translate the new entries), and
 # compile them all; the .mo files are committed so that a fresh clone needs no gettext.

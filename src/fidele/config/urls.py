@@ -15,7 +15,6 @@ urlpatterns = [
     path("contacts/", include("fidele.contacts.urls")),
     path("orders/", include("fidele.commerce.urls")),
     path("imports/", include("fidele.imports.urls")),
-    path("audit/", include("fidele.core.urls")),
     path("exports/", include("fidele.imports.export_urls")),
     path("campaigns/", include("fidele.campaigns.urls")),
     path("delivery/", include("fidele.delivery.urls")),

@@ -219,4 +219,4 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "object_types": [(t, type_label(t)) for t in selectors.audit_object_types()],
         "system": selectors.SYSTEM,
     }
-    return render(request, "core/audit_log.html", context)
+    return render(request, "web/audit_log.html", context)
