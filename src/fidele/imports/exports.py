@@ -1,4 +1,4 @@
-"""Contacts to CSV / XLSX with the canonical column names of DESIGN.md.
+"""Contacts to CSV / XLSX with the canonical column names (a contract: ARCHITECTURE.md).
 
 Columns, in this order (scripts outside the project rely on it):
     external_id, email, first_name, last_name, phone, address, postal_code, city, country,
