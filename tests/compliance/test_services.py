@@ -116,7 +116,7 @@ def test_a_recipient_change_is_audited_on_the_contact_or_under_a_masked_address(
     ).order_by("id")
     assert [(e.object_id, e.object_repr) for e in entries] == [
         (str(kept.contact_id), f"#{kept.contact_id}"),
-        ("", "le…@example.fr"),
+        ("", "le•••@example.fr"),
     ]
 
 
