@@ -181,3 +181,21 @@ def test_unsubscribing_keeps_the_proof_and_puts_the_withdrawal_beside_it():
         "row": 2,
         "unsubscribe": {"source": "page", "at": "2026-03-01T10:30:00+00:00"},
     }
+
+
+def test_history_brought_in_at_once_can_hold_a_consent_since_withdrawn():
+    newsletter = make_list()
+    contact = make_contact()
+    given = dt.datetime(2025, 5, 2, 9, 0, tzinfo=dt.UTC)
+    proof = ConsentProof(method=Method.MANUAL, at=given, user="Claire", note="Bulletin signé")
+    subscriptions_add(
+        actor=System(name="fidele demo"),
+        consents=[
+            Consent(contact.pk, newsletter.pk, proof, withdrawal=Withdrawal(source="page", at=AT))
+        ],
+    )
+    sub = Subscription.objects.get()
+    assert (sub.status, sub.consent_at, sub.unsubscribed_at) == ("unsubscribed", given, AT)
+    assert sub.consent_source == Subscription.Source.MANUAL
+    assert sub.consent_proof["note"] == "Bulletin signé"
+    assert sub.consent_proof["unsubscribe"]["source"] == "page"

@@ -136,17 +136,21 @@ class Withdrawal:
         return data
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass costs four times as much to build, and an import builds one per
+# row.
+@dataclass(slots=True)
 class Consent:
     """One contact's consent to one list, for `subscriptions_add`. Many rows share one `proof`
     (an import's file, user and time); what differs from row to row, the file's row number and
-    a consent date read in it, is given here and overrides the proof's."""
+    a consent date read in it, is given here and overrides the proof's. `withdrawal`: consent
+    that was since withdrawn (history brought in at once, as the demo shop does)."""
 
     contact_id: int
     mailing_list_id: int
     proof: ConsentProof
     row: int | None = None
     given_at: dt.datetime | None = None
+    withdrawal: Withdrawal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +174,8 @@ def subscriptions_add(
     Only creates: a contact already on the list, whatever its status, is left alone (an import
     never resubscribes someone who unsubscribed). A contact named twice for the same list counts
     once. Returns how many subscriptions were written. `status` UNCONFIRMED: a sign-up waiting
-    for its double opt-in confirmation (no consent time yet)."""
+    for its double opt-in confirmation (no consent time yet). A consent with a `withdrawal` is
+    written unsubscribed, the withdrawal kept beside its proof."""
     by_list: dict[int, dict[int, Consent]] = defaultdict(dict)
     for consent in consents:
         by_list[consent.mailing_list_id].setdefault(consent.contact_id, consent)
@@ -198,14 +203,20 @@ def subscriptions_add(
                 data = stored[id(proof)] = proof.as_json()
             if consent.row is not None:
                 data = {**data, "row": consent.row}
+            row_status, unsubscribed_at = status, None
+            if consent.withdrawal is not None:
+                data = {**data, "unsubscribe": consent.withdrawal.as_json()}
+                row_status = Subscription.Status.UNSUBSCRIBED
+                unsubscribed_at = consent.withdrawal.at
             rows.append(
                 Subscription(
                     contact_id=contact_id,
                     mailing_list_id=mailing_list_id,
-                    status=status,
+                    status=row_status,
                     consent_at=None if unconfirmed else (consent.given_at or proof.consent_at),
                     consent_source=proof.source,
                     consent_proof=data,
+                    unsubscribed_at=unsubscribed_at,
                     created_by=created_by,
                 )
             )
