@@ -354,3 +354,16 @@ def test_an_unsubscription_keeps_the_contact_out_of_every_later_campaign(strict_
     assert list(audience_queryset(make_campaign(lists=("Ateliers",)))) == [marie]
     _form_post(strict_client, unsubscribe_url(make_outbox(paul).pk), {"action": "all"})
     assert list(audience_queryset(make_campaign(lists=("Newsletter", "Ateliers")))) == [marie]
+
+
+def test_the_links_already_sent_keep_their_addresses():
+    from django.urls import resolve, reverse
+
+    from fidele.compliance import link_views
+
+    assert reverse("compliance_links:unsubscribe", args=["abc"]) == "/t/u/abc/"
+    assert reverse("compliance_links:preferences", args=["abc"]) == "/t/p/abc/"
+    assert resolve("/t/u/abc/").func is link_views.unsubscribe
+    assert resolve("/t/p/abc/").func is link_views.preferences
+    assert reverse("tracking:open", args=["abc"]) == "/t/o/abc.gif"
+    assert reverse("tracking:click", args=["abc"]) == "/t/c/abc/"
