@@ -12,6 +12,9 @@ In the same run, the same contacts, already clean, are COPYed into a scratch tab
 (INSERT ... ON CONFLICT DO NOTHING) into a copy of the contacts table with the same indexes:
 the physical limit the import is held against. Prints one JSON object.
 
+With `--list NAME`, every row is also subscribed to that list (consent confirmed for the whole
+file): the import's bulk consent path.
+
 The database must be a scratch one: the contacts table is emptied first (--yes required when it
 is not empty).
 """
@@ -285,6 +288,12 @@ def main() -> None:
     parser.add_argument(
         "--reimport", action="store_true", help="import the same file a second time (all skipped)"
     )
+    parser.add_argument(
+        "--list",
+        default="",
+        help="subscribe every row to this list (consent confirmed for the file): the bulk "
+        "consent path",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fidele.config.settings")
@@ -324,7 +333,9 @@ def main() -> None:
             cursor.execute("CHECKPOINT")
     started = time.perf_counter()
     cpu_started = resource.getrusage(resource.RUSAGE_SELF)
-    summary = import_file(kind="contacts", path=path)
+    summary = import_file(
+        kind="contacts", path=path, list_name=args.list, consent_confirmed=bool(args.list)
+    )
     seconds = time.perf_counter() - started
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     cpu_seconds = (cpu.ru_utime - cpu_started.ru_utime) + (cpu.ru_stime - cpu_started.ru_stime)
@@ -346,6 +357,7 @@ def main() -> None:
             "rejected": summary["rejected"],
             "warnings": summary["warnings"],
             "stored": stored,
+            "subscribed": summary.get("subscribed"),
             # CPU time of this (Python) process alone; the rest is the database's.
             "python_cpu_seconds": round(cpu_seconds, 1),
             "python_rows_per_cpu_s": round(args.rows / cpu_seconds) if cpu_seconds else None,

@@ -116,7 +116,7 @@ def test_a_recipient_change_is_audited_on_the_contact_or_under_a_masked_address(
     ).order_by("id")
     assert [(e.object_id, e.object_repr) for e in entries] == [
         (str(kept.contact_id), f"#{kept.contact_id}"),
-        ("", "le…@example.fr"),
+        ("", "le•••@example.fr"),
     ]
 
 
@@ -141,3 +141,17 @@ def test_unsubscribing_everything_refuses_something_that_is_not_an_address():
     with pytest.raises(InvalidValue):
         services.recipient_unsubscribe_all(email="pas une adresse")
     assert not Suppression.objects.exists()
+
+
+def test_a_caller_holding_an_outbox_row_is_answered_from_the_message_lookup():
+    from fidele.contacts.models import Subscription
+    from tests.tracking.factories import make_outbox
+
+    contact = make_contact(lists=("Newsletter", "Ateliers"))
+    outbox = make_outbox(contact)
+    change = services.recipient_unsubscribe(
+        outbox=outbox, source=services.UnsubscribeSource.PROVIDER
+    )
+    assert change.unsubscribed == ["Newsletter"] and not change.suppressed
+    ateliers = Subscription.objects.get(contact=contact, mailing_list__name="Ateliers")
+    assert ateliers.status == Subscription.Status.SUBSCRIBED

@@ -9,9 +9,9 @@ from anymail.signals import AnymailTrackingEvent, tracking
 from django.test import Client
 from django.urls import include, path
 
-from fidele.compliance import services as compliance
 from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact, Subscription
+from fidele.core.actors import Recipient
 from fidele.core.models import AuditLog
 from fidele.delivery import webhooks  # noqa: F401  (connects the receiver)
 from fidele.delivery.models import BounceReport
@@ -110,7 +110,7 @@ def test_an_unsubscribed_event_for_an_address_we_do_not_know_goes_through_compli
     assert suppression.details == {"source": "recipient:provider"}
     # The same trail as any recipient's own unsubscription, under a masked address.
     entry = AuditLog.objects.get(action=AuditLog.Action.UNSUBSCRIBE)
-    assert (entry.object_repr, entry.actor_label) == ("in…@example.org", compliance.RECIPIENT_LABEL)
+    assert (entry.object_repr, entry.actor_label) == ("in•••@example.org", Recipient.label)
     assert entry.changes["source"] == "provider"
     event = EmailEvent.objects.get()
     assert (event.type, event.contact_id, event.details["all"]) == ("unsubscribe", None, True)

@@ -272,7 +272,7 @@ def test_a_list_subscribes_only_the_rows_whose_consent_says_yes(fixture_file, ow
         owner.username,
         summary["import_id"],
     )
-    assert proof["imported_at"]
+    assert proof["method"] == "import" and proof["at"]
 
 
 def test_a_consent_date_in_the_file_becomes_the_consent_time(write_file):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from fidele.accounts.models import User
 from fidele.core import permissions
+from fidele.core.actors import Actor
 from fidele.core.audit import audit_record, model_changes
 from fidele.core.models import AuditLog
 
@@ -55,7 +56,7 @@ def _label(user: User) -> dict[str, Any]:
 
 def user_create(
     *,
-    actor: Any,
+    actor: Actor,
     username: str,
     password: str,
     role: str,
@@ -88,7 +89,7 @@ def user_create(
 
 def user_update(
     *,
-    actor: Any,
+    actor: Actor,
     user: User,
     first_name: str,
     last_name: str,
@@ -121,7 +122,7 @@ def user_update(
     return user
 
 
-def user_set_active(*, actor: Any, user: User, active: bool) -> User:
+def user_set_active(*, actor: Actor, user: User, active: bool) -> User:
     """Deactivate (the user can no longer log in; their history stays) or reactivate."""
     if user.is_active == active:
         return user
@@ -139,7 +140,7 @@ def user_set_active(*, actor: Any, user: User, active: bool) -> User:
     return user
 
 
-def user_password_set(*, actor: Any, user: User, password: str) -> User:
+def user_password_set(*, actor: Actor, user: User, password: str) -> User:
     """Set a new password chosen by the owner (who passes it on to the user)."""
     validate_password(password, user=user)
     with transaction.atomic():

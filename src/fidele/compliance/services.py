@@ -1,9 +1,10 @@
 """Who must not be mailed, and the recipient's own choices: suppression list, unsubscribe,
 preference centre. Every change is audited.
 
-Contact.status and Subscription rows belong to the contacts app; the few updates made here
-(`Contact.objects.filter(email=...).update(status=...)`, a subscription's status and proof) are
-done directly because contacts has no service taking a recipient (not a user) as the actor.
+Subscriptions are written by their owner, contacts.consent (the recipient is the actor, with the
+proof of their withdrawal or new consent); the contact's status follows its suppression here
+(`Contact.objects.filter(email=...).update(status=...)`). The message a recipient acts from is
+a tracking.messages.SentMessage: compliance never reads the send engine's tables.
 """
 
 from __future__ import annotations
@@ -16,11 +17,21 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from fidele.compliance.models import Suppression
+from fidele.compliance.privacy import mask_email
 from fidele.compliance.selectors import is_suppressed, suppressed_among  # noqa: F401 (re-export)
+from fidele.contacts.consent import (
+    ConsentProof,
+    Method,
+    Withdrawal,
+    subscriptions_subscribe,
+    subscriptions_unsubscribe,
+)
 from fidele.contacts.models import Contact, Subscription
 from fidele.contacts.normalize import InvalidValue, email_normalise
+from fidele.core.actors import Actor, Recipient
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
+from fidele.tracking.messages import SentMessage, message_lookup
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
 
@@ -50,8 +61,6 @@ CONTACT_STATUS_FOR = {
 # The statuses suppression_remove may lift back to active (never "erased").
 _LIFTABLE = (Contact.Status.BOUNCED, Contact.Status.COMPLAINED, Contact.Status.BLOCKED)
 
-RECIPIENT_LABEL = "recipient via unsubscribe link"
-
 
 class UnsubscribeSource:
     ONE_CLICK = "one_click"  # RFC 8058 POST sent by the mailbox provider
@@ -78,10 +87,13 @@ def suppression_add(
     email: str,
     reason: str,
     details: dict[str, Any] | None = None,
-    actor: Any = None,
+    actor: Actor = None,
     actor_label: str | None = None,
 ) -> Suppression:
-    """Suppress the address (idempotent). An existing, stronger reason is kept."""
+    """Suppress the address (idempotent). An existing, stronger reason is kept.
+
+    `actor_label` is kept for callers that still name themselves with a string; pass
+    `actor=System(name=...)` instead."""
     if reason not in REASON_STRENGTH:
         raise ValueError(f"unknown suppression reason {reason!r}")
     email = _normalise(email)
@@ -146,7 +158,7 @@ def _contact_status_apply(*, email: str, reason: str) -> None:
 
 
 @transaction.atomic
-def suppression_remove(*, suppression: Suppression, actor: Any) -> None:
+def suppression_remove(*, suppression: Suppression, actor: Actor) -> None:
     """Lift a suppression (owners only, checked by the view). Contacts become active again."""
     audit_record(
         actor=actor,
@@ -177,32 +189,37 @@ class RecipientChange:
         return bool(self.unsubscribed or self.resubscribed or self.suppressed or self.unsuppressed)
 
 
-def _proof_note(*, source: str, outbox: Any, ip_address: str | None, now) -> dict[str, Any]:
-    note: dict[str, Any] = {"source": source, "at": now.isoformat()}
-    if outbox is not None:
-        note["outbox_id"] = outbox.id
-        note["campaign_id"] = outbox.campaign_id
-    if ip_address:
-        note["ip"] = ip_address
-    return note
+def _sent(outbox: Any) -> SentMessage | None:
+    """The message as the links know it. Callers that hold one of the send engine's outbox rows
+    (bounce processing, webhooks) may pass it: it is read again through the lookup port."""
+    if outbox is None or isinstance(outbox, SentMessage):
+        return outbox
+    return message_lookup().sent_message(outbox.id)
 
 
-def _unsubscribe_rows(
-    *, subscriptions: Iterable[Subscription], note: dict[str, Any], now
+def _recipient(contact: Contact | None, email: str) -> Recipient:
+    return Recipient(email=email, contact_id=contact.pk if contact is not None else None)
+
+
+def _withdrawal(
+    *, source: str, message: SentMessage | None, ip_address: str | None, now
+) -> Withdrawal:
+    return Withdrawal(
+        source=source,
+        at=now,
+        ip=ip_address or "",
+        campaign_id=message.campaign_id if message is not None else None,
+        outbox_id=message.id if message is not None else None,
+    )
+
+
+def _unsubscribe(
+    *, actor: Recipient, contact: Contact, list_ids: list[int] | None, withdrawal: Withdrawal
 ) -> list[str]:
-    names = []
-    for subscription in subscriptions:
-        if subscription.status == Subscription.Status.UNSUBSCRIBED:
-            continue
-        subscription.status = Subscription.Status.UNSUBSCRIBED
-        subscription.unsubscribed_at = now
-        # The consent proof stays (it shows what had been agreed); the withdrawal sits beside it.
-        subscription.consent_proof = {**(subscription.consent_proof or {}), "unsubscribe": note}
-        subscription.save(
-            update_fields=["status", "unsubscribed_at", "consent_proof", "updated_at"]
-        )
-        names.append(subscription.mailing_list.name)
-    return names
+    changed = subscriptions_unsubscribe(
+        actor=actor, contact_ids=[contact.pk], mailing_list_ids=list_ids, withdrawal=withdrawal
+    )
+    return [c.subscription.mailing_list.name for c in changed]
 
 
 def _record_recipient_change(
@@ -210,7 +227,7 @@ def _record_recipient_change(
     change: RecipientChange,
     contact: Contact | None,
     email: str,
-    outbox: Any,
+    message: SentMessage | None,
     source: str,
     ip_address: str | None,
 ) -> None:
@@ -219,7 +236,7 @@ def _record_recipient_change(
     if change.unsubscribed or change.suppressed:
         event_record(
             type=EmailEvent.Type.UNSUBSCRIBE,
-            outbox=outbox,
+            outbox=message,
             contact_id=contact.pk if contact else None,
             details={"source": source, "lists": change.unsubscribed, "all": change.suppressed},
         )
@@ -232,35 +249,28 @@ def _record_recipient_change(
         changes["unsubscribed_from_everything"] = True
     if change.unsuppressed:
         changes["unsubscribed_from_everything"] = [True, False]
-    if outbox is not None:
-        changes["campaign_id"] = outbox.campaign_id
+    if message is not None:
+        changes["campaign_id"] = message.campaign_id
     action = AuditLog.Action.UNSUBSCRIBE
     if change.resubscribed and not (change.unsubscribed or change.suppressed):
         action = AuditLog.Action.SUBSCRIBE
     audit_record(
-        actor=None,
-        actor_label=RECIPIENT_LABEL,
+        actor=_recipient(contact, email),
         action=action,
         obj=contact,
         object_type="contacts.contact",
         # The person's address is not copied into the trail (erasure must reach it).
-        object_repr=f"#{contact.pk}" if contact is not None else _mask(email),
+        object_repr=f"#{contact.pk}" if contact is not None else mask_email(email),
         changes=changes,
         ip_address=ip_address,
     )
 
 
-def _mask(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:2]}…@{domain}"
-
-
-def _contact_for(*, outbox: Any, contact: Contact | None) -> Contact | None:
+def _contact_for(*, message: SentMessage | None, contact: Contact | None) -> Contact | None:
     if contact is not None:
         return contact
-    if outbox is not None and outbox.contact_id:
-        # An OutboxMessage: the pages load it with its contact, so this reads no row again.
-        return outbox.contact
+    if message is not None and message.contact_id:
+        return Contact.objects.filter(pk=message.contact_id).first()
     return None
 
 
@@ -268,36 +278,40 @@ def _contact_for(*, outbox: Any, contact: Contact | None) -> Contact | None:
 def recipient_unsubscribe(
     *, outbox: Any, source: str, ip_address: str | None = None
 ) -> RecipientChange:
-    """Unsubscribe the recipient of `outbox` from the lists that campaign was sent to.
+    """Unsubscribe the recipient of `outbox` (a SentMessage) from the lists that campaign was
+    sent to.
 
     When we cannot tell which list brought them this message (the campaign had no list, the
     contact was deleted, or they are on none of its lists), everything is stopped: a
     one-click unsubscribe must stop this kind of mail, and guessing wrong would break the law.
     """
     now = timezone.now()
-    contact = _contact_for(outbox=outbox, contact=None)
-    email = contact.email if contact and contact.email else outbox.email
-    list_ids = list(outbox.campaign.lists.values_list("id", flat=True))
-    subscriptions = []
-    if contact is not None and list_ids:
-        subscriptions = list(
-            Subscription.objects.select_for_update()
-            .select_related("mailing_list")
-            .filter(contact=contact, mailing_list_id__in=list_ids)
-        )
-    if not subscriptions:
+    message = _sent(outbox)
+    contact = _contact_for(message=message, contact=None)
+    email = contact.email if contact and contact.email else message.email
+    list_ids = list(message.list_ids)
+    on_lists = (
+        contact is not None
+        and bool(list_ids)
+        and Subscription.objects.filter(contact=contact, mailing_list_id__in=list_ids).exists()
+    )
+    if not on_lists:
         return _unsubscribe_everything(
-            contact=contact, email=email, outbox=outbox, source=source, ip_address=ip_address
+            contact=contact, email=email, message=message, source=source, ip_address=ip_address
         )
-    note = _proof_note(source=source, outbox=outbox, ip_address=ip_address, now=now)
     change = RecipientChange(
-        unsubscribed=_unsubscribe_rows(subscriptions=subscriptions, note=note, now=now)
+        unsubscribed=_unsubscribe(
+            actor=_recipient(contact, email),
+            contact=contact,
+            list_ids=list_ids,
+            withdrawal=_withdrawal(source=source, message=message, ip_address=ip_address, now=now),
+        )
     )
     _record_recipient_change(
         change=change,
         contact=contact,
         email=email,
-        outbox=outbox,
+        message=message,
         source=source,
         ip_address=ip_address,
     )
@@ -315,53 +329,54 @@ def recipient_unsubscribe_all(
 ) -> RecipientChange:
     """Every list, and the address on the suppression list (reason unsubscribed_all).
 
-    The recipient is `contact`, or the one `outbox` went to; or, when only an address is known
-    (an email service provider reporting an unsubscription for a message we cannot match),
-    the contact with that `email`, or the address alone when no contact has it. Raises
-    InvalidValue for an address that is not one."""
-    contact = _contact_for(outbox=outbox, contact=contact)
-    if contact is None and outbox is None and email:
+    The recipient is `contact`, or the one `outbox` (a SentMessage) went to; or, when only an
+    address is known (an email service provider reporting an unsubscription for a message we
+    cannot match), the contact with that `email`, or the address alone when no contact has it.
+    Raises InvalidValue for an address that is not one."""
+    message = _sent(outbox)
+    contact = _contact_for(message=message, contact=contact)
+    if contact is None and message is None and email:
         email = _normalise(email)
         contact = Contact.objects.filter(email=email).first()
     email = (
         (contact.email if contact and contact.email else None)
-        or getattr(outbox, "email", "")
+        or getattr(message, "email", "")
         or email
     )
     return _unsubscribe_everything(
-        contact=contact, email=email, outbox=outbox, source=source, ip_address=ip_address
+        contact=contact, email=email, message=message, source=source, ip_address=ip_address
     )
 
 
 def _unsubscribe_everything(
-    *, contact: Contact | None, email: str, outbox: Any, source: str, ip_address: str | None
+    *,
+    contact: Contact | None,
+    email: str,
+    message: SentMessage | None,
+    source: str,
+    ip_address: str | None,
 ) -> RecipientChange:
     now = timezone.now()
-    note = _proof_note(source=source, outbox=outbox, ip_address=ip_address, now=now)
+    actor = _recipient(contact, email)
     change = RecipientChange()
     if contact is not None:
-        subscriptions = (
-            Subscription.objects.select_for_update()
-            .select_related("mailing_list")
-            .filter(contact=contact)
+        change.unsubscribed = _unsubscribe(
+            actor=actor,
+            contact=contact,
+            list_ids=None,
+            withdrawal=_withdrawal(source=source, message=message, ip_address=ip_address, now=now),
         )
-        change.unsubscribed = _unsubscribe_rows(subscriptions=subscriptions, note=note, now=now)
     if email and not is_suppressed(email):
         details = {"source": f"recipient:{source}"}
-        if outbox is not None:
-            details.update(outbox_id=outbox.id, campaign_id=outbox.campaign_id)
-        suppression_add(
-            email=email,
-            reason=Reason.UNSUBSCRIBED_ALL,
-            details=details,
-            actor_label=RECIPIENT_LABEL,
-        )
+        if message is not None:
+            details.update(outbox_id=message.id, campaign_id=message.campaign_id)
+        suppression_add(email=email, reason=Reason.UNSUBSCRIBED_ALL, details=details, actor=actor)
         change.suppressed = True
     _record_recipient_change(
         change=change,
         contact=contact,
         email=email,
-        outbox=outbox,
+        message=message,
         source=source,
         ip_address=ip_address,
     )
@@ -381,28 +396,37 @@ def recipient_preferences_save(
     Only lists the contact was ever subscribed to can be ticked; a forged list id is ignored.
     Ticking a list again lifts an earlier "unsubscribe from everything" (the person's own new
     choice), but never a suppression for a complaint, a bounce, an erasure or a hand block.
+    `outbox`: the SentMessage whose link was followed, if any.
     """
     now = timezone.now()
+    message = _sent(outbox)
+    actor = _recipient(contact, contact.email or "")
     wanted = {int(pk) for pk in subscribed_list_ids}
     subscriptions = list(
         Subscription.objects.select_for_update()
-        .select_related("mailing_list")
         .filter(contact=contact)
         .exclude(status=Subscription.Status.UNCONFIRMED)
-    )
-    note = _proof_note(
-        source=UnsubscribeSource.PREFERENCES, outbox=outbox, ip_address=ip_address, now=now
+        .order_by("pk")
+        .values_list("mailing_list_id", "status")
     )
     change = RecipientChange()
-    change.unsubscribed = _unsubscribe_rows(
-        subscriptions=[s for s in subscriptions if s.mailing_list_id not in wanted],
-        note=note,
-        now=now,
-    )
+    dropped = [list_id for list_id, _status in subscriptions if list_id not in wanted]
+    if dropped:
+        change.unsubscribed = _unsubscribe(
+            actor=actor,
+            contact=contact,
+            list_ids=dropped,
+            withdrawal=_withdrawal(
+                source=UnsubscribeSource.PREFERENCES,
+                message=message,
+                ip_address=ip_address,
+                now=now,
+            ),
+        )
     to_resubscribe = [
-        s
-        for s in subscriptions
-        if s.mailing_list_id in wanted and s.status != Subscription.Status.SUBSCRIBED
+        list_id
+        for list_id, status in subscriptions
+        if list_id in wanted and status != Subscription.Status.SUBSCRIBED
     ]
     suppression = Suppression.objects.filter(email=contact.email or "").first()
     if to_resubscribe and suppression is not None:
@@ -410,8 +434,7 @@ def recipient_preferences_save(
             to_resubscribe = []
         else:
             audit_record(
-                actor=None,
-                actor_label=RECIPIENT_LABEL,
+                actor=actor,
                 action=AuditLog.Action.DELETE,
                 obj=suppression,
                 changes={"reason": [suppression.reason, None], "source": "preferences"},
@@ -419,33 +442,29 @@ def recipient_preferences_save(
             )
             suppression.delete()
             change.unsuppressed = True
-    for subscription in to_resubscribe:
-        subscription.status = Subscription.Status.SUBSCRIBED
-        subscription.unsubscribed_at = None
-        subscription.consent_at = now
-        subscription.consent_source = Subscription.Source.FORM
-        previous = {k: v for k, v in (subscription.consent_proof or {}).items() if k != "previous"}
-        subscription.consent_proof = {
-            "method": "preference_centre",
-            **{k: v for k, v in note.items() if k != "source"},
-            "previous": previous,
-        }
-        subscription.save(
-            update_fields=[
-                "status",
-                "unsubscribed_at",
-                "consent_at",
-                "consent_source",
-                "consent_proof",
-                "updated_at",
-            ]
+    if to_resubscribe:
+        proof = ConsentProof(
+            method=Method.PREFERENCE_CENTRE,
+            at=now,
+            user=actor.label,
+            ip=ip_address or "",
+            campaign_id=message.campaign_id if message is not None else None,
+            outbox_id=message.id if message is not None else None,
         )
-        change.resubscribed.append(subscription.mailing_list.name)
+        changed = subscriptions_subscribe(
+            actor=actor,
+            contact=contact,
+            mailing_list_ids=to_resubscribe,
+            proof=proof,
+            existing_only=True,
+            keep_previous=True,
+        )
+        change.resubscribed = [c.subscription.mailing_list.name for c in changed]
     _record_recipient_change(
         change=change,
         contact=contact,
         email=contact.email or "",
-        outbox=outbox,
+        message=message,
         source=UnsubscribeSource.PREFERENCES,
         ip_address=ip_address,
     )

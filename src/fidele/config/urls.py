@@ -19,7 +19,9 @@ urlpatterns = [
     path("campaigns/", include("fidele.campaigns.urls")),
     path("delivery/", include("fidele.delivery.urls")),
     path("compliance/", include("fidele.compliance.urls")),
-    # Public, token-protected: unsubscribe, preference centre, open pixel, click redirect.
+    # Public, token-protected, from links in emails: unsubscribe and preference centre
+    # (compliance), open pixel and click redirect (tracking).
+    path("t/", include("fidele.compliance.link_urls")),
     path("t/", include("fidele.tracking.urls")),
     path("", include("fidele.web.urls")),
 ]

@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from fidele.contacts.consent import (
+    ConsentProof,
+    Method,
+    subscriptions_subscribe,
+    subscriptions_unsubscribe,
+)
 from fidele.contacts.fields import WRITABLE_FIELDS
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.contacts.normalize import (
@@ -16,6 +21,7 @@ from fidele.contacts.normalize import (
     email_normalise,
     phone_normalise,
 )
+from fidele.core.actors import Actor, actor_label_for
 from fidele.core.audit import audit_record, model_changes
 from fidele.core.models import AuditLog
 
@@ -39,7 +45,7 @@ def _clean_contact_data(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @transaction.atomic
-def contact_create(*, actor: Any, data: dict[str, Any]) -> Contact:
+def contact_create(*, actor: Actor, data: dict[str, Any]) -> Contact:
     cleaned = _clean_contact_data(data)
     contact = Contact(**cleaned)
     if not contact.source:
@@ -56,11 +62,11 @@ def contact_create(*, actor: Any, data: dict[str, Any]) -> Contact:
 
 
 @transaction.atomic
-def contact_update(*, actor: Any, contact: Contact, data: dict[str, Any]) -> Contact:
+def contact_update(*, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
     return _update_audited(actor=actor, obj=contact, values=_clean_contact_data(data))
 
 
-def _update_audited(*, actor: Any, obj: Any, values: dict[str, Any]) -> Any:
+def _update_audited(*, actor: Actor, obj: Any, values: dict[str, Any]) -> Any:
     """Set the values that differ, validate, save, and audit the change; nothing when none."""
     changes = model_changes(obj, values)
     if not changes:
@@ -73,7 +79,7 @@ def _update_audited(*, actor: Any, obj: Any, values: dict[str, Any]) -> Any:
     return obj
 
 
-def _create_audited(*, actor: Any, model: type, values: dict[str, Any]) -> Any:
+def _create_audited(*, actor: Actor, model: type, values: dict[str, Any]) -> Any:
     obj = model.objects.create(**values)
     audit_record(
         actor=actor,
@@ -91,7 +97,7 @@ def _name_free(model: type, name: str, *, message: str, exclude_pk: int | None =
 
 
 @transaction.atomic
-def contact_delete(*, actor: Any, contact: Contact) -> None:
+def contact_delete(*, actor: Actor, contact: Contact) -> None:
     # The audit entry keeps who deleted whom, not the person's data: the trail must not become
     # a copy of what an erasure request removes.
     audit_record(
@@ -117,7 +123,7 @@ def _jsonable_fields(contact: Contact, cleaned: dict[str, Any]) -> dict[str, Any
 
 
 @transaction.atomic
-def contact_tag_add(*, actor: Any, contact: Contact, tag: Tag) -> bool:
+def contact_tag_add(*, actor: Actor, contact: Contact, tag: Tag) -> bool:
     """Tag the contact; False when it already had the tag (nothing written)."""
     if contact.tags.filter(pk=tag.pk).exists():
         return False
@@ -129,7 +135,7 @@ def contact_tag_add(*, actor: Any, contact: Contact, tag: Tag) -> bool:
 
 
 @transaction.atomic
-def contact_tag_remove(*, actor: Any, contact: Contact, tag: Tag) -> bool:
+def contact_tag_remove(*, actor: Actor, contact: Contact, tag: Tag) -> bool:
     if not contact.tags.filter(pk=tag.pk).exists():
         return False
     contact.tags.remove(tag)
@@ -142,45 +148,18 @@ def contact_tag_remove(*, actor: Any, contact: Contact, tag: Tag) -> bool:
 # --- subscriptions by hand -----------------------------------------------------------------
 
 
-def _subscription_locked(contact: Contact, mailing_list: MailingList) -> Subscription | None:
-    return (
-        Subscription.objects.select_for_update()
-        .filter(contact=contact, mailing_list=mailing_list)
-        .first()
-    )
-
-
-def _manual_proof(actor: Any, now) -> dict[str, Any]:
-    return {
-        "method": "manual",
-        "user": getattr(actor, "get_username", lambda: str(actor))(),
-        "user_id": getattr(actor, "pk", None),
-        "at": now.isoformat(),
-    }
-
-
 @transaction.atomic
 def contact_subscribe(
-    *, actor: Any, contact: Contact, mailing_list: MailingList, note: str = ""
+    *, actor: Actor, contact: Contact, mailing_list: MailingList, note: str = ""
 ) -> Subscription:
     """Subscribe by hand: the proof is who confirmed holding the consent, and when."""
-    now = timezone.now()
-    proof = _manual_proof(actor, now)
-    if note:
-        proof["note"] = note[:500]
-    subscription = _subscription_locked(contact, mailing_list)
-    old_status = subscription.status if subscription else None
-    if subscription and subscription.status == Subscription.Status.SUBSCRIBED:
-        return subscription
-    if subscription is None:
-        subscription = Subscription(contact=contact, mailing_list=mailing_list)
-    subscription.status = Subscription.Status.SUBSCRIBED
-    subscription.consent_at = now
-    subscription.consent_source = Subscription.Source.MANUAL
-    subscription.consent_proof = proof
-    subscription.unsubscribed_at = None
-    subscription.created_by = actor if getattr(actor, "is_authenticated", False) else None
-    subscription.save()
+    proof = ConsentProof.by(actor, method=Method.MANUAL, note=note[:500])
+    changed = subscriptions_subscribe(
+        actor=actor, contact=contact, mailing_list_ids=[mailing_list.pk], proof=proof
+    )
+    if not changed:
+        return Subscription.objects.get(contact=contact, mailing_list=mailing_list)
+    subscription, old_status = changed[0].subscription, changed[0].old_status
     audit_record(
         actor=actor,
         action=AuditLog.Action.SUBSCRIBE,
@@ -196,16 +175,15 @@ def contact_subscribe(
 
 @transaction.atomic
 def contact_unsubscribe(
-    *, actor: Any, contact: Contact, mailing_list: MailingList
+    *, actor: Actor, contact: Contact, mailing_list: MailingList
 ) -> Subscription | None:
     """Unsubscribe by hand. The consent proof stays: it shows what the contact had agreed to."""
-    subscription = _subscription_locked(contact, mailing_list)
-    if subscription is None or subscription.status == Subscription.Status.UNSUBSCRIBED:
-        return subscription
-    old_status = subscription.status
-    subscription.status = Subscription.Status.UNSUBSCRIBED
-    subscription.unsubscribed_at = timezone.now()
-    subscription.save(update_fields=["status", "unsubscribed_at", "updated_at"])
+    changed = subscriptions_unsubscribe(
+        actor=actor, contact_ids=[contact.pk], mailing_list_ids=[mailing_list.pk]
+    )
+    if not changed:
+        return Subscription.objects.filter(contact=contact, mailing_list=mailing_list).first()
+    subscription, old_status = changed[0].subscription, changed[0].old_status
     audit_record(
         actor=actor,
         action=AuditLog.Action.UNSUBSCRIBE,
@@ -214,7 +192,7 @@ def contact_unsubscribe(
             "list": mailing_list.name,
             "list_id": mailing_list.pk,
             "status": [old_status, subscription.status],
-            "by": getattr(actor, "get_username", lambda: str(actor))(),
+            "by": actor_label_for(actor),
         },
     )
     return subscription
@@ -231,14 +209,14 @@ def _tag_name(name: str) -> str:
 
 
 @transaction.atomic
-def tag_create(*, actor: Any, name: str, color: str = "") -> Tag:
+def tag_create(*, actor: Actor, name: str, color: str = "") -> Tag:
     values = {"name": _tag_name(name), "color": color_normalise(color)}
     _name_free(Tag, values["name"], message=_("A tag with this name already exists."))
     return _create_audited(actor=actor, model=Tag, values=values)
 
 
 @transaction.atomic
-def tag_update(*, actor: Any, tag: Tag, name: str, color: str = "") -> Tag:
+def tag_update(*, actor: Actor, tag: Tag, name: str, color: str = "") -> Tag:
     values = {"name": _tag_name(name), "color": color_normalise(color or tag.color)}
     _name_free(
         Tag, values["name"], message=_("A tag with this name already exists."), exclude_pk=tag.pk
@@ -247,7 +225,7 @@ def tag_update(*, actor: Any, tag: Tag, name: str, color: str = "") -> Tag:
 
 
 @transaction.atomic
-def tag_delete(*, actor: Any, tag: Tag) -> None:
+def tag_delete(*, actor: Actor, tag: Tag) -> None:
     count = tag.contacts.count()
     audit_record(
         actor=actor, action=AuditLog.Action.DELETE, obj=tag, changes={"contacts_untagged": count}
@@ -271,7 +249,7 @@ def _list_values(name: str, description: str, double_opt_in: bool) -> dict[str, 
 
 @transaction.atomic
 def list_create(
-    *, actor: Any, name: str, description: str = "", double_opt_in: bool = False
+    *, actor: Actor, name: str, description: str = "", double_opt_in: bool = False
 ) -> MailingList:
     values = _list_values(name, description, double_opt_in)
     _name_free(MailingList, values["name"], message=_("A list with this name already exists."))
@@ -281,7 +259,7 @@ def list_create(
 @transaction.atomic
 def list_update(
     *,
-    actor: Any,
+    actor: Actor,
     mailing_list: MailingList,
     name: str,
     description: str = "",
@@ -298,7 +276,7 @@ def list_update(
 
 
 @transaction.atomic
-def list_delete(*, actor: Any, mailing_list: MailingList) -> None:
+def list_delete(*, actor: Actor, mailing_list: MailingList) -> None:
     count = mailing_list.subscriptions.count()
     audit_record(
         actor=actor,

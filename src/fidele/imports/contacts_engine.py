@@ -34,7 +34,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
+from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone
 from fidele.imports import normalize as norm
 from fidele.imports import sql
@@ -194,7 +195,8 @@ class ContactImport:
         self.tag_ids: dict[str, int] = {
             name.lower(): pk for pk, name in Tag.objects.values_list("id", "name")
         }
-        self.imported_at = timezone.now().isoformat()
+        self.imported_at = timezone.now()
+        self.proof: ConsentProof | None = None
         self.is_pg = sql.is_postgresql()
         self.sequence: str | None = None
         self.lock = threading.Lock()
@@ -694,44 +696,32 @@ class ContactImport:
             pairs = [(c, r) for c, r in pairs if r.consent is True]
         if not pairs:
             return
-        mailing_list = self._list()
-        already = set(
-            Subscription.objects.filter(
-                mailing_list=mailing_list, contact_id__in=[c for c, _r in pairs]
-            ).values_list("contact_id", flat=True)
-        )
-        now = timezone.now()
-        actor = (
-            self.options.actor if getattr(self.options.actor, "is_authenticated", False) else None
-        )
-        subscriptions = []
-        for contact_id, record in pairs:
-            if contact_id in already:
-                continue
-            already.add(contact_id)
-            consent_at = now
-            if record.consent_date is not None:
-                consent_at = dt.datetime.combine(record.consent_date, dt.time(0), tzinfo=self.tz)
-            subscriptions.append(
-                Subscription(
-                    contact_id=contact_id,
-                    mailing_list=mailing_list,
-                    status=Subscription.Status.SUBSCRIBED,
-                    consent_at=consent_at,
-                    consent_source=Subscription.Source.IMPORT,
-                    consent_proof={
-                        "file": self.options.file_name,
-                        "row": record.consent_row,
-                        "imported_at": self.imported_at,
-                        "user": self.options.actor_name,
-                        "import_id": self.options.job_id,
-                        **({"confirmed_by_user": True} if not self.has_consent_column else {}),
-                    },
-                    created_by=actor,
-                )
+        list_id = self._list().pk
+        if self.proof is None:
+            self.proof = ConsentProof(
+                method=Method.IMPORT,
+                at=self.imported_at,
+                user=self.options.actor_name,
+                file=self.options.file_name,
+                import_id=self.options.job_id,
+                confirmed_by_user=not self.has_consent_column,
             )
-        Subscription.objects.bulk_create(subscriptions, ignore_conflicts=True, batch_size=1000)
-        self.counters.subscribed += len(subscriptions)
+        proof, tz, combine, midnight = self.proof, self.tz, dt.datetime.combine, dt.time(0)
+        self.counters.subscribed += subscriptions_add(
+            actor=self.options.actor,
+            consents=[
+                Consent(
+                    contact_id,
+                    list_id,
+                    proof,
+                    record.consent_row,
+                    None
+                    if record.consent_date is None
+                    else combine(record.consent_date, midnight, tzinfo=tz),
+                )
+                for contact_id, record in pairs
+            ],
+        )
 
 
 # The COPY rows in ContactImport._insert spell these out in this order.

@@ -42,6 +42,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from fidele.contacts.models import Contact, Tag
+from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.imports.mapping import ATTR_PREFIX
@@ -255,14 +256,13 @@ def _column_letter(index: int) -> str:
 
 def _audit_export(
     *,
-    actor: Any,
+    actor: Actor,
     fmt: str,
     count: int,
     columns: list[str],
     filters: Mapping[str, Any] | None,
     ip_address: str | None,
     destination: str = "",
-    actor_label: str | None = None,
 ) -> None:
     changes: dict[str, Any] = {
         "format": fmt,
@@ -281,7 +281,6 @@ def _audit_export(
         object_repr=f"{count} contacts ({fmt.upper()})",
         changes=changes,
         ip_address=ip_address,
-        actor_label=actor_label,
     )
 
 
@@ -290,15 +289,14 @@ def contacts_export(
     queryset: QuerySet[Contact],
     fmt: Format,
     output: str | os.PathLike | IO[bytes],
-    actor: Any = None,
+    actor: Actor = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
-    actor_label: str | None = None,
 ) -> ExportResult:
     """Write the contacts of `queryset` to `output` (a path or a binary file) and audit it.
 
     `filters` are recorded in the audit entry so that the trail says which contacts left;
-    `actor_label` names a command or task when there is no user.
+    `actor` is the user, or for a command or a task the `System` that names it.
     """
     if fmt not in FORMATS:
         raise ExportFormatError(f"unknown export format {fmt!r}: use csv or xlsx")
@@ -319,7 +317,6 @@ def contacts_export(
         filters=filters,
         ip_address=ip_address,
         destination=destination,
-        actor_label=actor_label,
     )
     return ExportResult(
         rows=count, columns=columns, format=fmt, seconds=round(time.perf_counter() - started, 3)
@@ -329,7 +326,7 @@ def contacts_export(
 def contacts_export_csv_stream(
     *,
     queryset: QuerySet[Contact],
-    actor: Any = None,
+    actor: Actor = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
 ) -> Iterator[bytes]:
@@ -360,7 +357,7 @@ def contacts_export_csv_stream(
 def contacts_export_xlsx_file(
     *,
     queryset: QuerySet[Contact],
-    actor: Any = None,
+    actor: Actor = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
 ) -> IO[bytes]:

@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext as _
 
+from fidele.core.actors import Actor
+
 # A cell longer than this is not a value a person typed: reject the row and say which column.
 MAX_CELL_CHARS = 10_000
 BATCH_ROWS = 5_000
@@ -50,7 +52,7 @@ class ImportOptions:
     list_name: str = ""
     update: bool = False
     consent_confirmed: bool = False
-    actor: Any = None
+    actor: Actor = None
     actor_name: str = "system"
     file_name: str = ""
     job_id: int | None = None

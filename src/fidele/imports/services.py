@@ -21,6 +21,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
 
 
-def _actor_name(actor: Any) -> str:
+def _actor_name(actor: Actor) -> str:
     if getattr(actor, "is_authenticated", False):
         return actor.get_username()
     try:
@@ -83,7 +84,7 @@ def _detect(job: ImportJob) -> ImportJob:
     return job
 
 
-def importjob_upload(*, kind: str, uploaded_file: UploadedFile, actor: Any) -> ImportJob:
+def importjob_upload(*, kind: str, uploaded_file: UploadedFile, actor: Actor) -> ImportJob:
     """Store an uploaded file under a generated name and detect its shape.
 
     The user's file name is kept for display only; the path on disk is ours, so a name like
@@ -127,7 +128,7 @@ def importjob_upload(*, kind: str, uploaded_file: UploadedFile, actor: Any) -> I
     return job
 
 
-def importjob_from_path(*, kind: str, path: Path, actor: Any = None) -> ImportJob:
+def importjob_from_path(*, kind: str, path: Path, actor: Actor = None) -> ImportJob:
     """A job for a file already on disk (the CLI): read in place, not copied."""
     path = Path(path)
     if not path.is_file():
@@ -147,7 +148,7 @@ def importjob_from_path(*, kind: str, path: Path, actor: Any = None) -> ImportJo
 def importjob_configure(
     *,
     job: ImportJob,
-    actor: Any,
+    actor: Actor,
     targets: list[str] | None = None,
     overrides: dict[str, str] | None = None,
     list_name: str = "",
@@ -176,7 +177,7 @@ def importjob_configure(
     return job
 
 
-def importjob_start(*, job: ImportJob, actor: Any) -> ImportJob:
+def importjob_start(*, job: ImportJob, actor: Actor) -> ImportJob:
     """Queue the import. The task only takes the job's id."""
     from fidele.imports.tasks import run_import
 
@@ -298,8 +299,10 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     job.save()
     _forget_upload(job)
     audit_record(
-        actor=actor,
-        actor_label=None if getattr(actor, "is_authenticated", False) else run_actor_label(options),
+        # Run by a command or a task: the audit names it as the import did ("cli:<login>").
+        actor=actor
+        if getattr(actor, "is_authenticated", False)
+        else System(name=run_actor_label(options)),
         action=AuditLog.Action.IMPORT,
         object_type="imports.importjob",
         object_id=job.pk,
@@ -327,7 +330,7 @@ def import_file(
     *,
     kind: str,
     path: Path,
-    actor: Any = None,
+    actor: Actor = None,
     overrides: dict[str, str] | None = None,
     list_name: str = "",
     update: bool = False,
@@ -352,7 +355,7 @@ def import_file(
     return importjob_run(job_id=job.pk, progress=progress)
 
 
-def importjob_discard(*, job: ImportJob, actor: Any) -> None:
+def importjob_discard(*, job: ImportJob, actor: Actor) -> None:
     """Drop an uploaded file that the user decided not to import."""
     if job.status != ImportJob.Status.UPLOADED:
         return

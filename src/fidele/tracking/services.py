@@ -8,34 +8,17 @@ consequences they have on customer data (an unsubscription, a suppression) are.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
 
+from fidele.tracking.messages import OutboxRef, message_lookup
 from fidele.tracking.models import EmailEvent
 
 
-@dataclass(frozen=True)
-class OutboxRef:
-    """The ids an event needs about the message it concerns (read in one query)."""
-
-    id: int
-    campaign_id: int | None
-    contact_id: int | None
-    email: str
-
-
 def outbox_ref(outbox_id: int) -> OutboxRef | None:
-    # Imported here: delivery imports tracking (tokens) and the other way round would cycle.
-    from fidele.delivery.models import OutboxMessage
-
-    row = (
-        OutboxMessage.objects.filter(pk=outbox_id)
-        .values_list("id", "campaign_id", "contact_id", "email")
-        .first()
-    )
-    return OutboxRef(*row) if row else None
+    """The ids of a sent message, from the app that knows the messages (tracking.messages)."""
+    return message_lookup().outbox_ref(outbox_id)
 
 
 def event_record(
@@ -49,7 +32,8 @@ def event_record(
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> EmailEvent:
-    """One event. `outbox` (an OutboxMessage or OutboxRef) fills in the campaign and contact."""
+    """One event. `outbox` (anything with the ids of an OutboxRef: a SentMessage, an
+    OutboxMessage) fills in the campaign and contact."""
     if type not in EmailEvent.Type.values:
         raise ValueError(f"unknown event type {type!r}")
     if outbox is not None:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from fidele.contacts.models import MailingList
 from fidele.contacts.selectors import contacts_filtered
+from fidele.core.actors import System
 from fidele.imports import exports
 
 
@@ -48,8 +49,7 @@ class Command(BaseCommand):
             queryset=contacts_filtered(params=params),
             fmt=fmt,
             output=target,
-            actor=None,
-            actor_label="fidele export",
+            actor=System(name="fidele export"),
             filters=params,
         )
         summary = {

@@ -1,0 +1,78 @@
+"""What every page a recipient reaches from an email shares (the click redirect's error page
+here, the unsubscribe and preference pages in compliance): the contact's language, no caching
+and no indexing, the shop's name, and a short message page for a link that cannot be followed.
+
+These pages are seen by customers, not by users of the app: they speak the contact's language,
+carry the shop's name, and never show an error page inside a mail client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext_lazy
+
+from fidele.tracking.messages import Sender, message_lookup
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def page_language(request: HttpRequest, contact: Any = None) -> str:
+    """The contact's language, unless the page was switched by hand (?lang=)."""
+    for candidate in (request.GET.get("lang"), getattr(contact, "language", None)):
+        if not candidate:
+            continue
+        try:
+            return translation.get_supported_language_variant(candidate)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def shop_context(sender: Sender) -> dict[str, str]:
+    """The shop as the public pages' templates read it."""
+    return {"name": sender.name, "address": sender.postal_address}
+
+
+def shop_default() -> dict[str, str]:
+    return shop_context(message_lookup().default_sender())
+
+
+def message_page(request: HttpRequest, *, title: str, text: str, status: int = 200) -> HttpResponse:
+    """A short page that no contact is known for: in the language asked for (?lang=) or the
+    site's. `title` and `text` are lazy, translated inside that language."""
+    with translation.override(page_language(request, None)):
+        response = render(
+            request,
+            "tracking/message.html",
+            {"title": title, "text": text, "shop": shop_default()},
+            status=status,
+        )
+        response["Content-Language"] = translation.get_language()
+    return no_store(response)
+
+
+def bad_link(request: HttpRequest) -> HttpResponse:
+    return message_page(
+        request,
+        title=gettext_lazy("This link does not work"),
+        text=gettext_lazy(
+            "The link you followed is incomplete or was changed. Open the email again and "
+            "use the link it contains, or copy the whole address into your browser."
+        ),
+        status=400,
+    )
