@@ -191,7 +191,8 @@ def importjob_start(*, job: ImportJob, actor: Actor) -> ImportJob:
 
 
 def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run an import to the end and return its summary (the contract in ARCHITECTURE.md, plus extras)."""
+    """Run an import to the end and return its summary (the contract in ARCHITECTURE.md, plus
+    extras)."""
     job = ImportJob.objects.select_related("created_by").get(pk=job_id)
     if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED):
         # A task delivered twice: the import already ran (or is running).
