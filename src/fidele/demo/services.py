@@ -31,13 +31,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from fidele.commerce.models import Order, OrderLine, Product
+from fidele.contacts.consent import (
+    Consent,
+    ConsentProof,
+    Method,
+    Withdrawal,
+    subscriptions_add,
+)
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
 SHOP_POSTAL_ADDRESS = "12 place Pélissière\n24100 Bergerac"
+# How the audit log and the consent proofs name the demo when nobody loaded it by hand.
+DEMO_ACTOR = "fidele demo"
 DEFAULT_CONTACTS = 3000
 DEFAULT_SEED = 2024
 HISTORY_DAYS = 730
@@ -429,7 +439,7 @@ def demo_load(
     seed: int = DEFAULT_SEED,
     reference_date: date | None = None,
     reset: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> DemoSummary:
     """Fill the database with the Cave & Terroir demo shop.
 
@@ -471,8 +481,7 @@ def demo_load(
         if wiped:
             changes["wiped"] = wiped
         audit_record(
-            actor=actor,
-            actor_label=None if actor is not None else "fidele demo",
+            actor=actor or System(name=DEMO_ACTOR),
             action=AuditLog.Action.IMPORT,
             object_type="demo",
             object_repr=SHOP_NAME,
@@ -927,13 +936,23 @@ class _DemoPlan:
 
         through = Contact.tags.through
         tag_rows = []
-        subscriptions = []
+        consents: list[tuple[Consent, bool]] = []
         for person, contact in zip(self.people, contacts, strict=True):
             for name in self._tags_of(person):
                 tag_rows.append(through(contact_id=contact.pk, tag_id=tag_by_name[name].pk))
-            subscriptions.extend(self._subscriptions_of(person, contact, list_by_name))
+            consents.extend(self._subscriptions_of(person, contact, list_by_name))
         through.objects.bulk_create(tag_rows, batch_size=BATCH_SIZE)
-        Subscription.objects.bulk_create(subscriptions, batch_size=BATCH_SIZE)
+        # Consent is written by its owner (contacts.consent), as an import writes it.
+        actor = System(name=DEMO_ACTOR)
+        subscriptions = subscriptions_add(
+            actor=actor, consents=[c for c, waiting in consents if not waiting]
+        )
+        # Sign-ups still waiting for their double opt-in confirmation.
+        subscriptions += subscriptions_add(
+            actor=actor,
+            consents=[c for c, waiting in consents if waiting],
+            status=Subscription.Status.UNCONFIRMED,
+        )
 
         # Order numbers follow time, per channel and year, as a till and a web shop number them.
         self.orders.sort(key=lambda order: (order["ordered_at"], order["person"]))
@@ -974,7 +993,7 @@ class _DemoPlan:
             "contacts": len(contacts),
             "tags": len(tags),
             "lists": len(lists),
-            "subscriptions": len(subscriptions),
+            "subscriptions": subscriptions,
             "products": len(products),
             "orders": len(saved_orders),
             "order_lines": len(line_rows),
@@ -1010,7 +1029,7 @@ class _DemoPlan:
 
     def _subscriptions_of(
         self, person: dict[str, Any], contact: Contact, lists: dict[str, MailingList]
-    ) -> list[Subscription]:
+    ) -> list[tuple[Consent, bool]]:
         if not person["email"]:
             return []
         rng = self.rng
@@ -1030,64 +1049,59 @@ class _DemoPlan:
         contact: Contact,
         mailing_list: MailingList,
         newsletter: bool = False,
-    ) -> Subscription:
+    ) -> tuple[Consent, bool]:
+        """One consent with its proof, and whether it waits for its double opt-in confirmation."""
         rng = self.rng
         consent_at = self._consent_time(person)
-        status = Subscription.Status.SUBSCRIBED
-        unsubscribed_at = None
+        unconfirmed = False
+        withdrawal = None
         draw = rng.random()
         if person.get("status") in (Contact.Status.COMPLAINED,) or draw < 0.07:
-            status = Subscription.Status.UNSUBSCRIBED
             delay = timedelta(days=rng.randint(5, 400), hours=rng.randint(0, 12))
-            unsubscribed_at = min(consent_at + delay, self._now_at_reference())
+            withdrawal = Withdrawal(
+                source="page", at=min(consent_at + delay, self._now_at_reference())
+            )
         elif newsletter and draw < 0.10:
-            status = Subscription.Status.UNCONFIRMED
+            unconfirmed = True
 
         # The proof a CNIL inspector would ask for: how, when and where consent was given.
         if newsletter and person["source"] == "site web":
-            source = Subscription.Source.FORM
-            proof = {
-                "form": "Inscription newsletter, site web",
-                "url": "https://cave-et-terroir.example/newsletter",
-                "ip": f"203.0.113.{rng.randint(1, 254)}",
-                "wording": "J'accepte de recevoir la newsletter de Cave & Terroir.",
-            }
-            if status != Subscription.Status.UNCONFIRMED:
-                confirmed = consent_at + timedelta(minutes=rng.randint(1, 240))
-                proof["confirmed_at"] = confirmed.isoformat()
+            ip = f"203.0.113.{rng.randint(1, 254)}"
+            confirmed = None if unconfirmed else consent_at + timedelta(minutes=rng.randint(1, 240))
+            proof = ConsentProof(
+                method=Method.FORM,
+                at=consent_at,
+                form="Inscription newsletter, site web",
+                url="https://cave-et-terroir.example/newsletter",
+                ip=ip,
+                wording="J'accepte de recevoir la newsletter de Cave & Terroir.",
+                confirmed_at=confirmed,
+            )
         elif not person["new_customer"] and rng.random() < 0.5:
-            source = Subscription.Source.IMPORT
-            proof = {
-                "file": "clients_caisse_2023.xlsx",
-                "row": person["index"] + 2,
-                "consent_column": "Newsletter = Oui",
-                "imported_by": "claire",
-            }
+            proof = ConsentProof(
+                method=Method.IMPORT,
+                at=consent_at,
+                file="clients_caisse_2023.xlsx",
+                row=person["index"] + 2,
+                user="claire",
+                note="Newsletter = Oui",
+            )
         else:
-            source = Subscription.Source.MANUAL
-            proof = {
-                "note": "Bulletin d'inscription signé en boutique",
-                "collected_by": rng.choice(["Claire", "Julien", "Maëlle"]),
-            }
+            note = "Bulletin d'inscription signé en boutique"
+            collected_by = rng.choice(["Claire", "Julien", "Maëlle"])
             if person["salon_goer"] and rng.random() < 0.5:
-                proof["note"] = "Carte remplie sur le stand du salon des vins"
-        if status == Subscription.Status.UNCONFIRMED:
-            source = Subscription.Source.FORM
-            proof = {
-                "form": "Inscription newsletter, site web",
-                "url": "https://cave-et-terroir.example/newsletter",
-                "ip": f"198.51.100.{rng.randint(1, 254)}",
-                "confirmation_sent_at": consent_at.isoformat(),
-            }
-        return Subscription(
-            contact_id=contact.pk,
-            mailing_list_id=mailing_list.pk,
-            status=status,
-            consent_at=None if status == Subscription.Status.UNCONFIRMED else consent_at,
-            consent_source=source,
-            consent_proof=proof,
-            unsubscribed_at=unsubscribed_at,
-        )
+                note = "Carte remplie sur le stand du salon des vins"
+            proof = ConsentProof(method=Method.MANUAL, at=consent_at, user=collected_by, note=note)
+        if unconfirmed:
+            # Signed up on the site; the confirmation email was sent at `consent_at`.
+            proof = ConsentProof(
+                method=Method.FORM,
+                at=consent_at,
+                form="Inscription newsletter, site web",
+                url="https://cave-et-terroir.example/newsletter",
+                ip=f"198.51.100.{rng.randint(1, 254)}",
+            )
+        return Consent(contact.pk, mailing_list.pk, proof, withdrawal=withdrawal), unconfirmed
 
     def _now_at_reference(self) -> datetime:
         day = self.today - timedelta(days=1)
