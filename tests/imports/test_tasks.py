@@ -24,7 +24,7 @@ def test_the_task_runs_the_job_and_records_progress(settings, write_file, market
     job = services.importjob_from_path(
         kind="contacts", path=write_file("email\na@x.fr\nb@x.fr\n"), actor=marketer
     )
-    services.importjob_configure(job=job, actor=marketer)
+    services.importjob_configure(job=job)
 
     run_import.enqueue(job.pk)
 

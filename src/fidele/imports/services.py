@@ -2,15 +2,14 @@
 
 upload / from_path -> detect (encoding, delimiter, header, proposed mapping) -> configure (the
 mapping and options the user chose) -> start (enqueue the task) -> run (read, normalise, write,
-summarise, audit). The CLI goes through the same steps without the queue.
+summarise, audit: fidele.imports.runner, which the task calls). The CLI goes through the same
+steps without the queue.
 """
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -18,37 +17,21 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
-from fidele.core.actors import Actor, System
+from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
-from fidele.imports.contacts_engine import ContactImport
 from fidele.imports.models import ImportJob
-from fidele.imports.orders_engine import OrderImport
-from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter
-from fidele.imports.reader import FileShape, ImportFileError, open_table, read_preview, sniff
+from fidele.imports.reader import ImportFileError, read_preview, sniff
+from fidele.imports.runner import importjob_run, uploads_dir
+from fidele.imports.tasks import run_import
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
-
-
-def _actor_name(actor: Actor) -> str:
-    if getattr(actor, "is_authenticated", False):
-        return actor.get_username()
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "cli"
-
-
-def _uploads_dir() -> Path:
-    directory = Path(settings.IMPORTS_DIR) / "uploads"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 def _header_chooser(kind: str) -> Callable[[list[list[str]]], int]:
@@ -99,7 +82,7 @@ def importjob_upload(*, kind: str, uploaded_file: UploadedFile, actor: Actor) ->
         )
     original = os.path.basename(uploaded_file.name or "file")[:255]
     suffix = Path(original).suffix.lower()
-    target = _uploads_dir() / f"{uuid.uuid4().hex}{suffix if suffix in ALLOWED_SUFFIXES else ''}"
+    target = uploads_dir() / f"{uuid.uuid4().hex}{suffix if suffix in ALLOWED_SUFFIXES else ''}"
     size = 0
     with target.open("wb") as handle:
         for chunk in uploaded_file.chunks():
@@ -148,7 +131,6 @@ def importjob_from_path(*, kind: str, path: Path, actor: Actor = None) -> Import
 def importjob_configure(
     *,
     job: ImportJob,
-    actor: Actor,
     targets: list[str] | None = None,
     overrides: dict[str, str] | None = None,
     list_name: str = "",
@@ -177,10 +159,8 @@ def importjob_configure(
     return job
 
 
-def importjob_start(*, job: ImportJob, actor: Actor) -> ImportJob:
+def importjob_start(*, job: ImportJob) -> ImportJob:
     """Queue the import. The task only takes the job's id."""
-    from fidele.imports.tasks import run_import
-
     if job.status != ImportJob.Status.UPLOADED:
         return job
     job.status = ImportJob.Status.QUEUED
@@ -188,143 +168,6 @@ def importjob_start(*, job: ImportJob, actor: Actor) -> ImportJob:
     run_import.enqueue(job.pk)
     job.refresh_from_db()
     return job
-
-
-def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run an import to the end and return its summary (the contract in ARCHITECTURE.md, plus
-    extras)."""
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
-    if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED):
-        # A task delivered twice: the import already ran (or is running).
-        return job.summary
-    with translation.override((job.options or {}).get("language") or settings.LANGUAGE_CODE):
-        return _run(job, progress)
-
-
-def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, Any]:
-    started = time.perf_counter()
-    job.status = ImportJob.Status.RUNNING
-    job.started_at = timezone.now()
-    job.rows_done = 0
-    job.save(update_fields=["status", "started_at", "rows_done"])
-    actor = job.created_by
-    options = job.options or {}
-    last_saved = [0.0]
-
-    def report(rows: int) -> None:
-        now = time.perf_counter()
-        if now - last_saved[0] >= 0.5:
-            last_saved[0] = now
-            ImportJob.objects.filter(pk=job.pk).update(rows_done=rows)
-        if progress:
-            progress(rows)
-
-    counters = Counters()
-    rejects: RejectWriter | None = None
-    error: str | None = None
-    engine: ContactImport | OrderImport | None = None
-    try:
-        shape = FileShape.from_dict(job.detected)
-        table = open_table(Path(job.stored_path), shape=shape, name=job.original_name)
-        header = table.header
-        if header != job.detected.get("header"):
-            raise ImportFileError(
-                _("%(file)s changed since it was checked: upload it again.")
-                % {"file": job.original_name}
-            )
-        run_options = ImportOptions(
-            kind=job.kind,
-            mapping=list(
-                job.mapping.get("targets") or mapping_mod.propose_mapping(job.kind, header)
-            ),
-            list_name=options.get("list", ""),
-            update=bool(options.get("update")),
-            consent_confirmed=bool(options.get("consent_confirmed")),
-            actor=actor,
-            actor_name=options.get("actor_name") or _actor_name(actor),
-            file_name=job.original_name,
-            job_id=job.pk,
-            progress=report,
-        )
-        rejects = RejectWriter(header, prefix=f"import-{job.pk}")
-        engine_class = OrderImport if job.kind == ImportJob.Kind.ORDERS else ContactImport
-        engine = engine_class(options=run_options, header=header, rejects=rejects)
-        counters = engine.run(table.rows)
-    except ImportFileError as exc:
-        error = str(exc)
-        if engine is not None:
-            counters = engine.counters
-    except Exception:
-        logger.exception("import %s failed", job.pk)
-        if engine is not None:
-            counters = engine.counters
-        error = _("The import stopped on an unexpected error; the rows saved before it are kept.")
-    finally:
-        if rejects is not None:
-            rejects.close()
-
-    rejected_file = str(rejects.path) if rejects is not None and rejects.path else None
-    summary: dict[str, Any] = {
-        "rows": counters.rows,
-        "created": counters.created,
-        "updated": counters.updated,
-        "merged": counters.merged,
-        "rejected": counters.rejected,
-        "rejected_file": rejected_file,
-        "seconds": round(time.perf_counter() - started, 3),
-        "skipped": counters.skipped,
-        "warnings": counters.warnings,
-        "invalid_phones": counters.invalid_phones,
-        "import_id": job.pk,
-        "kind": job.kind,
-        "file": job.original_name,
-        "format": job.detected.get("format"),
-        "encoding": job.detected.get("encoding"),
-        "delimiter": job.detected.get("delimiter"),
-        "error": error,
-        "warning_groups": counters.grouped_warnings(),
-        "warnings_sample": counters.warnings_sample,
-    }
-    if job.kind == ImportJob.Kind.CONTACTS:
-        summary["list"] = options.get("list") or None
-        summary["subscribed"] = counters.subscribed
-    else:
-        summary["lines"] = counters.lines
-        summary["products_created"] = counters.products_created
-    job.summary = summary
-    job.rows_done = counters.rows
-    job.rejected_path = rejected_file or ""
-    job.error = error or ""
-    job.status = ImportJob.Status.FAILED if error else ImportJob.Status.DONE
-    job.finished_at = timezone.now()
-    job.save()
-    _forget_upload(job)
-    audit_record(
-        # Run by a command or a task: the audit names it as the import did ("cli:<login>").
-        actor=actor
-        if getattr(actor, "is_authenticated", False)
-        else System(name=run_actor_label(options)),
-        action=AuditLog.Action.IMPORT,
-        object_type="imports.importjob",
-        object_id=job.pk,
-        object_repr=str(job)[:200],
-        changes={
-            k: v for k, v in summary.items() if k not in ("warnings_sample", "warning_groups")
-        },
-    )
-    return summary
-
-
-def _forget_upload(job: ImportJob) -> None:
-    """An uploaded file holds personal data: once imported, only the rejected rows are kept
-    (the user downloads them). Files given on the command line are the user's, left alone."""
-    path = Path(job.stored_path)
-    if _uploads_dir().resolve() in path.resolve().parents:
-        path.unlink(missing_ok=True)
-
-
-def run_actor_label(options: dict[str, Any]) -> str:
-    return options.get("actor_name") or _actor_name(None)
 
 
 def import_file(
@@ -345,7 +188,6 @@ def import_file(
     job = importjob_from_path(kind=kind, path=path, actor=actor)
     importjob_configure(
         job=job,
-        actor=actor,
         overrides=overrides,
         list_name=list_name,
         update=update,

@@ -80,7 +80,6 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 services.importjob_configure(
                     job=job,
-                    actor=request.user,
                     targets=form.targets(),
                     list_name=form.cleaned_data.get("list_name", ""),
                     update=form.cleaned_data.get("update", False),
@@ -90,7 +89,7 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
             except ValueError as exc:
                 form.add_error(None, str(exc))
             else:
-                services.importjob_start(job=job, actor=request.user)
+                services.importjob_start(job=job)
                 return redirect("imports:detail", pk=job.pk)
     else:
         form = MappingForm(job=job)
