@@ -81,9 +81,9 @@ def _check_content(
     """Raise the first template problem (syntax or unknown variable) with its part and line,
     for the campaign's own content (unless `main` is False) and each variant's.
 
-    Content whose fingerprint (rendering.content_fingerprint) is in `checked` was checked by
+    Content whose fingerprint (rendering.compile.content_fingerprint) is in `checked` was checked by
     the caller, the editor's form, and is not compiled again."""
-    from fidele.campaigns.rendering import content_check, content_fingerprint
+    from fidele.campaigns.rendering.compile import content_check, content_fingerprint
 
     for variant in [None, *variants] if main else variants:
         if checked and content_fingerprint(campaign=campaign, variant=variant) in checked:
@@ -507,3 +507,61 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.SENT: ("duplicate", "test"),
     Status.CANCELLED: ("duplicate", "test"),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Layouts
+
+
+@transaction.atomic
+def layout_update(*, layout: Layout, actor: Any = None, **values: Any) -> Layout:
+    from fidele.campaigns.rendering.sandbox import layout_check
+    from fidele.core.audit import model_changes
+
+    allowed = {"name", "html", "sender_name", "sender_postal_address", "is_default"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"unknown layout fields: {sorted(unknown)}")
+    changes = model_changes(layout, values)
+    for field, value in values.items():
+        setattr(layout, field, value)
+    problems = layout_check(layout=layout)
+    if problems:
+        raise problems[0]
+    layout.save()
+    if values.get("is_default"):
+        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
+    if "html" in changes:
+        changes["html"] = ["…", "…"]
+    if changes:
+        audit_record(actor=actor, action="update", obj=layout, changes=changes)
+    return layout
+
+
+@transaction.atomic
+def layout_create(
+    *,
+    name: str,
+    html: str,
+    sender_name: str,
+    sender_postal_address: str,
+    is_default: bool = False,
+    actor: Any = None,
+) -> Layout:
+    from fidele.campaigns.rendering.sandbox import layout_check
+
+    layout = Layout(
+        name=name,
+        html=html,
+        sender_name=sender_name,
+        sender_postal_address=sender_postal_address,
+        is_default=is_default,
+    )
+    problems = layout_check(layout=layout)
+    if problems:
+        raise problems[0]
+    layout.save()
+    if is_default:
+        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
+    audit_record(actor=actor, action="create", obj=layout)
+    return layout

@@ -219,7 +219,7 @@ class Recipient:
 
 
 def _contact_fields() -> tuple[str, ...]:
-    from fidele.campaigns.rendering import CONTACT_FIELDS
+    from fidele.campaigns.rendering.sandbox import CONTACT_FIELDS
 
     return (*CONTACT_FIELDS, "attributes")
 
@@ -462,7 +462,7 @@ class _CampaignContent:
     """Everything that is the same for all recipients, prepared once per campaign and variant."""
 
     def __init__(self, campaign: Campaign):
-        from fidele.campaigns.rendering import content_compile
+        from fidele.campaigns.rendering.compile import content_compile
 
         self.campaign = campaign
         self.identity = campaign_identity(campaign)

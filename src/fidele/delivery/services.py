@@ -37,7 +37,8 @@ def campaign_start(*, campaign_id: int, actor: Any = None, now: Any = None) -> i
     Accepts a draft (the CLI's `campaign send`) or a scheduled campaign whose time has come;
     a campaign already sending is left as it is (a second start task is harmless).
     """
-    from fidele.campaigns.rendering import TemplateProblem, content_compile
+    from fidele.campaigns.rendering.compile import content_compile
+    from fidele.campaigns.rendering.sandbox import TemplateProblem
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -213,7 +214,7 @@ def message_send_test(
     """
     import secrets
 
-    from fidele.campaigns.rendering import content_compile
+    from fidele.campaigns.rendering.compile import content_compile
     from fidele.delivery.engine import RecipientLinks, campaign_identity, rendered_message_build
     from fidele.delivery.mime import dkim_key_from_settings
     from fidele.delivery.transports import transport_from_settings
