@@ -7,7 +7,7 @@ import types
 import pytest
 from django.utils import timezone
 
-import fidele.delivery
+import fidele.campaigns
 from fidele.campaigns import services
 from fidele.campaigns.models import Campaign, Variant
 from fidele.core.models import AuditLog
@@ -33,10 +33,10 @@ class FakeTask:
 @pytest.fixture
 def enqueued(monkeypatch):
     calls: list = []
-    fake = types.ModuleType("fidele.delivery.tasks")
+    fake = types.ModuleType("fidele.campaigns.tasks")
     fake.campaign_start = FakeTask(calls, "campaign_start")
-    monkeypatch.setitem(sys.modules, "fidele.delivery.tasks", fake)
-    monkeypatch.setattr(fidele.delivery, "tasks", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "fidele.campaigns.tasks", fake)
+    monkeypatch.setattr(fidele.campaigns, "tasks", fake, raising=False)
     return calls
 
 

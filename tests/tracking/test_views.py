@@ -455,7 +455,7 @@ def test_head_requests_from_link_checkers_are_not_counted(client):
 
 
 def test_an_unsubscription_keeps_the_contact_out_of_every_later_campaign(strict_client):
-    from fidele.delivery.audience import audience_queryset
+    from fidele.campaigns.audience import audience_queryset
 
     marie = make_contact(lists=("Newsletter", "Ateliers"))
     paul = make_contact("paul@example.fr", lists=("Newsletter",))

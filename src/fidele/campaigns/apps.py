@@ -6,3 +6,10 @@ class CampaignsConfig(AppConfig):
     name = "fidele.campaigns"
     label = "campaigns"
     verbose_name = _("Campaigns")
+
+    def ready(self) -> None:
+        from fidele.campaigns.tasks import sending_watchdog_schedule
+        from fidele.core.tasks import recurring_job_register
+
+        # A campaign whose worker was killed goes on once a worker is up.
+        recurring_job_register("sending-watchdog", sending_watchdog_schedule)

@@ -9,9 +9,10 @@ message a marketer can read (it is shown as is in the UI and by the CLI):
                                                      ▼   │
     draft, scheduled, sending, paused ──cancel──▶ cancelled      paused
 
-The send engine (fidele.delivery) starts (-> sending), finishes (-> sent) and pauses on errors;
-it makes those moves with campaign_locked / campaign_status_set / campaign_transition below, so
-that every status change is locked, checked and audited the same way.
+The transitions that involve sending (-> sending, -> sent, the pause on errors) are in
+fidele.campaigns.sending; both make their moves with campaign_locked / campaign_status_set
+(fidele.campaigns.status), so that every status change is locked, checked and audited the same
+way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.campaigns.status import campaign_locked, campaign_status_set
 from fidele.contacts.models import MailingList
 from fidele.core.audit import audit_record, model_changes
 
@@ -196,12 +198,6 @@ def _require_status(campaign: Campaign, allowed: Sequence[str], action: str) -> 
         )
 
 
-def campaign_locked(campaign_id: int) -> Campaign:
-    """The campaign re-read under a row lock (held until the transaction ends), so that two
-    writes on it never interleave: the marketer's and the send engine's alike."""
-    return Campaign.objects.select_for_update().get(pk=campaign_id)
-
-
 @transaction.atomic
 def campaign_update(
     *,
@@ -345,34 +341,6 @@ def _audience_is_empty(campaign: Campaign) -> bool:
     return not campaign.lists.exists() and not campaign.audience_rules
 
 
-def campaign_status_set(
-    campaign: Campaign,
-    *,
-    to: str,
-    actor: Any = None,
-    fields: dict[str, Any] | None = None,
-    audit: dict[str, Any] | None = None,
-) -> Campaign:
-    """Move a campaign the caller holds locked (campaign_locked) and has checked to status `to`,
-    with the other fields that go with it (reason, timestamps); save only those and audit the
-    move as {"status": [from, to], **audit}.
-
-    For a transition that needs work between the lock and the move (the engine's start takes
-    the audience snapshot there); the others use campaign_transition."""
-    before = campaign.status
-    campaign.status = to
-    for name, value in (fields or {}).items():
-        setattr(campaign, name, value)
-    campaign.save(update_fields=["status", *(fields or {}), "updated_at"])
-    audit_record(
-        actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [before, to], **(audit or {})},
-    )
-    return campaign
-
-
 @transaction.atomic
 def campaign_transition(
     *,
@@ -394,8 +362,7 @@ def campaign_transition(
 
 
 def _start_task_enqueue(campaign: Campaign) -> None:
-    # Imported late: the send engine (fidele.delivery) depends on campaigns, not the reverse.
-    from fidele.delivery import tasks
+    from fidele.campaigns import tasks
 
     task = tasks.campaign_start
     if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
@@ -464,7 +431,7 @@ def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -
 
 
 def _resume_task_enqueue(campaign: Campaign) -> None:
-    from fidele.delivery import tasks
+    from fidele.campaigns import tasks
 
     # The engine's resume entry point when it has one; otherwise its start task, which carries
     # on from the outbox that already exists.

@@ -272,10 +272,10 @@ def campaign_contact_search(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def message_send_test(**kwargs: Any) -> Any:
-    """The send engine's test send (fidele.delivery.services.message_send_test)."""
-    from fidele.delivery import services as delivery_services
+    """The test send (fidele.campaigns.sending.message_send_test)."""
+    from fidele.campaigns import sending
 
-    return delivery_services.message_send_test(**kwargs)
+    return sending.message_send_test(**kwargs)
 
 
 @require_POST

@@ -12,7 +12,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from fidele.campaigns.models import Campaign
 from fidele.core.permissions import VIEWER, require_role
 from fidele.delivery.models import CapturedMessage
 from fidele.ui.pagination import listing_page
@@ -34,7 +33,10 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
     campaign = None
     if campaign_id.isdigit():
         queryset = queryset.filter(campaign_id=int(campaign_id))
-        campaign = Campaign.objects.filter(pk=int(campaign_id)).only("pk", "name").first()
+        # The campaign's name through the outbox's relation to it (delivery does not import the
+        # campaigns app that sits above it); shown also when it has no captured message.
+        campaigns = CapturedMessage._meta.get_field("campaign").related_model._default_manager
+        campaign = campaigns.filter(pk=int(campaign_id)).values("pk", "name").first()
     # Paged on the id alone: the outbox can hold a whole campaign's messages, and the id order
     # is the order they were captured in.
     listing = listing_page(
