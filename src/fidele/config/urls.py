@@ -18,8 +18,9 @@ urlpatterns = [
     path("audit/", include("fidele.core.urls")),
     path("exports/", include("fidele.imports.export_urls")),
     path("campaigns/", include("fidele.campaigns.urls")),
-    path("delivery/", include("fidele.delivery.urls")),
     path("compliance/", include("fidele.compliance.urls")),
+    # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).
+    path("", include("fidele.delivery.urls")),
     # Public, token-protected: unsubscribe, preference centre, open pixel, click redirect.
     path("t/", include("fidele.tracking.urls")),
     path("", include("fidele.web.urls")),

@@ -1,15 +1,16 @@
-"""Reads about sending: a campaign's progress (the campaign page and `campaign send --wait`)."""
+"""Reads about sending: a campaign's progress (the campaign page and `campaign send --wait`), the
+outbox rows its owner reads, and the bounce reports."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from fidele.delivery.models import OutboxMessage
+from fidele.delivery.models import BounceReport, OutboxMessage
 
 Status = OutboxMessage.Status
 
@@ -133,3 +134,14 @@ def outbox_variant_sizes(*, campaign_id: int) -> dict[int, int]:
         .values_list("variant_id")
         .annotate(n=Count("id"))
     )
+
+
+def bounce_reports_filtered(*, params: Mapping[str, Any]) -> QuerySet[BounceReport]:
+    queryset = BounceReport.objects.defer("raw")
+    q = (params.get("q") or "").strip()
+    if q:
+        queryset = queryset.filter(Q(email__icontains=q.lower()) | Q(diagnostic__icontains=q))
+    kind = params.get("kind") or ""
+    if kind in BounceReport.Kind.values:
+        queryset = queryset.filter(kind=kind)
+    return queryset
