@@ -42,7 +42,7 @@ Status = Campaign.Status
 
 # What the engine reads of each recipient's contact: what templates can read (the sandbox's
 # contact context), attributes included.
-SEND_CONTACT_FIELDS = (*CONTACT_FIELDS, "attributes")
+SEND_CONTACT_FIELDS: tuple[str, ...] = (*CONTACT_FIELDS, "attributes")
 
 
 class SendError(ValueError):
@@ -279,7 +279,7 @@ class CampaignContent:
     Made from a campaign or its id (a missing campaign raises Campaign.DoesNotExist at once).
     The identity and DKIM key are prepared when the first message needs them."""
 
-    contact_fields = SEND_CONTACT_FIELDS
+    contact_fields: tuple[str, ...] = SEND_CONTACT_FIELDS
 
     def __init__(self, campaign: Campaign | int):
         if not isinstance(campaign, Campaign):

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from fidele.campaigns.models import Campaign, Layout, Variant
 from fidele.campaigns.status import campaign_locked, campaign_status_set
 from fidele.contacts.models import MailingList
+from fidele.core.actors import Actor
 from fidele.core.audit import audit_record, model_changes
 
 Status = Campaign.Status
@@ -128,7 +129,7 @@ def campaign_create(
     ab_wait_minutes: int = 240,
     audience_rules: Any = None,
     checked: Collection[str] = (),
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Campaign:
     """A new draft campaign. `html` is the body in `body_format` (HTML by default); `text` an
     optional hand-written plain-text part. Lists are objects, ids or names. The templates are
@@ -202,7 +203,7 @@ def _require_status(campaign: Campaign, allowed: Sequence[str], action: str) -> 
 def campaign_update(
     *,
     campaign: Campaign,
-    actor: Any = None,
+    actor: Actor = None,
     lists: Iterable[Any] | None = None,
     exclude_lists: Iterable[Any] | None = None,
     checked: Collection[str] = (),
@@ -251,7 +252,7 @@ def campaign_update(
 
 
 @transaction.atomic
-def campaign_duplicate(*, campaign: Campaign, actor: Any = None, name: str = "") -> Campaign:
+def campaign_duplicate(*, campaign: Campaign, actor: Actor = None, name: str = "") -> Campaign:
     """A new draft with the same content, audience, tracking and A/B settings (not its history)."""
     copy = Campaign.objects.get(pk=campaign.pk)
     copy.pk = None
@@ -283,7 +284,7 @@ def campaign_duplicate(*, campaign: Campaign, actor: Any = None, name: str = "")
 
 @transaction.atomic
 def campaign_variants_set(
-    *, campaign: Campaign, variants: Sequence[dict[str, str]], actor: Any = None
+    *, campaign: Campaign, variants: Sequence[dict[str, str]], actor: Actor = None
 ) -> list[Variant]:
     """Replace the A/B variants. Each is {"label", "subject", "preheader", "body"}; empty fields
     fall back to the campaign's own. Two or more variants turn the A/B test on; none turns it off.
@@ -348,7 +349,7 @@ def campaign_transition(
     to: str,
     allowed: Sequence[str],
     action: str,
-    actor: Any = None,
+    actor: Actor = None,
     fields: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
 ) -> Campaign:
@@ -372,7 +373,7 @@ def _start_task_enqueue(campaign: Campaign) -> None:
 
 @transaction.atomic
 def campaign_schedule(
-    *, campaign: Campaign, at: dt.datetime | None = None, actor: Any = None
+    *, campaign: Campaign, at: dt.datetime | None = None, actor: Actor = None
 ) -> Campaign:
     """Schedule a draft for `at` (an aware datetime), or for now when `at` is None ("send now").
     The engine's start task snapshots the audience and sends when the time comes."""
@@ -405,7 +406,7 @@ def campaign_schedule(
     return campaign
 
 
-def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_unschedule(*, campaign: Campaign, actor: Actor = None) -> Campaign:
     """Back to draft before the send time (the start task finds it in draft and does nothing)."""
     return campaign_transition(
         campaign_id=campaign.pk,
@@ -417,7 +418,7 @@ def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
     )
 
 
-def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -> Campaign:
+def campaign_pause(*, campaign: Campaign, actor: Actor = None, reason: str = "") -> Campaign:
     """Stop sending after the batch in flight. The engine also pauses, with a reason, on errors."""
     return campaign_transition(
         campaign_id=campaign.pk,
@@ -440,7 +441,7 @@ def _resume_task_enqueue(campaign: Campaign) -> None:
 
 
 @transaction.atomic
-def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_resume(*, campaign: Campaign, actor: Actor = None) -> Campaign:
     campaign = campaign_transition(
         campaign_id=campaign.pk,
         to=Status.SENDING,
@@ -453,7 +454,7 @@ def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
     return campaign
 
 
-def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_cancel(*, campaign: Campaign, actor: Actor = None) -> Campaign:
     """Stop for good: nothing more is sent. Messages already sent stay sent."""
     return campaign_transition(
         campaign_id=campaign.pk,
@@ -481,7 +482,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 @transaction.atomic
-def layout_update(*, layout: Layout, actor: Any = None, **values: Any) -> Layout:
+def layout_update(*, layout: Layout, actor: Actor = None, **values: Any) -> Layout:
     from fidele.campaigns.rendering.sandbox import layout_check
     from fidele.core.audit import model_changes
 
@@ -513,7 +514,7 @@ def layout_create(
     sender_name: str,
     sender_postal_address: str,
     is_default: bool = False,
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Layout:
     from fidele.campaigns.rendering.sandbox import layout_check
 

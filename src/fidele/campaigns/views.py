@@ -24,6 +24,7 @@ from fidele.campaigns.models import Campaign, Layout, Variant
 from fidele.campaigns.rendering.compile import content_check, content_preview
 from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
+from fidele.core.actors import Actor
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
 from fidele.ui.pagination import listing_page
 
@@ -70,7 +71,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _save_variants(form: CampaignForm, campaign: Campaign, actor: Any) -> None:
+def _save_variants(form: CampaignForm, campaign: Campaign, actor: Actor) -> None:
     if form.cleaned_data.get("ab_enabled"):
         services.campaign_variants_set(campaign=campaign, variants=form.variants(), actor=actor)
     elif campaign.variants.exists():
