@@ -209,9 +209,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     from fidele.campaigns.models import Campaign
+    from fidele.campaigns.sending import CampaignContent, campaign_start
     from fidele.delivery.engine import RateLimiter, Sender
     from fidele.delivery.models import OutboxMessage
-    from fidele.delivery.services import campaign_start
     from fidele.delivery.transports import SMTPTransport
 
     t0 = time.perf_counter()
@@ -232,10 +232,13 @@ def main() -> None:
     snapshot_seconds = time.perf_counter() - t0
 
     # The raw run's prebuilt message: one the engine builds for this campaign (same size).
-    from fidele.delivery.engine import _CampaignContent, message_for, recipients_read
+    from fidele.delivery.engine import message_for
+    from fidele.delivery.store import DjangoSendStore
 
     first_id = OutboxMessage.objects.filter(campaign=campaign).values_list("id", flat=True).first()
-    sample = message_for(recipients_read([first_id])[0], _CampaignContent(campaign)).raw
+    content = CampaignContent(campaign)
+    recipient = DjangoSendStore().recipients_read([first_id], contact_fields=content.contact_fields)
+    sample = message_for(recipient[0], content).raw
 
     # Engine and raw runs alternate in rounds, so that a change in the machine's load during
     # the run weighs on both sides alike. Each engine round runs in --processes sender
@@ -276,7 +279,7 @@ def main() -> None:
 
             profiler = cProfile.Profile()
             profiler.enable()
-        sender.run(campaign_id=campaign.pk, wait=True)
+        sender.run(CampaignContent(campaign.pk), wait=True)
         if profiler:
             profiler.disable()
             profiler.dump_stats(profile_path)

@@ -16,7 +16,7 @@ def english_messages():
 def compiles(monkeypatch):
     """The campaigns (None) and variants compiled, one entry per call of content_compile, the
     heavy step of every template check."""
-    from fidele.campaigns import rendering
+    from fidele.campaigns.rendering import compile as rendering
 
     calls: list = []
     real = rendering.content_compile

@@ -4,9 +4,11 @@ import re
 
 import pytest
 
-from fidele.campaigns import rendering
 from fidele.campaigns.layouts import layout_default
 from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.campaigns.rendering.compile import content_check, content_compile, content_preview
+from fidele.campaigns.rendering.editors import richtext_sanitize
+from fidele.campaigns.rendering.sandbox import _ConstantTemplate
 from fidele.contacts.models import Contact
 from tests.campaigns.factories import FakeLinks, campaign
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def render(contact=None, links=None, **values):
     made = campaign(**values)
-    compiled = rendering.content_compile(campaign=made, variant=None)
+    compiled = content_compile(campaign=made, variant=None)
     return compiled.render(contact=contact, links=links or FakeLinks())
 
 
@@ -131,7 +133,7 @@ def test_the_open_pixel_is_added_at_the_end_of_the_body():
 
 def test_a_preview_has_no_pixel_and_no_tracked_links():
     made = campaign(html='<a href="https://shop.example/">x</a>')
-    message = rendering.content_preview(campaign=made, contact=Contact(first_name="A"))
+    message = content_preview(campaign=made, contact=Contact(first_name="A"))
     assert "TOKEN" not in message.html
     assert "<img" not in message.html
     assert 'href="https://shop.example/?utm_source=fidele' in message.html
@@ -214,7 +216,7 @@ def test_rich_text_is_sanitised():
         '<p onclick="steal()">Bonjour <b>{{ contact.first_name }}</b></p>'
         '<script>alert(1)</script><a href="javascript:alert(1)">x</a><style>p{}</style>'
     )
-    cleaned = rendering.richtext_sanitize(body)
+    cleaned = richtext_sanitize(body)
     assert "onclick" not in cleaned and "<script" not in cleaned and "javascript:" not in cleaned
     assert "<style" not in cleaned
     assert "<b>{{ contact.first_name }}</b>" in cleaned
@@ -223,9 +225,7 @@ def test_rich_text_is_sanitised():
 
 
 def test_rich_text_merge_tags_written_through_the_editor_keep_their_operators():
-    cleaned = rendering.richtext_sanitize(
-        "<p>{% if contact.attr.points &gt; 100 %}VIP&nbsp;!{% endif %}</p>"
-    )
+    cleaned = richtext_sanitize("<p>{% if contact.attr.points &gt; 100 %}VIP&nbsp;!{% endif %}</p>")
     assert "{% if contact.attr.points > 100 %}" in cleaned
     message = render(Contact(attributes={"points": 150}), body_format="richtext", html=cleaned)
     assert "VIP" in message.html
@@ -251,7 +251,7 @@ def test_invalid_mjml_is_reported_before_sending():
         name="x", subject="s", from_email="a@example.com", body_format="mjml",
         body="<mjml><mj-body><mj-section>",
     )  # fmt: skip
-    problems = rendering.content_check(campaign=made)
+    problems = content_check(campaign=made)
     assert problems and problems[0].part == "body"
     assert "MJML" in problems[0].message
 
@@ -267,7 +267,7 @@ def test_the_preheader_is_hidden_at_the_top_of_the_body():
 def test_a_variant_overrides_subject_and_body_only_where_given():
     made = campaign()
     variant = Variant.objects.create(campaign=made, label="B", subject="Offre B")
-    message = rendering.content_compile(campaign=made, variant=variant).render(
+    message = content_compile(campaign=made, variant=variant).render(
         contact=Contact(first_name="Léa"), links=FakeLinks()
     )
     assert message.subject == "Offre B"
@@ -275,7 +275,7 @@ def test_a_variant_overrides_subject_and_body_only_where_given():
 
 
 def test_render_accepts_a_dict_of_contact_values():
-    compiled = rendering.content_compile(campaign=campaign(), variant=None)
+    compiled = content_compile(campaign=campaign(), variant=None)
     message = compiled.render(contact={"first_name": "Zoé", "attributes": {}}, links=FakeLinks())
     assert message.subject == "Bonjour Zoé"
 
@@ -284,7 +284,7 @@ def test_rendering_is_fast_enough_for_the_send_engine():
     # A loose bound: the benchmark measures the real rate; this catches a per-recipient reparse.
     import time
 
-    compiled = rendering.content_compile(
+    compiled = content_compile(
         campaign=campaign(html='<p>{{ contact.first_name }}</p><a href="https://x.example/">x</a>'),
         variant=None,
     )
@@ -308,7 +308,7 @@ def test_literal_links_are_signed_once_per_recipient_and_merge_tag_links_per_ren
         html='<a href="https://shop.example/a">a</a> <a href="https://shop.example/a">again</a>'
         '<a href="https://shop.example/{{ contact.attr.code }}">b</a>'
     )
-    compiled = rendering.content_compile(campaign=made, variant=None)
+    compiled = content_compile(campaign=made, variant=None)
     links = CountingLinks()
     message = compiled.render(contact=Contact(attributes={"code": "XY"}), links=links)
     assert message.html.count("t/c/TOKEN?u=https://shop.example/a?utm_source=fidele") == 2
@@ -326,12 +326,12 @@ def test_a_subject_without_tags_renders_once_at_compile_time_to_the_same_text():
     made = campaign(
         subject="Nos vins {# note #}à -15 %  ", preheader="{% raw %}{{ x }}{% endraw %}"
     )
-    compiled = rendering.content_compile(campaign=made, variant=None)
-    assert isinstance(compiled.preheader_template, rendering._ConstantTemplate)
-    assert isinstance(compiled.subject_template, rendering._ConstantTemplate)  # comments vanish
+    compiled = content_compile(campaign=made, variant=None)
+    assert isinstance(compiled.preheader_template, _ConstantTemplate)
+    assert isinstance(compiled.subject_template, _ConstantTemplate)  # comments vanish
     message = compiled.render(contact=Contact(first_name="A"), links=FakeLinks())
     assert message.subject == "Nos vins à -15 %"
     assert message.preheader == "{{ x }}"
-    tagged = rendering.content_compile(campaign=campaign(subject="Bonjour {{ 1 }}"), variant=None)
-    assert not isinstance(tagged.subject_template, rendering._ConstantTemplate)
+    tagged = content_compile(campaign=campaign(subject="Bonjour {{ 1 }}"), variant=None)
+    assert not isinstance(tagged.subject_template, _ConstantTemplate)
     assert tagged.render(contact=None, links=None).subject == "Bonjour 1"

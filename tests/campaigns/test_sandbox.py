@@ -6,22 +6,23 @@ import time
 
 import pytest
 
-from fidele.campaigns import rendering
 from fidele.campaigns.models import Campaign
+from fidele.campaigns.rendering.compile import content_check, content_compile
+from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
 from tests.campaigns.factories import FakeLinks
 
 pytestmark = pytest.mark.django_db
 
 
-def problems_for(body: str, **values) -> list[rendering.TemplateProblem]:
+def problems_for(body: str, **values) -> list[TemplateProblem]:
     made = Campaign(name="x", subject="s", from_email="a@example.com", body=body, **values)
-    return rendering.content_check(campaign=made)
+    return content_check(campaign=made)
 
 
 def rendered_body(body: str) -> str:
     made = Campaign(name="x", subject="s", from_email="a@example.com", body=body)
-    compiled = rendering.content_compile(campaign=made, variant=None)
+    compiled = content_compile(campaign=made, variant=None)
     return compiled.render(contact=Contact(first_name="A"), links=FakeLinks()).html
 
 
@@ -45,7 +46,7 @@ def test_python_internals_are_out_of_reach(body):
     # and at send time, where variables are lenient, they fail or render to nothing useful
     try:
         html = rendered_body(body)
-    except rendering.TemplateProblem:
+    except TemplateProblem:
         return
     for leak in ("<class", "builtins", "__globals__", "function", "module"):
         assert leak not in html
@@ -111,7 +112,7 @@ def test_reserved_names_cannot_be_used_to_forge_tracked_links():
 def test_bombs_fail_fast_at_check_and_at_send_time(body):
     start = time.monotonic()
     assert problems_for(body), body
-    with pytest.raises(rendering.TemplateProblem):
+    with pytest.raises(TemplateProblem):
         rendered_body(body)
     assert time.monotonic() - start < 5
 
@@ -132,7 +133,7 @@ def test_a_render_error_at_send_time_is_a_template_problem_with_its_line():
         name="x", subject="s", from_email="a@example.com",
         body="<p>a</p>\n<p>{{ contact.attr.n * 'z' * 10**6 }}</p>",
     )  # fmt: skip
-    compiled = rendering.content_compile(campaign=made, variant=None)
-    with pytest.raises(rendering.TemplateProblem) as caught:
+    compiled = content_compile(campaign=made, variant=None)
+    with pytest.raises(TemplateProblem) as caught:
         compiled.render(contact=Contact(attributes={"n": 1000}), links=FakeLinks())
     assert caught.value.part == "body"

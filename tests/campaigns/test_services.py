@@ -7,7 +7,7 @@ import types
 import pytest
 from django.utils import timezone
 
-import fidele.delivery
+import fidele.campaigns
 from fidele.campaigns import services
 from fidele.campaigns.models import Campaign, Variant
 from fidele.core.models import AuditLog
@@ -33,10 +33,10 @@ class FakeTask:
 @pytest.fixture
 def enqueued(monkeypatch):
     calls: list = []
-    fake = types.ModuleType("fidele.delivery.tasks")
+    fake = types.ModuleType("fidele.campaigns.tasks")
     fake.campaign_start = FakeTask(calls, "campaign_start")
-    monkeypatch.setitem(sys.modules, "fidele.delivery.tasks", fake)
-    monkeypatch.setattr(fidele.delivery, "tasks", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "fidele.campaigns.tasks", fake)
+    monkeypatch.setattr(fidele.campaigns, "tasks", fake, raising=False)
     return calls
 
 
@@ -246,7 +246,7 @@ def test_ab_samples_cannot_exceed_the_audience():
 
 
 def test_variant_templates_are_checked():
-    from fidele.campaigns.rendering import TemplateProblem
+    from fidele.campaigns.rendering.sandbox import TemplateProblem
 
     with pytest.raises(TemplateProblem):
         services.campaign_variants_set(
@@ -257,7 +257,8 @@ def test_variant_templates_are_checked():
 
 def test_content_the_caller_checked_is_not_compiled_again_but_other_content_is(compiles):
     from fidele.campaigns.layouts import layout_default
-    from fidele.campaigns.rendering import TemplateProblem, content_fingerprint
+    from fidele.campaigns.rendering.compile import content_fingerprint
+    from fidele.campaigns.rendering.sandbox import TemplateProblem
 
     values = {"subject": "Bonjour", "html": "<p>Bonjour {{ contact.first_name }}</p>"}
     draft = Campaign(subject=values["subject"], body=values["html"], layout=layout_default())

@@ -2,16 +2,18 @@ from __future__ import annotations
 
 import pytest
 
-from fidele.campaigns import rendering, services
+from fidele.campaigns import services
 from fidele.campaigns.models import Campaign, Layout
+from fidele.campaigns.rendering.compile import content_check
+from fidele.campaigns.rendering.sandbox import TemplateProblem, layout_check
 
 pytestmark = pytest.mark.django_db
 
 
-def check(**values) -> list[rendering.TemplateProblem]:
+def check(**values) -> list[TemplateProblem]:
     fields = {"name": "x", "subject": "s", "from_email": "a@example.com", "body": "<p>ok</p>"}
     fields.update(values)
-    return rendering.content_check(campaign=Campaign(**fields))
+    return content_check(campaign=Campaign(**fields))
 
 
 def test_a_valid_campaign_has_no_problem():
@@ -48,12 +50,12 @@ def test_every_faulty_part_is_reported():
 
 def test_a_layout_without_content_tag_is_reported():
     layout = Layout(name="x", html="<p>nothing</p>", sender_name="s", sender_postal_address="a")
-    problems = rendering.layout_check(layout=layout)
+    problems = layout_check(layout=layout)
     assert problems[0].part == "layout"
 
 
 def test_services_refuse_to_save_a_template_with_an_error():
-    with pytest.raises(rendering.TemplateProblem) as caught:
+    with pytest.raises(TemplateProblem) as caught:
         services.campaign_create(
             name="x", subject="s", from_email="a@example.com", html="ok\n{{ contact.nom }}"
         )

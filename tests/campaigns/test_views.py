@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-import fidele.delivery
+import fidele.campaigns
 from fidele.campaigns import views
 from fidele.campaigns.models import Campaign, Layout
 from fidele.contacts.models import Contact
@@ -32,11 +32,11 @@ def enqueued(monkeypatch):
         def enqueue(self, *args):
             calls.append(args)
 
-    fake = types.ModuleType("fidele.delivery.tasks")
+    fake = types.ModuleType("fidele.campaigns.tasks")
     fake.campaign_start = Task()
     fake.campaign_resume = Task()
-    monkeypatch.setitem(sys.modules, "fidele.delivery.tasks", fake)
-    monkeypatch.setattr(fidele.delivery, "tasks", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "fidele.campaigns.tasks", fake)
+    monkeypatch.setattr(fidele.campaigns, "tasks", fake, raising=False)
     return calls
 
 

@@ -343,7 +343,7 @@ def test_a_one_click_post_without_a_content_type_still_works(strict_client):
 
 
 def test_an_unsubscription_keeps_the_contact_out_of_every_later_campaign(strict_client):
-    from fidele.delivery.audience import audience_queryset
+    from fidele.campaigns.audience import audience_queryset
 
     marie = make_contact(lists=("Newsletter", "Ateliers"))
     paul = make_contact("paul@example.fr", lists=("Newsletter",))

@@ -5,7 +5,6 @@ import pytest
 from fidele.compliance import services
 from fidele.compliance.models import Suppression
 from fidele.core.models import AuditLog
-from fidele.delivery.models import BounceReport
 
 pytestmark = pytest.mark.django_db
 
@@ -85,31 +84,6 @@ def test_an_owner_confirms_then_lifts(owner_client, owner, suppression):
     assert owner_client.post(url).status_code == 302
     assert not Suppression.objects.exists()
     assert AuditLog.objects.get(action=AuditLog.Action.DELETE).actor == owner
-
-
-def _report() -> BounceReport:
-    return BounceReport.objects.create(
-        kind="hard",
-        source="mailbox",
-        email="jean@example.org",
-        diagnostic="550 5.1.1 unknown",
-        raw="Subject: Undelivered <script>alert(1)</script>\n\nbody",
-    )
-
-
-def test_a_marketer_reads_bounce_reports_and_their_raw_message(marketer_client):
-    report = _report()
-    listing = marketer_client.get("/compliance/bounces/?kind=hard").content.decode()
-    assert "jean@example.org" in listing
-    detail = marketer_client.get(f"/compliance/bounces/{report.pk}/").content.decode()
-    assert "Subject: Undelivered &lt;script&gt;" in detail
-    assert "<script>alert(1)</script>" not in detail
-
-
-def test_a_viewer_cannot_read_raw_bounce_messages(viewer_client):
-    report = _report()
-    assert viewer_client.get("/compliance/bounces/").status_code == 403
-    assert viewer_client.get(f"/compliance/bounces/{report.pk}/").status_code == 403
 
 
 def test_the_compliance_pages_need_a_login(client):

@@ -5,26 +5,23 @@ import email.policy
 import os
 import subprocess
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import models
 from django.utils import timezone, translation
 
 from fidele.campaigns.models import Campaign
+from fidele.campaigns.sending import CampaignContent, SendError, campaign_start
 from fidele.compliance.models import Suppression
 from fidele.delivery import engine
 from fidele.delivery.engine import (
     RateLimiter,
-    RecipientLinks,
     Sender,
     TokenBucket,
-    claimer_name,
-    claims_recover,
     retry_delay,
 )
 from fidele.delivery.models import OutboxMessage
-from fidele.delivery.services import SendError, campaign_start
+from fidele.delivery.store import DjangoSendStore, claimer_is_gone, claimer_name
 from fidele.delivery.transports import SMTPTransport
 from fidele.tracking.tokens import token_read
 from tests.delivery.conftest import audience_make, campaign_make, contact_make, list_make
@@ -52,7 +49,7 @@ def rows(campaign):
 
 def test_it_sends_every_recipient_once_through_one_connection_and_records_it(smtp_sink):
     campaign = started(12)
-    summary = smtp_sender(smtp_sink, batch_size=50).run(campaign_id=campaign.pk)
+    summary = smtp_sender(smtp_sink, batch_size=50).run(CampaignContent(campaign.pk))
     assert summary.sent == 12 and summary.finished
     assert sorted(smtp_sink.recipients()) == sorted(rows(campaign).values_list("email", flat=True))
     assert len(smtp_sink.sessions) == 1
@@ -67,7 +64,7 @@ def test_it_sends_every_recipient_once_through_one_connection_and_records_it(smt
 def test_each_recipient_gets_their_own_personalised_message_and_links(smtp_sink, settings):
     settings.BASE_URL = "https://cave.example"
     campaign = started(2)
-    smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    smtp_sender(smtp_sink).run(CampaignContent(campaign.pk))
     by_rcpt = {m.rcpt_tos[0]: m for m in smtp_sink.messages}
     row = rows(campaign).first()
     message = email.message_from_bytes(by_rcpt[row.email].content, policy=email.policy.default)
@@ -78,34 +75,19 @@ def test_each_recipient_gets_their_own_personalised_message_and_links(smtp_sink,
     assert url in message.get_body(("html",)).get_content()
 
 
-def test_link_urls_have_the_shapes_the_tracking_endpoints_serve():
-    links = RecipientLinks(77, base_url="https://shop.example/")
-    unsubscribe = links.unsubscribe_url()
-    assert unsubscribe.startswith("https://shop.example/t/u/") and unsubscribe.endswith("/")
-    click = urlsplit(links.click_url("https://shop.example/vins?x=1&y=é"))
-    assert click.path.startswith("/t/c/") and click.path.endswith("/")
-    target = parse_qs(click.query)["u"][0]
-    assert target == "https://shop.example/vins?x=1&y=é"
-    token = click.path.removeprefix("/t/c/").rstrip("/")
-    assert token_read(purpose="click", token=token, extra=target) == 77
-    pixel = urlsplit(links.open_pixel_url()).path
-    assert pixel.startswith("/t/o/") and pixel.endswith(".gif")
-    assert token_read(purpose="open", token=pixel[5:-4]) == 77
-
-
 def test_a_temporary_failure_is_retried_later_with_back_off(smtp_sink):
     campaign = started(3)
     first = rows(campaign).first()
     smtp_sink.rcpt_replies[first.email] = "451 4.7.1 Greylisted, try later"
     before = timezone.now()
-    summary = smtp_sender(smtp_sink, retry_base=60).run(campaign_id=campaign.pk)
+    summary = smtp_sender(smtp_sink, retry_base=60).run(CampaignContent(campaign.pk))
     assert summary.sent == 2 and summary.retried == 1 and not summary.finished
     first.refresh_from_db()
     assert first.status == "queued" and first.attempts == 1
     assert "451 4.7.1 Greylisted" in first.error
     assert before + timedelta(seconds=59) < first.next_attempt_at < before + timedelta(seconds=62)
     # Not due yet: another run sends nothing.
-    assert smtp_sender(smtp_sink).run(campaign_id=campaign.pk).sent == 0
+    assert smtp_sender(smtp_sink).run(CampaignContent(campaign.pk)).sent == 0
 
 
 def test_a_retried_message_goes_out_once_the_server_accepts_it(smtp_sink):
@@ -118,7 +100,7 @@ def test_a_retried_message_goes_out_once_the_server_accepts_it(smtp_sink):
         smtp_sink.rcpt_replies.clear()
 
     sender.on_result = accept_later
-    summary = sender.run(campaign_id=campaign.pk, wait=True)
+    summary = sender.run(CampaignContent(campaign.pk), wait=True)
     assert summary.finished
     first.refresh_from_db()
     assert first.status == "sent" and first.attempts == 2
@@ -135,7 +117,7 @@ def test_a_temporary_failure_becomes_final_after_the_last_attempt(smtp_sink):
     row = rows(campaign).get()
     smtp_sink.rcpt_replies[row.email] = "452 4.2.2 Mailbox full"
     smtp_sender(smtp_sink, max_attempts=2, retry_base=0.01, poll_seconds=0.02).run(
-        campaign_id=campaign.pk, wait=True
+        CampaignContent(campaign.pk), wait=True
     )
     row.refresh_from_db()
     assert row.status == "failed" and row.attempts == 2 and "Mailbox full" in row.error
@@ -147,7 +129,7 @@ def test_a_permanent_failure_is_recorded_with_the_servers_reply(smtp_sink):
     campaign = started(3)
     row = rows(campaign).first()
     smtp_sink.rcpt_replies[row.email] = "550 5.1.1 User unknown"
-    summary = smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    summary = smtp_sender(smtp_sink).run(CampaignContent(campaign.pk))
     row.refresh_from_db()
     assert row.status == "failed" and row.error == "550 5.1.1 User unknown"
     assert summary.failed == 1 and summary.sent == 2 and summary.finished
@@ -158,7 +140,7 @@ def test_too_many_errors_pause_the_campaign_with_the_reason(smtp_sink):
     for row in rows(campaign):
         smtp_sink.rcpt_replies[row.email] = "554 5.7.1 Sender blocked"
     with translation.override("en"):
-        summary = smtp_sender(smtp_sink, batch_size=100).run(campaign_id=campaign.pk)
+        summary = smtp_sender(smtp_sink, batch_size=100).run(CampaignContent(campaign.pk))
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.PAUSED
     assert "20 of the last 20 messages failed" in campaign.status_reason
@@ -173,7 +155,7 @@ def test_an_address_suppressed_after_the_snapshot_is_skipped(smtp_sink):
     campaign = started(3)
     row = rows(campaign).first()
     Suppression.objects.create(email=row.email, reason="complaint")
-    summary = smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    summary = smtp_sender(smtp_sink).run(CampaignContent(campaign.pk))
     row.refresh_from_db()
     assert row.status == "skipped" and row.error == "suppressed: complaint"
     assert row.email not in smtp_sink.recipients()
@@ -183,7 +165,7 @@ def test_an_address_suppressed_after_the_snapshot_is_skipped(smtp_sink):
 def test_a_paused_campaign_sends_nothing_and_a_cancelled_one_skips_the_rest(smtp_sink):
     campaign = started(3)
     Campaign.objects.filter(pk=campaign.pk).update(status="paused")
-    assert smtp_sender(smtp_sink).run(campaign_id=campaign.pk).sent == 0
+    assert smtp_sender(smtp_sink).run(CampaignContent(campaign.pk)).sent == 0
     Campaign.objects.filter(pk=campaign.pk).update(status="sending")
     sender = smtp_sender(smtp_sink, batch_size=1)
 
@@ -191,7 +173,7 @@ def test_a_paused_campaign_sends_nothing_and_a_cancelled_one_skips_the_rest(smtp
         Campaign.objects.filter(pk=campaign.pk).update(status="cancelled")
 
     sender.on_result = cancel_after_first
-    assert sender.run(campaign_id=campaign.pk).sent == 1
+    assert sender.run(CampaignContent(campaign.pk)).sent == 1
     assert rows(campaign).filter(status="skipped", error="campaign cancelled").count() == 2
     assert len(smtp_sink.messages) == 1
 
@@ -215,15 +197,15 @@ def test_rows_claimed_by_a_dead_sender_on_this_machine_go_back_to_the_queue():
         claimed_by=alive_elsewhere,
         claimed_at=now - timedelta(seconds=engine.LEASE_SECONDS + 1),
     )
-    assert claims_recover(campaign_id=campaign.pk) == 2
+    assert DjangoSendStore().claims_recover(campaign_id=campaign.pk) == 2
     statuses = dict(rows(campaign).values_list("id", "status"))
     assert statuses == {first.pk: "queued", second.pk: "claimed", third.pk: "queued"}
 
 
 def test_a_live_process_is_not_taken_for_a_dead_one():
     mine = f"{claimer_name().split(':')[0]}:{os.getppid()}:abcd"
-    assert not engine.claimer_is_gone(mine)
-    assert not engine.claimer_is_gone("garbage")
+    assert not claimer_is_gone(mine)
+    assert not claimer_is_gone("garbage")
 
 
 def test_the_token_bucket_lets_a_burst_through_then_paces():
@@ -293,7 +275,7 @@ def test_the_capture_transport_feeds_the_outbox_page(settings):
     contact_make("alice@example.com", lists=[news], first_name="Alice")
     campaign = campaign_make(lists=[news])
     campaign_start(campaign_id=campaign.pk)
-    Sender(concurrency=1).run(campaign_id=campaign.pk)
+    Sender(concurrency=1).run(CampaignContent(campaign.pk))
     captured = CapturedMessage.objects.get()
     assert captured.recipients == ["alice@example.com"]
     assert captured.subject == "Bonjour Alice"
@@ -312,7 +294,7 @@ def test_concurrent_connections_share_the_work_without_sending_anyone_twice(smtp
         )
     campaign = started(60)
     smtp_sink.delay = 0.002
-    summary = smtp_sender(smtp_sink, concurrency=3, batch_size=7).run(campaign_id=campaign.pk)
+    summary = smtp_sender(smtp_sink, concurrency=3, batch_size=7).run(CampaignContent(campaign.pk))
     assert summary.sent == 60 and summary.finished
     received = smtp_sink.recipients()
     assert len(received) == 60 and len(set(received)) == 60
@@ -358,7 +340,7 @@ def test_no_message_is_delivered_while_an_earlier_result_is_still_unrecorded():
     campaign = started(40)
     transport = RecordingCheckTransport()
     summary = Sender(transport_factory=lambda: transport, concurrency=1, batch_size=15).run(
-        campaign_id=campaign.pk
+        CampaignContent(campaign.pk)
     )
     assert summary.sent == 40 and summary.finished
     assert len(transport.delivered) == 40
@@ -377,7 +359,7 @@ def test_a_stopped_sender_puts_its_unsent_rows_back_in_the_queue():
             sender.stop()
 
     sender.on_result = stop_after_ten
-    summary = sender.run(campaign_id=campaign.pk)
+    summary = sender.run(CampaignContent(campaign.pk))
     assert summary.sent == 10 and not summary.finished
     counts = dict(
         OutboxMessage.objects.filter(campaign=campaign)
@@ -401,7 +383,7 @@ def test_an_address_refused_as_unknown_is_recorded_as_a_hard_bounce_and_suppress
     smtp_sink.rcpt_replies[unknown.email] = "550 5.1.1 <x>: Recipient address rejected"
     smtp_sink.rcpt_replies[blocked.email] = "550 5.7.1 Sender IP on a block list"
     smtp_sink.data_replies.append("554 5.6.0 Message content rejected")
-    smtp_sender(smtp_sink).run(campaign_id=campaign.pk)
+    smtp_sender(smtp_sink).run(CampaignContent(campaign.pk))
     report = BounceReport.objects.get()
     assert (report.kind, report.source, report.email) == ("hard", "smtp", unknown.email)
     assert report.outbox_id == unknown.pk
@@ -442,7 +424,7 @@ def test_when_results_cannot_be_recorded_the_sender_stops_before_the_next_delive
 
     monkeypatch.setattr(engine.ResultWriter, "write", failing_write)
     with pytest.raises(RuntimeError, match="database gone"):
-        smtp_sender(smtp_sink, batch_size=10).run(campaign_id=campaign.pk)
+        smtp_sender(smtp_sink, batch_size=10).run(CampaignContent(campaign.pk))
     assert len(smtp_sink.messages) == 3  # the third is delivered, its result lost
     statuses = list(rows(campaign).values_list("status", flat=True))
     assert statuses.count("sent") == 2
@@ -463,7 +445,7 @@ def test_the_links_in_a_sent_message_are_served_by_the_tracking_endpoints(client
         lists=[news], body='<p>Voir <a href="https://shop.example/vins?x=1">nos vins</a></p>'
     )
     campaign_start(campaign_id=campaign.pk)
-    Sender(concurrency=1).run(campaign_id=campaign.pk)
+    Sender(concurrency=1).run(CampaignContent(campaign.pk))
     raw = bytes(CapturedMessage.objects.get().raw)
     html = email.message_from_bytes(raw, policy=email.policy.default).get_body(("html",))
     urls = re.findall(r'(?:href|src)="https://cave\.example(/t/[^"]+)"', html.get_content())

@@ -9,21 +9,29 @@ import sys
 
 import pytest
 
-from fidele.delivery.engine import (
-    HOST_KEY,
-    ResultWriter,
-    batch_claim,
-    claimer_name,
-    claims_recover,
-    journals_recover,
-)
+from fidele.campaigns.sending import campaign_start
+from fidele.delivery.engine import ResultWriter
 from fidele.delivery.journal import journal_records, journals_left
 from fidele.delivery.models import OutboxMessage
-from fidele.delivery.services import campaign_start
+from fidele.delivery.store import HOST_KEY, DjangoSendStore, claimer_name
 from fidele.delivery.transports import TransportResult
 from tests.delivery.conftest import audience_make, campaign_make
 
 pytestmark = pytest.mark.django_db
+
+store = DjangoSendStore()
+
+
+def batch_claim(**kwargs):
+    return store.batch_claim(contact_fields=(), **kwargs)
+
+
+def claims_recover(**kwargs):
+    return store.claims_recover(**kwargs)
+
+
+def journals_recover():
+    return store.journals_recover()
 
 
 @pytest.fixture(autouse=True)
@@ -127,23 +135,21 @@ def test_an_unreadable_line_in_a_journal_is_skipped_and_the_rest_recorded(caplog
 
 
 def test_a_journal_its_writer_could_not_copy_is_recorded_later_by_the_same_process(monkeypatch):
-    from fidele.delivery import engine
-
     campaign = started(2)
     claimer = claimer_name()  # this very process, which goes on running (a worker)
     batch = batch_claim(campaign_id=campaign.pk, claimer=claimer, limit=2)
     writer = ResultWriter(claimer=claimer, max_attempts=5, retry_base=60)
     writer.write(batch[0], TransportResult.ok("<a@x>"), "sent", None)
-    original = engine.results_apply
+    original = DjangoSendStore.results_apply
 
     def database_down(*args, **kwargs):
         raise RuntimeError("database gone")
 
-    monkeypatch.setattr(engine, "results_apply", database_down)
+    monkeypatch.setattr(DjangoSendStore, "results_apply", database_down)
     with pytest.raises(RuntimeError):
         writer.close()
     assert writer.journal.path.exists()
-    monkeypatch.setattr(engine, "results_apply", original)
+    monkeypatch.setattr(DjangoSendStore, "results_apply", original)
     claims_recover(campaign_id=campaign.pk)
     # The row it never sent stays claimed until its lease runs out, as before.
     assert list(statuses(campaign).values()) == ["sent", "claimed"]

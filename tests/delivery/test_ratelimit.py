@@ -333,8 +333,8 @@ def test_a_dropped_database_connection_is_replaced(transactional_db, caplog):
 def test_a_rate_limited_campaign_is_sent_through_the_shared_bucket(transactional_db, caplog):
     # On PostgreSQL the sender's own connection has the last result's UPDATE in flight when it
     # asks for the next tokens: the bucket must go through a connection of its own.
+    from fidele.campaigns.sending import CampaignContent, campaign_start
     from fidele.delivery.engine import Sender
-    from fidele.delivery.services import campaign_start
     from fidele.delivery.transports import CaptureTransport
     from tests.delivery.conftest import audience_make, campaign_make
 
@@ -349,7 +349,7 @@ def test_a_rate_limited_campaign_is_sent_through_the_shared_bucket(transactional
     limiter = RateLimiter(per_second=10, store=store, clock=sim.clock, sleep=sleep)
     try:
         summary = Sender(transport_factory=CaptureTransport, concurrency=1, limiter=limiter).run(
-            campaign_id=campaign.pk
+            CampaignContent(campaign.pk)
         )
     finally:
         store.close()
@@ -368,7 +368,7 @@ def test_two_sender_processes_keep_together_to_the_per_second_limit(smtp_sink, t
     import sys
     import time
 
-    from fidele.delivery.services import campaign_start
+    from fidele.campaigns.sending import campaign_start
     from tests.delivery.conftest import audience_make, campaign_make
     from tests.delivery.test_crash import database_url
 

@@ -8,9 +8,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from fidele.campaigns import rendering
 from fidele.campaigns.layouts import layout_default
 from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.campaigns.rendering.compile import content_check, content_fingerprint
+from fidele.campaigns.rendering.editors import richtext_sanitize
+from fidele.campaigns.rendering.sandbox import TemplateProblem, layout_check
 from fidele.contacts.models import MailingList
 from fidele.contacts.normalize import normalise_email
 
@@ -24,7 +26,7 @@ PART_FIELDS = {
 }
 
 
-def problem_message(problem: rendering.TemplateProblem) -> str:
+def problem_message(problem: TemplateProblem) -> str:
     if problem.line:
         return _("Line %(line)s: %(message)s") % {"line": problem.line, "message": problem.message}
     return problem.message
@@ -110,7 +112,7 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        # Fingerprints (rendering.content_fingerprint) of what `clean` checked and found
+        # Fingerprints (content_fingerprint) of what `clean` checked and found
         # clean: "" for the campaign's own content, "A" and "B" for the variants.
         self.checked: dict[str, str] = {}
         self.fields["utm_source"].label = _("Source (utm_source)")
@@ -134,7 +136,7 @@ class CampaignForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if data.get("body_format") == Campaign.BodyFormat.RICHTEXT and data.get("body"):
-            data["body"] = rendering.richtext_sanitize(data["body"])
+            data["body"] = richtext_sanitize(data["body"])
         # Templates are checked even when other fields are wrong, so that every error shows.
         draft = Campaign(
             **{
@@ -145,11 +147,11 @@ class CampaignForm(forms.ModelForm):
         )
         draft.layout = data.get("layout") or layout_default()
         self.checked = {}
-        problems = rendering.content_check(campaign=draft)
+        problems = content_check(campaign=draft)
         for problem in problems:
             self.add_error(PART_FIELDS.get(problem.part), problem_message(problem))
         if not problems:
-            self.checked[""] = rendering.content_fingerprint(campaign=draft)
+            self.checked[""] = content_fingerprint(campaign=draft)
         if data.get("ab_enabled"):
             variants = self.variants()
             if len(variants) < 2 or not any(v["subject"] or v["body"] for v in variants):
@@ -161,13 +163,13 @@ class CampaignForm(forms.ModelForm):
                 variant = Variant(label=spec["label"], subject=spec["subject"], body=spec["body"])
                 key = spec["label"].lower()
                 field = {"subject": f"variant_{key}_subject", "body": f"variant_{key}_body"}
-                problems = rendering.content_check(campaign=draft, variant=variant)
+                problems = content_check(campaign=draft, variant=variant)
                 for problem in problems:
                     # A part the variant leaves empty is the main one, already reported.
                     if problem.part in field and spec[problem.part]:
                         self.add_error(field[problem.part], problem_message(problem))
                 if not problems:
-                    self.checked[spec["label"]] = rendering.content_fingerprint(
+                    self.checked[spec["label"]] = content_fingerprint(
                         campaign=draft, variant=variant
                     )
             if (data.get("ab_sample_percent") or 0) * 2 > 100:
@@ -283,6 +285,6 @@ class LayoutForm(forms.ModelForm):
         if self.errors:
             return data
         draft = Layout(**{name: data.get(name) for name in self.Meta.fields})
-        for problem in rendering.layout_check(layout=draft):
+        for problem in layout_check(layout=draft):
             self.add_error("html", problem_message(problem))
         return data

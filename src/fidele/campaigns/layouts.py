@@ -3,17 +3,18 @@
 French law (LCEN art. L.34-5 CPCE) and the GDPR ask every commercial email to say who sends it,
 where they can be reached by post, and how to stop receiving it; the default layout carries the
 three, and the renderer adds the footer to any layout that forgot the unsubscribe link.
+
+Creating and changing a layout checks its template: layout_create and layout_update are in
+fidele.campaigns.services, next to the other services that check templates (the renderer reads
+the default layout from here, so this module cannot depend on it).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from fidele.campaigns.models import Layout
-from fidele.core.audit import audit_record
 
 # `{{ content }}` receives the campaign body. Tables, because Outlook still renders with Word.
 DEFAULT_LAYOUT_HTML = """<!DOCTYPE html>
@@ -86,57 +87,3 @@ def layout_needs_address(layout: Layout | None) -> bool:
         return True
     address = (layout.sender_postal_address or "").strip()
     return not address or address == DEFAULT_POSTAL_ADDRESS
-
-
-@transaction.atomic
-def layout_update(*, layout: Layout, actor: Any = None, **values: Any) -> Layout:
-    from fidele.campaigns.rendering import layout_check
-    from fidele.core.audit import model_changes
-
-    allowed = {"name", "html", "sender_name", "sender_postal_address", "is_default"}
-    unknown = set(values) - allowed
-    if unknown:
-        raise ValueError(f"unknown layout fields: {sorted(unknown)}")
-    changes = model_changes(layout, values)
-    for field, value in values.items():
-        setattr(layout, field, value)
-    problems = layout_check(layout=layout)
-    if problems:
-        raise problems[0]
-    layout.save()
-    if values.get("is_default"):
-        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
-    if "html" in changes:
-        changes["html"] = ["…", "…"]
-    if changes:
-        audit_record(actor=actor, action="update", obj=layout, changes=changes)
-    return layout
-
-
-@transaction.atomic
-def layout_create(
-    *,
-    name: str,
-    html: str,
-    sender_name: str,
-    sender_postal_address: str,
-    is_default: bool = False,
-    actor: Any = None,
-) -> Layout:
-    from fidele.campaigns.rendering import layout_check
-
-    layout = Layout(
-        name=name,
-        html=html,
-        sender_name=sender_name,
-        sender_postal_address=sender_postal_address,
-        is_default=is_default,
-    )
-    problems = layout_check(layout=layout)
-    if problems:
-        raise problems[0]
-    layout.save()
-    if is_default:
-        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
-    audit_record(actor=actor, action="create", obj=layout)
-    return layout

@@ -9,9 +9,10 @@ message a marketer can read (it is shown as is in the UI and by the CLI):
                                                      ▼   │
     draft, scheduled, sending, paused ──cancel──▶ cancelled      paused
 
-The send engine (fidele.delivery) starts (-> sending), finishes (-> sent) and pauses on errors;
-it makes those moves with campaign_locked / campaign_status_set / campaign_transition below, so
-that every status change is locked, checked and audited the same way.
+The transitions that involve sending (-> sending, -> sent, the pause on errors) are in
+fidele.campaigns.sending; both make their moves with campaign_locked / campaign_status_set
+(fidele.campaigns.status), so that every status change is locked, checked and audited the same
+way.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.campaigns.status import campaign_locked, campaign_status_set
 from fidele.contacts.models import MailingList
+from fidele.core.actors import Actor
 from fidele.core.audit import audit_record, model_changes
 
 Status = Campaign.Status
@@ -81,9 +84,9 @@ def _check_content(
     """Raise the first template problem (syntax or unknown variable) with its part and line,
     for the campaign's own content (unless `main` is False) and each variant's.
 
-    Content whose fingerprint (rendering.content_fingerprint) is in `checked` was checked by
+    Content whose fingerprint (rendering.compile.content_fingerprint) is in `checked` was checked by
     the caller, the editor's form, and is not compiled again."""
-    from fidele.campaigns.rendering import content_check, content_fingerprint
+    from fidele.campaigns.rendering.compile import content_check, content_fingerprint
 
     for variant in [None, *variants] if main else variants:
         if checked and content_fingerprint(campaign=campaign, variant=variant) in checked:
@@ -126,7 +129,7 @@ def campaign_create(
     ab_wait_minutes: int = 240,
     audience_rules: Any = None,
     checked: Collection[str] = (),
-    actor: Any = None,
+    actor: Actor = None,
 ) -> Campaign:
     """A new draft campaign. `html` is the body in `body_format` (HTML by default); `text` an
     optional hand-written plain-text part. Lists are objects, ids or names. The templates are
@@ -196,17 +199,11 @@ def _require_status(campaign: Campaign, allowed: Sequence[str], action: str) -> 
         )
 
 
-def campaign_locked(campaign_id: int) -> Campaign:
-    """The campaign re-read under a row lock (held until the transaction ends), so that two
-    writes on it never interleave: the marketer's and the send engine's alike."""
-    return Campaign.objects.select_for_update().get(pk=campaign_id)
-
-
 @transaction.atomic
 def campaign_update(
     *,
     campaign: Campaign,
-    actor: Any = None,
+    actor: Actor = None,
     lists: Iterable[Any] | None = None,
     exclude_lists: Iterable[Any] | None = None,
     checked: Collection[str] = (),
@@ -255,7 +252,7 @@ def campaign_update(
 
 
 @transaction.atomic
-def campaign_duplicate(*, campaign: Campaign, actor: Any = None, name: str = "") -> Campaign:
+def campaign_duplicate(*, campaign: Campaign, actor: Actor = None, name: str = "") -> Campaign:
     """A new draft with the same content, audience, tracking and A/B settings (not its history)."""
     copy = Campaign.objects.get(pk=campaign.pk)
     copy.pk = None
@@ -287,7 +284,7 @@ def campaign_duplicate(*, campaign: Campaign, actor: Any = None, name: str = "")
 
 @transaction.atomic
 def campaign_variants_set(
-    *, campaign: Campaign, variants: Sequence[dict[str, str]], actor: Any = None
+    *, campaign: Campaign, variants: Sequence[dict[str, str]], actor: Actor = None
 ) -> list[Variant]:
     """Replace the A/B variants. Each is {"label", "subject", "preheader", "body"}; empty fields
     fall back to the campaign's own. Two or more variants turn the A/B test on; none turns it off.
@@ -345,34 +342,6 @@ def _audience_is_empty(campaign: Campaign) -> bool:
     return not campaign.lists.exists() and not campaign.audience_rules
 
 
-def campaign_status_set(
-    campaign: Campaign,
-    *,
-    to: str,
-    actor: Any = None,
-    fields: dict[str, Any] | None = None,
-    audit: dict[str, Any] | None = None,
-) -> Campaign:
-    """Move a campaign the caller holds locked (campaign_locked) and has checked to status `to`,
-    with the other fields that go with it (reason, timestamps); save only those and audit the
-    move as {"status": [from, to], **audit}.
-
-    For a transition that needs work between the lock and the move (the engine's start takes
-    the audience snapshot there); the others use campaign_transition."""
-    before = campaign.status
-    campaign.status = to
-    for name, value in (fields or {}).items():
-        setattr(campaign, name, value)
-    campaign.save(update_fields=["status", *(fields or {}), "updated_at"])
-    audit_record(
-        actor=actor,
-        action="update",
-        obj=campaign,
-        changes={"status": [before, to], **(audit or {})},
-    )
-    return campaign
-
-
 @transaction.atomic
 def campaign_transition(
     *,
@@ -380,7 +349,7 @@ def campaign_transition(
     to: str,
     allowed: Sequence[str],
     action: str,
-    actor: Any = None,
+    actor: Actor = None,
     fields: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
 ) -> Campaign:
@@ -394,8 +363,7 @@ def campaign_transition(
 
 
 def _start_task_enqueue(campaign: Campaign) -> None:
-    # Imported late: the send engine (fidele.delivery) depends on campaigns, not the reverse.
-    from fidele.delivery import tasks
+    from fidele.campaigns import tasks
 
     task = tasks.campaign_start
     if campaign.scheduled_at and campaign.scheduled_at > timezone.now():
@@ -405,7 +373,7 @@ def _start_task_enqueue(campaign: Campaign) -> None:
 
 @transaction.atomic
 def campaign_schedule(
-    *, campaign: Campaign, at: dt.datetime | None = None, actor: Any = None
+    *, campaign: Campaign, at: dt.datetime | None = None, actor: Actor = None
 ) -> Campaign:
     """Schedule a draft for `at` (an aware datetime), or for now when `at` is None ("send now").
     The engine's start task snapshots the audience and sends when the time comes."""
@@ -438,7 +406,7 @@ def campaign_schedule(
     return campaign
 
 
-def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_unschedule(*, campaign: Campaign, actor: Actor = None) -> Campaign:
     """Back to draft before the send time (the start task finds it in draft and does nothing)."""
     return campaign_transition(
         campaign_id=campaign.pk,
@@ -450,7 +418,7 @@ def campaign_unschedule(*, campaign: Campaign, actor: Any = None) -> Campaign:
     )
 
 
-def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -> Campaign:
+def campaign_pause(*, campaign: Campaign, actor: Actor = None, reason: str = "") -> Campaign:
     """Stop sending after the batch in flight. The engine also pauses, with a reason, on errors."""
     return campaign_transition(
         campaign_id=campaign.pk,
@@ -464,7 +432,7 @@ def campaign_pause(*, campaign: Campaign, actor: Any = None, reason: str = "") -
 
 
 def _resume_task_enqueue(campaign: Campaign) -> None:
-    from fidele.delivery import tasks
+    from fidele.campaigns import tasks
 
     # The engine's resume entry point when it has one; otherwise its start task, which carries
     # on from the outbox that already exists.
@@ -473,7 +441,7 @@ def _resume_task_enqueue(campaign: Campaign) -> None:
 
 
 @transaction.atomic
-def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_resume(*, campaign: Campaign, actor: Actor = None) -> Campaign:
     campaign = campaign_transition(
         campaign_id=campaign.pk,
         to=Status.SENDING,
@@ -486,7 +454,7 @@ def campaign_resume(*, campaign: Campaign, actor: Any = None) -> Campaign:
     return campaign
 
 
-def campaign_cancel(*, campaign: Campaign, actor: Any = None) -> Campaign:
+def campaign_cancel(*, campaign: Campaign, actor: Actor = None) -> Campaign:
     """Stop for good: nothing more is sent. Messages already sent stay sent."""
     return campaign_transition(
         campaign_id=campaign.pk,
@@ -507,3 +475,61 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.SENT: ("duplicate", "test"),
     Status.CANCELLED: ("duplicate", "test"),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Layouts
+
+
+@transaction.atomic
+def layout_update(*, layout: Layout, actor: Actor = None, **values: Any) -> Layout:
+    from fidele.campaigns.rendering.sandbox import layout_check
+    from fidele.core.audit import model_changes
+
+    allowed = {"name", "html", "sender_name", "sender_postal_address", "is_default"}
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"unknown layout fields: {sorted(unknown)}")
+    changes = model_changes(layout, values)
+    for field, value in values.items():
+        setattr(layout, field, value)
+    problems = layout_check(layout=layout)
+    if problems:
+        raise problems[0]
+    layout.save()
+    if values.get("is_default"):
+        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
+    if "html" in changes:
+        changes["html"] = ["…", "…"]
+    if changes:
+        audit_record(actor=actor, action="update", obj=layout, changes=changes)
+    return layout
+
+
+@transaction.atomic
+def layout_create(
+    *,
+    name: str,
+    html: str,
+    sender_name: str,
+    sender_postal_address: str,
+    is_default: bool = False,
+    actor: Actor = None,
+) -> Layout:
+    from fidele.campaigns.rendering.sandbox import layout_check
+
+    layout = Layout(
+        name=name,
+        html=html,
+        sender_name=sender_name,
+        sender_postal_address=sender_postal_address,
+        is_default=is_default,
+    )
+    problems = layout_check(layout=layout)
+    if problems:
+        raise problems[0]
+    layout.save()
+    if is_default:
+        Layout.objects.exclude(pk=layout.pk).filter(is_default=True).update(is_default=False)
+    audit_record(actor=actor, action="create", obj=layout)
+    return layout

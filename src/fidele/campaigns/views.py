@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
-from fidele.campaigns import rendering, selectors, services
+from fidele.campaigns import selectors, services
 from fidele.campaigns.forms import (
     CampaignForm,
     LayoutForm,
@@ -19,14 +19,12 @@ from fidele.campaigns.forms import (
     TestSendForm,
     problem_message,
 )
-from fidele.campaigns.layouts import (
-    layout_create,
-    layout_default,
-    layout_needs_address,
-    layout_update,
-)
+from fidele.campaigns.layouts import layout_default, layout_needs_address
 from fidele.campaigns.models import Campaign, Layout, Variant
+from fidele.campaigns.rendering.compile import content_check, content_preview
+from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
+from fidele.core.actors import Actor
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
 from fidele.ui.pagination import listing_page
 
@@ -73,7 +71,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _save_variants(form: CampaignForm, campaign: Campaign, actor: Any) -> None:
+def _save_variants(form: CampaignForm, campaign: Campaign, actor: Actor) -> None:
     if form.cleaned_data.get("ab_enabled"):
         services.campaign_variants_set(campaign=campaign, variants=form.variants(), actor=actor)
     elif campaign.variants.exists():
@@ -81,7 +79,7 @@ def _save_variants(form: CampaignForm, campaign: Campaign, actor: Any) -> None:
 
 
 def _form_service_error(form: CampaignForm, exc: Exception) -> None:
-    if isinstance(exc, rendering.TemplateProblem):
+    if isinstance(exc, TemplateProblem):
         from fidele.campaigns.forms import PART_FIELDS
 
         form.add_error(PART_FIELDS.get(exc.part), problem_message(exc))
@@ -104,7 +102,7 @@ def _form_save(request: HttpRequest, form: CampaignForm, save: Any) -> Campaign 
             actor=request.user,
         )
         _save_variants(form, campaign, request.user)
-    except (services.CampaignError, rendering.TemplateProblem) as exc:
+    except (services.CampaignError, TemplateProblem) as exc:
         _form_service_error(form, exc)
         return None
     return campaign
@@ -174,7 +172,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     # Only worth checking while the content can still go out.
     problems = (
-        rendering.content_check(campaign=campaign)
+        content_check(campaign=campaign)
         if campaign.status in (Status.DRAFT, Status.SCHEDULED, Status.PAUSED)
         else []
     )
@@ -255,10 +253,8 @@ def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
     variant = _variant(campaign, request.GET.get("variant"))
     context: dict[str, Any] = {"campaign": campaign, "contact": contact, "variant": variant}
     try:
-        context["message"] = rendering.content_preview(
-            campaign=campaign, variant=variant, contact=contact
-        )
-    except rendering.TemplateProblem as problem:
+        context["message"] = content_preview(campaign=campaign, variant=variant, contact=contact)
+    except TemplateProblem as problem:
         context["problem"] = problem_message(problem)
         context["problem_part"] = problem.part
     return render(request, "campaigns/_preview.html", context)
@@ -277,10 +273,10 @@ def campaign_contact_search(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def message_send_test(**kwargs: Any) -> Any:
-    """The send engine's test send (fidele.delivery.services.message_send_test)."""
-    from fidele.delivery import services as delivery_services
+    """The test send (fidele.campaigns.sending.message_send_test)."""
+    from fidele.campaigns import sending
 
-    return delivery_services.message_send_test(**kwargs)
+    return sending.message_send_test(**kwargs)
 
 
 @require_POST
@@ -302,7 +298,7 @@ def campaign_test_send(request: HttpRequest, pk: int) -> HttpResponse:
         message_send_test(
             campaign=campaign, variant=variant, contact=contact, to=addresses, actor=request.user
         )
-    except rendering.TemplateProblem as problem:
+    except TemplateProblem as problem:
         messages.error(
             request, _("The test was not sent: %(problem)s") % {"problem": problem_message(problem)}
         )
@@ -331,8 +327,8 @@ def campaign_schedule(request: HttpRequest, pk: int) -> HttpResponse:
         at = form.cleaned_data["at"]
     try:
         services.campaign_schedule(campaign=campaign, at=at, actor=request.user)
-    except (services.CampaignError, rendering.TemplateProblem) as exc:
-        text = problem_message(exc) if isinstance(exc, rendering.TemplateProblem) else str(exc)
+    except (services.CampaignError, TemplateProblem) as exc:
+        text = problem_message(exc) if isinstance(exc, TemplateProblem) else str(exc)
         messages.error(request, text)
     else:
         if send_now:
@@ -409,10 +405,10 @@ def layout_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         data = {name: form.cleaned_data[name] for name in LayoutForm.Meta.fields}
         try:
             if layout is None:
-                layout = layout_create(actor=request.user, **data)
+                layout = services.layout_create(actor=request.user, **data)
             else:
-                layout_update(layout=layout, actor=request.user, **data)
-        except rendering.TemplateProblem as problem:
+                services.layout_update(layout=layout, actor=request.user, **data)
+        except TemplateProblem as problem:
             form.add_error("html", problem_message(problem))
         else:
             messages.success(request, _("Layout saved."))

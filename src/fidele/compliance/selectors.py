@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from fidele.compliance.models import Suppression
 
@@ -45,16 +45,3 @@ def suppression_counts() -> dict[str, int]:
 
     rows = Suppression.objects.values("reason").annotate(n=Count("id")).order_by()
     return {row["reason"]: row["n"] for row in rows}
-
-
-def bounce_reports_filtered(*, params: Mapping[str, Any]) -> QuerySet:
-    from fidele.delivery.models import BounceReport
-
-    queryset = BounceReport.objects.defer("raw")
-    q = (params.get("q") or "").strip()
-    if q:
-        queryset = queryset.filter(Q(email__icontains=q.lower()) | Q(diagnostic__icontains=q))
-    kind = params.get("kind") or ""
-    if kind in BounceReport.Kind.values:
-        queryset = queryset.filter(kind=kind)
-    return queryset

@@ -16,6 +16,4 @@ urlpatterns = [
     path("suppressions/", views.suppression_list, name="suppressions"),
     path("suppressions/add/", views.suppression_add, name="suppression_add"),
     path("suppressions/<int:pk>/remove/", views.suppression_remove, name="suppression_remove"),
-    path("bounces/", views.bounce_list, name="bounces"),
-    path("bounces/<int:pk>/", views.bounce_detail, name="bounce_detail"),
 ]

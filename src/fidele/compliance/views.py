@@ -12,7 +12,6 @@ from fidele.compliance.forms import SuppressionAddForm
 from fidele.compliance.models import Suppression
 from fidele.contacts.normalize import normalise_email
 from fidele.core.permissions import MARKETER, OWNER, VIEWER, require_role
-from fidele.delivery.models import BounceReport
 from fidele.ui.pagination import listing_page
 
 REASON_HELP = {
@@ -29,26 +28,6 @@ REASON_HELP = {
     Suppression.Reason.ERASED: gettext_lazy("The person's data was erased on request (GDPR)."),
     Suppression.Reason.MANUAL: gettext_lazy("Someone on your team blocked the address."),
 }
-
-# The delivery app's labels for these, translated here where they are shown.
-KIND_LABELS = {
-    BounceReport.Kind.HARD: gettext_lazy("Hard bounce"),
-    BounceReport.Kind.SOFT: gettext_lazy("Soft bounce"),
-    BounceReport.Kind.COMPLAINT: gettext_lazy("Spam complaint"),
-    BounceReport.Kind.AUTO_REPLY: gettext_lazy("Automatic reply"),
-    BounceReport.Kind.UNKNOWN: gettext_lazy("Not understood"),
-}
-SOURCE_LABELS = {
-    BounceReport.Source.MAILBOX: gettext_lazy("Bounce mailbox"),
-    BounceReport.Source.WEBHOOK: gettext_lazy("Email provider"),
-    BounceReport.Source.SMTP: gettext_lazy("SMTP reply"),
-}
-
-
-def _label(report: BounceReport) -> BounceReport:
-    report.kind_label = KIND_LABELS.get(report.kind, report.kind)  # type: ignore[attr-defined]
-    report.source_label = SOURCE_LABELS.get(report.source, report.source)  # type: ignore[attr-defined]
-    return report
 
 
 @require_safe
@@ -123,35 +102,4 @@ def suppression_remove(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "compliance/suppression_remove.html",
         {"suppression": suppression, "help": REASON_HELP.get(suppression.reason, "")},
-    )
-
-
-@require_safe
-@require_role(MARKETER)
-def bounce_list(request: HttpRequest) -> HttpResponse:
-    params = request.GET
-    queryset = selectors.bounce_reports_filtered(params=params)
-    listing = listing_page(queryset, params, fields=["received_at", "id"])
-    for report in listing["page"].rows:
-        _label(report)
-    return render(
-        request,
-        "compliance/bounces.html",
-        {
-            **listing,
-            "kinds": list(KIND_LABELS.items()),
-            "filters_active": bool(params.get("q") or params.get("kind")),
-        },
-    )
-
-
-@require_safe
-@require_role(MARKETER)
-def bounce_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    report = get_object_or_404(BounceReport.objects.select_related("outbox__campaign"), pk=pk)
-    suppression = Suppression.objects.filter(email=report.email).first() if report.email else None
-    return render(
-        request,
-        "compliance/bounce_detail.html",
-        {"report": _label(report), "suppression": suppression},
     )

@@ -17,8 +17,9 @@ urlpatterns = [
     path("imports/", include("fidele.imports.urls")),
     path("exports/", include("fidele.imports.export_urls")),
     path("campaigns/", include("fidele.campaigns.urls")),
-    path("delivery/", include("fidele.delivery.urls")),
     path("compliance/", include("fidele.compliance.urls")),
+    # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).
+    path("", include("fidele.delivery.urls")),
     # Public, token-protected, from links in emails: unsubscribe and preference centre
     # (compliance), open pixel and click redirect (tracking).
     path("t/", include("fidele.compliance.link_urls")),

@@ -10,8 +10,5 @@ class DeliveryConfig(AppConfig):
     def ready(self) -> None:
         from fidele.core.tasks import recurring_job_register
         from fidele.delivery.mailbox import bounces_poll_schedule
-        from fidele.delivery.tasks import sending_watchdog_schedule
 
         recurring_job_register("bounces-poll", bounces_poll_schedule)
-        # A campaign whose worker was killed goes on once a worker is up.
-        recurring_job_register("sending-watchdog", sending_watchdog_schedule)

@@ -23,51 +23,53 @@ cost the sender and PostgreSQL together more CPU than rendering and building the
 BENCHMARKS.md, "Sending"). What it gives up is written in fidele.delivery.journal: when a whole
 machine stops, or claims are recovered from another machine, up to one copy interval of results
 per connection is lost and those recipients are sent to again.
+
+The engine knows no campaign: what it sends and whether to go on come through a SendContent
+(below; fidele.campaigns.sending implements it), the outbox rows through a SendStore
+(fidele.delivery.store, where all its SQL is), and each recipient's links from
+fidele.tracking.links.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
-from typing import Any
-from urllib.parse import quote
+from datetime import timedelta
+from typing import Any, Protocol
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
-from django.db.models import Count, Min, OuterRef, Q, Subquery
+from django.db import close_old_connections, connection
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from fidele.campaigns.models import Campaign
-from fidele.compliance.models import Suppression
-from fidele.delivery.journal import Journal, journal_is_open, journal_records, journals_left
-from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings, message_build
+from fidele.delivery.journal import Journal
+from fidele.delivery.mime import DkimKey, Identity, message_build
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.ratelimit import RateLimiter, TokenBucket  # noqa: F401 (re-exported)
+from fidele.delivery.store import (
+    LEASE_SECONDS,
+    DjangoSendStore,
+    Recipient,
+    SendStore,
+    claimer_name,
+)
 from fidele.delivery.transports import (
     OutgoingMessage,
     Transport,
     TransportResult,
     transport_from_settings,
 )
-from fidele.tracking.tokens import token_make
+from fidele.tracking.links import RecipientLinks
 
 logger = logging.getLogger(__name__)
 
 Status = OutboxMessage.Status
 
-# A claim older than this, not renewed, belongs to a sender that is gone.
-LEASE_SECONDS = 120
 # Temporary failures are retried after RETRY_BASE_SECONDS, then twice as long each time.
 RETRY_BASE_SECONDS = 60
 RETRY_MAX_SECONDS = 3600
@@ -80,217 +82,50 @@ ERROR_PAUSE_RATIO = 0.5
 
 
 # ---------------------------------------------------------------------------------------------
-# Links
+# What the engine sends
 
 
-@lru_cache(maxsize=512)
-def _quoted(url: str) -> str:
-    # The same few links are in every message of a campaign.
-    return quote(url, safe="")
+# The statuses of what is sent (a campaign's) that the engine tells apart; any other stops it.
+SENDING, SENT, CANCELLED = "sending", "sent", "cancelled"
 
 
-class RecipientLinks:
-    """The LinkContext of one recipient. These URL shapes are what fidele.tracking serves."""
+class Compiled(Protocol):
+    """Content prepared once, rendered per recipient (fidele.campaigns.rendering.compile)."""
 
-    __slots__ = ("outbox_id", "base_url", "_unsubscribe_token", "_clicks")
-
-    def __init__(self, outbox_id: int, base_url: str | None = None):
-        self.outbox_id = outbox_id
-        self.base_url = (base_url if base_url is not None else settings.BASE_URL).rstrip("/")
-        self._unsubscribe_token: str | None = None
-        # The renderer asks for each link twice (HTML and text parts).
-        self._clicks: dict[str, str] = {}
-
-    @property
-    def unsubscribe_token(self) -> str:
-        if self._unsubscribe_token is None:
-            self._unsubscribe_token = token_make(purpose="unsubscribe", subject_id=self.outbox_id)
-        return self._unsubscribe_token
-
-    def unsubscribe_url(self) -> str:
-        return f"{self.base_url}/t/u/{self.unsubscribe_token}/"
-
-    def click_url(self, url: str) -> str:
-        tracked = self._clicks.get(url)
-        if tracked is None:
-            token = token_make(purpose="click", subject_id=self.outbox_id, extra=url)
-            tracked = self._clicks[url] = f"{self.base_url}/t/c/{token}/?u={_quoted(url)}"
-        return tracked
-
-    def open_pixel_url(self) -> str:
-        return f"{self.base_url}/t/o/{token_make(purpose='open', subject_id=self.outbox_id)}.gif"
+    def render(self, *, contact: dict[str, Any] | None, links: RecipientLinks) -> Any: ...
 
 
-# ---------------------------------------------------------------------------------------------
-# Who holds a claim
+class SendContent(Protocol):
+    """What the engine sends and whom it asks whether to go on: one campaign, implemented by
+    fidele.campaigns.sending.CampaignContent. The engine reads no campaign itself.
 
+    The content: `identity` (From, List-Id, Message-ID domain), `dkim_key`, `compiled(variant)`
+    (thread-safe, cached), and `contact_fields`, the contact columns its templates read (the
+    store reads them with each recipient). The life cycle: `status()` (SENDING, SENT, CANCELLED,
+    or another that stops the engine), `finish()` once no row is left (True when this call
+    finished it), and `pause_for_errors(reason)`.
+    """
 
-def _host_key() -> str:
-    # PIDs are only comparable inside one PID namespace of one running kernel: the key names that
-    # (boot id + namespace), so two containers with the same hostname never judge each other.
-    parts = [socket.gethostname()]
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
-            parts.append(handle.read().strip())
-    except OSError:
-        parts.append("?")
-    try:
-        parts.append(os.readlink("/proc/self/ns/pid"))
-    except OSError:
-        parts.append("?")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
-HOST_KEY = _host_key()
-
-
-def claimer_name() -> str:
-    return f"{HOST_KEY}:{os.getpid()}:{os.urandom(4).hex()}"
-
-
-def claimer_is_gone(claimed_by: str) -> bool:
-    """True only when certain: the claimer was a process on this host that no longer runs."""
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != HOST_KEY or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    # A zombie (killed, not yet reaped by its parent) still answers kill(0).
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def claims_recover(*, campaign_id: int | None = None) -> int:
-    """Put back in the queue the rows claimed by senders that are gone, once the results their
-    journals hold on this machine are recorded. Returns how many rows went back."""
-    journals_recover()
-    claimed = OutboxMessage.objects.filter(status=Status.CLAIMED)
-    if campaign_id is not None:
-        claimed = claimed.filter(campaign_id=campaign_id)
-    expired = timezone.now() - timedelta(seconds=LEASE_SECONDS)
-    gone = [
-        name
-        for name in claimed.values_list("claimed_by", flat=True).distinct()
-        if claimer_is_gone(name)
-    ]
-    recovered = claimed.filter(Q(claimed_at__lt=expired) | Q(claimed_by__in=gone)).update(
-        status=Status.QUEUED, claimed_by="", claimed_at=None
-    )
-    if recovered:
-        logger.warning("re-queued %s message(s) claimed by senders that stopped", recovered)
-    return recovered
-
-
-# ---------------------------------------------------------------------------------------------
-# Claims and results
-
-
-@dataclass(slots=True)
-class Recipient:
-    """A claimed outbox row with what rendering needs of its contact (a dict of plain values:
-    reading model instances cost a third of the per-message budget)."""
-
-    pk: int
     campaign_id: int
-    email: str
-    attempts: int
-    variant_id: int | None
-    contact: dict[str, Any] | None
-    # The suppression's reason when the address was suppressed after the snapshot.
-    suppressed_for: str = ""
+    contact_fields: tuple[str, ...]
 
     @property
-    def full_name(self) -> str:
-        if not self.contact:
-            return ""
-        parts = (self.contact.get("first_name") or "", self.contact.get("last_name") or "")
-        return " ".join(part for part in parts if part)
+    def identity(self) -> Identity: ...
+
+    @property
+    def dkim_key(self) -> DkimKey | None: ...
+
+    def compiled(self, variant_id: int | None) -> Compiled: ...
+
+    def status(self) -> str: ...
+
+    def finish(self) -> bool: ...
+
+    def pause_for_errors(self, reason: str) -> bool: ...
 
 
-def _contact_fields() -> tuple[str, ...]:
-    from fidele.campaigns.rendering import CONTACT_FIELDS
-
-    return (*CONTACT_FIELDS, "attributes")
-
-
-def batch_claim(*, campaign_id: int, claimer: str, limit: int) -> list[Recipient]:
-    """Claim up to `limit` queued rows (one UPDATE whose subquery skips the rows other senders
-    hold), then read them back with what rendering needs: two statements a batch, whatever
-    its size."""
-    now = timezone.now()
-    ready = (
-        OutboxMessage.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .order_by("id")
-    )
-    if connection.features.has_select_for_update_skip_locked:
-        ready = ready.select_for_update(skip_locked=True)
-    with transaction.atomic():
-        claimed = OutboxMessage.objects.filter(id__in=ready.values("id")[:limit]).update(
-            status=Status.CLAIMED, claimed_by=claimer, claimed_at=now
-        )
-    if not claimed:
-        return []
-    # This claimer's rows are this batch: each earlier one was recorded or released before.
-    return _recipients(
-        OutboxMessage.objects.filter(
-            campaign_id=campaign_id, status=Status.CLAIMED, claimed_by=claimer
-        )
-    )
-
-
-def recipients_read(ids: list[int]) -> list[Recipient]:
-    """The outbox rows `ids`, in id order, with what rendering needs of their contacts."""
-    return _recipients(OutboxMessage.objects.filter(id__in=ids))
-
-
-def _recipients(rows: Any) -> list[Recipient]:
-    fields = _contact_fields()
-    columns = ["id", "campaign_id", "email", "attempts", "variant_id", "contact_id"]
-    # Whether the address was suppressed since the snapshot, read in the same query.
-    suppression = Suppression.objects.filter(email=OuterRef("email")).values("reason")[:1]
-    values = (
-        rows.order_by("id")
-        .annotate(suppressed_for=Subquery(suppression))
-        .values_list(*columns, "suppressed_for", *[f"contact__{name}" for name in fields])
-    )
-    return [
-        Recipient(
-            pk=row[0],
-            campaign_id=row[1],
-            email=row[2],
-            attempts=row[3],
-            variant_id=row[4],
-            suppressed_for=row[6] or "",
-            contact=dict(zip(fields, row[7:], strict=True)) if row[5] is not None else None,
-        )
-        for row in values
-    ]
-
-
-def batch_release(*, ids: list[int], claimer: str) -> int:
-    if not ids:
-        return 0
-    return OutboxMessage.objects.filter(
-        id__in=ids, status=Status.CLAIMED, claimed_by=claimer
-    ).update(status=Status.QUEUED, claimed_by="", claimed_at=None)
-
-
-def lease_renew(*, campaign_id: int, claimer: str) -> None:
-    OutboxMessage.objects.filter(
-        campaign_id=campaign_id, status=Status.CLAIMED, claimed_by=claimer
-    ).update(claimed_at=timezone.now())
+# ---------------------------------------------------------------------------------------------
+# Results
 
 
 def retry_delay(attempts: int, base: float = RETRY_BASE_SECONDS) -> float:
@@ -310,8 +145,16 @@ class ResultWriter:
     FLUSH_EVERY = 500
     FLUSH_SECONDS = 1.0
 
-    def __init__(self, *, claimer: str, max_attempts: int, retry_base: float):
+    def __init__(
+        self,
+        *,
+        claimer: str,
+        max_attempts: int,
+        retry_base: float,
+        store: SendStore | None = None,
+    ):
         self.claimer = claimer
+        self.store = store if store is not None else DjangoSendStore()
         self.max_attempts = max(1, max_attempts)
         self.retry_base = retry_base
         self.journal = Journal(claimer)
@@ -351,7 +194,7 @@ class ResultWriter:
     def flush(self) -> None:
         """Copies the journal to the outbox table, then empties it."""
         if self._records:
-            results_apply(self._records, claimer=self.claimer)
+            self.store.results_apply(self._records, claimer=self.claimer)
             self.journal.clear()
             self._records = []
         self._flushed_at = time.monotonic()
@@ -360,68 +203,10 @@ class ResultWriter:
         try:
             self.flush()
         except BaseException:
-            # Left on disk: claims_recover records it once the database answers again.
+            # Left on disk: the store's claims_recover records it once the database answers again.
             self.journal.close(delete=False)
             raise
         self.journal.close(delete=True)
-
-
-def results_apply(records: list[list[Any]], *, claimer: str) -> int:
-    """Writes journal records to the outbox rows this claimer still holds, in one transaction.
-    Returns how many rows changed."""
-    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
-    # The table name comes from the model; every value is a parameter.
-    update = f"UPDATE {table} SET "  # noqa: S608
-    guard = " WHERE id = %s AND status = 'claimed' AND claimed_by = %s"
-    sent, failed, skipped = [], [], []
-    adapt = connection.ops.adapt_datetimefield_value
-    for outbox_id, status, attempts, text, when in records:
-        moment = adapt(datetime.fromisoformat(when)) if when else None
-        if status == Status.SENT:
-            sent.append([status, text, moment, attempts, outbox_id, claimer])
-        elif status == Status.SKIPPED:
-            skipped.append([status, text, outbox_id, claimer])
-        else:
-            failed.append([status, text, attempts, moment, outbox_id, claimer])
-    changed = 0
-    with transaction.atomic(), connection.cursor() as cursor:
-        for sql, rows in (
-            (
-                "status = %s, message_id = %s, sent_at = %s, error = '', attempts = %s, "
-                "claimed_by = '', next_attempt_at = NULL",
-                sent,
-            ),
-            ("status = %s, error = %s, claimed_by = ''", skipped),
-            (
-                "status = %s, error = %s, attempts = %s, claimed_by = '', next_attempt_at = %s",
-                failed,
-            ),
-        ):
-            if rows:
-                cursor.executemany(update + sql + guard, rows)
-                changed += max(0, cursor.rowcount)
-    return changed
-
-
-def _journal_abandoned(claimer: str, path: Any) -> bool:
-    """Left by a sender that is gone, or by one of this process that could not copy it."""
-    if claimer_is_gone(claimer):
-        return True
-    host, _, rest = claimer.partition(":")
-    ours = host == HOST_KEY and rest.partition(":")[0] == str(os.getpid())
-    return ours and not journal_is_open(path)
-
-
-def journals_recover() -> int:
-    """Applies, then deletes, the journals left on this machine by senders that stopped."""
-    applied = 0
-    for claimer, path in journals_left():
-        if _journal_abandoned(claimer, path):
-            applied += results_apply(journal_records(path), claimer=claimer)
-            path.unlink(missing_ok=True)
-    if applied:
-        logger.warning("recorded %s result(s) from the journals of senders that stopped", applied)
-    return applied
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,39 +233,6 @@ class _Shared:
     errors: list[BaseException] = field(default_factory=list)
 
 
-def campaign_identity(campaign: Campaign) -> Identity:
-    """Who the campaign's messages come from; List-Id names the campaign's first list."""
-    first_list = campaign.lists.order_by("id").first()
-    return Identity.for_campaign(
-        campaign,
-        list_id=first_list.pk if first_list else None,
-        list_name=first_list.name if first_list else "",
-    )
-
-
-class _CampaignContent:
-    """Everything that is the same for all recipients, prepared once per campaign and variant."""
-
-    def __init__(self, campaign: Campaign):
-        from fidele.campaigns.rendering import content_compile
-
-        self.campaign = campaign
-        self.identity = campaign_identity(campaign)
-        self._compile = content_compile
-        self._compiled: dict[int | None, Any] = {}
-        self._lock = threading.Lock()
-        self.dkim_key: DkimKey | None = dkim_key_from_settings()
-
-    def compiled(self, variant_id: int | None) -> Any:
-        with self._lock:
-            if variant_id not in self._compiled:
-                variant = (
-                    self.campaign.variants.get(pk=variant_id) if variant_id is not None else None
-                )
-                self._compiled[variant_id] = self._compile(campaign=self.campaign, variant=variant)
-            return self._compiled[variant_id]
-
-
 def rendered_message_build(
     *,
     rendered: Any,
@@ -492,7 +244,7 @@ def rendered_message_build(
     subject_prefix: str = "",
     message_id: str = "",
 ) -> OutgoingMessage:
-    """The message of one recipient whose content is rendered (campaigns.rendering)."""
+    """The message of one recipient whose content is rendered (SendContent.compiled)."""
     return message_build(
         identity=identity,
         outbox_id=links.outbox_id,
@@ -512,7 +264,7 @@ def rendered_message_build(
     )
 
 
-def message_for(row: Recipient, content: _CampaignContent) -> OutgoingMessage | TransportResult:
+def message_for(row: Recipient, content: SendContent) -> OutgoingMessage | TransportResult:
     """One recipient's message, rendered and built; a failed result when it cannot be built."""
     links = RecipientLinks(row.pk)
     try:
@@ -538,7 +290,8 @@ class Sender:
     """Sends one campaign's queued outbox rows until none is left (or the campaign stops).
 
     `concurrency` connections work side by side, each in its own thread with its own transport
-    and database connection; with 1 everything runs in the calling thread.
+    and database connection; with 1 everything runs in the calling thread. What is sent comes
+    from a SendContent, the rows from a SendStore (DjangoSendStore unless told otherwise).
     """
 
     def __init__(
@@ -552,8 +305,10 @@ class Sender:
         retry_base: float = RETRY_BASE_SECONDS,
         on_result: Callable[[str], None] | None = None,
         poll_seconds: float = 1.0,
+        store: SendStore | None = None,
     ):
         self.transport_factory = transport_factory
+        self.store = store if store is not None else DjangoSendStore()
         self.concurrency = max(1, concurrency or settings.SEND_CONCURRENCY)
         self.batch_size = max(1, batch_size or settings.SEND_BATCH_SIZE)
         self.max_attempts = max_attempts or settings.SEND_MAX_ATTEMPTS
@@ -576,18 +331,18 @@ class Sender:
             return self.batch_size
         return max(1, min(self.batch_size, int(rate * LEASE_SECONDS / 4 / self.concurrency)))
 
-    def run(self, *, campaign_id: int, wait: bool = False) -> SendSummary:
+    def run(self, content: SendContent, *, wait: bool = False) -> SendSummary:
         """Send until nothing is left to send now (`wait=False`) or until the campaign is done,
         paused or cancelled, sleeping through retry back-offs (`wait=True`)."""
         started = time.monotonic()
-        campaign = Campaign.objects.get(pk=campaign_id)
+        campaign_id = content.campaign_id
         shared = _Shared()
         self._shared = shared
-        if campaign.status != Campaign.Status.SENDING:
-            shared.summary.finished = campaign.status == Campaign.Status.SENT
+        status = content.status()
+        if status != SENDING:
+            shared.summary.finished = status == SENT
             return shared.summary
-        claims_recover(campaign_id=campaign_id)
-        content = _CampaignContent(campaign)
+        self.store.claims_recover(campaign_id=campaign_id)
         if self.concurrency == 1:
             self._work(campaign_id, content, shared, wait)
         else:
@@ -618,28 +373,32 @@ class Sender:
         finally:
             connection.close()
 
-    def _work(self, campaign_id: int, content: _CampaignContent, shared: _Shared, wait: bool):
+    def _work(self, campaign_id: int, content: SendContent, shared: _Shared, wait: bool):
         claimer = claimer_name()
         writer = ResultWriter(
-            claimer=claimer, max_attempts=self.max_attempts, retry_base=self.retry_base
+            claimer=claimer,
+            max_attempts=self.max_attempts,
+            retry_base=self.retry_base,
+            store=self.store,
         )
         transport = self.transport_factory()
         try:
             while not shared.stop.is_set():
-                status = (
-                    Campaign.objects.filter(pk=campaign_id).values_list("status", flat=True).first()
-                )
-                if status != Campaign.Status.SENDING:
-                    if status == Campaign.Status.CANCELLED:
-                        _cancelled_rows_skip(campaign_id)
+                status = content.status()
+                if status != SENDING:
+                    if status == CANCELLED:
+                        self.store.cancelled_rows_skip(campaign_id=campaign_id)
                     return
-                batch = batch_claim(
-                    campaign_id=campaign_id, claimer=claimer, limit=self._batch_limit()
+                batch = self.store.batch_claim(
+                    campaign_id=campaign_id,
+                    claimer=claimer,
+                    limit=self._batch_limit(),
+                    contact_fields=content.contact_fields,
                 )
                 if batch:
                     self._send_batch(batch, content, transport, writer, claimer, shared)
                     continue
-                if not self._idle(campaign_id, shared, wait):
+                if not self._idle(campaign_id, content, shared, wait):
                     return
         finally:
             try:
@@ -647,29 +406,22 @@ class Sender:
             finally:
                 transport.close()
 
-    def _idle(self, campaign_id: int, shared: _Shared, wait: bool) -> bool:
+    def _idle(self, campaign_id: int, content: SendContent, shared: _Shared, wait: bool) -> bool:
         """Nothing to claim: finish, wait, or stop. Returns True to look again."""
-        left = OutboxMessage.objects.filter(campaign_id=campaign_id).aggregate(
-            queued=Count("id", filter=Q(status=Status.QUEUED)),
-            claimed=Count("id", filter=Q(status=Status.CLAIMED)),
-            held=Count("id", filter=Q(status=Status.HELD)),
-            next_at=Min("next_attempt_at", filter=Q(status=Status.QUEUED)),
-        )
-        if not (left["queued"] or left["claimed"] or left["held"]):
-            from fidele.delivery.services import campaign_finish
-
-            shared.summary.finished = campaign_finish(campaign_id=campaign_id)
+        left = self.store.rows_left(campaign_id=campaign_id)
+        if not (left.queued or left.claimed or left.held):
+            shared.summary.finished = content.finish()
             return False
         if not wait:
             return False
-        if left["claimed"]:
+        if left.claimed:
             # Another sender's rows, or a dead sender's whose lease has not run out yet.
-            claims_recover(campaign_id=campaign_id)
-        elif not left["queued"]:
+            self.store.claims_recover(campaign_id=campaign_id)
+        elif not left.queued:
             return False  # only rows held for the A/B winner: the winner task releases them
         pause = self.poll_seconds
-        if left["next_at"] is not None and not left["claimed"]:
-            pause = max(0.05, min(30.0, (left["next_at"] - timezone.now()).total_seconds()))
+        if left.next_at is not None and not left.claimed:
+            pause = max(0.05, min(30.0, (left.next_at - timezone.now()).total_seconds()))
         shared.stop.wait(pause)
         if not connection.in_atomic_block:
             # A long wait may outlive the connection (CONN_MAX_AGE, a database restart).
@@ -679,7 +431,7 @@ class Sender:
     def _send_batch(
         self,
         batch: list[Recipient],
-        content: _CampaignContent,
+        content: SendContent,
         transport: Transport,
         writer: ResultWriter,
         claimer: str,
@@ -701,7 +453,7 @@ class Sender:
                     self._count(shared, Status.SKIPPED)
                     continue
                 if time.monotonic() - lease_renewed > LEASE_SECONDS / 3:
-                    lease_renew(campaign_id=row.campaign_id, claimer=claimer)
+                    self.store.lease_renew(campaign_id=row.campaign_id, claimer=claimer)
                     lease_renewed = time.monotonic()
                 built = message_for(row, content)
                 if isinstance(built, TransportResult):
@@ -716,18 +468,18 @@ class Sender:
                 writer.write(row, result, status, next_at)
                 bounce = bounce_kind(result, status)
                 if bounce:
-                    _bounce_record(row, result, bounce)
+                    self._bounce_record(row, result, bounce)
                 self._count(shared, status, failed_attempt=not result.accepted)
                 if not result.accepted and self._too_many_errors(shared):
                     writer.flush()
-                    self._pause(row.campaign_id, shared, result.error)
+                    self._pause(content, shared, result.error)
                     return
         finally:
             try:
                 # Before the next claim, which reads back this claimer's claimed rows.
                 writer.flush()
             finally:
-                batch_release(ids=list(pending), claimer=claimer)
+                self.store.batch_release(ids=list(pending), claimer=claimer)
 
     def _count(self, shared: _Shared, outcome: str, failed_attempt: bool = False) -> None:
         with shared.lock:
@@ -751,9 +503,7 @@ class Sender:
             failures = sum(shared.outcomes)
         return attempts >= ERROR_MIN_ATTEMPTS and failures >= ERROR_PAUSE_RATIO * attempts
 
-    def _pause(self, campaign_id: int, shared: _Shared, last_error: str) -> None:
-        from fidele.delivery.services import campaign_pause_for_errors
-
+    def _pause(self, content: SendContent, shared: _Shared, last_error: str) -> None:
         with shared.lock:
             if shared.stop.is_set():
                 return
@@ -763,8 +513,26 @@ class Sender:
             "Paused automatically: %(failures)s of the last %(attempts)s messages failed. "
             "Last error: %(error)s"
         ) % {"failures": failures, "attempts": attempts, "error": last_error}
-        campaign_pause_for_errors(campaign_id=campaign_id, reason=reason)
+        content.pause_for_errors(reason)
         shared.summary.paused_reason = reason
+
+    def _bounce_record(self, row: Recipient, result: TransportResult, kind: str) -> None:
+        # The suppression and the bounce event belong to fidele.delivery.bounces (consent side).
+        from fidele.delivery.bounces import bounce_record
+        from fidele.delivery.models import BounceReport
+
+        outbox = self.store.outbox_row(row.pk)
+        try:
+            bounce_record(
+                kind=kind,
+                email=row.email,
+                outbox=outbox,
+                diagnostic=result.error,
+                source=BounceReport.Source.SMTP,
+            )
+        except Exception:
+            # The send result is recorded already; a failure here must not stop the campaign.
+            logger.exception("cannot record the bounce of outbox row %s", row.pk)
 
 
 _MAILBOX_STATUS = re.compile(r"\b5\.1\.\d{1,3}\b")
@@ -784,28 +552,3 @@ def bounce_kind(result: TransportResult, status: str) -> str:
             return "hard"
         return ""
     return "soft" if status == Status.FAILED else ""
-
-
-def _bounce_record(row: Recipient, result: TransportResult, kind: str) -> None:
-    # The suppression and the bounce event belong to fidele.delivery.bounces (consent side).
-    from fidele.delivery.bounces import bounce_record
-    from fidele.delivery.models import BounceReport
-
-    outbox = OutboxMessage.objects.filter(pk=row.pk).first()
-    try:
-        bounce_record(
-            kind=kind,
-            email=row.email,
-            outbox=outbox,
-            diagnostic=result.error,
-            source=BounceReport.Source.SMTP,
-        )
-    except Exception:
-        # The send result is recorded already; a failure here must not stop the campaign.
-        logger.exception("cannot record the bounce of outbox row %s", row.pk)
-
-
-def _cancelled_rows_skip(campaign_id: int) -> None:
-    OutboxMessage.objects.filter(
-        campaign_id=campaign_id, status__in=[Status.QUEUED, Status.HELD]
-    ).update(status=Status.SKIPPED, error="campaign cancelled")

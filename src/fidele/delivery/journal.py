@@ -7,8 +7,8 @@ outbox table in one transaction every few hundred messages or every second (engi
 
 A sender killed with kill -9 leaves its journal in the kernel's page cache, which outlives the
 process: whoever recovers its claims on this machine (the next sender, the watchdog) applies the
-journal first (engine.claims_recover), so no recipient it had sent to is sent to again, except the
-one message in flight at the kill.
+journal first (store.DjangoSendStore.claims_recover), so no recipient it had sent to is sent to
+again, except the one message in flight at the kill.
 
 What this gives up against one database write per message: when the whole machine stops (a
 power cut, a kernel crash), or when a sender's claims are recovered from another machine after
@@ -41,7 +41,7 @@ def journal_dir() -> Path:
 
 
 def _path_of(claimer: str) -> Path:
-    # Claimer names are hex and digits joined by ":" (engine.claimer_name).
+    # Claimer names are hex and digits joined by ":" (store.claimer_name).
     return journal_dir() / (claimer.replace(":", "_") + SUFFIX)
 
 

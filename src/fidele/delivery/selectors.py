@@ -1,15 +1,16 @@
-"""Reads about sending: a campaign's progress (the campaign page and `campaign send --wait`)."""
+"""Reads about sending: a campaign's progress (the campaign page and `campaign send --wait`), the
+outbox rows its owner reads, and the bounce reports."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
-from fidele.delivery.models import OutboxMessage
+from fidele.delivery.models import BounceReport, OutboxMessage
 
 Status = OutboxMessage.Status
 
@@ -97,3 +98,50 @@ def campaigns_stalled(*, quiet_seconds: int, lease_seconds: int, now: Any = None
         for row in rows
         if all(at is None or at < quiet_since for at in (row["last_sent"], row["last_claim"]))
     ]
+
+
+def outbox_rows_count(*, campaign_id: int) -> int:
+    return OutboxMessage.objects.filter(campaign_id=campaign_id).count()
+
+
+def outbox_has_held(*, campaign_id: int) -> bool:
+    """Whether recipients are held back for an A/B winner."""
+    return OutboxMessage.objects.filter(campaign_id=campaign_id, status=Status.HELD).exists()
+
+
+def outbox_has_open(*, campaign_id: int) -> bool:
+    """Whether any row is left to send: queued, claimed or held."""
+    return OutboxMessage.objects.filter(
+        campaign_id=campaign_id, status__in=[Status.QUEUED, Status.CLAIMED, Status.HELD]
+    ).exists()
+
+
+def outbox_unassigned_ids(*, campaign_id: int) -> list[int]:
+    """The queued rows no variant has got yet, in id order."""
+    return list(
+        OutboxMessage.objects.filter(
+            campaign_id=campaign_id, status=Status.QUEUED, variant__isnull=True
+        )
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def outbox_variant_sizes(*, campaign_id: int) -> dict[int, int]:
+    """`{variant_id: rows}` of the rows given to a variant."""
+    return dict(
+        OutboxMessage.objects.filter(campaign_id=campaign_id, variant__isnull=False)
+        .values_list("variant_id")
+        .annotate(n=Count("id"))
+    )
+
+
+def bounce_reports_filtered(*, params: Mapping[str, Any]) -> QuerySet[BounceReport]:
+    queryset = BounceReport.objects.defer("raw")
+    q = (params.get("q") or "").strip()
+    if q:
+        queryset = queryset.filter(Q(email__icontains=q.lower()) | Q(diagnostic__icontains=q))
+    kind = params.get("kind") or ""
+    if kind in BounceReport.Kind.values:
+        queryset = queryset.filter(kind=kind)
+    return queryset

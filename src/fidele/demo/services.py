@@ -492,7 +492,8 @@ def demo_load(
 
 def _sign_the_default_layout() -> None:
     """The shop's name and address in the footer of its emails, as the law asks."""
-    from fidele.campaigns.layouts import layout_default, layout_update
+    from fidele.campaigns.layouts import layout_default
+    from fidele.campaigns.services import layout_update
 
     layout_update(
         layout=layout_default(),

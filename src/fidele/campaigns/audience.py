@@ -1,9 +1,8 @@
-"""Who a campaign goes to, frozen into outbox rows when sending starts.
+"""Who a campaign goes to, frozen into outbox rows when sending starts, and the A/B split.
 
-The audience is a Contact queryset (lists now; segment rules plug in through `audience_rules`),
-and the snapshot is one INSERT ... SELECT run by the database: a million recipients never pass
-through Python. The unique (campaign, email) constraint with ON CONFLICT DO NOTHING makes the
-snapshot idempotent (a start task run twice adds nobody twice).
+The audience is a Contact queryset (lists now; segment rules plug in through `audience_rules`);
+the snapshot itself is one INSERT ... SELECT written by fidele.delivery.services.outbox_snapshot:
+a million recipients never pass through Python, and a start task run twice adds nobody twice.
 """
 
 from __future__ import annotations
@@ -11,14 +10,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact, Subscription
-from fidele.delivery.models import OutboxMessage
-
-Status = OutboxMessage.Status
+from fidele.delivery import selectors as delivery_selectors
+from fidele.delivery import services as delivery_services
 
 
 def audience_rules_apply(queryset: QuerySet[Contact], rules: Any) -> QuerySet[Contact]:
@@ -57,25 +54,9 @@ def audience_queryset(campaign: Any) -> QuerySet[Contact]:
 
 def audience_snapshot(*, campaign: Any) -> int:
     """Write one queued outbox row per recipient; returns the number of rows the campaign has."""
-    select_sql, select_params = (
-        audience_queryset(campaign)
-        .order_by("id")
-        .values_list("id", "email")
-        .query.sql_with_params()
+    total = delivery_services.outbox_snapshot(
+        campaign_id=campaign.pk, audience=audience_queryset(campaign)
     )
-    table = connection.ops.quote_name(OutboxMessage._meta.db_table)
-    # "WHERE true" keeps SQLite from reading ON CONFLICT as part of a join (its documented
-    # parsing ambiguity for INSERT ... SELECT ... ON CONFLICT).
-    # The table name comes from the model, the SELECT is compiled by Django with parameters.
-    columns = "campaign_id, contact_id, email, status, attempts, claimed_by, message_id, error"
-    values = "%s, audience.id, audience.email, %s, 0, '', '', ''"
-    sql = (
-        f"INSERT INTO {table} ({columns}) SELECT {values} FROM ({select_sql}) audience "  # noqa: S608
-        "WHERE true ON CONFLICT (campaign_id, email) DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [campaign.pk, Status.QUEUED, *select_params])
-    total = OutboxMessage.objects.filter(campaign_id=campaign.pk).count()
     if campaign.ab_enabled:
         ab_assign(campaign=campaign)
     return total
@@ -89,8 +70,7 @@ def ab_assign(*, campaign: Any) -> dict[str, int]:
     variants = list(campaign.variants.order_by("label"))
     if len(variants) < 2:
         return {}
-    rows = OutboxMessage.objects.filter(campaign_id=campaign.pk, status=Status.QUEUED)
-    ids = list(rows.filter(variant__isnull=True).order_by("id").values_list("id", flat=True))
+    ids = delivery_selectors.outbox_unassigned_ids(campaign_id=campaign.pk)
     if not ids:
         return {}
     random.Random(f"ab:{campaign.pk}").shuffle(ids)
@@ -102,8 +82,7 @@ def ab_assign(*, campaign: Any) -> dict[str, int]:
     counts = {}
     for index, variant in enumerate(variants):
         chunk = ids[index * per_variant : (index + 1) * per_variant]
-        for start in range(0, len(chunk), 5000):
-            OutboxMessage.objects.filter(id__in=chunk[start : start + 5000]).update(variant=variant)
+        delivery_services.outbox_variant_set(ids=chunk, variant_id=variant.pk)
         counts[variant.label] = len(chunk)
-    counts["held"] = rows.filter(variant__isnull=True).update(status=Status.HELD)
+    counts["held"] = delivery_services.outbox_unassigned_hold(campaign_id=campaign.pk)
     return counts

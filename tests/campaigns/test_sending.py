@@ -6,20 +6,23 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from fidele.campaigns import tasks
 from fidele.campaigns.models import Campaign, Variant
-from fidele.core.models import AuditLog
-from fidele.delivery import selectors, tasks
-from fidele.delivery.engine import Sender
-from fidele.delivery.models import OutboxMessage
-from fidele.delivery.services import (
+from fidele.campaigns.sending import (
+    CampaignContent,
     ab_winner_pick,
     campaign_finish,
     campaign_pause_for_errors,
     campaign_start,
 )
+from fidele.core.models import AuditLog
+from fidele.delivery import selectors
+from fidele.delivery.engine import Sender
+from fidele.delivery.models import OutboxMessage
 from fidele.delivery.transports import CaptureTransport
 from fidele.tracking.models import EmailEvent
 from tests.delivery.conftest import audience_make, campaign_make
+from tests.delivery.conftest import smtp_sink as smtp_sink  # a fixture of the delivery tests
 
 pytestmark = pytest.mark.django_db
 
@@ -53,11 +56,13 @@ def test_starting_an_ab_campaign_sends_the_samples_and_schedules_the_winner_pick
 ):
     campaign, a, b = ab_campaign()
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_start(campaign_id=campaign.pk)
+        tasks.campaign_start_now(campaign_id=campaign.pk)
     campaign.refresh_from_db()
     run_after = campaign.started_at + timedelta(minutes=240)
     assert enqueued("ab_pick_winner") == [(campaign.pk, run_after, "sending")]
-    summary = Sender(transport_factory=CaptureTransport, concurrency=1).run(campaign_id=campaign.pk)
+    summary = Sender(transport_factory=CaptureTransport, concurrency=1).run(
+        CampaignContent(campaign.pk)
+    )
     assert summary.sent == 20 and not summary.finished
     campaign.refresh_from_db()
     assert campaign.status == "sending"  # 80 recipients wait for the winner
@@ -66,7 +71,7 @@ def test_starting_an_ab_campaign_sends_the_samples_and_schedules_the_winner_pick
 def test_the_winner_is_picked_by_human_clicks_and_sent_to_everyone_held_back():
     campaign, a, b = ab_campaign()
     campaign_start(campaign_id=campaign.pk)
-    Sender(transport_factory=CaptureTransport, concurrency=1).run(campaign_id=campaign.pk)
+    Sender(transport_factory=CaptureTransport, concurrency=1).run(CampaignContent(campaign.pk))
     a_rows = list(OutboxMessage.objects.filter(campaign=campaign, variant=a))
     b_rows = list(OutboxMessage.objects.filter(campaign=campaign, variant=b))
     click(a_rows[0], times=5)  # one enthusiast counts once
@@ -81,7 +86,9 @@ def test_the_winner_is_picked_by_human_clicks_and_sent_to_everyone_held_back():
     held = OutboxMessage.objects.filter(campaign=campaign, status="held")
     assert not held.exists()
     assert OutboxMessage.objects.filter(campaign=campaign, variant=b).count() == 90
-    summary = Sender(transport_factory=CaptureTransport, concurrency=1).run(campaign_id=campaign.pk)
+    summary = Sender(transport_factory=CaptureTransport, concurrency=1).run(
+        CampaignContent(campaign.pk)
+    )
     assert summary.sent == 80 and summary.finished
     # Picking again changes nothing.
     assert ab_winner_pick(campaign_id=campaign.pk) == b
@@ -169,8 +176,8 @@ def test_the_send_task_comes_back_when_a_stale_claim_can_be_recovered(settings):
 
 
 def test_a_test_send_goes_to_the_chosen_addresses_as_the_chosen_contact(settings):
+    from fidele.campaigns.sending import message_send_test
     from fidele.delivery.models import CapturedMessage
-    from fidele.delivery.services import message_send_test
     from tests.delivery.conftest import contact_make, list_make
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
@@ -190,7 +197,7 @@ def test_a_test_send_goes_to_the_chosen_addresses_as_the_chosen_contact(settings
 
 
 def test_a_test_send_refused_by_the_server_says_why(smtp_sink, settings):
-    from fidele.delivery.services import SendError, message_send_test
+    from fidele.campaigns.sending import SendError, message_send_test
 
     settings.EMAIL_TRANSPORT = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_sink.port}
     smtp_sink.rcpt_replies["typo@exmaple.com"] = "550 5.1.2 Bad destination domain"
@@ -201,7 +208,7 @@ def test_a_test_send_refused_by_the_server_says_why(smtp_sink, settings):
 
 
 def test_a_test_send_is_audited_by_the_service_whoever_calls_it(settings, owner):
-    from fidele.delivery.services import message_send_test
+    from fidele.campaigns.sending import message_send_test
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
     campaign = campaign_make(lists=[])
@@ -216,7 +223,7 @@ def test_a_test_send_is_audited_by_the_service_whoever_calls_it(settings, owner)
 
 
 def test_a_test_send_refused_half_way_audits_the_addresses_that_did_go_out(smtp_sink, settings):
-    from fidele.delivery.services import SendError, message_send_test
+    from fidele.campaigns.sending import SendError, message_send_test
 
     settings.EMAIL_TRANSPORT = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_sink.port}
     smtp_sink.rcpt_replies["typo@exmaple.com"] = "550 5.1.2 Bad destination domain"

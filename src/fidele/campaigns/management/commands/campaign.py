@@ -16,7 +16,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from fidele.campaigns.models import Campaign
-from fidele.delivery import selectors, services
+from fidele.campaigns.sending import CampaignContent, SendError
+from fidele.campaigns.tasks import campaign_start, campaign_start_now
+from fidele.delivery import selectors
 from fidele.delivery.engine import Sender
 
 
@@ -72,8 +74,6 @@ class Command(BaseCommand):
     def _send(self, *, campaign_id: int, wait: bool, json: bool, **_):
         started = time.monotonic()
         if not wait:
-            from fidele.delivery.tasks import campaign_start
-
             campaign_start.enqueue(campaign_id)
             self._print(
                 {"id": campaign_id, "queued": True},
@@ -86,8 +86,8 @@ class Command(BaseCommand):
             raise CommandError(f"no campaign {campaign_id}")
         if status != Campaign.Status.SENT:  # a campaign already sent: report its totals
             try:
-                services.campaign_start(campaign_id=campaign_id)
-            except services.SendError as exc:
+                campaign_start_now(campaign_id=campaign_id)
+            except SendError as exc:
                 raise CommandError(str(exc)) from exc
         counts = selectors.campaign_counts(campaign_id=campaign_id)
         bar = None
@@ -115,7 +115,7 @@ class Command(BaseCommand):
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            summary = sender.run(campaign_id=campaign_id, wait=True)
+            summary = sender.run(CampaignContent(campaign_id), wait=True)
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -1,4 +1,4 @@
-"""Background tasks of the send engine (queue "sending"). Thin: ids in, a service or the sender.
+"""Background tasks of campaign sending (queue "sending"). Thin: ids in, a service or the sender.
 
 campaign_start   scheduled -> sending (audience snapshot), then sends (enqueued by
                  fidele.campaigns.services.campaign_schedule, with run_after = the send time)
@@ -7,21 +7,27 @@ campaign_resume  after a pause: the same loop
 ab_pick_winner   after ab_wait_minutes: pick the A/B winner and send it to the rest
 sending_watchdog every 2 minutes (queued by `fidele worker`): hands campaigns whose sender died
                  back to a sender
+
+They lived in fidele.delivery.tasks until the engine stopped depending on campaigns; runs queued
+under the old paths are renamed by migration campaigns 0002.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
-from django.db.models import Min, Q
 from django.utils import timezone
 from django_tasks import task
 
+from fidele.campaigns import sending
+from fidele.campaigns.models import Campaign
+from fidele.core.actors import Actor
 from fidele.core.tasks import task_is_waiting
-from fidele.delivery import selectors, services
+from fidele.delivery import selectors
 from fidele.delivery.engine import LEASE_SECONDS, Sender
-from fidele.delivery.models import OutboxMessage
+from fidele.delivery.store import DjangoSendStore
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +35,27 @@ QUEUE = "sending"
 WATCH_EVERY = timedelta(minutes=2)
 
 
+def campaign_start_now(*, campaign_id: int, actor: Actor = None, now: Any = None) -> int:
+    """sending.campaign_start, and for an A/B test with recipients held back, the winner's pick
+    queued for after the wait once the start is committed. What the start task and
+    `fidele campaign send` call."""
+    return sending.campaign_start(
+        campaign_id=campaign_id, actor=actor, now=now, ab_pick_enqueue=_ab_task_enqueue
+    )
+
+
+def _ab_task_enqueue(campaign: Campaign) -> None:
+    run_after = (campaign.started_at or timezone.now()) + timedelta(
+        minutes=campaign.ab_wait_minutes
+    )
+    ab_pick_winner.using(run_after=run_after).enqueue(campaign.pk)
+
+
 @task(queue_name=QUEUE)
 def campaign_start(campaign_id: int) -> None:
     try:
-        services.campaign_start(campaign_id=campaign_id)
-    except services.SendError as exc:
+        campaign_start_now(campaign_id=campaign_id)
+    except sending.SendError as exc:
         # Unscheduled, cancelled or not due: nothing to do. A template error pauses it visibly.
         logger.info("campaign %s not started: %s", campaign_id, exc)
         return
@@ -52,24 +74,17 @@ def campaign_resume(campaign_id: int) -> None:
 
 @task(queue_name=QUEUE)
 def ab_pick_winner(campaign_id: int) -> None:
-    if services.ab_winner_pick(campaign_id=campaign_id) is not None:
+    if sending.ab_winner_pick(campaign_id=campaign_id) is not None:
         _send(campaign_id)
 
 
 def _send(campaign_id: int) -> None:
-    summary = Sender().run(campaign_id=campaign_id, wait=False)
+    summary = Sender().run(sending.CampaignContent(campaign_id), wait=False)
     if summary.finished or summary.paused_reason:
         return
     # Rows wait for a retry, or are claimed by a sender that may be gone (its lease runs out
     # later): come back then, instead of holding a worker while waiting.
-    left = OutboxMessage.objects.filter(campaign_id=campaign_id).aggregate(
-        next_retry=Min("next_attempt_at", filter=Q(status=OutboxMessage.Status.QUEUED)),
-        oldest_claim=Min("claimed_at", filter=Q(status=OutboxMessage.Status.CLAIMED)),
-    )
-    candidates = [left["next_retry"]]
-    if left["oldest_claim"] is not None:
-        candidates.append(left["oldest_claim"] + timedelta(seconds=LEASE_SECONDS + 1))
-    due = min((at for at in candidates if at is not None), default=None)
+    due = DjangoSendStore().next_due(campaign_id=campaign_id)
     if due is not None:
         run_after = max(due, timezone.now() + timedelta(seconds=1))
         campaign_send.using(run_after=run_after).enqueue(campaign_id)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from fidele.campaigns.audience import audience_snapshot
 from fidele.campaigns.models import Variant
 from fidele.compliance.models import Suppression
-from fidele.delivery.audience import audience_snapshot
 from fidele.delivery.models import OutboxMessage
 from tests.delivery.conftest import campaign_make, contact_make, list_make
 
