@@ -11,11 +11,11 @@ from email_validator import EmailNotValidError, validate_email
 
 from fidele.contacts.normalize import (
     InvalidValue,
-    color_normalise,
-    email_normalise,
+    color_clean,
+    email_clean,
     normalise_email,
     normalise_phone,
-    phone_normalise,
+    phone_clean,
 )
 
 
@@ -101,47 +101,47 @@ def test_the_fast_phone_path_agrees_with_phonenumbers():
 
 
 def test_email_is_trimmed_and_lower_cased():
-    assert email_normalise("  Marie.DUPONT@Example.FR ") == "marie.dupont@example.fr"
+    assert email_clean("  Marie.DUPONT@Example.FR ") == "marie.dupont@example.fr"
 
 
 def test_an_empty_email_is_stored_as_absent():
-    assert email_normalise("   ") is None
+    assert email_clean("   ") is None
 
 
 @pytest.mark.parametrize("bad", ["marie@", "marie dupont@example.fr", "@example.fr", "a@b@c.fr"])
 def test_a_malformed_email_is_refused(bad):
     with pytest.raises(InvalidValue):
-        email_normalise(bad)
+        email_clean(bad)
 
 
 @pytest.mark.parametrize(
     "typed", ["06 12 34 56 78", "06.12.34.56.78", "+33 6 12 34 56 78", "0033612345678"]
 )
 def test_a_french_phone_is_stored_in_e164(typed):
-    assert phone_normalise(typed) == "+33612345678"
+    assert phone_clean(typed) == "+33612345678"
 
 
 def test_a_foreign_phone_keeps_its_country():
-    assert phone_normalise("+32 470 12 34 56") == "+32470123456"
+    assert phone_clean("+32 470 12 34 56") == "+32470123456"
 
 
 @pytest.mark.parametrize("bad", ["12", "06 12", "not a phone"])
 def test_an_impossible_phone_is_refused(bad):
     with pytest.raises(InvalidValue):
-        phone_normalise(bad)
+        phone_clean(bad)
 
 
 def test_a_typed_email_gets_the_forms_message_not_the_imports_one():
     with pytest.raises(InvalidValue, match="marie.dupont@example.fr"):
-        email_normalise("marie@")
+        email_clean("marie@")
 
 
 def test_a_phone_is_read_in_the_region_given():
-    assert phone_normalise("0470 12 34 56", "BE") == "+32470123456"
+    assert phone_clean("0470 12 34 56", "BE") == "+32470123456"
 
 
 def test_a_colour_is_lower_cased_and_defaults_to_grey():
-    assert color_normalise("#1A2B3C") == "#1a2b3c"
-    assert color_normalise("") == "#6b7280"
+    assert color_clean("#1A2B3C") == "#1a2b3c"
+    assert color_clean("") == "#6b7280"
     with pytest.raises(InvalidValue):
-        color_normalise("red")
+        color_clean("red")

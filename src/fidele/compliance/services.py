@@ -27,7 +27,7 @@ from fidele.contacts.consent import (
     subscriptions_unsubscribe,
 )
 from fidele.contacts.models import Contact, Subscription
-from fidele.contacts.normalize import InvalidValue, email_normalise
+from fidele.contacts.normalize import InvalidValue, email_clean
 from fidele.core.actors import Actor, Recipient
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
@@ -72,7 +72,7 @@ class UnsubscribeSource:
 
 
 def _normalise(email: str) -> str:
-    normalised = email_normalise(email)
+    normalised = email_clean(email)
     if not normalised:
         raise InvalidValue("empty email address")
     return normalised

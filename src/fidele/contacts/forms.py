@@ -7,9 +7,9 @@ from fidele.contacts.fields import FORM_FIELDS
 from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.contacts.normalize import (
     InvalidValue,
-    color_normalise,
-    email_normalise,
-    phone_normalise,
+    color_clean,
+    email_clean,
+    phone_clean,
 )
 
 
@@ -54,13 +54,13 @@ class ContactForm(forms.ModelForm):
 
     def clean_email(self) -> str | None:
         try:
-            return email_normalise(self.cleaned_data.get("email"))
+            return email_clean(self.cleaned_data.get("email"))
         except InvalidValue as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 
     def clean_phone(self) -> str:
         try:
-            return phone_normalise(self.cleaned_data.get("phone"))
+            return phone_clean(self.cleaned_data.get("phone"))
         except InvalidValue as exc:
             raise forms.ValidationError(str(exc), code="invalid") from exc
 
@@ -93,7 +93,7 @@ class TagForm(forms.Form):
 
     def clean_color(self) -> str:
         try:
-            return color_normalise(self.cleaned_data.get("color"))
+            return color_clean(self.cleaned_data.get("color"))
         except InvalidValue as exc:
             raise forms.ValidationError(str(exc)) from exc
 

@@ -6,8 +6,12 @@ compliance and the contacts search alike.
 with millions of rows, so the common cases take a fast path (a compiled regex, a cache) that gives
 exactly the result the reference library (email-validator, phonenumbers) gives, and only the
 unusual inputs pay for the library call; the tests compare both paths on generated inputs.
-`email_normalise` and `phone_normalise` wrap them for a person typing into a form: they raise
-InvalidValue with a message that shows what is expected.
+`email_clean`, `phone_clean` and `color_clean` wrap them for a person typing into a form: they
+raise InvalidValue with a message that shows what is expected.
+
+The names tell the two families apart: `normalise_<thing>(raw) -> (value, problem)` never raises
+(a file's cell: the problem becomes a warning or a rejected row); `<thing>_clean(value)` raises
+InvalidValue (a form's field, as Django's `clean_<field>` methods do).
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ def normalise_email(raw: str) -> tuple[str | None, str | None]:
     return info.normalized.lower(), None
 
 
-def email_normalise(value: str | None) -> str | None:
+def email_clean(value: str | None) -> str | None:
     """A typed email, normalised; None when empty. Raises InvalidValue."""
     email, problem = normalise_email(value or "")
     if problem:
@@ -153,7 +157,7 @@ def normalise_phone(raw: str, region: str) -> tuple[str, str | None]:
     return "", _("unreadable phone number “%(value)s” (kept aside)") % {"value": value[:64]}
 
 
-def phone_normalise(value: str | None, region: str | None = None) -> str:
+def phone_clean(value: str | None, region: str | None = None) -> str:
     """A typed phone number in E.164, national numbers read in the default region; "" when
     empty. Raises InvalidValue."""
     phone, problem = normalise_phone(value or "", region or settings.DEFAULT_REGION)
@@ -167,7 +171,7 @@ def phone_normalise(value: str | None, region: str | None = None) -> str:
 _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
-def color_normalise(value: str | None) -> str:
+def color_clean(value: str | None) -> str:
     """A tag colour as #rrggbb, grey when none is given. Raises InvalidValue."""
     value = (value or "").strip()
     if not value:

@@ -17,9 +17,9 @@ from fidele.contacts.fields import WRITABLE_FIELDS
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.contacts.normalize import (
     InvalidValue,
-    color_normalise,
-    email_normalise,
-    phone_normalise,
+    color_clean,
+    email_clean,
+    phone_clean,
 )
 from fidele.core.actors import Actor, actor_label_for
 from fidele.core.audit import audit_record, model_changes
@@ -31,9 +31,9 @@ from fidele.core.models import AuditLog
 def _clean_contact_data(data: dict[str, Any]) -> dict[str, Any]:
     cleaned = {key: value for key, value in data.items() if key in WRITABLE_FIELDS}
     if "email" in cleaned:
-        cleaned["email"] = email_normalise(cleaned["email"])
+        cleaned["email"] = email_clean(cleaned["email"])
     if "phone" in cleaned:
-        cleaned["phone"] = phone_normalise(cleaned["phone"])
+        cleaned["phone"] = phone_clean(cleaned["phone"])
     if "external_id" in cleaned:
         cleaned["external_id"] = (cleaned["external_id"] or "").strip() or None
     for key in ("first_name", "last_name", "address", "postal_code", "city", "source"):
@@ -210,14 +210,14 @@ def _tag_name(name: str) -> str:
 
 @transaction.atomic
 def tag_create(*, actor: Actor, name: str, color: str = "") -> Tag:
-    values = {"name": _tag_name(name), "color": color_normalise(color)}
+    values = {"name": _tag_name(name), "color": color_clean(color)}
     _name_free(Tag, values["name"], message=_("A tag with this name already exists."))
     return _create_audited(actor=actor, model=Tag, values=values)
 
 
 @transaction.atomic
 def tag_update(*, actor: Actor, tag: Tag, name: str, color: str = "") -> Tag:
-    values = {"name": _tag_name(name), "color": color_normalise(color or tag.color)}
+    values = {"name": _tag_name(name), "color": color_clean(color or tag.color)}
     _name_free(
         Tag, values["name"], message=_("A tag with this name already exists."), exclude_pk=tag.pk
     )
