@@ -35,6 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
+from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone
 from fidele.imports import normalize as norm
@@ -724,6 +725,9 @@ class ContactImport:
         )
 
 
+# Every field an import may fill (fidele.contacts.fields), plus the phone as typed when it was not
+# valid; FIELDS keeps its own order because the COPY rows below spell it out.
+assert set(FIELDS) == {*IMPORTABLE_FIELDS, "phone_invalid"}
 # The COPY rows in ContactImport._insert spell these out in this order.
 assert FIELDS == (
     "email", "external_id", "civility", "first_name", "last_name", "phone", "phone_invalid",

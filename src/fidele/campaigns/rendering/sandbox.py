@@ -25,6 +25,8 @@ from jinja2.utils import pass_context
 from jinja2.visitor import NodeTransformer
 from markupsafe import Markup
 
+from fidele.contacts.fields import MERGE_FIELDS
+
 # Limits. A real campaign is far below each of them; they exist so that a careless or hostile
 # template fails fast with a clear message instead of stalling a send worker.
 MAX_SOURCE_CHARS = 500_000  # one template's source
@@ -621,10 +623,8 @@ def _render_chunks(
 # What templates can read
 
 
-CONTACT_FIELDS = (
-    "email", "external_id", "civility", "first_name", "last_name", "phone", "address",
-    "postal_code", "city", "country", "language", "birth_date", "joined_on",
-)  # fmt: skip
+# The contact's own fields templates may read (named once, in fidele.contacts.fields).
+CONTACT_FIELDS = MERGE_FIELDS
 
 
 def contact_context(contact: Any) -> dict[str, Any]:
