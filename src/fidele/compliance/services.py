@@ -88,12 +88,9 @@ def suppression_add(
     reason: str,
     details: dict[str, Any] | None = None,
     actor: Actor = None,
-    actor_label: str | None = None,
 ) -> Suppression:
-    """Suppress the address (idempotent). An existing, stronger reason is kept.
-
-    `actor_label` is kept for callers that still name themselves with a string; pass
-    `actor=System(name=...)` instead."""
+    """Suppress the address (idempotent). An existing, stronger reason is kept. A part of the
+    application acting by itself names itself with `actor=System(name=...)`."""
     if reason not in REASON_STRENGTH:
         raise ValueError(f"unknown suppression reason {reason!r}")
     email = _normalise(email)
@@ -112,7 +109,6 @@ def suppression_add(
             _contact_status_apply(email=email, reason=reason)
             audit_record(
                 actor=actor,
-                actor_label=actor_label,
                 action=AuditLog.Action.CREATE,
                 obj=suppression,
                 changes={"reason": [None, reason], **_audit_details(details)},
@@ -134,7 +130,6 @@ def suppression_add(
     _contact_status_apply(email=email, reason=reason)
     audit_record(
         actor=actor,
-        actor_label=actor_label,
         action=AuditLog.Action.UPDATE,
         obj=existing,
         changes={"reason": [old_reason, reason], **_audit_details(details)},

@@ -38,6 +38,7 @@ from fidele.compliance.services import (
 )
 from fidele.contacts.models import Contact
 from fidele.contacts.normalize import InvalidValue, normalise_email
+from fidele.core.actors import System
 from fidele.delivery.models import BounceReport, OutboxMessage
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
@@ -462,7 +463,10 @@ def bounce_record(
     if reason is not None:
         try:
             suppression_add(
-                email=address, reason=reason, details=details, actor_label="bounce processing"
+                email=address,
+                reason=reason,
+                details=details,
+                actor=System(name="bounce processing"),
             )
         except InvalidValue:
             log.warning("bounce for an address that is not valid: %r", address)
