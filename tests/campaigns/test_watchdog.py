@@ -8,9 +8,9 @@ import pytest
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from fidele.campaigns.selectors import campaigns_stalled
 from fidele.campaigns.tasks import campaign_send, sending_watchdog, sending_watchdog_schedule
 from fidele.delivery.models import OutboxMessage
-from fidele.delivery.selectors import campaigns_stalled
 from tests.delivery.conftest import campaign_make
 
 pytestmark = pytest.mark.django_db

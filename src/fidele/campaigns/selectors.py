@@ -67,3 +67,18 @@ def contacts_for_preview(*, query: str, limit: int = 8) -> list[Contact]:
         | Q(external_id=query)
     )
     return list(Contact.objects.filter(condition).order_by("last_name", "first_name", "id")[:limit])
+
+
+def campaigns_stalled(*, quiet_seconds: int, lease_seconds: int, now: Any = None) -> list[int]:
+    """Campaigns still sending whose outbox has work due that no sender touched for
+    `quiet_seconds` (fidele.delivery.selectors.outbox_stalled): what a worker killed
+    mid-campaign leaves behind."""
+    from fidele.delivery.selectors import outbox_stalled
+
+    sending = Campaign.objects.filter(status=Campaign.Status.SENDING).values_list("id", flat=True)
+    return outbox_stalled(
+        campaign_ids=list(sending),
+        quiet_seconds=quiet_seconds,
+        lease_seconds=lease_seconds,
+        now=now,
+    )

@@ -23,9 +23,9 @@ from django_tasks import task
 
 from fidele.campaigns import sending
 from fidele.campaigns.models import Campaign
+from fidele.campaigns.selectors import campaigns_stalled
 from fidele.core.actors import Actor
 from fidele.core.tasks import task_is_waiting
-from fidele.delivery import selectors
 from fidele.delivery.engine import LEASE_SECONDS, Sender
 from fidele.delivery.store import DjangoSendStore
 
@@ -93,9 +93,7 @@ def _send(campaign_id: int) -> None:
 @task(queue_name=QUEUE)
 def sending_watchdog() -> list[int]:
     try:
-        stalled = selectors.campaigns_stalled(
-            quiet_seconds=LEASE_SECONDS, lease_seconds=LEASE_SECONDS
-        )
+        stalled = campaigns_stalled(quiet_seconds=LEASE_SECONDS, lease_seconds=LEASE_SECONDS)
         for campaign_id in stalled:
             logger.warning(
                 "campaign %s: no sender for %ss, sending resumes", campaign_id, LEASE_SECONDS

@@ -72,8 +72,11 @@ def campaign_progress(*, campaign_id: int, now: Any = None) -> dict[str, Any]:
     }
 
 
-def campaigns_stalled(*, quiet_seconds: int, lease_seconds: int, now: Any = None) -> list[int]:
-    """Campaigns still "sending" with work due that no sender has touched for `quiet_seconds`.
+def outbox_stalled(
+    *, campaign_ids: Sequence[int], quiet_seconds: int, lease_seconds: int, now: Any = None
+) -> list[int]:
+    """Of `campaign_ids` (those still sending), the ones with work due in the outbox that no
+    sender has touched for `quiet_seconds`.
 
     That is what a worker killed mid-campaign leaves behind (its task will not come back); the
     watchdog task hands these to a sender again. Due work: queued rows whose retry time has come,
@@ -85,7 +88,7 @@ def campaigns_stalled(*, quiet_seconds: int, lease_seconds: int, now: Any = None
         Q(status=Status.QUEUED) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
     ) | Q(status=Status.CLAIMED, claimed_at__lt=now - timedelta(seconds=lease_seconds))
     rows = (
-        OutboxMessage.objects.filter(campaign__status="sending")
+        OutboxMessage.objects.filter(campaign_id__in=list(campaign_ids))
         .values("campaign_id")
         .annotate(
             due=Count("id", filter=due), last_sent=Max("sent_at"), last_claim=Max("claimed_at")
