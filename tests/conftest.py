@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from fidele.core import permissions
+from tests.factories import make_user
 
 pytest_plugins = ["tests.browser"]
 
@@ -15,27 +16,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture
-def make_user(db, django_user_model):
-    def make(role: str = permissions.OWNER, username: str | None = None):
-        return django_user_model.objects.create_user(
-            username=username or f"{role}-user", password="correct horse battery", role=role
-        )
-
-    return make
-
-
-@pytest.fixture
-def owner(make_user):
+def owner(db):
     return make_user(permissions.OWNER)
 
 
 @pytest.fixture
-def marketer(make_user):
+def marketer(db):
     return make_user(permissions.MARKETER)
 
 
 @pytest.fixture
-def viewer(make_user):
+def viewer(db):
     return make_user(permissions.VIEWER)
 
 

@@ -7,6 +7,7 @@ from fidele.accounts import services
 from fidele.accounts.models import User
 from fidele.core import permissions
 from fidele.core.models import AuditLog
+from tests.factories import make_user
 
 STRONG = "Vendanges-tardives-2024"
 
@@ -29,7 +30,7 @@ def user_urls(pk: int) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("role", [permissions.VIEWER, permissions.MARKETER])
-def test_only_an_owner_reaches_any_user_management_url(client, make_user, role):
+def test_only_an_owner_reaches_any_user_management_url(client, db, role):
     target = make_user(permissions.VIEWER, username="cible")
     client.force_login(make_user(role))
     for method, url in user_urls(target.pk):
@@ -40,14 +41,14 @@ def test_only_an_owner_reaches_any_user_management_url(client, make_user, role):
     assert not AuditLog.objects.filter(object_type="accounts.user").exists()
 
 
-def test_an_anonymous_visitor_is_sent_to_the_login_page(client, make_user):
+def test_an_anonymous_visitor_is_sent_to_the_login_page(client, db):
     target = make_user(permissions.VIEWER, username="cible")
     for method, url in user_urls(target.pk):
         response = getattr(client, method)(url)
         assert response.status_code == 302 and response["Location"].startswith("/login/"), url
 
 
-def test_the_owner_sees_every_user_with_role_and_last_login(owner_client, make_user):
+def test_the_owner_sees_every_user_with_role_and_last_login(owner_client):
     make_user(permissions.MARKETER, username="claire")
     response = owner_client.get("/accounts/users/")
     assert response.status_code == 200
@@ -112,7 +113,7 @@ def test_a_bad_new_user_is_refused_with_a_message_on_the_field(
 # --- edit / role -------------------------------------------------------------------------
 
 
-def test_the_owner_changes_a_role_and_the_change_is_audited(owner_client, make_user, owner):
+def test_the_owner_changes_a_role_and_the_change_is_audited(owner_client, owner):
     claire = make_user(permissions.VIEWER, username="claire")
     response = owner_client.post(
         f"/accounts/users/{claire.pk}/edit/",
@@ -138,7 +139,7 @@ def test_the_last_active_owner_cannot_demote_themselves(owner_client, owner):
     assert owner.role == "owner"
 
 
-def test_an_owner_may_step_down_when_another_owner_remains(owner_client, owner, make_user):
+def test_an_owner_may_step_down_when_another_owner_remains(owner_client, owner):
     make_user(permissions.OWNER, username="associee")
     response = owner_client.post(
         f"/accounts/users/{owner.pk}/edit/", {"first_name": "", "last_name": "", "role": "marketer"}
@@ -148,7 +149,7 @@ def test_an_owner_may_step_down_when_another_owner_remains(owner_client, owner, 
     assert owner.role == "marketer"
 
 
-def test_an_inactive_owner_does_not_count_as_a_remaining_owner(db, make_user):
+def test_an_inactive_owner_does_not_count_as_a_remaining_owner(db):
     active = make_user(permissions.OWNER, username="active")
     sleeping = make_user(permissions.OWNER, username="sleeping")
     sleeping.is_active = False
@@ -162,7 +163,7 @@ def test_an_inactive_owner_does_not_count_as_a_remaining_owner(db, make_user):
 # --- deactivate / reactivate -------------------------------------------------------------
 
 
-def test_the_owner_deactivates_and_reactivates_a_user(owner_client, make_user, client):
+def test_the_owner_deactivates_and_reactivates_a_user(owner_client, client):
     claire = make_user(permissions.MARKETER, username="claire")
     assert owner_client.post(f"/accounts/users/{claire.pk}/deactivate/").status_code == 302
     claire.refresh_from_db()
@@ -178,7 +179,7 @@ def test_the_owner_deactivates_and_reactivates_a_user(owner_client, make_user, c
     assert changes == [{"is_active": [True, False]}, {"is_active": [False, True]}]
 
 
-def test_a_deactivated_user_cannot_log_in(client, make_user):
+def test_a_deactivated_user_cannot_log_in(client, db):
     claire = make_user(permissions.MARKETER, username="claire")
     services.user_set_active(actor=None, user=claire, active=False)
     response = client.post("/login/", {"username": "claire", "password": "correct horse battery"})
@@ -194,7 +195,7 @@ def test_the_last_active_owner_cannot_deactivate_themselves(owner_client, owner)
     assert not AuditLog.objects.filter(object_type="accounts.user").exists()
 
 
-def test_the_last_owner_cannot_be_deactivated_from_a_command_either(db, make_user):
+def test_the_last_owner_cannot_be_deactivated_from_a_command_either(db):
     owner = make_user(permissions.OWNER, username="seule")
     with pytest.raises(ValidationError):
         services.user_set_active(actor=None, user=owner, active=False)
@@ -208,7 +209,7 @@ def test_unknown_users_give_404(owner_client):
 # --- password ----------------------------------------------------------------------------
 
 
-def test_the_owner_sets_a_new_password_without_it_reaching_the_audit_log(owner_client, make_user):
+def test_the_owner_sets_a_new_password_without_it_reaching_the_audit_log(owner_client):
     claire = make_user(permissions.MARKETER, username="claire")
     response = owner_client.post(
         f"/accounts/users/{claire.pk}/password/", {"password1": STRONG, "password2": STRONG}
@@ -221,7 +222,7 @@ def test_the_owner_sets_a_new_password_without_it_reaching_the_audit_log(owner_c
     assert claire.password not in str(entry.changes)
 
 
-def test_a_weak_password_is_refused(owner_client, make_user):
+def test_a_weak_password_is_refused(owner_client):
     claire = make_user(permissions.MARKETER, username="claire")
     response = owner_client.post(
         f"/accounts/users/{claire.pk}/password/", {"password1": "claire", "password2": "claire"}

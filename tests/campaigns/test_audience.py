@@ -6,7 +6,7 @@ from fidele.campaigns.audience import audience_snapshot
 from fidele.campaigns.models import Variant
 from fidele.compliance.models import Suppression
 from fidele.delivery.models import OutboxMessage
-from tests.delivery.conftest import campaign_make, contact_make, list_make
+from tests.factories import make_campaign, make_contact, make_list, make_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -17,48 +17,44 @@ def snapshot_emails(campaign):
 
 
 def test_a_contact_on_several_chosen_lists_is_mailed_once():
-    news, clients = list_make("news"), list_make("clients")
-    contact_make("both@example.com", lists=[news, clients])
-    contact_make("one@example.com", lists=[clients])
-    campaign = campaign_make(lists=[news, clients])
+    news, clients = make_list("news"), make_list("clients")
+    make_contact("both@example.com", lists=[news, clients])
+    make_contact("one@example.com", lists=[clients])
+    campaign = make_campaign(lists=[news, clients])
     assert snapshot_emails(campaign) == ["both@example.com", "one@example.com"]
 
 
 def test_the_snapshot_leaves_out_everyone_who_must_not_be_mailed():
-    news, staff, other = list_make("news"), list_make("staff"), list_make("other")
-    contact_make("ok@example.com", lists=[news])
-    contact_make("excluded@example.com", lists=[news, staff])
-    contact_make("suppressed@example.com", lists=[news])
+    news, staff, other = make_list("news"), make_list("staff"), make_list("other")
+    make_contact("ok@example.com", lists=[news])
+    make_contact("excluded@example.com", lists=[news, staff])
+    make_contact("suppressed@example.com", lists=[news])
     Suppression.objects.create(email="suppressed@example.com", reason="hard_bounce")
-    contact_make("unsubscribed@example.com", lists=[news], sub_status="unsubscribed")
-    contact_make("unconfirmed@example.com", lists=[news], sub_status="unconfirmed")
-    contact_make(None, lists=[news])
-    contact_make("bounced@example.com", lists=[news], status="bounced")
-    contact_make("erased@example.com", lists=[news], status="erased")
-    contact_make("elsewhere@example.com", lists=[other])
-    campaign = campaign_make(lists=[news], exclude=[staff])
+    make_contact("unsubscribed@example.com", lists=[news], subscription_status="unsubscribed")
+    make_contact("unconfirmed@example.com", lists=[news], subscription_status="unconfirmed")
+    make_contact(None, lists=[news])
+    make_contact("bounced@example.com", lists=[news], status="bounced")
+    make_contact("erased@example.com", lists=[news], status="erased")
+    make_contact("elsewhere@example.com", lists=[other])
+    campaign = make_campaign(lists=[news], exclude=[staff])
     assert snapshot_emails(campaign) == ["ok@example.com"]
 
 
 def test_an_unsubscribe_from_an_excluded_list_does_not_exclude():
-    news, staff = list_make("news"), list_make("staff")
-    contact = contact_make("left-staff@example.com", lists=[news])
-    from fidele.contacts.models import Subscription
-
-    Subscription.objects.create(
-        contact=contact, mailing_list=staff, status="unsubscribed", consent_source="manual"
-    )
-    assert snapshot_emails(campaign_make(lists=[news], exclude=[staff])) == [
+    news, staff = make_list("news"), make_list("staff")
+    contact = make_contact("left-staff@example.com", lists=[news])
+    make_subscription(contact, staff, status="unsubscribed")
+    assert snapshot_emails(make_campaign(lists=[news], exclude=[staff])) == [
         "left-staff@example.com"
     ]
 
 
 def test_taking_the_snapshot_twice_adds_nobody_twice():
-    news = list_make("news")
-    contact_make("a@example.com", lists=[news])
-    campaign = campaign_make(lists=[news])
+    news = make_list("news")
+    make_contact("a@example.com", lists=[news])
+    campaign = make_campaign(lists=[news])
     assert audience_snapshot(campaign=campaign) == 1
-    contact_make("b@example.com", lists=[news])
+    make_contact("b@example.com", lists=[news])
     assert audience_snapshot(campaign=campaign) == 2
     rows = OutboxMessage.objects.filter(campaign=campaign)
     assert rows.count() == 2
@@ -67,10 +63,10 @@ def test_taking_the_snapshot_twice_adds_nobody_twice():
 
 
 def test_an_ab_test_sends_each_variant_to_a_sample_and_holds_the_rest():
-    news = list_make("news")
+    news = make_list("news")
     for i in range(100):
-        contact_make(f"c{i}@example.com", lists=[news])
-    campaign = campaign_make(lists=[news], ab_enabled=True, ab_sample_percent=10)
+        make_contact(f"c{i}@example.com", lists=[news])
+    campaign = make_campaign(lists=[news], ab_enabled=True, ab_sample_percent=10)
     a = Variant.objects.create(campaign=campaign, label="A", subject="Sujet A")
     b = Variant.objects.create(campaign=campaign, label="B", subject="Sujet B")
     audience_snapshot(campaign=campaign)
@@ -86,8 +82,8 @@ def test_an_ab_test_sends_each_variant_to_a_sample_and_holds_the_rest():
 
 
 def test_segment_rules_are_refused_until_segments_exist():
-    news = list_make("news")
-    contact_make("a@example.com", lists=[news])
-    campaign = campaign_make(lists=[news], audience_rules={"tag": "vip"})
+    news = make_list("news")
+    make_contact("a@example.com", lists=[news])
+    campaign = make_campaign(lists=[news], audience_rules={"tag": "vip"})
     with pytest.raises(ValueError, match="segment"):
         audience_snapshot(campaign=campaign)

@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 
 from fidele.campaigns.models import Campaign
 from fidele.delivery.models import CapturedMessage
-from tests.delivery.conftest import contact_make, list_make
+from tests.factories import make_contact, make_list
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def files(tmp_path):
 
 
 def test_create_prints_the_new_campaigns_id_as_json(files):
-    list_make("news"), list_make("clients")
+    make_list("news"), make_list("clients")
     html, text = files
     out, _ = run(
         "create", "--name", "Soldes", "--subject", "Les soldes", "--from", "news@cave.example",
@@ -54,10 +54,10 @@ def test_create_refuses_an_unknown_list(files):
 
 def test_send_wait_sends_everything_and_prints_the_totals_as_json(files, settings):
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    news = list_make("news")
+    news = make_list("news")
     for i in range(4):
-        contact_make(f"c{i}@example.com", lists=[news], first_name=f"C{i}")
-    contact_make("gone@example.com", lists=[news])
+        make_contact(f"c{i}@example.com", lists=[news], first_name=f"C{i}")
+    make_contact("gone@example.com", lists=[news])
     from fidele.compliance.models import Suppression
 
     html, _ = files

@@ -6,7 +6,7 @@ import pytest
 
 from fidele.campaigns.models import Campaign
 from fidele.contacts.models import Contact
-from tests.campaigns.factories import campaign, mailing_list
+from tests.factories import make_campaign_via_service, make_list
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,7 +18,7 @@ def test_a_marketer_writes_rich_text_with_a_merge_tag_and_saves_it(
     log_in,
     axe_violations,
 ):
-    mailing_list()
+    make_list()
     log_in(page, marketer)
     page.goto(f"{live_server.url}/campaigns/new/")
     assert axe_violations(page) == []
@@ -46,7 +46,7 @@ def test_hostile_html_loaded_into_the_rich_text_editor_does_not_run(
     marketer,
     log_in,
 ):
-    made = campaign(
+    made = make_campaign_via_service(
         html='<p>Hi</p><img src="x" onerror="window.pwned = 1"><script>window.pwned = 2</script>'
     )
     log_in(page, marketer)
@@ -65,7 +65,7 @@ def test_a_viewer_previews_a_campaign_as_a_contact(
     log_in,
     axe_violations,
 ):
-    made = campaign(html="<p>Salut {{ contact.first_name }}</p>")
+    made = make_campaign_via_service(html="<p>Salut {{ contact.first_name }}</p>")
     Contact.objects.create(email="lea.martin@example.com", first_name="Léa", last_name="Martin")
     log_in(page, viewer)
     page.goto(f"{live_server.url}/campaigns/{made.pk}/")

@@ -4,7 +4,7 @@ import pytest
 
 from fidele.campaigns.message_lookup import CampaignMessageLookup
 from fidele.tracking.messages import OutboxRef, Sender, SentMessage, message_lookup
-from tests.tracking.factories import make_campaign, make_list, make_outbox
+from tests.factories import make_campaign, make_layout, make_list, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ def test_the_campaigns_app_registers_the_lookup_the_links_use():
 
 
 def test_a_sent_message_carries_its_ids_its_campaigns_lists_and_its_sender():
-    outbox = make_outbox(campaign=make_campaign(lists=("Newsletter", "Ateliers")))
+    outbox = make_outbox(campaign=make_campaign(lists=["Newsletter", "Ateliers"]))
     lookup = CampaignMessageLookup()
     assert lookup.outbox_ref(outbox.pk) == OutboxRef(
         outbox.pk, outbox.campaign_id, outbox.contact_id, "marie.dupont@example.fr"
@@ -40,7 +40,7 @@ def test_a_message_that_no_longer_exists_is_none():
 
 
 def test_without_a_layout_the_sender_is_the_from_name_or_else_the_sending_domain():
-    campaign = make_campaign()
+    campaign = make_campaign(lists=["Newsletter"])
     campaign.layout = None
     campaign.from_name = ""
     campaign.save()
@@ -50,7 +50,7 @@ def test_without_a_layout_the_sender_is_the_from_name_or_else_the_sending_domain
 
 def test_the_default_sender_is_the_default_layouts():
     assert CampaignMessageLookup().default_sender() == Sender()
-    campaign = make_campaign(shop="Chez Paul")
+    campaign = make_campaign(lists=["Newsletter"], layout=make_layout("Chez Paul"))
     assert CampaignMessageLookup().default_sender() == Sender(
         name="Chez Paul", postal_address="12 rue des Vignes\n21200 Beaune"
     )

@@ -10,13 +10,13 @@ from fidele.campaigns.rendering.compile import content_check, content_compile, c
 from fidele.campaigns.rendering.editors import richtext_sanitize
 from fidele.campaigns.rendering.sandbox import _ConstantTemplate
 from fidele.contacts.models import Contact
-from tests.campaigns.factories import FakeLinks, campaign
+from tests.factories import FakeLinks, make_campaign_via_service
 
 pytestmark = pytest.mark.django_db
 
 
 def render(contact=None, links=None, **values):
-    made = campaign(**values)
+    made = make_campaign_via_service(**values)
     compiled = content_compile(campaign=made, variant=None)
     return compiled.render(contact=contact, links=links or FakeLinks())
 
@@ -132,7 +132,7 @@ def test_the_open_pixel_is_added_at_the_end_of_the_body():
 
 
 def test_a_preview_has_no_pixel_and_no_tracked_links():
-    made = campaign(html='<a href="https://shop.example/">x</a>')
+    made = make_campaign_via_service(html='<a href="https://shop.example/">x</a>')
     message = content_preview(campaign=made, contact=Contact(first_name="A"))
     assert "TOKEN" not in message.html
     assert "<img" not in message.html
@@ -265,7 +265,7 @@ def test_the_preheader_is_hidden_at_the_top_of_the_body():
 
 
 def test_a_variant_overrides_subject_and_body_only_where_given():
-    made = campaign()
+    made = make_campaign_via_service()
     variant = Variant.objects.create(campaign=made, label="B", subject="Offre B")
     message = content_compile(campaign=made, variant=variant).render(
         contact=Contact(first_name="Léa"), links=FakeLinks()
@@ -275,7 +275,7 @@ def test_a_variant_overrides_subject_and_body_only_where_given():
 
 
 def test_render_accepts_a_dict_of_contact_values():
-    compiled = content_compile(campaign=campaign(), variant=None)
+    compiled = content_compile(campaign=make_campaign_via_service(), variant=None)
     message = compiled.render(contact={"first_name": "Zoé", "attributes": {}}, links=FakeLinks())
     assert message.subject == "Bonjour Zoé"
 
@@ -285,7 +285,9 @@ def test_rendering_is_fast_enough_for_the_send_engine():
     import time
 
     compiled = content_compile(
-        campaign=campaign(html='<p>{{ contact.first_name }}</p><a href="https://x.example/">x</a>'),
+        campaign=make_campaign_via_service(
+            html='<p>{{ contact.first_name }}</p><a href="https://x.example/">x</a>'
+        ),
         variant=None,
     )
     contact, links = Contact(first_name="A"), FakeLinks()
@@ -304,7 +306,7 @@ def test_literal_links_are_signed_once_per_recipient_and_merge_tag_links_per_ren
             self.asked.append(url)
             return super().click_url(url)
 
-    made = campaign(
+    made = make_campaign_via_service(
         html='<a href="https://shop.example/a">a</a> <a href="https://shop.example/a">again</a>'
         '<a href="https://shop.example/{{ contact.attr.code }}">b</a>'
     )
@@ -323,7 +325,7 @@ def test_literal_links_are_signed_once_per_recipient_and_merge_tag_links_per_ren
 
 
 def test_a_subject_without_tags_renders_once_at_compile_time_to_the_same_text():
-    made = campaign(
+    made = make_campaign_via_service(
         subject="Nos vins {# note #}à -15 %  ", preheader="{% raw %}{{ x }}{% endraw %}"
     )
     compiled = content_compile(campaign=made, variant=None)
@@ -332,6 +334,8 @@ def test_a_subject_without_tags_renders_once_at_compile_time_to_the_same_text():
     message = compiled.render(contact=Contact(first_name="A"), links=FakeLinks())
     assert message.subject == "Nos vins à -15 %"
     assert message.preheader == "{{ x }}"
-    tagged = content_compile(campaign=campaign(subject="Bonjour {{ 1 }}"), variant=None)
+    tagged = content_compile(
+        campaign=make_campaign_via_service(subject="Bonjour {{ 1 }}"), variant=None
+    )
     assert not isinstance(tagged.subject_template, _ConstantTemplate)
     assert tagged.render(contact=None, links=None).subject == "Bonjour 1"

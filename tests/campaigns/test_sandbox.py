@@ -10,7 +10,7 @@ from fidele.campaigns.models import Campaign
 from fidele.campaigns.rendering.compile import content_check, content_compile
 from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
-from tests.campaigns.factories import FakeLinks
+from tests.factories import FakeLinks
 
 pytestmark = pytest.mark.django_db
 

@@ -21,15 +21,15 @@ from fidele.delivery.engine import Sender
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.transports import CaptureTransport
 from fidele.tracking.models import EmailEvent
-from tests.delivery.conftest import audience_make, campaign_make
 from tests.delivery.conftest import smtp_sink as smtp_sink  # a fixture of the delivery tests
+from tests.factories import make_audience, make_campaign
 
 pytestmark = pytest.mark.django_db
 
 
 def ab_campaign(count=100):
-    campaign = campaign_make(
-        lists=[audience_make(count)], ab_enabled=True, ab_sample_percent=10, ab_metric="clicks"
+    campaign = make_campaign(
+        lists=[make_audience(count)], ab_enabled=True, ab_sample_percent=10, ab_metric="clicks"
     )
     a = Variant.objects.create(campaign=campaign, label="A", subject="Sujet A")
     b = Variant.objects.create(campaign=campaign, label="B", subject="Sujet B")
@@ -101,7 +101,7 @@ def test_a_tie_goes_to_the_first_variant():
 
 
 def test_the_progress_shows_counts_rate_and_time_left():
-    campaign = campaign_make(lists=[audience_make(10)])
+    campaign = make_campaign(lists=[make_audience(10)])
     campaign_start(campaign_id=campaign.pk)
     now = timezone.now()
     rows = list(OutboxMessage.objects.filter(campaign=campaign).order_by("id"))
@@ -116,7 +116,7 @@ def test_the_progress_shows_counts_rate_and_time_left():
 
 
 def test_the_engine_records_its_transitions_in_the_audit_log():
-    campaign = campaign_make(lists=[audience_make(2)])
+    campaign = make_campaign(lists=[make_audience(2)])
     campaign_start(campaign_id=campaign.pk)
     assert campaign_pause_for_errors(campaign_id=campaign.pk, reason="relay down")
     campaign.refresh_from_db()
@@ -135,8 +135,8 @@ def test_the_engine_records_its_transitions_in_the_audit_log():
 
 def test_the_start_task_sends_a_scheduled_campaign_when_its_time_has_come(settings):
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    campaign = campaign_make(
-        lists=[audience_make(3)], status="scheduled", scheduled_at=timezone.now()
+    campaign = make_campaign(
+        lists=[make_audience(3)], status="scheduled", scheduled_at=timezone.now()
     )
     tasks.campaign_start.call(campaign.pk)
     campaign.refresh_from_db()
@@ -145,14 +145,14 @@ def test_the_start_task_sends_a_scheduled_campaign_when_its_time_has_come(settin
 
 
 def test_the_start_task_leaves_an_unscheduled_campaign_alone():
-    campaign = campaign_make(lists=[audience_make(1)], status="cancelled")
+    campaign = make_campaign(lists=[make_audience(1)], status="cancelled")
     tasks.campaign_start.call(campaign.pk)
     assert not OutboxMessage.objects.filter(campaign=campaign).exists()
 
 
 def test_the_send_task_comes_back_when_the_next_retry_is_due(settings):
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    campaign = campaign_make(lists=[audience_make(2)])
+    campaign = make_campaign(lists=[make_audience(2)])
     campaign_start(campaign_id=campaign.pk)
     due = timezone.now() + timedelta(minutes=5)
     OutboxMessage.objects.filter(campaign=campaign).update(next_attempt_at=due)
@@ -164,7 +164,7 @@ def test_the_send_task_comes_back_when_a_stale_claim_can_be_recovered(settings):
     from fidele.delivery.engine import LEASE_SECONDS
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    campaign = campaign_make(lists=[audience_make(2)])
+    campaign = make_campaign(lists=[make_audience(2)])
     campaign_start(campaign_id=campaign.pk)
     claimed_at = timezone.now() - timedelta(seconds=10)
     OutboxMessage.objects.filter(campaign=campaign).update(
@@ -178,12 +178,12 @@ def test_the_send_task_comes_back_when_a_stale_claim_can_be_recovered(settings):
 def test_a_test_send_goes_to_the_chosen_addresses_as_the_chosen_contact(settings):
     from fidele.campaigns.sending import message_send_test
     from fidele.delivery.models import CapturedMessage
-    from tests.delivery.conftest import contact_make, list_make
+    from tests.factories import make_contact, make_list
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    news = list_make("news")
-    alice = contact_make("alice@example.com", lists=[news], first_name="Alice")
-    campaign = campaign_make(lists=[news])
+    news = make_list("news")
+    alice = make_contact("alice@example.com", lists=[news], first_name="Alice")
+    campaign = make_campaign(lists=[news])
     ids = message_send_test(campaign=campaign, contact=alice, to=["me@shop.example", "boss@x.fr"])
     captured = list(CapturedMessage.objects.order_by("id"))
     assert [m.recipients for m in captured] == [["me@shop.example"], ["boss@x.fr"]]
@@ -201,7 +201,7 @@ def test_a_test_send_refused_by_the_server_says_why(smtp_sink, settings):
 
     settings.EMAIL_TRANSPORT = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_sink.port}
     smtp_sink.rcpt_replies["typo@exmaple.com"] = "550 5.1.2 Bad destination domain"
-    campaign = campaign_make(lists=[])
+    campaign = make_campaign(lists=[])
     with pytest.raises(SendError, match="5.1.2"):
         message_send_test(campaign=campaign, to=["typo@exmaple.com"])
     assert not AuditLog.objects.filter(action="other").exists()
@@ -211,7 +211,7 @@ def test_a_test_send_is_audited_by_the_service_whoever_calls_it(settings, owner)
     from fidele.campaigns.sending import message_send_test
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    campaign = campaign_make(lists=[])
+    campaign = make_campaign(lists=[])
     message_send_test(campaign=campaign, to=["me@shop.example"], actor=owner)
     audit = AuditLog.objects.get(action="other", object_id=str(campaign.pk))
     assert audit.actor == owner and audit.object_type == "campaigns.campaign"
@@ -227,7 +227,7 @@ def test_a_test_send_refused_half_way_audits_the_addresses_that_did_go_out(smtp_
 
     settings.EMAIL_TRANSPORT = {"kind": "smtp", "host": "127.0.0.1", "port": smtp_sink.port}
     smtp_sink.rcpt_replies["typo@exmaple.com"] = "550 5.1.2 Bad destination domain"
-    campaign = campaign_make(lists=[])
+    campaign = make_campaign(lists=[])
     with pytest.raises(SendError):
         message_send_test(campaign=campaign, to=["me@shop.example", "typo@exmaple.com"])
     audit = AuditLog.objects.get(action="other", object_id=str(campaign.pk))

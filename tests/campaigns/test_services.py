@@ -11,7 +11,7 @@ import fidele.campaigns
 from fidele.campaigns import services
 from fidele.campaigns.models import Campaign, Variant
 from fidele.core.models import AuditLog
-from tests.campaigns.factories import campaign, mailing_list
+from tests.factories import make_campaign_via_service, make_list
 
 pytestmark = pytest.mark.django_db
 Status = Campaign.Status
@@ -49,7 +49,7 @@ def audit_actions(obj) -> list[str]:
 
 
 def test_create_accepts_list_names_sets_a_default_layout_and_utm_and_is_audited(marketer):
-    mailing_list("Clients fidèles")
+    make_list("Clients fidèles")
     made = services.campaign_create(
         name="Soldes",
         subject="Hello",
@@ -75,7 +75,7 @@ def test_create_refuses_an_unknown_list():
 
 
 def test_update_changes_a_draft_and_records_the_changes(marketer):
-    made = campaign()
+    made = make_campaign_via_service()
     services.campaign_update(campaign=made, subject="Nouveau", html="<p>new</p>", actor=marketer)
     made.refresh_from_db()
     assert made.subject == "Nouveau" and made.body == "<p>new</p>"
@@ -86,13 +86,13 @@ def test_update_changes_a_draft_and_records_the_changes(marketer):
 
 def test_update_refuses_unknown_fields():
     with pytest.raises(services.CampaignError):
-        services.campaign_update(campaign=campaign(), status="sent")
+        services.campaign_update(campaign=make_campaign_via_service(), status="sent")
 
 
 def test_schedule_sets_the_time_and_enqueues_the_start_task_after_commit(
     enqueued, django_capture_on_commit_callbacks
 ):
-    made = campaign()
+    made = make_campaign_via_service()
     at = timezone.now() + dt.timedelta(hours=2)
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_schedule(campaign=made, at=at)
@@ -103,7 +103,7 @@ def test_schedule_sets_the_time_and_enqueues_the_start_task_after_commit(
 
 
 def test_send_now_schedules_for_now_without_delay(enqueued, django_capture_on_commit_callbacks):
-    made = campaign()
+    made = make_campaign_via_service()
     with django_capture_on_commit_callbacks(execute=True):
         services.campaign_schedule(campaign=made)
     assert enqueued == [("campaign_start", (made.pk,), None)]
@@ -118,7 +118,7 @@ def test_send_now_schedules_for_now_without_delay(enqueued, django_capture_on_co
     ],
 )
 def test_schedule_refuses_an_incomplete_campaign(enqueued, values, message):
-    made = campaign(**values)
+    made = make_campaign_via_service(**values)
     with pytest.raises(services.CampaignError, match=message):
         services.campaign_schedule(campaign=made)
     assert Campaign.objects.get(pk=made.pk).status == Status.DRAFT
@@ -126,7 +126,9 @@ def test_schedule_refuses_an_incomplete_campaign(enqueued, values, message):
 
 def test_schedule_refuses_a_time_in_the_past(enqueued):
     with pytest.raises(services.CampaignError, match="past"):
-        services.campaign_schedule(campaign=campaign(), at=timezone.now() - dt.timedelta(hours=1))
+        services.campaign_schedule(
+            campaign=make_campaign_via_service(), at=timezone.now() - dt.timedelta(hours=1)
+        )
 
 
 def set_status(made, status):
@@ -147,7 +149,7 @@ def set_status(made, status):
 )
 def test_transitions_are_only_allowed_from_their_states(enqueued, action, allowed_from):
     for status in Status.values:
-        made = set_status(campaign(), status)
+        made = set_status(make_campaign_via_service(), status)
         if status in allowed_from:
             getattr(services, action)(campaign=made)
         else:
@@ -158,7 +160,7 @@ def test_transitions_are_only_allowed_from_their_states(enqueued, action, allowe
 def test_pause_then_resume_goes_back_to_sending_and_wakes_the_engine(
     enqueued, django_capture_on_commit_callbacks
 ):
-    made = set_status(campaign(), Status.SENDING)
+    made = set_status(make_campaign_via_service(), Status.SENDING)
     services.campaign_pause(campaign=made, reason="trop d'erreurs")
     made.refresh_from_db()
     assert (made.status, made.status_reason) == (Status.PAUSED, "trop d'erreurs")
@@ -170,14 +172,14 @@ def test_pause_then_resume_goes_back_to_sending_and_wakes_the_engine(
 
 
 def test_an_illegal_transition_says_why_in_words():
-    made = set_status(campaign(), Status.SENT)
+    made = set_status(make_campaign_via_service(), Status.SENT)
     with pytest.raises(services.CampaignStateError) as caught:
         services.campaign_pause(campaign=made)
     assert "sent" in str(caught.value).lower() or "envoy" in str(caught.value).lower()
 
 
 def test_a_transition_rereads_the_campaign_and_writes_only_its_own_fields(marketer):
-    made = set_status(campaign(), Status.SENDING)
+    made = set_status(make_campaign_via_service(), Status.SENDING)
     # Someone else's write since `made` was read: the transition must neither miss nor undo it.
     Campaign.objects.filter(pk=made.pk).update(name="Renommée", status=Status.PAUSED)
     with pytest.raises(services.CampaignStateError):
@@ -195,14 +197,14 @@ def test_a_transition_rereads_the_campaign_and_writes_only_its_own_fields(market
 
 
 def test_only_drafts_can_be_edited():
-    made = set_status(campaign(), Status.SCHEDULED)
+    made = set_status(make_campaign_via_service(), Status.SCHEDULED)
     with pytest.raises(services.CampaignStateError):
         services.campaign_update(campaign=made, subject="x")
 
 
 def test_duplicate_copies_content_audience_and_variants_as_a_fresh_draft(marketer):
-    original = campaign(preheader="Pré", utm_campaign="hiver")
-    original.exclude_lists.set([mailing_list("Désabonnés")])
+    original = make_campaign_via_service(preheader="Pré", utm_campaign="hiver")
+    original.exclude_lists.set([make_list("Désabonnés")])
     services.campaign_variants_set(
         campaign=original,
         variants=[{"label": "A", "subject": "Sujet A"}, {"label": "B", "subject": "Sujet B"}],
@@ -225,7 +227,7 @@ def test_duplicate_copies_content_audience_and_variants_as_a_fresh_draft(markete
 
 
 def test_ab_variants_need_two_distinct_labels_and_a_difference():
-    made = campaign()
+    made = make_campaign_via_service()
     with pytest.raises(services.CampaignError):
         services.campaign_variants_set(campaign=made, variants=[{"label": "A", "subject": "x"}])
     with pytest.raises(services.CampaignError):
@@ -238,7 +240,7 @@ def test_ab_variants_need_two_distinct_labels_and_a_difference():
 
 
 def test_ab_samples_cannot_exceed_the_audience():
-    made = campaign(ab_sample_percent=60)
+    made = make_campaign_via_service(ab_sample_percent=60)
     with pytest.raises(services.CampaignError):
         services.campaign_variants_set(
             campaign=made, variants=[{"label": "A", "subject": "x"}, {"label": "B", "body": "y"}]
@@ -250,7 +252,7 @@ def test_variant_templates_are_checked():
 
     with pytest.raises(TemplateProblem):
         services.campaign_variants_set(
-            campaign=campaign(),
+            campaign=make_campaign_via_service(),
             variants=[{"label": "A", "subject": "{{ nope }}"}, {"label": "B", "subject": "x"}],
         )
 
@@ -263,7 +265,7 @@ def test_content_the_caller_checked_is_not_compiled_again_but_other_content_is(c
     values = {"subject": "Bonjour", "html": "<p>Bonjour {{ contact.first_name }}</p>"}
     draft = Campaign(subject=values["subject"], body=values["html"], layout=layout_default())
     checked = {content_fingerprint(campaign=draft)}
-    made = campaign(**values, checked=checked)
+    made = make_campaign_via_service(**values, checked=checked)
     assert compiles == []
     services.campaign_update(campaign=made, subject="Salut", checked=checked)
     assert compiles == [None]
@@ -272,7 +274,7 @@ def test_content_the_caller_checked_is_not_compiled_again_but_other_content_is(c
 
 
 def test_setting_variants_compiles_the_variants_not_the_campaign_again(compiles):
-    made = campaign()
+    made = make_campaign_via_service()
     compiles.clear()
     services.campaign_variants_set(
         campaign=made, variants=[{"label": "A", "subject": "x"}, {"label": "B", "subject": "y"}]
@@ -281,7 +283,7 @@ def test_setting_variants_compiles_the_variants_not_the_campaign_again(compiles)
 
 
 def test_removing_the_variants_turns_the_ab_test_off():
-    made = campaign()
+    made = make_campaign_via_service()
     services.campaign_variants_set(
         campaign=made, variants=[{"label": "A", "subject": "x"}, {"label": "B", "subject": "y"}]
     )
@@ -291,6 +293,6 @@ def test_removing_the_variants_turns_the_ab_test_off():
 
 
 def test_a_scheduled_ab_campaign_needs_its_variants(enqueued):
-    made = campaign(ab_enabled=True)
+    made = make_campaign_via_service(ab_enabled=True)
     with pytest.raises(services.CampaignError):
         services.campaign_schedule(campaign=made)

@@ -15,7 +15,7 @@ from fidele.campaigns.models import Campaign, Layout
 from fidele.contacts.models import Contact
 from fidele.core.models import AuditLog
 from fidele.delivery.models import OutboxMessage
-from tests.campaigns.factories import campaign, mailing_list
+from tests.factories import make_campaign_via_service, make_list
 
 pytestmark = pytest.mark.django_db
 Status = Campaign.Status
@@ -52,7 +52,7 @@ def form_data(**overrides):
         "body": "<p>Bonjour {{ contact.first_name }}</p>",
         "text_body": "",
         "layout": "",
-        "lists": [str(mailing_list().pk)],
+        "lists": [str(make_list().pk)],
         "track_links": "on",
         "utm_source": "fidele",
         "utm_medium": "email",
@@ -72,7 +72,7 @@ def set_status(made, status):
 
 
 def test_the_list_shows_campaigns_with_their_status_and_counts(viewer_client):
-    made = campaign(name="Automne")
+    made = make_campaign_via_service(name="Automne")
     contact = Contact.objects.create(email="a@example.com")
     OutboxMessage.objects.create(
         campaign=made, contact=contact, email="a@example.com", status="sent"
@@ -209,7 +209,7 @@ def test_an_ab_save_compiles_the_content_and_each_variant_once(marketer_client, 
 
 
 def test_editing_a_draft_saves_the_changes(marketer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     response = marketer_client.post(
         reverse("campaigns:edit", args=[made.pk]), form_data(subject="Nouveau sujet")
     )
@@ -219,13 +219,13 @@ def test_editing_a_draft_saves_the_changes(marketer_client):
 
 
 def test_a_campaign_that_is_not_a_draft_cannot_be_edited(marketer_client):
-    made = set_status(campaign(), Status.SENDING)
+    made = set_status(make_campaign_via_service(), Status.SENDING)
     response = marketer_client.get(reverse("campaigns:edit", args=[made.pk]))
     assert response.status_code == 302
 
 
 def test_the_detail_page_offers_buttons_according_to_the_state(marketer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     html = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
     assert reverse("campaigns:schedule", args=[made.pk]) in html
     assert reverse("campaigns:action", args=[made.pk, "pause"]) not in html
@@ -236,7 +236,7 @@ def test_the_detail_page_offers_buttons_according_to_the_state(marketer_client):
 
 
 def test_a_viewer_sees_the_campaign_without_any_button(viewer_client):
-    made = set_status(campaign(), Status.SENDING)
+    made = set_status(make_campaign_via_service(), Status.SENDING)
     html = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
     assert made.name in unescape(html)
     assert reverse("campaigns:action", args=[made.pk, "pause"]) not in html
@@ -245,7 +245,7 @@ def test_a_viewer_sees_the_campaign_without_any_button(viewer_client):
 
 
 def test_the_reason_of_an_automatic_pause_is_shown(viewer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     Campaign.objects.filter(pk=made.pk).update(
         status=Status.PAUSED, status_reason="Trop d'erreurs SMTP 421", started_at=timezone.now()
     )
@@ -254,7 +254,7 @@ def test_the_reason_of_an_automatic_pause_is_shown(viewer_client):
 
 
 def test_preview_as_a_contact_renders_in_a_sandboxed_iframe(viewer_client):
-    made = campaign(html="<p>Salut {{ contact.first_name }}</p>")
+    made = make_campaign_via_service(html="<p>Salut {{ contact.first_name }}</p>")
     contact = Contact.objects.create(email="z@example.com", first_name="<b>Zoé</b>")
     response = viewer_client.get(
         reverse("campaigns:preview", args=[made.pk]), {"contact": contact.pk}
@@ -269,7 +269,7 @@ def test_preview_as_a_contact_renders_in_a_sandboxed_iframe(viewer_client):
 
 
 def test_preview_shows_a_template_error_instead_of_failing(viewer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     Campaign.objects.filter(pk=made.pk).update(body="{{ contact.nope }}\n{% if %}")
     response = viewer_client.get(reverse("campaigns:preview", args=[made.pk]))
     assert response.status_code == 200
@@ -277,7 +277,7 @@ def test_preview_shows_a_template_error_instead_of_failing(viewer_client):
 
 
 def test_the_contact_search_finds_contacts_by_name_or_email(viewer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     Contact.objects.create(email="lea.martin@example.com", last_name="Martin")
     Contact.objects.create(email="other@example.com", last_name="Durand")
     response = viewer_client.get(reverse("campaigns:contact_search", args=[made.pk]), {"q": "mar"})
@@ -286,7 +286,7 @@ def test_the_contact_search_finds_contacts_by_name_or_email(viewer_client):
 
 
 def test_the_progress_fragment_polls_while_sending_and_reloads_when_done(viewer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     Campaign.objects.filter(pk=made.pk).update(
         status=Status.SENDING, started_at=timezone.now() - dt.timedelta(minutes=10)
     )
@@ -312,7 +312,7 @@ def test_the_progress_fragment_polls_while_sending_and_reloads_when_done(viewer_
 
 
 def test_schedule_in_the_users_time_zone(marketer_client, enqueued, settings):
-    made = campaign()
+    made = make_campaign_via_service()
     tomorrow = (timezone.localtime() + dt.timedelta(days=1)).date()
     response = marketer_client.post(
         reverse("campaigns:schedule", args=[made.pk]),
@@ -327,7 +327,7 @@ def test_schedule_in_the_users_time_zone(marketer_client, enqueued, settings):
 
 
 def test_send_now_schedules_immediately(marketer_client, enqueued):
-    made = campaign()
+    made = make_campaign_via_service()
     marketer_client.post(reverse("campaigns:schedule", args=[made.pk]), {"now": "1"})
     made.refresh_from_db()
     assert made.status == Status.SCHEDULED
@@ -335,7 +335,7 @@ def test_send_now_schedules_immediately(marketer_client, enqueued):
 
 
 def test_an_illegal_action_shows_the_reason_and_changes_nothing(marketer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     response = marketer_client.post(
         reverse("campaigns:action", args=[made.pk, "resume"]), follow=True
     )
@@ -346,7 +346,7 @@ def test_an_illegal_action_shows_the_reason_and_changes_nothing(marketer_client)
 
 
 def test_pause_resume_cancel_and_duplicate_from_the_page(marketer_client, enqueued):
-    made = set_status(campaign(), Status.SENDING)
+    made = set_status(make_campaign_via_service(), Status.SENDING)
     marketer_client.post(reverse("campaigns:action", args=[made.pk, "pause"]))
     assert Campaign.objects.get(pk=made.pk).status == Status.PAUSED
     marketer_client.post(reverse("campaigns:action", args=[made.pk, "resume"]))
@@ -367,7 +367,7 @@ def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(
     monkeypatch.setattr(
         views, "message_send_test", lambda **kwargs: sent.append(kwargs) or engine(**kwargs)
     )
-    made = campaign()
+    made = make_campaign_via_service()
     contact = Contact.objects.create(email="lea@example.com", first_name="Léa")
     response = marketer_client.post(
         reverse("campaigns:test_send", args=[made.pk]),
@@ -388,7 +388,7 @@ def test_a_test_send_goes_through_the_engine_with_the_chosen_contact(
 def test_a_test_send_refuses_bad_addresses(marketer_client, monkeypatch):
     sent = []
     monkeypatch.setattr(views, "message_send_test", lambda **kwargs: sent.append(kwargs))
-    made = campaign()
+    made = make_campaign_via_service()
     marketer_client.post(
         reverse("campaigns:test_send", args=[made.pk]), {"addresses": "pas-une-adresse"}
     )
@@ -404,7 +404,7 @@ def test_a_transport_failure_during_a_test_send_is_reported(marketer_client, mon
         raise ConnectionRefusedError("connection refused")
 
     monkeypatch.setattr(views, "message_send_test", boom)
-    made = campaign()
+    made = make_campaign_via_service()
     response = marketer_client.post(
         reverse("campaigns:test_send", args=[made.pk]), {"addresses": "a@example.com"}, follow=True
     )
@@ -412,7 +412,7 @@ def test_a_transport_failure_during_a_test_send_is_reported(marketer_client, mon
 
 
 def test_the_layout_page_saves_the_sender_address(marketer_client):
-    campaign()
+    make_campaign_via_service()
     layout = Layout.objects.get(is_default=True)
     data = {
         "name": layout.name,
@@ -449,7 +449,7 @@ def write_requests(made, layout):
 
 
 def test_a_viewer_gets_403_on_every_write(viewer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     layout = Layout.objects.get()
     for method, url in write_requests(made, layout):
         response = getattr(viewer_client, method)(url, form_data() if method == "post" else None)
@@ -460,7 +460,7 @@ def test_a_viewer_gets_403_on_every_write(viewer_client):
 
 
 def test_a_viewer_reads_every_campaign_page(viewer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     for url in (
         reverse("campaigns:list"),
         reverse("campaigns:detail", args=[made.pk]),
@@ -473,13 +473,13 @@ def test_a_viewer_reads_every_campaign_page(viewer_client):
 
 
 def test_anonymous_users_are_sent_to_the_login_page(client):
-    made = campaign()
+    made = make_campaign_via_service()
     response = client.get(reverse("campaigns:detail", args=[made.pk]))
     assert response.status_code == 302 and "/login/" in response["Location"]
 
 
 def test_the_schedule_form_proposes_tomorrow_morning_in_iso_for_the_date_input(marketer_client):
-    made = campaign()
+    made = make_campaign_via_service()
     html = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
     tomorrow = (timezone.localdate() + dt.timedelta(days=1)).isoformat()
     assert f'type="date" name="date" value="{tomorrow}"' in html
@@ -505,7 +505,7 @@ def test_a_viewer_cannot_use_the_live_check(viewer_client):
 def test_the_rate_is_not_underestimated_in_the_first_minute():
     from fidele.campaigns.selectors import campaign_progress
 
-    made = campaign()
+    made = make_campaign_via_service()
     now = timezone.now()
     Campaign.objects.filter(pk=made.pk).update(
         status=Status.SENDING, started_at=now - dt.timedelta(seconds=10)

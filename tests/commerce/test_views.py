@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 
 from fidele.commerce import selectors
-from tests.contacts.factories import add_line, make_contact, make_order
+from tests.factories import make_contact, make_order, make_order_line
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def test_orders_can_be_filtered_by_number_channel_and_customer():
 
 def test_order_page_shows_its_lines_and_total(viewer_client):
     order = make_order(make_contact(), total="37.00")
-    add_line(order, name="Pécharmant 2019", qty=2, price="18.50")
+    make_order_line(order, name="Pécharmant 2019", qty=2, price="18.50")
     page = viewer_client.get(reverse("commerce:order_detail", args=[order.pk])).content.decode()
     assert "Pécharmant 2019" in page
     assert "18,50\xa0€" in page and "37,00\xa0€" in page

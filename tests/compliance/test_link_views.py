@@ -11,7 +11,7 @@ from fidele.contacts.models import Subscription
 from fidele.core.models import AuditLog
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.tokens import token_make
-from tests.tracking.factories import make_campaign, make_contact, make_list, make_outbox
+from tests.factories import make_campaign, make_contact, make_list, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +47,10 @@ def test_the_page_shows_the_masked_address_and_the_shop_and_changes_nothing_on_g
 
 
 def test_the_page_speaks_the_contacts_language(client):
-    french = make_outbox(make_contact("fr@example.fr", language="fr"))
-    english = make_outbox(make_contact("en@example.com", language="en"), french.campaign)
+    french = make_outbox(make_contact("fr@example.fr", language="fr", lists=["Newsletter"]))
+    english = make_outbox(
+        make_contact("en@example.com", language="en", lists=["Newsletter"]), french.campaign
+    )
     fr_body = client.get(unsubscribe_url(french.pk)).content.decode()
     en_response = client.get(unsubscribe_url(english.pk))
     en_body = en_response.content.decode()
@@ -58,19 +60,19 @@ def test_the_page_speaks_the_contacts_language(client):
 
 
 def test_an_unknown_contact_language_falls_back_to_french(client):
-    outbox = make_outbox(make_contact("de@example.de", language="de"))
+    outbox = make_outbox(make_contact("de@example.de", language="de", lists=["Newsletter"]))
     assert '<html lang="fr">' in client.get(unsubscribe_url(outbox.pk)).content.decode()
 
 
 def test_the_reader_can_switch_the_page_language(client):
-    outbox = make_outbox(make_contact(language="fr"))
+    outbox = make_outbox(make_contact(language="fr", lists=["Newsletter"]))
     body = client.get(unsubscribe_url(outbox.pk) + "?lang=en").content.decode()
     assert "Unsubscribe from everything" in body
 
 
 def test_list_names_are_escaped(client):
-    contact = make_contact(lists=("<script>alert(1)</script>",))
-    outbox = make_outbox(contact, make_campaign(lists=("<script>alert(1)</script>",)))
+    contact = make_contact(lists=["<script>alert(1)</script>"])
+    outbox = make_outbox(contact, make_campaign(lists=["<script>alert(1)</script>"]))
     body = client.get(unsubscribe_url(outbox.pk)).content.decode()
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
@@ -82,7 +84,7 @@ def test_list_names_are_escaped(client):
 def test_a_one_click_post_without_csrf_or_cookies_unsubscribes_from_the_campaigns_lists(
     strict_client,
 ):
-    contact = make_contact(lists=("Newsletter", "Ateliers"))
+    contact = make_contact(lists=["Newsletter", "Ateliers"])
     outbox = make_outbox(contact)
     response = strict_client.post(
         unsubscribe_url(outbox.pk),
@@ -128,7 +130,7 @@ def test_a_repeated_one_click_post_records_nothing_more(strict_client):
 
 
 def test_one_click_for_a_campaign_without_lists_stops_everything(strict_client):
-    outbox = make_outbox(campaign=make_campaign(lists=()))
+    outbox = make_outbox(campaign=make_campaign(lists=[]))
     strict_client.post(unsubscribe_url(outbox.pk), {"List-Unsubscribe": "One-Click"})
     assert Suppression.objects.get().reason == Suppression.Reason.UNSUBSCRIBED_ALL
     assert subscription(outbox.contact).status == Subscription.Status.UNSUBSCRIBED
@@ -154,7 +156,7 @@ def test_a_form_post_without_a_csrf_token_is_refused(strict_client):
 
 
 def test_a_preference_centre_post_without_a_csrf_token_is_refused(strict_client):
-    contact = make_contact(lists=("Newsletter",))
+    contact = make_contact(lists=["Newsletter"])
     url = f"/t/p/{token_make(purpose='preferences', subject_id=contact.pk)}/"
     response = strict_client.post(url, {"action": "all"})
     assert response.status_code == 403
@@ -163,7 +165,7 @@ def test_a_preference_centre_post_without_a_csrf_token_is_refused(strict_client)
 
 
 def test_a_one_click_body_on_the_preference_url_is_not_a_one_click_unsubscribe(strict_client):
-    contact = make_contact(lists=("Newsletter",))
+    contact = make_contact(lists=["Newsletter"])
     url = f"/t/p/{token_make(purpose='preferences', subject_id=contact.pk)}/"
     response = strict_client.post(
         url, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
@@ -190,7 +192,7 @@ def test_the_unsubscribe_button_unsubscribes_and_confirms(strict_client):
 
 
 def test_the_preference_centre_keeps_ticked_lists_and_drops_the_others(strict_client):
-    contact = make_contact(lists=("Newsletter", "Ateliers", "Promotions"))
+    contact = make_contact(lists=["Newsletter", "Ateliers", "Promotions"])
     outbox = make_outbox(contact)
     ateliers = make_list("Ateliers")
     _form_post(
@@ -216,7 +218,7 @@ def test_the_preference_centre_cannot_join_a_list_never_subscribed_to(strict_cli
 
 
 def test_ticking_a_list_again_resubscribes_with_a_new_proof(strict_client):
-    contact = make_contact()
+    contact = make_contact(lists=["Newsletter"])
     outbox = make_outbox(contact)
     url = unsubscribe_url(outbox.pk)
     _form_post(strict_client, url, {"action": "all"})
@@ -232,7 +234,7 @@ def test_ticking_a_list_again_resubscribes_with_a_new_proof(strict_client):
 def test_a_complaint_suppression_is_not_lifted_by_the_preference_centre():
     from fidele.compliance.services import recipient_preferences_save, suppression_add
 
-    contact = make_contact()
+    contact = make_contact(lists=["Newsletter"])
     Subscription.objects.filter(contact=contact).update(status=Subscription.Status.UNSUBSCRIBED)
     suppression_add(email=contact.email, reason=Suppression.Reason.COMPLAINT, details={})
     change = recipient_preferences_save(contact=contact, subscribed_list_ids=[make_list().pk])
@@ -251,7 +253,7 @@ def test_a_blocked_address_gets_no_form(client):
 
 
 def test_unsubscribe_from_everything_suppresses_the_address(strict_client):
-    contact = make_contact(lists=("Newsletter", "Ateliers"))
+    contact = make_contact(lists=["Newsletter", "Ateliers"])
     outbox = make_outbox(contact)
     _form_post(strict_client, unsubscribe_url(outbox.pk), {"action": "all"})
     assert Suppression.objects.get().reason == Suppression.Reason.UNSUBSCRIBED_ALL
@@ -309,7 +311,7 @@ def test_an_error_page_speaks_french_unless_another_language_is_asked_for(client
 
 
 def test_the_preference_link_manages_the_contacts_lists(strict_client):
-    contact = make_contact(lists=("Newsletter", "Ateliers"), language="en")
+    contact = make_contact(lists=["Newsletter", "Ateliers"], language="en")
     url = f"/t/p/{token_make(purpose='preferences', subject_id=contact.pk)}/"
     page = strict_client.get(url).content.decode()
     assert "Your email preferences" in page and "Ateliers" in page
@@ -345,15 +347,15 @@ def test_a_one_click_post_without_a_content_type_still_works(strict_client):
 def test_an_unsubscription_keeps_the_contact_out_of_every_later_campaign(strict_client):
     from fidele.campaigns.audience import audience_queryset
 
-    marie = make_contact(lists=("Newsletter", "Ateliers"))
-    paul = make_contact("paul@example.fr", lists=("Newsletter",))
+    marie = make_contact(lists=["Newsletter", "Ateliers"])
+    paul = make_contact("paul@example.fr", lists=["Newsletter"])
     strict_client.post(unsubscribe_url(make_outbox(marie).pk), {"List-Unsubscribe": "One-Click"})
-    next_newsletter = make_campaign(lists=("Newsletter",))
+    next_newsletter = make_campaign(lists=["Newsletter"])
     assert list(audience_queryset(next_newsletter)) == [paul]
     # Still on the list they kept.
-    assert list(audience_queryset(make_campaign(lists=("Ateliers",)))) == [marie]
+    assert list(audience_queryset(make_campaign(lists=["Ateliers"]))) == [marie]
     _form_post(strict_client, unsubscribe_url(make_outbox(paul).pk), {"action": "all"})
-    assert list(audience_queryset(make_campaign(lists=("Newsletter", "Ateliers")))) == [marie]
+    assert list(audience_queryset(make_campaign(lists=["Newsletter", "Ateliers"]))) == [marie]
 
 
 def test_the_links_already_sent_keep_their_addresses():

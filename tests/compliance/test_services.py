@@ -6,7 +6,7 @@ from fidele.compliance import selectors, services
 from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact
 from fidele.core.models import AuditLog
-from tests.tracking.factories import make_contact
+from tests.factories import make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -60,20 +60,20 @@ def test_a_weaker_reason_never_replaces_a_stronger_one():
     ],
 )
 def test_the_contact_status_follows_the_reason(reason, status):
-    contact = make_contact()
+    contact = make_contact(lists=["Newsletter"])
     services.suppression_add(email=contact.email, reason=reason, details={})
     assert Contact.objects.get(pk=contact.pk).status == status
 
 
 def test_an_erased_contact_keeps_its_status():
-    contact = make_contact()
+    contact = make_contact(lists=["Newsletter"])
     Contact.objects.filter(pk=contact.pk).update(status="erased")
     services.suppression_add(email=contact.email, reason="complaint", details={})
     assert Contact.objects.get(pk=contact.pk).status == "erased"
 
 
 def test_lifting_a_suppression_reactivates_the_contact_and_is_audited(owner):
-    contact = make_contact()
+    contact = make_contact(lists=["Newsletter"])
     suppression = services.suppression_add(email=contact.email, reason="hard_bounce", details={})
     services.suppression_remove(suppression=suppression, actor=owner)
     assert not Suppression.objects.exists()
@@ -103,11 +103,9 @@ def test_the_send_engine_checks_addresses_in_bulk():
 
 
 def test_a_recipient_change_is_audited_on_the_contact_or_under_a_masked_address():
-    from tests.tracking.factories import make_outbox
-
     kept = make_outbox()
     services.recipient_unsubscribe(outbox=kept, source=services.UnsubscribeSource.ONE_CLICK)
-    gone = make_outbox(contact=make_contact(email="lea.martin@example.fr"))
+    gone = make_outbox(contact=make_contact(email="lea.martin@example.fr", lists=["Newsletter"]))
     gone.contact.delete()
     gone.refresh_from_db()
     services.recipient_unsubscribe(outbox=gone, source=services.UnsubscribeSource.ONE_CLICK)
@@ -122,9 +120,8 @@ def test_a_recipient_change_is_audited_on_the_contact_or_under_a_masked_address(
 
 def test_unsubscribing_everything_by_address_finds_the_contact_under_its_stored_spelling():
     from fidele.contacts.models import Subscription
-    from tests.campaigns.factories import subscribed_contact
 
-    contact = subscribed_contact(email="paul.durand@example.fr")
+    contact = make_contact("paul.durand@example.fr", lists=["Newsletter"])
     change = services.recipient_unsubscribe_all(
         email="  Paul.Durand@EXAMPLE.fr ", source=services.UnsubscribeSource.PROVIDER
     )
@@ -145,9 +142,8 @@ def test_unsubscribing_everything_refuses_something_that_is_not_an_address():
 
 def test_a_caller_holding_an_outbox_row_is_answered_from_the_message_lookup():
     from fidele.contacts.models import Subscription
-    from tests.tracking.factories import make_outbox
 
-    contact = make_contact(lists=("Newsletter", "Ateliers"))
+    contact = make_contact(lists=["Newsletter", "Ateliers"])
     outbox = make_outbox(contact)
     change = services.recipient_unsubscribe(
         outbox=outbox, source=services.UnsubscribeSource.PROVIDER

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from fidele.core import permissions
+from tests.factories import make_user
 
 
 @pytest.mark.django_db
@@ -46,7 +47,7 @@ def test_the_language_switch_refuses_an_open_redirect(viewer_client, target):
     ],
 )
 @pytest.mark.django_db
-def test_roles_are_ordered_viewer_marketer_owner(make_user, role, minimum, allowed):
+def test_roles_are_ordered_viewer_marketer_owner(db, role, minimum, allowed):
     assert permissions.has_role(make_user(role), minimum) is allowed
 
 

@@ -16,7 +16,7 @@ from fidele.contacts.consent import (
 )
 from fidele.contacts.models import Subscription
 from fidele.core.actors import Recipient, System
-from tests.contacts.factories import make_contact, make_list, subscribe
+from tests.factories import make_contact, make_list, make_proof, make_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_many_contacts_are_subscribed_in_a_constant_number_of_queries(
 def test_adding_many_never_touches_an_existing_subscription_and_counts_a_contact_once(owner):
     newsletter = make_list()
     left, new = make_contact(), make_contact()
-    subscribe(left, newsletter, status=Subscription.Status.UNSUBSCRIBED)
+    make_subscription(left, newsletter, status=Subscription.Status.UNSUBSCRIBED)
     proof = ConsentProof(method=Method.IMPORT, at=AT)
     consent_date = dt.datetime(2021, 3, 12, tzinfo=dt.UTC)
     written = subscriptions_add(
@@ -145,7 +145,9 @@ def test_a_sign_up_waiting_for_its_confirmation_has_no_consent_time_yet():
 
 def test_subscribing_again_can_keep_the_proof_it_replaces():
     contact, newsletter = make_contact(), make_list()
-    subscribe(contact, newsletter, status=Subscription.Status.UNSUBSCRIBED)
+    make_subscription(
+        contact, newsletter, status=Subscription.Status.UNSUBSCRIBED, proof=make_proof(at=AT)
+    )
     proof = ConsentProof(method=Method.PREFERENCE_CENTRE, at=timezone.now())
     changed = subscriptions_subscribe(
         actor=Recipient(email=contact.email),
@@ -161,13 +163,18 @@ def test_subscribing_again_can_keep_the_proof_it_replaces():
     sub = Subscription.objects.get()
     assert sub.status == Subscription.Status.SUBSCRIBED and sub.unsubscribed_at is None
     assert sub.consent_proof["method"] == "preference_centre"
-    assert sub.consent_proof["previous"] == {"file": "clients.csv", "row": 2}
+    assert sub.consent_proof["previous"] == {
+        "method": "import",
+        "at": "2026-03-01T10:30:00+00:00",
+        "file": "clients.csv",
+        "row": 2,
+    }
 
 
 def test_unsubscribing_keeps_the_proof_and_puts_the_withdrawal_beside_it():
     contact, newsletter, other = make_contact(), make_list(), make_list("Ateliers")
-    subscribe(contact, newsletter)
-    subscribe(contact, other, status=Subscription.Status.UNSUBSCRIBED)
+    make_subscription(contact, newsletter, proof=make_proof(at=AT))
+    make_subscription(contact, other, status=Subscription.Status.UNSUBSCRIBED)
     changed = subscriptions_unsubscribe(
         actor=Recipient(email=contact.email),
         contact_ids=[contact.pk],
@@ -177,6 +184,8 @@ def test_unsubscribing_keeps_the_proof_and_puts_the_withdrawal_beside_it():
     sub = Subscription.objects.get(mailing_list=newsletter)
     assert sub.status == Subscription.Status.UNSUBSCRIBED and sub.unsubscribed_at == AT
     assert sub.consent_proof == {
+        "method": "import",
+        "at": "2026-03-01T10:30:00+00:00",
         "file": "clients.csv",
         "row": 2,
         "unsubscribe": {"source": "page", "at": "2026-03-01T10:30:00+00:00"},

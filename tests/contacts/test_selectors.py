@@ -4,7 +4,7 @@ from fidele.commerce.selectors import contact_orders, order_timeline_events
 from fidele.contacts import selectors
 from fidele.contacts.models import Contact
 from fidele.ui.pagination import bounded_count, decode_cursor, keyset_page
-from tests.contacts.factories import make_contact, make_list, make_order, make_tag, subscribe
+from tests.factories import make_contact, make_list, make_order, make_subscription, make_tag
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,8 @@ def test_filters_by_tag_list_status_place_and_email():
     b = make_contact(city="Bordeaux", postal_code="33000", status=Contact.Status.BOUNCED)
     c = make_contact(city="Agen", postal_code="47000", email=None)
     a.tags.add(vip)
-    subscribe(a, newsletter)
-    subscribe(b, newsletter, status="unsubscribed")
+    make_subscription(a, newsletter)
+    make_subscription(b, newsletter, status="unsubscribed")
     f = selectors.contacts_filtered
     assert ids(f(params={"tag": "VIP"})) == [a.pk]
     assert ids(f(params={"list": str(newsletter.pk)})) == [a.pk]
@@ -139,9 +139,9 @@ def test_counts_separate_contacts_from_those_reachable_by_email():
 
 def test_lists_count_subscribers_per_status():
     newsletter = make_list()
-    subscribe(make_contact(), newsletter)
-    subscribe(make_contact(), newsletter)
-    subscribe(make_contact(), newsletter, status="unsubscribed")
+    make_subscription(make_contact(), newsletter)
+    make_subscription(make_contact(), newsletter)
+    make_subscription(make_contact(), newsletter, status="unsubscribed")
     row = selectors.lists_with_counts().get()
     assert (row.subscribed_count, row.unsubscribed_count, row.unconfirmed_count) == (2, 1, 0)
     assert selectors.lists_subscribed_counts() == [(newsletter, 2)]
@@ -152,7 +152,7 @@ def test_the_timeline_merges_orders_subscriptions_and_audit_newest_first(owner):
 
     contact = make_contact()
     make_order(contact, external_id="CMD-1", days_ago=10)
-    subscribe(contact, make_list("Offres"))
+    make_subscription(contact, make_list("Offres"))
     services.contact_update(actor=owner, contact=contact, data={"city": "Agen"})
     orders = order_timeline_events(contact_orders(contact_id=contact.pk))
     events = selectors.contact_timeline(contact=contact, other_events=orders)

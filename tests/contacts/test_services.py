@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from fidele.contacts import services
 from fidele.contacts.models import Contact, Subscription
 from fidele.core.models import AuditLog
-from tests.contacts.factories import make_contact, make_list, make_tag
+from tests.factories import make_contact, make_list, make_tag
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ from django.urls import reverse
 
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.models import AuditLog
-from tests.contacts.factories import make_contact, make_list, make_order, make_tag, subscribe
+from tests.factories import make_contact, make_list, make_order, make_subscription, make_tag
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ def world():
     tag = make_tag("VIP")
     mailing_list = make_list("Newsletter")
     contact.tags.add(tag)
-    subscribe(contact, mailing_list)
+    make_subscription(contact, mailing_list)
     return {
         "contact": contact,
         "tag": tag,

@@ -9,6 +9,7 @@ from fidele.contacts.models import Contact
 from fidele.core import permissions
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
+from tests.factories import make_user
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +24,7 @@ def entry_at(when: dt.datetime, **kwargs) -> AuditLog:
 
 
 @pytest.mark.parametrize("role", [permissions.VIEWER, permissions.MARKETER])
-def test_only_an_owner_reads_the_audit_log(client, make_user, role):
+def test_only_an_owner_reads_the_audit_log(client, db, role):
     client.force_login(make_user(role))
     assert client.get("/audit/").status_code == 403
 
@@ -69,7 +70,7 @@ def test_a_deleted_object_is_shown_without_a_link(owner_client, owner):
     assert f'href="/contacts/{pk}/"' not in response.content.decode()
 
 
-def test_filters_by_user_action_type_and_dates(owner_client, owner, make_user):
+def test_filters_by_user_action_type_and_dates(owner_client, owner):
     claire = make_user(permissions.MARKETER, username="claire")
     contact = Contact.objects.create(email="a@example.com")
     now = timezone.now()
@@ -135,7 +136,7 @@ def test_the_password_change_is_shown_without_values(owner_client, owner):
     assert change.old is None and change.new in ("changed", "modifié")
 
 
-def test_a_role_change_is_shown_with_role_names_not_codes(owner_client, owner, make_user):
+def test_a_role_change_is_shown_with_role_names_not_codes(owner_client, owner):
     claire = make_user(permissions.VIEWER, username="claire")
     audit_record(actor=owner, action="update", obj=claire, changes={"role": ["viewer", "owner"]})
     owner_client.cookies["django_language"] = "en"

@@ -12,7 +12,7 @@ from fidele.delivery import bounces
 from fidele.delivery.models import BounceReport
 from fidele.tracking import tokens
 from fidele.tracking.models import EmailEvent
-from tests.tracking.factories import make_campaign, make_contact, make_outbox
+from tests.factories import make_campaign, make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def fixture(name: str, outbox, *, verp_for=None, email: str | None = None) -> by
 
 @pytest.fixture
 def outbox():
-    return make_outbox(make_contact("jean.martin@example.org"))
+    return make_outbox(make_contact("jean.martin@example.org", lists=["Newsletter"]))
 
 
 def only_report() -> BounceReport:
@@ -94,8 +94,8 @@ def test_the_address_we_sent_to_is_suppressed_when_the_report_names_a_forward(ou
 
 
 def test_a_bounce_matching_nothing_still_suppresses_the_reported_address():
-    campaign = make_campaign()
-    stranger = make_outbox(make_contact("inconnu@example.org"), campaign)
+    campaign = make_campaign(lists=["Newsletter"])
+    stranger = make_outbox(make_contact("inconnu@example.org", lists=["Newsletter"]), campaign)
     raw = fixture("gmail_hard.eml", stranger)
     stranger.delete()
     bounces.bounce_process(raw)
@@ -110,8 +110,8 @@ def test_an_idn_address_reported_in_punycode_is_suppressed_under_its_stored_spel
     # domain in punycode and the local part in raw UTF-8 (RFC 6533).
     stored, _problem = normalise_email("Élodie@Café.example")
     assert stored == "élodie@café.example"
-    elodie = make_contact(stored)
-    other = make_outbox(make_contact("inconnu@example.org"))
+    elodie = make_contact(stored, lists=["Newsletter"])
+    other = make_outbox(make_contact("inconnu@example.org", lists=["Newsletter"]))
     raw = fixture("gmail_hard.eml", other, email="Élodie@xn--caf-dma.example")
     other.delete()  # nothing to match the report with: only its address says who it is
     bounces.bounce_process(raw)
@@ -123,7 +123,7 @@ def test_an_idn_address_reported_in_punycode_is_suppressed_under_its_stored_spel
 
 
 def test_a_reported_address_with_odd_spacing_and_case_is_read_as_stored():
-    jean = make_contact("jean.martin@example.org")
+    jean = make_contact("jean.martin@example.org", lists=["Newsletter"])
     bounces.bounce_record(kind="hard", email="  <Jean.Martin@EXAMPLE.org>\t")
     assert only_report().email == "jean.martin@example.org"
     assert Contact.objects.get(pk=jean.pk).status == Contact.Status.BOUNCED
@@ -150,7 +150,9 @@ def test_a_full_mailbox_is_a_soft_bounce_and_suppresses_nothing_alone(outbox):
 def test_soft_bounces_suppress_the_address_at_the_threshold(outbox, settings):
     settings.SOFT_BOUNCE_THRESHOLD = 3
     contact = outbox.contact
-    outboxes = [outbox] + [make_outbox(contact, make_campaign()) for _ in range(2)]
+    outboxes = [outbox] + [
+        make_outbox(contact, make_campaign(lists=["Newsletter"])) for _ in range(2)
+    ]
     for i, message in enumerate(outboxes):
         bounces.bounce_process(fixture("postfix_delayed.eml", message))
         expected = i == 2
@@ -171,7 +173,7 @@ def test_a_delivery_resets_the_soft_bounce_count(outbox, settings):
     settings.SOFT_BOUNCE_THRESHOLD = 2
     bounces.bounce_process(fixture("postfix_delayed.eml", outbox))
     EmailEvent.objects.create(type="delivered", at=timezone.now(), contact=outbox.contact)
-    second = make_outbox(outbox.contact, make_campaign())
+    second = make_outbox(outbox.contact, make_campaign(lists=["Newsletter"]))
     bounces.bounce_process(fixture("postfix_delayed.eml", second))
     assert not Suppression.objects.exists()
 

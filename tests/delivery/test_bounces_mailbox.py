@@ -24,7 +24,7 @@ from fidele.compliance.models import Suppression
 from fidele.delivery import bounces, mailbox
 from fidele.delivery.models import BounceReport
 from fidele.tracking.tokens import token_make
-from tests.tracking.factories import make_contact, make_outbox
+from tests.factories import make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -167,7 +167,7 @@ def serve():
 
 @pytest.fixture
 def messages():
-    outbox = make_outbox(make_contact("jean.martin@example.org"))
+    outbox = make_outbox(make_contact("jean.martin@example.org", lists=["Newsletter"]))
 
     def load(name: str) -> bytes:
         text = (FILES / name).read_text()

@@ -23,7 +23,7 @@ from django.db import connection
 
 from fidele.campaigns.models import Campaign
 from fidele.delivery.models import OutboxMessage
-from tests.delivery.conftest import audience_make, campaign_make
+from tests.factories import make_audience, make_campaign
 
 RECIPIENTS = 300
 CONCURRENCY = 2
@@ -75,7 +75,7 @@ def wait_for(condition, timeout=60.0):
 def test_a_sender_killed_mid_campaign_and_restarted_sends_everyone_exactly_once(
     smtp_sink, tmp_path
 ):
-    campaign = campaign_make(lists=[audience_make(RECIPIENTS)])
+    campaign = make_campaign(lists=[make_audience(RECIPIENTS)])
     smtp_sink.delay = 0.004
     url = database_url(tmp_path)
     env = {
@@ -117,7 +117,7 @@ def test_a_sender_killed_mid_campaign_and_restarted_sends_everyone_exactly_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_stops_the_sender_cleanly_and_a_restart_finishes_the_campaign(smtp_sink, tmp_path):
-    campaign = campaign_make(lists=[audience_make(120)])
+    campaign = make_campaign(lists=[make_audience(120)])
     smtp_sink.delay = 0.004
     url = database_url(tmp_path)
     (tmp_path / "data").mkdir()

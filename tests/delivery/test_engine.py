@@ -24,13 +24,13 @@ from fidele.delivery.models import OutboxMessage
 from fidele.delivery.store import DjangoSendStore, claimer_is_gone, claimer_name
 from fidele.delivery.transports import SMTPTransport
 from fidele.tracking.tokens import token_read
-from tests.delivery.conftest import audience_make, campaign_make, contact_make, list_make
+from tests.factories import make_audience, make_campaign, make_contact, make_list
 
 pytestmark = pytest.mark.django_db
 
 
 def started(count=5, **fields):
-    campaign = campaign_make(lists=[audience_make(count)], **fields)
+    campaign = make_campaign(lists=[make_audience(count)], **fields)
     campaign_start(campaign_id=campaign.pk)
     return campaign
 
@@ -241,7 +241,7 @@ def test_a_rate_limited_sender_claims_small_batches():
 
 
 def test_a_template_error_stops_the_start_before_anything_is_queued():
-    campaign = campaign_make(lists=[audience_make(2)], body="<p>{% if %}</p>")
+    campaign = make_campaign(lists=[make_audience(2)], body="<p>{% if %}</p>")
     with pytest.raises(SendError, match="body"):
         campaign_start(campaign_id=campaign.pk)
     assert not OutboxMessage.objects.filter(campaign=campaign).exists()
@@ -250,8 +250,8 @@ def test_a_template_error_stops_the_start_before_anything_is_queued():
 
 
 def test_a_campaign_scheduled_for_later_is_not_started_early():
-    campaign = campaign_make(
-        lists=[audience_make(1)],
+    campaign = make_campaign(
+        lists=[make_audience(1)],
         status="scheduled",
         scheduled_at=timezone.now() + timedelta(hours=1),
     )
@@ -271,9 +271,9 @@ def test_the_capture_transport_feeds_the_outbox_page(settings):
     from fidele.delivery.models import CapturedMessage
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
-    news = list_make("news")
-    contact_make("alice@example.com", lists=[news], first_name="Alice")
-    campaign = campaign_make(lists=[news])
+    news = make_list("news")
+    make_contact("alice@example.com", lists=[news], first_name="Alice")
+    campaign = make_campaign(lists=[news])
     campaign_start(campaign_id=campaign.pk)
     Sender(concurrency=1).run(CampaignContent(campaign.pk))
     captured = CapturedMessage.objects.get()
@@ -439,9 +439,9 @@ def test_the_links_in_a_sent_message_are_served_by_the_tracking_endpoints(client
 
     settings.EMAIL_TRANSPORT = {"kind": "capture"}
     settings.BASE_URL = "https://cave.example"
-    news = list_make("news")
-    contact_make("alice@example.com", lists=[news], first_name="Alice")
-    campaign = campaign_make(
+    news = make_list("news")
+    make_contact("alice@example.com", lists=[news], first_name="Alice")
+    campaign = make_campaign(
         lists=[news], body='<p>Voir <a href="https://shop.example/vins?x=1">nos vins</a></p>'
     )
     campaign_start(campaign_id=campaign.pk)

@@ -15,7 +15,7 @@ from fidele.delivery.journal import journal_records, journals_left
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.store import HOST_KEY, DjangoSendStore, claimer_name
 from fidele.delivery.transports import TransportResult
-from tests.delivery.conftest import audience_make, campaign_make
+from tests.factories import make_audience, make_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def data_dir(settings, tmp_path):
 
 
 def started(count):
-    campaign = campaign_make(lists=[audience_make(count)])
+    campaign = make_campaign(lists=[make_audience(count)])
     campaign_start(campaign_id=campaign.pk)
     return campaign
 

@@ -336,9 +336,9 @@ def test_a_rate_limited_campaign_is_sent_through_the_shared_bucket(transactional
     from fidele.campaigns.sending import CampaignContent, campaign_start
     from fidele.delivery.engine import Sender
     from fidele.delivery.transports import CaptureTransport
-    from tests.delivery.conftest import audience_make, campaign_make
+    from tests.factories import make_audience, make_campaign
 
-    campaign = campaign_make(lists=[audience_make(30)])
+    campaign = make_campaign(lists=[make_audience(30)])
     campaign_start(campaign_id=campaign.pk)
     sim, store = Simulation(), DatabaseStore()
 
@@ -369,11 +369,11 @@ def test_two_sender_processes_keep_together_to_the_per_second_limit(smtp_sink, t
     import time
 
     from fidele.campaigns.sending import campaign_start
-    from tests.delivery.conftest import audience_make, campaign_make
     from tests.delivery.test_crash import database_url
+    from tests.factories import make_audience, make_campaign
 
     rate, recipients = 20, 70
-    campaign = campaign_make(lists=[audience_make(recipients)])
+    campaign = make_campaign(lists=[make_audience(recipients)])
     campaign_start(campaign_id=campaign.pk)
     received_at: list[float] = []
     handle_data = smtp_sink.handle_DATA

@@ -16,7 +16,7 @@ from fidele.core.models import AuditLog
 from fidele.delivery import webhooks  # noqa: F401  (connects the receiver)
 from fidele.delivery.models import BounceReport
 from fidele.tracking.models import EmailEvent
-from tests.tracking.factories import make_contact, make_outbox
+from tests.factories import make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,9 @@ urlpatterns = [path("delivery/webhooks/", include("fidele.delivery.webhook_urls"
 
 @pytest.fixture
 def outbox():
-    return make_outbox(make_contact("jean.martin@example.org"), message_id="esp-4f1c2a9e")
+    return make_outbox(
+        make_contact("jean.martin@example.org", lists=["Newsletter"]), message_id="esp-4f1c2a9e"
+    )
 
 
 def send(**fields) -> None:
@@ -97,7 +99,7 @@ def test_an_unsubscribed_event_unsubscribes_from_the_campaigns_lists(outbox):
 
 
 def test_an_unsubscribed_event_for_an_unknown_message_stops_everything_for_the_address():
-    contact = make_contact("paul@example.org")
+    contact = make_contact("paul@example.org", lists=["Newsletter"])
     send(event_type="unsubscribed", message_id="unknown", recipient="paul@example.org")
     assert Suppression.objects.get().reason == "unsubscribed_all"
     assert Subscription.objects.get(contact=contact).status == "unsubscribed"
@@ -117,7 +119,9 @@ def test_an_unsubscribed_event_for_an_address_we_do_not_know_goes_through_compli
 
 
 def test_a_bounce_for_an_idn_address_in_punycode_suppresses_it_under_its_stored_spelling():
-    elodie = make_contact("élodie@café.example")  # as imports store "Élodie@Café.example"
+    elodie = make_contact(
+        "élodie@café.example", lists=["Newsletter"]
+    )  # as imports store "Élodie@Café.example"
     send(
         event_type="bounced",
         message_id="unknown",
@@ -131,7 +135,7 @@ def test_a_bounce_for_an_idn_address_in_punycode_suppresses_it_under_its_stored_
 
 
 def test_a_bounce_for_an_ascii_address_at_an_idn_domain_finds_its_contact():
-    xavier = make_contact("xavier@café.example")
+    xavier = make_contact("xavier@café.example", lists=["Newsletter"])
     send(event_type="bounced", message_id="unknown", recipient="xavier@xn--caf-dma.example")
     assert Suppression.objects.get().email == "xavier@café.example"
     assert Contact.objects.get(pk=xavier.pk).status == "bounced"
@@ -203,6 +207,6 @@ def test_webhooks_are_refused_until_a_secret_is_configured(client, outbox, setti
 
 
 def test_an_empty_message_id_matches_no_unsent_message():
-    make_outbox(make_contact("jean.martin@example.org"), message_id="")
+    make_outbox(make_contact("jean.martin@example.org", lists=["Newsletter"]), message_id="")
     send(event_type="opened", message_id="<>", recipient="")
     assert not EmailEvent.objects.exists()

@@ -7,12 +7,12 @@ import re
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from fidele.campaigns.models import Campaign
-from fidele.contacts.models import Contact, MailingList, Subscription
+from fidele.contacts.models import MailingList
 from fidele.delivery.models import CapturedMessage
+from tests.factories import make_contact
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,17 +21,6 @@ BODY = (
     '<p>Bonjour {{ contact.first_name | default("cher client") }}, la '
     '<a href="https://cave.example/foire">Foire aux vins</a> commence.</p>'
 )
-
-
-def subscribe(newsletter: MailingList, email: str, first_name: str) -> None:
-    contact = Contact.objects.create(email=email, first_name=first_name)
-    Subscription.objects.create(
-        contact=contact,
-        mailing_list=newsletter,
-        status="subscribed",
-        consent_source="form",
-        consent_at=timezone.now(),
-    )
 
 
 def run_the_worker_until_sent(campaign: Campaign) -> None:
@@ -48,9 +37,9 @@ def test_a_marketer_writes_previews_tests_sends_and_reads_the_outbox(
     page, live_server, marketer, log_in, axe_violations
 ):
     newsletter = MailingList.objects.create(name="Newsletter")
-    subscribe(newsletter, "helene@exemple.fr", "Hélène")
-    subscribe(newsletter, "jerome@exemple.fr", "Jérôme")
-    subscribe(newsletter, "sans.prenom@exemple.fr", "")
+    make_contact("helene@exemple.fr", first_name="Hélène", lists=[newsletter])
+    make_contact("jerome@exemple.fr", first_name="Jérôme", lists=[newsletter])
+    make_contact("sans.prenom@exemple.fr", first_name="", lists=[newsletter])
     log_in(page, marketer)
 
     page.goto(f"{live_server.url}/campaigns/new/")

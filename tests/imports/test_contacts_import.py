@@ -13,6 +13,7 @@ from fidele.core.models import AuditLog
 from fidele.imports.models import ImportJob
 from fidele.imports.reader import ImportFileError
 from fidele.imports.services import import_file
+from tests.factories import make_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -299,12 +300,7 @@ def test_a_list_without_consent_column_needs_the_user_to_confirm_consent(write_f
 def test_an_import_never_resubscribes_someone_who_unsubscribed(write_file):
     contact = Contact.objects.create(email="a@x.fr")
     mailing_list = MailingList.objects.create(name="L")
-    Subscription.objects.create(
-        contact=contact,
-        mailing_list=mailing_list,
-        status=Subscription.Status.UNSUBSCRIBED,
-        consent_source=Subscription.Source.MANUAL,
-    )
+    make_subscription(contact, mailing_list, status=Subscription.Status.UNSUBSCRIBED)
     summary = run(write_file("email;newsletter\na@x.fr;oui\n"), list_name="L")
     assert summary["subscribed"] == 0
     assert Subscription.objects.get().status == Subscription.Status.UNSUBSCRIBED

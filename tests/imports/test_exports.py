@@ -10,9 +10,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from openpyxl import load_workbook
 
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.core.models import AuditLog
 from fidele.imports import exports
+from tests.factories import make_subscription
 
 CANONICAL = [
     "external_id", "email", "first_name", "last_name", "phone", "address", "postal_code", "city",
@@ -194,9 +195,7 @@ def test_the_command_writes_the_file_named_and_prints_json(helene, tmp_path, suf
 def test_the_command_filters_by_tag_list_and_search(helene, tmp_path):
     newsletter = MailingList.objects.create(name="Newsletter")
     jean = Contact.objects.get(email="jean.martin@example.com")
-    Subscription.objects.create(
-        contact=jean, mailing_list=newsletter, status="subscribed", consent_source="manual"
-    )
+    make_subscription(jean, newsletter)
     target = tmp_path / "out.csv"
     for args, expected in (
         (["--tag", "VIP"], {helene.email}),

@@ -8,7 +8,7 @@ import pytest
 
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.tokens import token_make
-from tests.tracking.factories import make_outbox
+from tests.factories import make_outbox
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from fidele.ui import formatting
-from tests.contacts.factories import make_contact, make_list, make_order, subscribe
+from tests.factories import make_contact, make_list, make_order, make_subscription
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_the_overview_shows_each_figure_with_its_explanation(viewer_client):
     a = make_contact(first_name="Hélène", last_name="Rousseau")
     make_contact(email=None)
-    subscribe(a, make_list("Newsletter"))
+    make_subscription(a, make_list("Newsletter"))
     make_order(a, total="1234.50", days_ago=5)
     make_order(a, total="100.00", days_ago=500)
     response = viewer_client.get(reverse("web:home"))
