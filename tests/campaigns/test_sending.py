@@ -21,7 +21,6 @@ from fidele.delivery.engine import Sender
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.transports import CaptureTransport
 from fidele.tracking.models import EmailEvent
-from tests.delivery.conftest import smtp_sink as smtp_sink  # a fixture of the delivery tests
 from tests.factories import make_audience, make_campaign
 
 pytestmark = pytest.mark.django_db

@@ -12,11 +12,6 @@ from fidele.core.models import AuditLog
 from tests.factories import make_user
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def entry_at(when: dt.datetime, **kwargs) -> AuditLog:
     entry = audit_record(**kwargs)
     AuditLog.objects.filter(pk=entry.pk).update(at=when)

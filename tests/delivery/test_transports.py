@@ -91,7 +91,7 @@ def test_it_reconnects_when_the_server_dropped_the_connection(smtp_sink):
 
 
 def test_a_server_that_cannot_be_reached_is_a_temporary_failure():
-    from tests.delivery.conftest import free_port
+    from tests.smtp_sink import free_port
 
     transport = SMTPTransport(host="127.0.0.1", port=free_port(), timeout=2)
     result = transport.send(outgoing())

@@ -1,4 +1,6 @@
-"""A real SMTP server (aiosmtpd) in a thread, counting what it receives and failing on demand."""
+"""A real SMTP server (aiosmtpd) in a thread, counting what it receives and failing on demand;
+its fixtures (smtp_sink, ascii_smtp_sink) are shared by the delivery and campaigns tests
+through tests/conftest.py."""
 
 from __future__ import annotations
 
