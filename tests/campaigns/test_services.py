@@ -35,6 +35,7 @@ def enqueued(monkeypatch):
     calls: list = []
     fake = types.ModuleType("fidele.campaigns.tasks")
     fake.campaign_start = FakeTask(calls, "campaign_start")
+    fake.campaign_resume = FakeTask(calls, "campaign_resume")
     monkeypatch.setitem(sys.modules, "fidele.campaigns.tasks", fake)
     monkeypatch.setattr(fidele.campaigns, "tasks", fake, raising=False)
     return calls
@@ -168,7 +169,7 @@ def test_pause_then_resume_goes_back_to_sending_and_wakes_the_engine(
         services.campaign_resume(campaign=made)
     made.refresh_from_db()
     assert (made.status, made.status_reason) == (Status.SENDING, "")
-    assert enqueued == [("campaign_start", (made.pk,), None)]
+    assert enqueued == [("campaign_resume", (made.pk,), None)]
 
 
 def test_an_illegal_transition_says_why_in_words():

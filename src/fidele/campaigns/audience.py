@@ -19,7 +19,7 @@ from fidele.delivery import services as delivery_services
 
 
 def audience_rules_apply(queryset: QuerySet[Contact], rules: Any) -> QuerySet[Contact]:
-    """Narrow the audience by a segment rule (DESIGN.md). The hook for the segments app.
+    """Narrow the audience by a segment rule: the hook for the segments app.
 
     Lists only for now: a campaign with rules is refused rather than sent to more people than
     the marketer chose.

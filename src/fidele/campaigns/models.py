@@ -64,7 +64,7 @@ class Campaign(TimeStampedModel):
     layout = models.ForeignKey(
         Layout, verbose_name=_("layout"), null=True, blank=True, on_delete=models.SET_NULL
     )
-    # Audience: lists now; `audience_rules` holds a segment rule (DESIGN.md) when segments land.
+    # Audience: lists now; `audience_rules` will hold a segment rule when segments land.
     lists = models.ManyToManyField(
         "contacts.MailingList", verbose_name=_("lists"), related_name="campaigns", blank=True
     )

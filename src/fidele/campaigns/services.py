@@ -434,10 +434,7 @@ def campaign_pause(*, campaign: Campaign, actor: Actor = None, reason: str = "")
 def _resume_task_enqueue(campaign: Campaign) -> None:
     from fidele.campaigns import tasks
 
-    # The engine's resume entry point when it has one; otherwise its start task, which carries
-    # on from the outbox that already exists.
-    task = getattr(tasks, "campaign_resume", None) or tasks.campaign_start
-    task.enqueue(campaign.pk)
+    tasks.campaign_resume.enqueue(campaign.pk)
 
 
 @transaction.atomic

@@ -1,4 +1,5 @@
-"""`fidele campaign create ...` and `fidele campaign send ID --wait`: the CLI contract (DESIGN.md).
+"""`fidele campaign create ...` and `fidele campaign send ID --wait`: a CLI contract that
+scripts outside the project read (ARCHITECTURE.md).
 
 create  prints {"id": int} with --json
 send    prints {"sent": int, "failed": int, "skipped": int, "seconds": float} with --json; the
