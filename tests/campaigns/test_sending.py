@@ -143,6 +143,31 @@ def test_the_start_task_sends_a_scheduled_campaign_when_its_time_has_come(settin
     assert OutboxMessage.objects.filter(campaign=campaign, status="sent").count() == 3
 
 
+def test_a_scheduled_campaign_whose_template_fails_when_due_goes_back_to_draft_with_the_reason():
+    campaign = make_campaign(
+        lists=[make_audience(2)],
+        status="scheduled",
+        scheduled_at=timezone.now(),
+        subject="Bonjour {{ contact.first_name | nonexistent_filter }}",
+    )
+    tasks.campaign_start.call(campaign.pk)
+    campaign.refresh_from_db()
+    assert campaign.status == "draft"
+    assert campaign.scheduled_at is None
+    assert "nonexistent_filter" in campaign.status_reason
+    assert not OutboxMessage.objects.filter(campaign=campaign).exists()
+    entry = AuditLog.objects.filter(object_id=str(campaign.pk)).latest("id")
+    assert entry.changes["status"] == ["scheduled", "draft"]
+
+
+def test_a_scheduled_campaign_without_a_list_goes_back_to_draft_with_the_reason():
+    campaign = make_campaign(status="scheduled", scheduled_at=timezone.now())
+    tasks.campaign_start.call(campaign.pk)
+    campaign.refresh_from_db()
+    assert (campaign.status, campaign.scheduled_at) == ("draft", None)
+    assert "no list" in campaign.status_reason
+
+
 def test_the_start_task_leaves_an_unscheduled_campaign_alone():
     campaign = make_campaign(lists=[make_audience(1)], status="cancelled")
     tasks.campaign_start.call(campaign.pk)

@@ -10,8 +10,9 @@ from django.utils import timezone
 import fidele.campaigns
 from fidele.campaigns import services
 from fidele.campaigns.models import Campaign, Variant
+from fidele.campaigns.rendering.compile import content_compile
 from fidele.core.models import AuditLog
-from tests.factories import make_campaign_via_service, make_list
+from tests.factories import FakeLinks, make_campaign_via_service, make_list
 
 pytestmark = pytest.mark.django_db
 Status = Campaign.Status
@@ -62,7 +63,7 @@ def test_create_accepts_list_names_sets_a_default_layout_and_utm_and_is_audited(
     assert made.status == Status.DRAFT
     assert [ml.name for ml in made.lists.all()] == ["Clients fidèles"]
     assert made.layout is not None and made.layout.is_default
-    assert made.utm_campaign == f"{made.pk}-soldes"
+    assert made.utm_campaign_value == f"{made.pk}-soldes"
     assert made.created_by == marketer
     log = AuditLog.objects.get(object_type="campaigns.campaign", action="create")
     assert log.actor == marketer and log.changes["lists"] == ["Clients fidèles"]
@@ -297,3 +298,31 @@ def test_a_scheduled_ab_campaign_needs_its_variants(enqueued):
     made = make_campaign_via_service(ab_enabled=True)
     with pytest.raises(services.CampaignError):
         services.campaign_schedule(campaign=made)
+
+
+def test_segment_rules_are_refused_when_a_campaign_is_created_or_edited():
+    with pytest.raises(services.CampaignError, match="Segment rules"):
+        make_campaign_via_service(audience_rules={"tag": "vip"})
+    made = make_campaign_via_service()
+    with pytest.raises(services.CampaignError, match="Segment rules"):
+        services.campaign_update(campaign=made, audience_rules={"tag": "vip"})
+
+
+def test_a_duplicated_then_renamed_campaign_carries_its_own_utm_campaign():
+    original = make_campaign_via_service(
+        name="Soldes d'hiver", html='<p><a href="https://cave.example/vins">Nos vins</a></p>'
+    )
+    assert original.utm_campaign == ""
+    assert original.utm_campaign_value == f"{original.pk}-soldes-dhiver"
+    copy = services.campaign_duplicate(campaign=original)
+    copy = services.campaign_update(campaign=copy, name="Fête des pères")
+    assert copy.utm_campaign_value == f"{copy.pk}-fete-des-peres"
+    html = content_compile(campaign=copy).render(contact=None, links=FakeLinks()).html
+    assert f"utm_campaign={copy.pk}-fete-des-peres" in html
+
+
+def test_a_utm_campaign_the_user_typed_is_kept_by_a_rename_and_a_copy():
+    original = make_campaign_via_service(name="Soldes", utm_campaign="hiver-2026")
+    renamed = services.campaign_update(campaign=original, name="Grandes soldes")
+    assert renamed.utm_campaign_value == "hiver-2026"
+    assert services.campaign_duplicate(campaign=renamed).utm_campaign_value == "hiver-2026"

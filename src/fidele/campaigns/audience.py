@@ -26,11 +26,9 @@ def audience_rules_apply(queryset: QuerySet[Contact], rules: Any) -> QuerySet[Co
     """
     if not rules:
         return queryset
-    try:
-        from fidele.segments.selectors import segment_filter  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ValueError("segment rules are not supported yet; use lists") from exc
-    return queryset.filter(segment_filter(rules))
+    # The services refuse rules when a campaign is created or edited; this guards campaigns
+    # stored otherwise (an old row, the admin) from being sent to the lists alone.
+    raise ValueError("segment rules are not supported yet; use lists")
 
 
 def audience_queryset(campaign: Any) -> QuerySet[Contact]:

@@ -104,6 +104,17 @@ class Campaign(TimeStampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def utm_campaign_value(self) -> str:
+        """The utm_campaign its links carry: the one the user set, otherwise one made from the
+        campaign's id and current name (so that a duplicated then renamed campaign is not counted
+        under the name of the one it was copied from)."""
+        if self.utm_campaign:
+            return self.utm_campaign
+        from django.utils.text import slugify
+
+        return f"{self.pk or 'new'}-{slugify(self.name)}"[:100]
+
 
 class Variant(models.Model):
     """One arm of an A/B test. Empty fields fall back to the campaign's own."""

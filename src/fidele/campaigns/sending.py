@@ -49,6 +49,12 @@ class SendError(ValueError):
     """The campaign cannot be sent as it is; the message says why, for the user."""
 
 
+class NotSendable(SendError):
+    """The campaign's own content or audience stops it (a template that fails, no list): it
+    will not start until someone edits it. A scheduled campaign goes back to draft with the
+    reason on its page (campaign_unschedule_for_problem) instead of waiting forever."""
+
+
 def campaign_start(
     *,
     campaign_id: int,
@@ -90,10 +96,15 @@ def campaign_start(
             for variant in variants or [None]:
                 content_compile(campaign=campaign, variant=variant)
         except TemplateProblem as exc:
-            raise SendError(str(exc)) from exc
-        if not campaign.lists.exists() and not campaign.audience_rules:
-            raise SendError(_("The campaign has no list to send to."))
-        total = audience_snapshot(campaign=campaign)
+            raise NotSendable(str(exc)) from exc
+        if not campaign.lists.exists():
+            raise NotSendable(_("The campaign has no list to send to."))
+        try:
+            total = audience_snapshot(campaign=campaign)
+        except ValueError as exc:  # segment rules, which do not exist yet
+            raise NotSendable(
+                _("Segment rules are not available yet: choose the lists this campaign goes to.")
+            ) from exc
         campaign_status_set(
             campaign,
             to=Status.SENDING,
@@ -108,6 +119,28 @@ def campaign_start(
     ):
         transaction.on_commit(lambda: ab_pick_enqueue(campaign))
     return total
+
+
+def campaign_unschedule_for_problem(*, campaign_id: int, reason: str) -> bool:
+    """A scheduled campaign that cannot start when its time comes (NotSendable) goes back to
+    draft, where it can be corrected and scheduled again, with the reason shown on its page.
+    True when this call changed it."""
+    shown = (
+        _("Not sent at the scheduled time: %(reason)s Correct it, then schedule it again.")
+        % {"reason": reason}
+    )[:2000]
+    with transaction.atomic():
+        campaign = campaign_locked(campaign_id)
+        if campaign.status != Status.SCHEDULED:
+            return False
+        campaign_status_set(
+            campaign,
+            to=Status.DRAFT,
+            fields={"status_reason": shown, "scheduled_at": None},
+            audit={"reason": reason[:2000]},
+        )
+    logger.warning("campaign %s not started at its scheduled time: %s", campaign_id, reason)
+    return True
 
 
 def campaign_finish(*, campaign_id: int) -> bool:

@@ -140,6 +140,7 @@ def campaign_create(
         raise CampaignError(_("A campaign needs a sender address."))
     if body_format not in Campaign.BodyFormat.values:
         raise CampaignError(_("Unknown editor: %(format)s") % {"format": body_format})
+    _audience_rules_refuse(audience_rules)
     resolved_lists = _lists_resolve(lists)
     resolved_excluded = _lists_resolve(exclude_lists)
     campaign = Campaign(
@@ -166,10 +167,6 @@ def campaign_create(
     )
     _check_content(campaign, checked=checked)
     campaign.save()
-    if not campaign.utm_campaign:
-        # A readable, stable default so that web analytics group the visits by campaign.
-        campaign.utm_campaign = f"{campaign.pk}-{_slug(campaign.name)}"[:100]
-        campaign.save(update_fields=["utm_campaign"])
     campaign.lists.set(resolved_lists)
     campaign.exclude_lists.set(resolved_excluded)
     audit_record(
@@ -183,6 +180,18 @@ def campaign_create(
         },
     )
     return campaign
+
+
+def _audience_rules_refuse(rules: Any) -> None:
+    """Segments do not exist yet: a campaign with rules would be refused only when it starts."""
+    if rules:
+        raise CampaignError(
+            _("Segment rules are not available yet: choose the lists this campaign goes to.")
+        )
+
+
+def _utm_default_stored(campaign: Campaign) -> str:
+    return f"{campaign.pk}-{_slug(campaign.name)}"[:100]
 
 
 def _slug(text: str) -> str:
@@ -218,6 +227,7 @@ def campaign_update(
         values["body"] = values.pop("html")
     if "text" in values:
         values["text_body"] = values.pop("text")
+    _audience_rules_refuse(values.get("audience_rules"))
     unknown = set(values) - set(EDITABLE_FIELDS)
     if unknown:
         raise CampaignError(
@@ -264,10 +274,10 @@ def campaign_duplicate(*, campaign: Campaign, actor: Actor = None, name: str = "
     copy.ab_winner = None
     copy.ab_decided_at = None
     copy.created_by = actor if getattr(actor, "is_authenticated", False) else None
-    copy.utm_campaign = ""
+    if campaign.utm_campaign == _utm_default_stored(campaign):
+        # A default stored by an older release: the copy follows its own name instead.
+        copy.utm_campaign = ""
     copy.save()
-    copy.utm_campaign = f"{copy.pk}-{_slug(copy.name)}"[:100]
-    copy.save(update_fields=["utm_campaign"])
     copy.lists.set(campaign.lists.all())
     copy.exclude_lists.set(campaign.exclude_lists.all())
     for variant in campaign.variants.all():

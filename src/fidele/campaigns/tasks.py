@@ -55,8 +55,12 @@ def _ab_task_enqueue(campaign: Campaign) -> None:
 def campaign_start(campaign_id: int) -> None:
     try:
         campaign_start_now(campaign_id=campaign_id)
+    except sending.NotSendable as exc:
+        # Its template fails or it has nowhere to go: back to draft, the reason on its page.
+        sending.campaign_unschedule_for_problem(campaign_id=campaign_id, reason=str(exc))
+        return
     except sending.SendError as exc:
-        # Unscheduled, cancelled or not due: nothing to do. A template error pauses it visibly.
+        # Unscheduled, cancelled or not due yet: nothing to do.
         logger.info("campaign %s not started: %s", campaign_id, exc)
         return
     _send(campaign_id)

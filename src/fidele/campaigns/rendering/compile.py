@@ -253,7 +253,7 @@ def content_compile(*, campaign: Any, variant: Any = None) -> CompiledContent:
     utm = {
         "utm_source": getattr(campaign, "utm_source", "") or "",
         "utm_medium": getattr(campaign, "utm_medium", "") or "",
-        "utm_campaign": getattr(campaign, "utm_campaign", "") or "",
+        "utm_campaign": _utm_campaign(campaign),
     }
     link_urls: list[str] = []
     click_urls: list[str] = []
@@ -321,6 +321,12 @@ def content_check(*, campaign: Any, variant: Any = None) -> list[TemplateProblem
     return problems
 
 
+def _utm_campaign(campaign: Any) -> str:
+    # Campaign objects know their default; a bare object (previews of unsaved forms) may not.
+    value = getattr(campaign, "utm_campaign_value", None)
+    return value if isinstance(value, str) else (getattr(campaign, "utm_campaign", "") or "")
+
+
 def content_fingerprint(*, campaign: Any, variant: Any = None) -> str:
     """A digest of everything content_check's verdict depends on, for this campaign (or
     variant): the same fingerprint, the same verdict. A caller that has checked some content
@@ -328,7 +334,7 @@ def content_fingerprint(*, campaign: Any, variant: Any = None) -> str:
     again; content that changed on the way has another fingerprint and is checked.
 
     UTM values are left out: they are URL-encoded into links and cannot make a template fail,
-    and utm_campaign gets its default only once the campaign is saved."""
+    and utm_campaign follows the campaign's name unless the user set it."""
     parts = _parts(campaign, variant)
     layout = _layout_of(campaign)
     material = [
