@@ -520,3 +520,15 @@ def test_the_rate_is_not_underestimated_in_the_first_minute():
     progress = campaign_progress(campaign=made, now=now)
     assert progress["rate_per_minute"] == 120  # 20 in 10 seconds, not 20 in a minute
     assert progress["seconds_left"] == 20
+
+
+def test_the_rate_card_shows_whole_messages_per_minute_so_that_it_fits_its_card():
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    progress = {"rate_per_minute": 13845.1, "total": 20000, "sent": 9000, "failed": 0}
+    progress |= {"remaining": 11000, "seconds_left": 48, "done": 9000, "percent": 45}
+    with translation.override("fr"):
+        html = render_to_string("campaigns/_progress.html", {"progress": progress})
+    assert "13\u202f845" in html or "13\xa0845" in html or "13 845" in html
+    assert "845,1" not in html
