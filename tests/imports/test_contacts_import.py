@@ -112,6 +112,27 @@ def test_rows_with_the_same_email_are_merged_later_values_filling_blanks(write_f
     assert sorted(anne.tags.values_list("name", flat=True)) == ["deux", "un"]
 
 
+def test_postal_codes_follow_the_country_only_french_ones_get_a_zero_back(write_file):
+    path = write_file(
+        "email;code postal;ville;pays;téléphone\n"
+        "bourg@x.fr;1000;Bourg-en-Bresse;;04 74 12 34 56\n"
+        "bruxelles@x.fr;1000;Bruxelles;Belgique;\n"
+        "lausanne@x.fr;1000;Lausanne;;+41 21 123 45 67\n"
+        "ixelles@x.fr;1050;Ixelles;;+32 470 12 34 56\n"
+        "sans@x.fr;1000;Belley;;\n"
+    )
+    run(path)
+    codes = dict(Contact.objects.values_list("email", "postal_code"))
+    assert codes == {
+        "bourg@x.fr": "01000",
+        "bruxelles@x.fr": "1000",
+        "lausanne@x.fr": "1000",
+        "ixelles@x.fr": "1050",
+        # No country and nothing foreign about it: the shop's own country, France.
+        "sans@x.fr": "01000",
+    }
+
+
 def test_rows_merge_across_batches(write_file, monkeypatch):
     from fidele.imports import contacts_engine
 

@@ -96,3 +96,4 @@ def test_countries_by_french_or_english_name_or_code():
 def test_french_postal_codes_get_back_the_zero_excel_dropped():
     assert normalise_postal_code("1000", "FR") == "01000"
     assert normalise_postal_code("1000", "BE") == "1000"
+    assert normalise_postal_code("1000", "") == "1000"

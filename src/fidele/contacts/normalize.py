@@ -157,6 +157,24 @@ def normalise_phone(raw: str, region: str) -> tuple[str, str | None]:
     return "", _("unreadable phone number “%(value)s” (kept aside)") % {"value": value[:64]}
 
 
+@lru_cache(maxsize=1024)
+def _region_of_prefix(prefix: str) -> str:
+    return phonenumbers.region_code_for_country_code(int(prefix)) if prefix.isdigit() else ""
+
+
+def phone_country(e164: str) -> str:
+    """The country (ISO 3166 alpha-2) an E.164 number belongs to, or "" when unknown: a hint
+    about where a contact lives when the file does not say. Countries sharing a calling code
+    (+1, +7, +44...) give their main country, which is all a hint needs."""
+    if not e164.startswith("+"):
+        return ""
+    for length in (1, 2, 3):
+        region = _region_of_prefix(e164[1 : 1 + length])
+        if region and region != "ZZ":
+            return region
+    return ""
+
+
 def phone_clean(value: str | None, region: str | None = None) -> str:
     """A typed phone number in E.164, national numbers read in the default region; "" when
     empty. Raises InvalidValue."""

@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
 from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import Contact, MailingList, Tag
-from fidele.contacts.normalize import normalise_email, normalise_phone
+from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
 from fidele.imports import normalize as norm
 from fidele.imports import sql
 from fidele.imports.mapping import ATTR_PREFIX, header_key
@@ -287,7 +287,7 @@ class ContactImport:
                 record.attrs.setdefault(target[len(ATTR_PREFIX) :], raw)
         if "postal_code" in values:
             values["postal_code"] = norm.normalise_postal_code(
-                values["postal_code"], values.get("country", self.default_country)
+                values["postal_code"], self._country_of(values)
             )
         for name, limit, column in self.limited:
             value = values.get(name)
@@ -592,6 +592,14 @@ class ContactImport:
                 target["attributes"] = attributes
                 changed.add("attributes")
         return changed
+
+    def _country_of(self, values: dict[str, Any]) -> str:
+        """The row's country as far as the file tells: its country column, else the country of
+        a phone number written with another country's code, else the shop's own country."""
+        country = values.get("country")
+        if country:
+            return country
+        return phone_country(values.get("phone") or "") or self.default_country
 
     def _row_values(self, record: Record) -> dict[str, Any]:
         values = record.values

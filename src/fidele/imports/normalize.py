@@ -246,8 +246,10 @@ def normalise_country(raw: str) -> tuple[str, str | None]:
 
 
 def normalise_postal_code(raw: str, country: str) -> str:
+    """Spaces folded; a French code that Excel shortened to 4 digits gets its leading zero back.
+    Only French codes: 1000 is Brussels in Belgium, Lausanne in Switzerland."""
     value = " ".join(raw.split())
-    if country in ("", "FR"):
+    if country == "FR":
         compact = value.replace(" ", "")
         if compact.isdigit() and len(compact) in (4, 5):
             # Excel turns 01000 (Bourg-en-Bresse) into 1000: put the zero back.
