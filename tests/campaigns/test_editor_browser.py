@@ -6,7 +6,7 @@ import pytest
 
 from fidele.campaigns.models import Campaign
 from fidele.contacts.models import Contact
-from tests.factories import make_campaign_via_service, make_list
+from tests.factories import FakeLinks, make_campaign_via_service, make_list
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -75,3 +75,22 @@ def test_a_viewer_previews_a_campaign_as_a_contact(
     frame = page.frame_locator("iframe.preview-frame")
     assert frame.locator("text=Salut Léa").is_visible()
     assert axe_violations(page) == []
+
+
+def test_the_default_layout_fits_a_phone_without_zooming(page):
+    from fidele.campaigns.rendering.compile import content_compile
+    from tests.factories import make_campaign_via_service
+
+    campaign = make_campaign_via_service(
+        html="<p>Bonjour {{ contact.first_name }}, voici nos vins de la semaine, choisis pour "
+        "vous par notre caviste, avec un texte assez long pour remplir la ligne.</p>"
+    )
+    html = content_compile(campaign=campaign).render(contact=None, links=FakeLinks()).html
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.set_content(html)
+    # Nothing wider than the phone: no sideways scrolling, no zooming out to read.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    width = page.evaluate("document.querySelector('.main').getBoundingClientRect().width")
+    assert 300 <= width <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
+    assert page.evaluate("document.querySelector('.main').getBoundingClientRect().width") == 600

@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 
 from fidele.campaigns.models import Layout
 
-# `{{ content }}` receives the campaign body. Tables, because Outlook still renders with Word.
+# `{{ content }}` receives the campaign body. Tables, because Outlook still renders with Word;
+# fluid up to 600 px (phones get the whole width), with a fixed 600 px table for Outlook only.
 DEFAULT_LAYOUT_HTML = """<!DOCTYPE html>
 <html lang="fr">
 <head>
@@ -26,23 +27,30 @@ DEFAULT_LAYOUT_HTML = """<!DOCTYPE html>
 <style>
 body { margin: 0; padding: 0; background: #f3f4f6; font-family: Helvetica, Arial, sans-serif; }
 .wrapper { width: 100%; background: #f3f4f6; padding: 24px 0; }
-.main { max-width: 600px; margin: 0 auto; background: #ffffff; border-radius: 6px; }
+.main { width: 100%; max-width: 600px; margin: 0 auto; background: #ffffff; border-radius: 6px; }
 .content { padding: 24px 32px; color: #111827; font-size: 16px; line-height: 1.5; }
 .content a { color: #1d4ed8; }
-.footer { max-width: 600px; margin: 0 auto; padding: 16px 32px; color: #6b7280;
+.content img { max-width: 100%; height: auto; }
+.footer { width: 100%; max-width: 600px; margin: 0 auto; padding: 16px 32px; color: #6b7280;
   font-size: 12px; line-height: 1.5; text-align: center; }
 .footer a { color: #6b7280; }
+@media (max-width: 480px) {
+  .wrapper { padding: 0 !important; }
+  .content, .footer { padding: 16px !important; }
+}
 </style>
 </head>
 <body>
 <table role="presentation" class="wrapper" width="100%" cellpadding="0" cellspacing="0">
 <tr><td>
-<table role="presentation" class="main" width="600" cellpadding="0" cellspacing="0" align="center">
+<!--[if mso]><table role="presentation" width="600" align="center" cellpadding="0"
+ cellspacing="0"><tr><td><![endif]-->
+<table role="presentation" class="main" width="100%" cellpadding="0" cellspacing="0" align="center">
 <tr><td class="content">
 {{ content }}
 </td></tr>
 </table>
-<table role="presentation" class="footer" width="600" cellpadding="0" cellspacing="0"
+<table role="presentation" class="footer" width="100%" cellpadding="0" cellspacing="0"
  align="center">
 <tr><td>
 <p>{{ sender_name }}<br>{{ sender_postal_address }}</p>
@@ -50,6 +58,7 @@ body { margin: 0; padding: 0; background: #f3f4f6; font-family: Helvetica, Arial
 <a href="{{ unsubscribe_url }}">Se désinscrire</a></p>
 </td></tr>
 </table>
+<!--[if mso]></td></tr></table><![endif]-->
 </td></tr>
 </table>
 </body>
