@@ -532,3 +532,14 @@ def test_the_rate_card_shows_whole_messages_per_minute_so_that_it_fits_its_card(
         html = render_to_string("campaigns/_progress.html", {"progress": progress})
     assert "13\u202f845" in html or "13\xa0845" in html or "13 845" in html
     assert "845,1" not in html
+
+
+def test_the_list_and_the_summary_show_the_subject_as_a_reader_sees_it(viewer_client):
+    made = make_campaign_via_service(
+        subject="Bonjour {{ contact.first_name | default('cher client') }} !"
+    )
+    listing = viewer_client.get(reverse("campaigns:list")).content.decode()
+    assert "Bonjour cher client !" in listing
+    assert "contact.first_name" not in listing
+    detail = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert "Bonjour cher client !" in detail

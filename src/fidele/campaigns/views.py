@@ -21,7 +21,7 @@ from fidele.campaigns.forms import (
 )
 from fidele.campaigns.layouts import layout_default, layout_needs_address
 from fidele.campaigns.models import Campaign, Layout, Variant
-from fidele.campaigns.rendering.compile import content_check, content_preview
+from fidele.campaigns.rendering.compile import content_check, content_preview, subject_preview
 from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
 from fidele.core.actors import Actor
@@ -59,6 +59,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     selectors.campaigns_figures(campaigns=campaigns)
     for campaign in campaigns:
         campaign.badge = STATUS_BADGES.get(campaign.status, "")
+        campaign.subject_shown = subject_preview(campaign.subject)
     context = {
         **listing,
         "status": status if status in Status.values else "",
@@ -183,6 +184,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "actions": _actions_for(campaign, request.user),
         "problems": [(p, problem_message(p)) for p in problems],
         "variants": variants,
+        "subject_shown": subject_preview(campaign.subject),
         "lists": list(campaign.lists.all()),
         "exclude_lists": list(campaign.exclude_lists.all()),
         "schedule_form": ScheduleForm(initial=_schedule_suggestion()),

@@ -356,3 +356,17 @@ def content_preview(*, campaign: Any, variant: Any = None, contact: Any = None) 
     return content_compile(campaign=campaign, variant=variant).render(
         contact=contact, links=PreviewLinks()
     )
+
+
+def subject_preview(source: str) -> str:
+    """A subject as a reader sees it when nothing is known of them (each merge tag gives its
+    default, or nothing): what lists and summaries show instead of the template code. The source
+    itself when it does not render (the page that shows it says what is wrong elsewhere)."""
+    if "{" not in source:
+        return source
+    _budget.reset()
+    try:
+        template = _compile("subject", source, html=False)
+        return " ".join(_render("subject", template, {"contact": contact_context(None)}).split())
+    except TemplateProblem:
+        return source
