@@ -50,3 +50,12 @@ def test_the_compiled_catalogue_matches_its_source(po, tmp_path):
     assert compiled.read_bytes() == po.with_suffix(".mo").read_bytes(), (
         f"{po.with_suffix('.mo')} is stale: run `make messages`"
     )
+
+
+@pytest.mark.django_db
+def test_the_models_and_the_migrations_agree():
+    """A model change without its migration (or a migration that no longer says what the model
+    does, e.g. a folding table edited in one place only) fails here, not in production."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)

@@ -26,6 +26,30 @@ def test_search_finds_a_last_name_by_its_beginning_whatever_the_case():
     assert ids(selectors.contacts_filtered(params={"q": "fau"})) == [faure.pk]
 
 
+def test_search_ignores_accents_and_case_and_finds_full_names_in_either_order():
+    helene = make_contact(first_name="Hélène", last_name="Dupré", email=None)
+    jean_pierre = make_contact(first_name="Jean-Pierre", last_name="D'Artagnan", email=None)
+    make_contact(first_name="Hélène", last_name="Martin", email=None)
+    for q in ("dupre", "DUPRÉ", "Dupré", "Hélène Dupré", "helene dupre", "Dupré Hélène"):
+        assert ids(selectors.contacts_filtered(params={"q": q})) == [helene.pk], q
+    for q in ("jean pierre", "Jean-Pierre d'art", "dartagnan", "d artagnan jean"):
+        expected = [] if q == "dartagnan" else [jean_pierre.pk]
+        assert ids(selectors.contacts_filtered(params={"q": q})) == expected, q
+    assert len(ids(selectors.contacts_filtered(params={"q": "HELENE"}))) == 2
+
+
+def test_the_search_columns_fold_names_as_python_does():
+    from fidele.contacts.models import Contact
+    from fidele.contacts.normalize import name_fold
+
+    names = [("Œdipe", "Ærøskøbing"), ("ÉLODIE", "Ñuñez-Çelik"), ("  ", "Zoé"), ("Anaïs", "")]
+    for first, last in names:
+        contact = make_contact(first_name=first, last_name=last, email=None)
+        row = Contact.objects.values("search_first_last", "search_last_first").get(pk=contact.pk)
+        assert row["search_first_last"] == name_fold(f"{first} {last}"), (first, last)
+        assert row["search_last_first"] == name_fold(f"{last} {first}"), (first, last)
+
+
 def test_search_finds_a_customer_number_exactly():
     c = make_contact(external_id="C1042")
     make_contact(external_id="C10420")

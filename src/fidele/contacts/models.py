@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fidele.contacts.search import FoldedName
 from fidele.core.models import TimeStampedModel
 
 
@@ -70,6 +71,19 @@ class Contact(TimeStampedModel):
     # Indexed by contact_recent_idx below; a second single-column index would only slow imports.
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="contacts", blank=True)
+    # The name as searches read it ("dupre" finds Hélène Dupré, "helene dupre" too), in both
+    # orders; computed by the database on every write (imports included), prefix-indexed by
+    # migration 0004 (fidele.contacts.search).
+    search_first_last = models.GeneratedField(
+        expression=FoldedName("first_name", "last_name"),
+        output_field=models.CharField(max_length=201),
+        db_persist=True,
+    )
+    search_last_first = models.GeneratedField(
+        expression=FoldedName("last_name", "first_name"),
+        output_field=models.CharField(max_length=201),
+        db_persist=True,
+    )
 
     class Meta:
         verbose_name = _("contact")

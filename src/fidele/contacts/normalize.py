@@ -87,6 +87,37 @@ def email_clean(value: str | None) -> str | None:
     return email
 
 
+# --- names, folded for searching ---------------------------------------------------------------
+
+# What a search ignores: case, the accents of French and its neighbours' names, and the
+# punctuation of compound names ("Jean-Pierre", "D'Artagnan"). The same table is applied by the
+# database (fidele.contacts.models: generated columns) and by Python to the typed search text, so
+# that both sides fold alike; SQLite's lower() only knows ASCII, hence the capitals too.
+NAME_FOLDING: tuple[tuple[str, str], ...] = tuple(
+    (accented, plain)
+    for plain, letters in (
+        ("a", "àáâãäåÀÁÂÃÄÅ"),
+        ("c", "çÇ"),
+        ("e", "èéêëÈÉÊË"),
+        ("i", "ìíîïÌÍÎÏ"),
+        ("n", "ñÑ"),
+        ("o", "òóôõöøÒÓÔÕÖØ"),
+        ("u", "ùúûüÙÚÛÜ"),
+        ("y", "ýÿÝŸ"),
+        ("oe", "œŒ"),
+        ("ae", "æÆ"),
+        (" ", "-'’"),
+    )
+    for accented in letters
+)
+_NAME_FOLDING_TABLE = str.maketrans({accented: plain for accented, plain in NAME_FOLDING})
+
+
+def name_fold(text: str) -> str:
+    """`text` as the search columns hold names: lower case, no accents, single spaces."""
+    return " ".join(text.lower().translate(_NAME_FOLDING_TABLE).split())
+
+
 # --- phone -----------------------------------------------------------------------------------
 
 _PHONE_SEPARATORS = re.compile(r"[\s.\-/()\u00a0\u202f]")

@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
-from fidele.contacts.normalize import normalise_phone
+from fidele.contacts.normalize import name_fold, normalise_phone
 from fidele.core.models import AuditLog
 from fidele.ui.params import clean_param
 
@@ -32,12 +32,16 @@ _PHONE_CHARS = re.compile(r"^\+?[\d\s().\-]{6,}$")
 
 
 def _search_condition(q: str) -> Q:
-    """Prefix searches that the indexes answer: email, last name, customer number, phone."""
+    """Prefix searches that the indexes answer: email, name (first then last, or last then first,
+    accents, case and hyphens ignored), customer number, phone."""
     lowered = q.lower()
     if "@" in q:
         return Q(email__startswith=lowered)
-    condition = Q(lower_last_name__startswith=lowered) | Q(external_id=q)
-    condition |= Q(email__startswith=lowered)
+    condition = Q(external_id=q) | Q(email__startswith=lowered)
+    folded = name_fold(q)
+    if folded:
+        condition |= Q(search_last_first__startswith=folded)
+        condition |= Q(search_first_last__startswith=folded)
     if _PHONE_CHARS.match(q):
         # Stored phones went through the same normalisation, so only a number it accepts can
         # match one.
@@ -65,15 +69,11 @@ def contacts_filtered(
     queryset = Contact.objects.all()
     q = clean_param(params.get("q"))
     if q:
-        matches = Contact.objects.alias(lower_last_name=Lower("last_name")).filter(
-            _search_condition(q)
-        )
+        matches = Contact.objects.filter(_search_condition(q))
         if search_cap:
             queryset = queryset.filter(pk__in=matches.order_by().values("pk")[:search_cap])
         else:
-            queryset = queryset.alias(lower_last_name=Lower("last_name")).filter(
-                _search_condition(q)
-            )
+            queryset = queryset.filter(_search_condition(q))
     tag = clean_param(params.get("tag"))
     if tag:
         # The tag's id is looked up first so that the planner sees `tag_id = 7` and can use the
