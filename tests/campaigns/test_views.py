@@ -543,3 +543,52 @@ def test_the_list_and_the_summary_show_the_subject_as_a_reader_sees_it(viewer_cl
     assert "contact.first_name" not in listing
     detail = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
     assert "Bonjour cher client !" in detail
+
+
+def test_send_now_asks_in_a_page_of_the_app_with_the_exact_count_and_why_it_differs(
+    marketer_client,
+):
+    from fidele.compliance.models import Suppression
+    from tests.factories import make_contact
+
+    news = make_list("Newsletter")
+    pros = make_list("Pros")
+    make_contact("a@example.fr", lists=[news])
+    make_contact("b@example.fr", lists=[news])
+    make_contact("c@example.fr", lists=[news, pros])  # excluded
+    make_contact("d@example.fr", lists=[news], status="bounced")
+    make_contact("e@example.fr", lists=[news])
+    Suppression.objects.create(email="e@example.fr", reason="unsubscribed_all")
+    made = make_campaign_via_service(lists=[news], exclude_lists=[pros])
+    detail = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert "confirm(" not in detail.split("send_confirm")[0][-300:]
+    page = marketer_client.get(reverse("campaigns:send_confirm", args=[made.pk]))
+    text = unescape(page.content.decode())
+    assert "2 people will receive it" in text
+    assert "Send to 2 people" in text
+    for reason in ("excluded list", "bounced", "suppression list"):
+        assert reason in text
+    from fidele.campaigns.audience import audience_breakdown
+
+    assert audience_breakdown(made) == {
+        "subscribed": 5,
+        "excluded": 1,
+        "inactive": 1,
+        "no_email": 0,
+        "suppressed": 1,
+        "recipients": 2,
+    }
+
+
+def test_after_send_now_the_page_follows_the_campaign_until_it_starts_and_sends(
+    marketer_client, enqueued
+):
+    made = make_campaign_via_service(lists=[make_list("Newsletter")])
+    marketer_client.post(reverse("campaigns:schedule", args=[made.pk]), {"now": "1"})
+    detail = marketer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+    assert 'hx-trigger="every 2s"' in detail and "status=scheduled" in detail
+    url = reverse("campaigns:progress", args=[made.pk]) + "?polling=1&status=scheduled"
+    still = marketer_client.get(url)
+    assert "HX-Refresh" not in still  # no reload loop while it waits for a worker
+    Campaign.objects.filter(pk=made.pk).update(status="sending")
+    assert marketer_client.get(url)["HX-Refresh"] == "true"

@@ -67,10 +67,15 @@ def test_a_marketer_writes_previews_tests_sends_and_reads_the_outbox(
     test = CapturedMessage.objects.get(recipients=["patron@exemple.fr"])
     assert test.subject == "[TEST] Bonjour Hélène"
 
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Envoyer maintenant").click()
-    page.wait_for_load_state()
+    # The confirmation is a page of the app, with the exact count (not the browser's confirm()).
+    page.get_by_role("link", name="Envoyer maintenant").click()
+    expect(page.get_by_role("heading", name="3 personnes la recevront")).to_be_visible()
+    assert axe_violations(page) == []
+    page.get_by_role("button", name="Envoyer à 3 personnes").click()
+    # The campaign page follows the sending by itself, before any worker has started it.
+    expect(page.locator("#progress")).to_contain_text("Démarrage")
     run_the_worker_until_sent(campaign)
+    expect(page.get_by_text("Envoyée", exact=True).first).to_be_visible(timeout=15_000)
 
     sent = CapturedMessage.objects.filter(campaign=campaign, outbox__isnull=False)
     assert sorted(m.subject for m in sent) == [

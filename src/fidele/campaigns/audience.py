@@ -50,6 +50,32 @@ def audience_queryset(campaign: Any) -> QuerySet[Contact]:
     return audience_rules_apply(queryset, campaign.audience_rules)
 
 
+def audience_breakdown(campaign: Any) -> dict[str, int]:
+    """Why the recipients differ from the lists' subscribers, for the confirmation before
+    sending: `subscribed` (contacts subscribed to one of the lists), then how many of them each
+    rule leaves out, in this order: `excluded` (on an excluded list), `inactive` (bounced,
+    complained or blocked), `no_email`, `suppressed` (on the suppression list); `recipients`
+    is what is left, the exact count audience_snapshot will write. One count per line."""
+    list_ids = list(campaign.lists.values_list("id", flat=True))
+    excluded_ids = list(campaign.exclude_lists.values_list("id", flat=True))
+    subscribed = Subscription.objects.filter(
+        contact=OuterRef("pk"), status=Subscription.Status.SUBSCRIBED
+    )
+    steps = Contact.objects.filter(Exists(subscribed.filter(mailing_list_id__in=list_ids)))
+    counts = {"subscribed": steps.count()}
+    if excluded_ids:
+        steps = steps.exclude(Exists(subscribed.filter(mailing_list_id__in=excluded_ids)))
+    counts["excluded"] = counts["subscribed"] - (after := steps.count())
+    steps = steps.filter(status=Contact.Status.ACTIVE)
+    counts["inactive"] = after - (after := steps.count())
+    steps = steps.filter(email__isnull=False).exclude(email="")
+    counts["no_email"] = after - (after := steps.count())
+    steps = steps.exclude(Exists(Suppression.objects.filter(email=OuterRef("email"))))
+    counts["suppressed"] = after - (after := steps.count())
+    counts["recipients"] = after
+    return counts
+
+
 def audience_snapshot(*, campaign: Any) -> int:
     """Write one queued outbox row per recipient; returns the number of rows the campaign has."""
     total = delivery_services.outbox_snapshot(

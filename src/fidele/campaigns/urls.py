@@ -18,5 +18,6 @@ urlpatterns = [
     path("<int:pk>/progress/", views.campaign_progress, name="progress"),
     path("<int:pk>/test/", views.campaign_test_send, name="test_send"),
     path("<int:pk>/schedule/", views.campaign_schedule, name="schedule"),
+    path("<int:pk>/send/", views.campaign_send_confirm, name="send_confirm"),
     path("<int:pk>/<str:action>/", views.campaign_action, name="action"),
 ]

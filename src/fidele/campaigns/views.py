@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from fidele.campaigns import selectors, services
+from fidele.campaigns.audience import audience_breakdown
 from fidele.campaigns.forms import (
     CampaignForm,
     LayoutForm,
@@ -190,6 +191,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "schedule_form": ScheduleForm(initial=_schedule_suggestion()),
         "test_form": TestSendForm(),
         "progress": _progress_context(campaign),
+        "following": _following(campaign),
         "needs_address": layout_needs_address(campaign.layout),
         "layout": campaign.layout or layout_default(),
     }
@@ -203,6 +205,38 @@ def _schedule_suggestion() -> dict[str, Any]:
     from django.utils import timezone
 
     return {"date": timezone.localdate() + dt.timedelta(days=1), "time": dt.time(9, 0)}
+
+
+def _following(campaign: Campaign) -> bool:
+    """Whether the page follows the campaign live: while it sends, and from the moment it is
+    due (a "Send now" waits a few seconds for a worker to start it)."""
+    from django.utils import timezone
+
+    if campaign.status == Status.SENDING:
+        return True
+    return bool(
+        campaign.status == Status.SCHEDULED
+        and campaign.scheduled_at
+        and campaign.scheduled_at <= timezone.now()
+    )
+
+
+@require_safe
+@require_role(MARKETER)
+def campaign_send_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The confirmation before "Send now": the exact number of recipients, and why it is not
+    the lists' size. The page's button posts to campaign_schedule."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if "send_now" not in _actions_for(campaign, request.user):
+        return redirect("campaigns:detail", pk=pk)
+    context = {
+        "campaign": campaign,
+        "lists": list(campaign.lists.all()),
+        "exclude_lists": list(campaign.exclude_lists.all()),
+        "breakdown": audience_breakdown(campaign),
+        "subject_shown": subject_preview(campaign.subject),
+    }
+    return render(request, "campaigns/send_confirm.html", context)
 
 
 def _progress_context(campaign: Campaign) -> dict[str, Any] | None:
@@ -226,10 +260,16 @@ def campaign_progress(request: HttpRequest, pk: int) -> HttpResponse:
     response = render(
         request,
         "campaigns/_progress.html",
-        {"campaign": campaign, "progress": _progress_context(campaign)},
+        {
+            "campaign": campaign,
+            "progress": _progress_context(campaign),
+            "following": _following(campaign),
+        },
     )
-    # The page's buttons depend on the status: reload it once when sending stops.
-    if request.GET.get("polling") and campaign.status != Status.SENDING:
+    # The page's buttons depend on the status: reload it once the status is no longer the one
+    # the page shows (scheduled -> sending -> sent).
+    shown = request.GET.get("status") or Status.SENDING
+    if request.GET.get("polling") and campaign.status != shown:
         response["HX-Refresh"] = "true"
     return response
 
