@@ -130,6 +130,10 @@ IMPORT_MAX_UPLOAD_BYTES = env.env_int("FIDELE_IMPORT_MAX_UPLOAD_MB", 200) * 1024
 # SQLite, whose single writer gains nothing from it). Tests force it to exercise both paths.
 IMPORT_WRITER_THREAD: bool | None = None
 
+# `fidele worker` retries a database that does not answer, waiting twice as long each time up to
+# this many seconds.
+WORKER_BACKOFF_MAX_SECONDS = env.env_int("FIDELE_WORKER_BACKOFF_MAX_SECONDS", 30)
+
 TASKS = {
     "default": {
         "BACKEND": env.env_str("FIDELE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
