@@ -58,3 +58,44 @@ def test_a_failing_startup_job_does_not_keep_the_others_from_running():
 
         tasks._startup_jobs.pop("test-a-broken")
         tasks._startup_jobs.pop("test-b-fine")
+
+
+@pytest.mark.django_db
+def test_a_result_the_database_refuses_is_kept_and_saved_as_it_was_once_it_answers(
+    monkeypatch, tmp_path
+):
+    from django.db import OperationalError
+
+    from fidele.core.management.commands.worker import ResilientWorker
+
+    marker = str(tmp_path / "ran")
+    row = DBTaskResult.objects.get(pk=touch.enqueue(marker).id)
+    row.claim("worker")
+    worker = ResilientWorker(
+        queue_names=["*"],
+        interval=0,
+        batch=True,
+        backend_name="default",
+        startup_delay=False,
+        max_tasks=None,
+        worker_id="worker",
+        excluded_queue_names=[],
+        backoff_max=0.5,
+    )
+    save = DBTaskResult.save
+
+    def refused(self, *args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(DBTaskResult, "save", refused)
+    with pytest.raises(OperationalError):
+        worker.run_task(row)
+    assert len(worker.unsaved) == 1
+
+    monkeypatch.setattr(DBTaskResult, "save", save)
+    worker._save_unsaved()
+
+    row.refresh_from_db()
+    assert row.status == TaskResultStatus.SUCCESSFUL  # the task's success, not the outage
+    assert row.return_value == marker
+    assert worker.unsaved == []
