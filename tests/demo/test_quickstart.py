@@ -45,3 +45,36 @@ def test_a_changed_password_is_not_printed_again(tmp_path, settings):
     owner.set_password("a new password chosen by the owner")
     owner.save()
     assert "(changed since)" in prepare(tmp_path, settings)
+
+
+def test_the_app_serves_on_and_the_worker_is_started_again_when_it_stops(monkeypatch):
+    import time
+
+    from fidele.demo.management.commands import quickstart
+
+    started: list[FakeProcess] = []
+
+    class FakeProcess:
+        def __init__(self, args, **kwargs):
+            self.is_worker = args[-1] == "worker"
+            # The first worker dies at once; the web app stops once a second worker runs.
+            self.returncode = 1 if self.is_worker and not started else None
+            started.append(self)
+
+        def poll(self):
+            if not self.is_worker and sum(p.is_worker for p in started) >= 2:
+                self.returncode = 0
+            return self.returncode
+
+        def wait(self, timeout=None):
+            time.sleep(0.05)
+            return self.poll()
+
+        def terminate(self):
+            self.returncode = -15
+
+    monkeypatch.setattr(quickstart.subprocess, "Popen", FakeProcess)
+    monkeypatch.setattr(quickstart.signal, "signal", lambda *a: None)  # leave the real handlers
+    quickstart.Command()._serve("127.0.0.1:0")
+
+    assert [p.is_worker for p in started] == [True, False, True]

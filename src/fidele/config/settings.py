@@ -125,10 +125,17 @@ SECURE_REFERRER_POLICY = "same-origin"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 IMPORT_MAX_UPLOAD_BYTES = env.env_int("FIDELE_IMPORT_MAX_UPLOAD_MB", 200) * 1024 * 1024
+# Uploaded files hold personal data: those of imports not started within this many days, and of
+# failed imports (kept for a retry) this many days after they ended, are deleted.
+IMPORT_UPLOAD_RETENTION_DAYS = env.env_int("FIDELE_IMPORT_RETENTION_DAYS", 7)
 # Whether an import writes its batches from a second thread while the next batch is read
 # (fidele.imports.pipeline.BatchWriter): None chooses by database (on for PostgreSQL, off for
 # SQLite, whose single writer gains nothing from it). Tests force it to exercise both paths.
 IMPORT_WRITER_THREAD: bool | None = None
+
+# `fidele worker` retries a database that does not answer, waiting twice as long each time up to
+# this many seconds.
+WORKER_BACKOFF_MAX_SECONDS = env.env_int("FIDELE_WORKER_BACKOFF_MAX_SECONDS", 30)
 
 TASKS = {
     "default": {

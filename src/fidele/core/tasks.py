@@ -10,11 +10,14 @@ Each app registers its recurring jobs from its AppConfig.ready() with `recurring
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from django_tasks import TaskResultStatus
+
+logger = logging.getLogger(__name__)
 
 
 def task_is_waiting(task: Any) -> bool:
@@ -50,3 +53,57 @@ def recurring_jobs() -> dict[str, ScheduleFunction]:
 def recurring_jobs_start(*, delay: timedelta) -> dict[str, bool]:
     """Queue the first run of every registered recurring job; `{name: queued}`."""
     return {name: schedule(delay=delay) for name, schedule in sorted(_recurring_jobs.items())}
+
+
+# Work a worker does once when it starts, before it takes tasks (recovering what a killed worker
+# left behind); registered like the recurring jobs, from AppConfig.ready().
+_startup_jobs: dict[str, Callable[[], Any]] = {}
+
+
+def worker_startup_register(name: str, job: Callable[[], Any]) -> None:
+    """Make `fidele worker` call `job()` when it starts (and after a database outage)."""
+    _startup_jobs[name] = job
+
+
+def worker_startup_run() -> dict[str, Any]:
+    """Run the startup jobs; one that fails is logged and does not keep the others from running,
+    except on a database error, which the worker handles (it waits for the database)."""
+    from django.db import DatabaseError
+
+    done: dict[str, Any] = {}
+    for name, job in sorted(_startup_jobs.items()):
+        try:
+            done[name] = job()
+        except DatabaseError:
+            raise
+        except Exception:
+            logger.exception("startup job %s failed", name)
+    return done
+
+
+class WorkerGone(Exception):  # noqa: N818 - the name the task's failure shows
+    """Recorded as the failure of a task whose worker stopped while running it."""
+
+
+def tasks_orphaned_fail() -> int:
+    """Mark FAILED the task runs left RUNNING by a worker that is gone (database backend only).
+
+    django-tasks-db never looks at a RUNNING row again: without this, a run whose worker was
+    killed (or lost its database while saving the result) stays "running" for ever. It is marked
+    failed, not run again: a task may have done part of its work, and the apps recover their own
+    work (sends resume from the outbox, imports are marked interrupted). Only runs whose worker
+    was a process on this machine that no longer runs are touched (`fidele worker` names itself
+    with fidele.core.claims.claimer_name); others belong to workers that may be alive."""
+    from django_tasks_db.models import DBTaskResult
+
+    from fidele.core.claims import claimer_is_gone
+
+    failed = 0
+    for result in DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING):
+        worker = (result.worker_ids or [""])[-1]
+        if claimer_is_gone(worker):
+            result.set_failed(WorkerGone(f"the worker {worker} stopped while running this task"))
+            failed += 1
+    if failed:
+        logger.warning("%s task run(s) of stopped workers marked failed", failed)
+    return failed

@@ -14,10 +14,8 @@ when its lease ran out.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +26,7 @@ from django.db.models import Count, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from fidele.compliance.models import Suppression
+from fidele.core.claims import HOST_KEY, claimer_is_gone, claimer_name  # noqa: F401 - re-exported
 from fidele.delivery.journal import journal_is_open, journal_records, journals_left
 from fidele.delivery.models import OutboxMessage
 
@@ -40,53 +39,8 @@ LEASE_SECONDS = 120
 
 
 # ---------------------------------------------------------------------------------------------
-# Who holds a claim
-
-
-def _host_key() -> str:
-    # PIDs are only comparable inside one PID namespace of one running kernel: the key names that
-    # (boot id + namespace), so two containers with the same hostname never judge each other.
-    parts = [socket.gethostname()]
-    try:
-        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
-            parts.append(handle.read().strip())
-    except OSError:
-        parts.append("?")
-    try:
-        parts.append(os.readlink("/proc/self/ns/pid"))
-    except OSError:
-        parts.append("?")
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
-HOST_KEY = _host_key()
-
-
-def claimer_name() -> str:
-    return f"{HOST_KEY}:{os.getpid()}:{os.urandom(4).hex()}"
-
-
-def claimer_is_gone(claimed_by: str) -> bool:
-    """True only when certain: the claimer was a process on this host that no longer runs."""
-    host, _, rest = claimed_by.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != HOST_KEY or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    # A zombie (killed, not yet reaped by its parent) still answers kill(0).
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+# Who holds a claim: the names and the dead-process check live in fidele.core.claims (imports
+# recovers its jobs the same way); re-exported here for the engine.
 
 
 def _journal_abandoned(claimer: str, path: Any) -> bool:

@@ -41,6 +41,14 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The lease of a running import: who runs it (fidele.core.claims.claimer_name) and when it
+    # last said so. A job whose claimer is gone, or whose heartbeat is older than the lease, is
+    # marked interrupted (fidele.imports.runner.importjobs_recover).
+    claimed_by = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When the uploaded file (personal data) was deleted: after a successful import, a discard,
+    # or by the retention job (fidele.imports.runner.uploads_retention).
+    upload_deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("import")

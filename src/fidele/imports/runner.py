@@ -12,6 +12,7 @@ import getpass
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
+from fidele.core.claims import claimer_is_gone, claimer_name
 from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
 from fidele.imports.contacts_engine import ContactImport
@@ -30,6 +32,10 @@ from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter
 from fidele.imports.reader import FileShape, ImportFileError, open_table
 
 logger = logging.getLogger(__name__)
+
+# A running import renews its lease at least every few seconds while it writes (each batch); one
+# not renewed for this long belongs to a worker that is gone, wherever it ran.
+LEASE_SECONDS = 300
 
 
 def _actor_name(actor: Actor) -> str:
@@ -60,26 +66,44 @@ def importjob_run(*, job_id: int, progress: Callable[[int], None] | None = None)
 
 def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, Any]:
     started = time.perf_counter()
-    job.status = ImportJob.Status.RUNNING
-    job.started_at = timezone.now()
-    job.rows_done = 0
-    job.save(update_fields=["status", "started_at", "rows_done"])
+    now = timezone.now()
+    claimer = claimer_name()
+    # Claimed with one conditional UPDATE: a task delivered twice runs the import once.
+    claimed = ImportJob.objects.filter(
+        pk=job.pk, status__in=(ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED)
+    ).update(
+        status=ImportJob.Status.RUNNING,
+        started_at=now,
+        rows_done=0,
+        claimed_by=claimer,
+        heartbeat_at=now,
+        summary={},
+    )
+    if not claimed:
+        job.refresh_from_db()
+        return job.summary
+    job.refresh_from_db()
     actor = job.created_by
     options = job.options or {}
     last_saved = [0.0]
+    engine: ContactImport | OrderImport | None = None
 
     def report(rows: int) -> None:
+        # The heartbeat: progress, the counts so far (what an interrupted import reports) and the
+        # renewed lease, at most twice a second.
         now = time.perf_counter()
         if now - last_saved[0] >= 0.5:
             last_saved[0] = now
-            ImportJob.objects.filter(pk=job.pk).update(rows_done=rows)
+            partial = _counts(engine.counters) if engine is not None else {}
+            ImportJob.objects.filter(pk=job.pk, claimed_by=claimer).update(
+                rows_done=rows, heartbeat_at=timezone.now(), summary=partial
+            )
         if progress:
             progress(rows)
 
     counters = Counters()
     rejects: RejectWriter | None = None
     error: str | None = None
-    engine: ContactImport | OrderImport | None = None
     try:
         shape = FileShape.from_dict(job.detected)
         table = open_table(Path(job.stored_path), shape=shape, name=job.original_name)
@@ -154,8 +178,12 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     job.error = error or ""
     job.status = ImportJob.Status.FAILED if error else ImportJob.Status.DONE
     job.finished_at = timezone.now()
+    job.claimed_by = ""
+    job.heartbeat_at = None
+    if not error:
+        # Kept after a failure, so that the user can retry (until the retention job deletes it).
+        _forget_upload(job)
     job.save()
-    _forget_upload(job)
     audit_record(
         # Run by a command or a task: the audit names it as the import did ("cli:<login>").
         actor=actor
@@ -172,13 +200,183 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     return summary
 
 
-def _forget_upload(job: ImportJob) -> None:
+def _counts(counters: Counters) -> dict[str, int]:
+    return {
+        "rows": counters.rows,
+        "created": counters.created,
+        "updated": counters.updated,
+        "merged": counters.merged,
+        "rejected": counters.rejected,
+        "skipped": counters.skipped,
+    }
+
+
+def is_upload(job: ImportJob) -> bool:
+    """Whether the job's file is ours (uploaded through the web) rather than the user's own file
+    given on the command line, which is never deleted."""
+    return uploads_dir().resolve() in Path(job.stored_path).resolve().parents
+
+
+def upload_kept(job: ImportJob) -> bool:
+    return is_upload(job) and job.upload_deleted_at is None and Path(job.stored_path).is_file()
+
+
+def _forget_upload(job: ImportJob, *, now: datetime | None = None) -> bool:
     """An uploaded file holds personal data: once imported, only the rejected rows are kept
-    (the user downloads them). Files given on the command line are the user's, left alone."""
-    path = Path(job.stored_path)
-    if uploads_dir().resolve() in path.resolve().parents:
-        path.unlink(missing_ok=True)
+    (the user downloads them). Files given on the command line are the user's, left alone.
+    Sets (does not save) `upload_deleted_at`; returns whether a file of ours was deleted."""
+    if not is_upload(job):
+        return False
+    Path(job.stored_path).unlink(missing_ok=True)
+    job.upload_deleted_at = now or timezone.now()
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery: imports whose worker is gone
+
+
+def importjobs_recover() -> list[int]:
+    """Mark failed the running imports whose worker is gone: a process on this machine that no
+    longer runs, or a lease not renewed for LEASE_SECONDS. Their rows so far are saved (each
+    batch is committed); the summary says how many, an audit entry records it, and the
+    uploaded file is kept so that the user can import it again (or discard it). Returns the
+    ids of the jobs marked."""
+    expired = timezone.now() - timedelta(seconds=LEASE_SECONDS)
+    marked = []
+    for job in ImportJob.objects.filter(status=ImportJob.Status.RUNNING).select_related(
+        "created_by"
+    ):
+        stale = job.heartbeat_at is None or job.heartbeat_at < expired
+        if (stale or claimer_is_gone(job.claimed_by)) and _interrupted_record(job):
+            marked.append(job.pk)
+    if marked:
+        logger.warning("imports %s: interrupted (their worker stopped), marked failed", marked)
+    return marked
+
+
+def _interrupted_record(job: ImportJob) -> bool:
+    options = job.options or {}
+    partial = job.summary or {}
+    rows = max(int(partial.get("rows") or 0), job.rows_done)
+    with translation.override(options.get("language") or settings.LANGUAGE_CODE):
+        error = _(
+            "Interrupted after %(rows)s rows (the import's worker stopped): the rows before are "
+            "saved; import the file again to complete it: rows already imported are recognised "
+            "and updated or skipped."
+        ) % {"rows": rows}
+    finished = timezone.now()
+    summary: dict[str, Any] = {
+        "rows": rows,
+        "created": partial.get("created", 0),
+        "updated": partial.get("updated", 0),
+        "merged": partial.get("merged", 0),
+        "rejected": partial.get("rejected", 0),
+        "rejected_file": None,
+        "seconds": round((finished - job.started_at).total_seconds(), 3)
+        if job.started_at
+        else None,
+        "skipped": partial.get("skipped", 0),
+        "import_id": job.pk,
+        "kind": job.kind,
+        "file": job.original_name,
+        "error": error,
+        "interrupted": True,
+    }
+    # Conditional on the claim it judged: a recovery running at the same time, or the import
+    # renewing its lease in between, leaves the job alone.
+    updated = ImportJob.objects.filter(
+        pk=job.pk, status=ImportJob.Status.RUNNING, claimed_by=job.claimed_by
+    ).update(
+        status=ImportJob.Status.FAILED,
+        error=error,
+        summary=summary,
+        rows_done=rows,
+        finished_at=finished,
+        claimed_by="",
+        heartbeat_at=None,
+    )
+    if not updated:
+        return False
+    audit_record(
+        actor=System(name="import recovery"),
+        action=AuditLog.Action.IMPORT,
+        object_type="imports.importjob",
+        object_id=job.pk,
+        object_repr=str(job)[:200],
+        changes={**summary, "claimed_by": job.claimed_by},
+    )
+    return True
 
 
 def run_actor_label(options: dict[str, Any]) -> str:
     return options.get("actor_name") or _actor_name(None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Retention: uploaded files hold personal data
+
+
+def uploads_retention(*, now: datetime | None = None) -> list[int]:
+    """Delete the uploaded files of jobs never started within IMPORT_UPLOAD_RETENTION_DAYS of
+    their upload (awaiting confirmation, or queued with no worker: such a job is marked failed,
+    it can no longer run), and those of failed jobs that many days after they ended (kept until
+    then for a retry). Each deletion is audited. Returns the ids of the jobs concerned."""
+    now = now or timezone.now()
+    days = settings.IMPORT_UPLOAD_RETENTION_DAYS
+    cutoff = now - timedelta(days=days)
+    Status = ImportJob.Status
+    done = []
+    never_started = ImportJob.objects.filter(
+        status__in=(Status.UPLOADED, Status.QUEUED), started_at__isnull=True, created_at__lt=cutoff
+    )
+    for job in never_started:
+        with translation.override((job.options or {}).get("language") or settings.LANGUAGE_CODE):
+            error = _(
+                "Not started within %(days)s days of its upload: the file was deleted (it holds "
+                "personal data). Upload it again to import it."
+            ) % {"days": days}
+        # Conditional on the status read: a job started meanwhile is left alone.
+        if not ImportJob.objects.filter(pk=job.pk, status=job.status).update(
+            status=Status.FAILED, error=error, finished_at=now
+        ):
+            continue
+        job.status, job.error = Status.FAILED, error
+        _forget_upload(job, now=now)
+        job.save(update_fields=["upload_deleted_at"])
+        _retention_audit(job, reason="not started")
+        done.append(job.pk)
+    ended = ImportJob.objects.filter(
+        status=Status.FAILED, upload_deleted_at__isnull=True, finished_at__lt=cutoff
+    )
+    for job in ended:
+        if _forget_upload(job, now=now):
+            job.save(update_fields=["upload_deleted_at"])
+            _retention_audit(job, reason="failed")
+            done.append(job.pk)
+    if done:
+        logger.info("imports %s: uploaded files deleted after %s days", done, days)
+    return done
+
+
+def _retention_audit(job: ImportJob, *, reason: str) -> None:
+    audit_record(
+        actor=System(name="import retention"),
+        action=AuditLog.Action.DELETE,
+        object_type="imports.importjob",
+        object_id=job.pk,
+        object_repr=str(job)[:200],
+        changes={"upload_deleted": job.original_name, "reason": reason},
+    )
+
+
+def upload_deleted_on(job: ImportJob) -> datetime | None:
+    """When the retention job will delete this job's uploaded file (None: it will not)."""
+    if not upload_kept(job):
+        return None
+    days = timedelta(days=settings.IMPORT_UPLOAD_RETENTION_DAYS)
+    if job.status == ImportJob.Status.FAILED and job.finished_at:
+        return job.finished_at + days
+    if job.started_at is None:
+        return job.created_at + days
+    return None

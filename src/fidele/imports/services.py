@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from fidele.core.actors import Actor
@@ -26,7 +26,7 @@ from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
 from fidele.imports.models import ImportJob
 from fidele.imports.reader import ImportFileError, read_preview, sniff
-from fidele.imports.runner import importjob_run, uploads_dir
+from fidele.imports.runner import importjob_run, upload_kept, uploads_dir
 from fidele.imports.tasks import run_import
 
 logger = logging.getLogger(__name__)
@@ -198,9 +198,32 @@ def import_file(
     return importjob_run(job_id=job.pk, progress=progress)
 
 
+def importjob_retry(*, job: ImportJob, actor: Actor) -> ImportJob:
+    """Queue a failed import again with the same file, mapping and options. Rows it already
+    imported are recognised (same email, external id or order id) and updated or skipped."""
+    if job.status != ImportJob.Status.FAILED or not upload_kept(job):
+        return job
+    if not ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.FAILED).update(
+        status=ImportJob.Status.QUEUED, error="", finished_at=None, rows_done=0
+    ):
+        return job
+    audit_record(
+        actor=actor,
+        action=AuditLog.Action.OTHER,
+        object_type="imports.importjob",
+        object_id=job.pk,
+        object_repr=str(job)[:200],
+        changes={"retried": job.original_name, "previous_error": job.error[:500]},
+    )
+    run_import.enqueue(job.pk)
+    job.refresh_from_db()
+    return job
+
+
 def importjob_discard(*, job: ImportJob, actor: Actor) -> None:
-    """Drop an uploaded file that the user decided not to import."""
-    if job.status != ImportJob.Status.UPLOADED:
+    """Drop an uploaded file that the user decided not to import (the job goes too), or the
+    file a failed import kept for a retry (the job stays, as the record of what happened)."""
+    if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.FAILED):
         return
     path = Path(job.stored_path)
     if Path(settings.IMPORTS_DIR).resolve() in path.resolve().parents:
@@ -213,4 +236,8 @@ def importjob_discard(*, job: ImportJob, actor: Actor) -> None:
         object_repr=str(job)[:200],
         changes={"discarded": job.original_name},
     )
-    job.delete()
+    if job.status == ImportJob.Status.UPLOADED:
+        job.delete()
+    else:
+        job.upload_deleted_at = timezone.now()
+        job.save(update_fields=["upload_deleted_at"])

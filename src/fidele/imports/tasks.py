@@ -1,14 +1,53 @@
-"""Background work for imports: thin, takes the job's id and runs the import.
+"""Background work for imports: thin, takes the job's id and runs the import; and the two
+recurring jobs that look after imports (recovery of interrupted ones, retention of uploads).
 
 The task's path (fidele.imports.tasks.run_import) is stored with every queued run: keep it."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from django_tasks import task
 
-from fidele.imports.runner import importjob_run
+from fidele.core.tasks import task_is_waiting
+from fidele.imports.runner import importjob_run, importjobs_recover, uploads_retention
+
+RECOVER_EVERY = timedelta(minutes=1)
+RETENTION_EVERY = timedelta(hours=1)
 
 
 @task(queue_name="imports")
 def run_import(job_id: int) -> None:
     importjob_run(job_id=job_id)
+
+
+@task(queue_name="imports")
+def imports_recover() -> list[int]:
+    try:
+        return importjobs_recover()
+    finally:
+        imports_recover_schedule()
+
+
+def imports_recover_schedule(*, delay: timedelta = RECOVER_EVERY) -> bool:
+    """Queue the next recovery unless one is already waiting; False when nothing was queued."""
+    if task_is_waiting(imports_recover):
+        return False
+    imports_recover.using(run_after=timezone.now() + delay).enqueue()
+    return True
+
+
+@task(queue_name="imports")
+def uploads_retain() -> list[int]:
+    try:
+        return uploads_retention()
+    finally:
+        uploads_retention_schedule()
+
+
+def uploads_retention_schedule(*, delay: timedelta = RETENTION_EVERY) -> bool:
+    if task_is_waiting(uploads_retain):
+        return False
+    uploads_retain.using(run_after=timezone.now() + delay).enqueue()
+    return True

@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/progress/", views.progress, name="progress"),
     path("<int:pk>/rejected.csv", views.rejected, name="rejected"),
     path("<int:pk>/discard/", views.discard, name="discard"),
+    path("<int:pk>/retry/", views.retry, name="retry"),
 ]

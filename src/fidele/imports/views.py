@@ -17,6 +17,7 @@ from fidele.imports import selectors, services
 from fidele.imports.forms import MappingForm, UploadForm
 from fidele.imports.models import ImportJob
 from fidele.imports.reader import DELIMITER_NAMES, FileShape, ImportFileError, read_preview
+from fidele.imports.runner import upload_deleted_on, upload_kept
 
 RUNNING = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
 
@@ -110,6 +111,7 @@ def preview(request: HttpRequest, pk: int) -> HttpResponse:
                 "pipe": _("vertical bar ( | )"),
             }.get(DELIMITER_NAMES.get(detected.get("delimiter", ""), ""), ""),
             "list_names": selectors.mailing_list_names(),
+            "upload_deleted_on": upload_deleted_on(job),
         },
         status=400 if request.method == "POST" else 200,
     )
@@ -121,6 +123,9 @@ def _job_context(job: ImportJob) -> dict:
         "job": job,
         "summary": summary,
         "running": job.status in RUNNING,
+        "upload_kept": job.status == ImportJob.Status.FAILED and upload_kept(job),
+        "upload_deleted_on": upload_deleted_on(job),
+        "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS,
         "warning_groups": summary.get("warning_groups", []),
         "warnings_sample": summary.get("warnings_sample", [])[:100],
     }
@@ -167,7 +172,24 @@ def rejected(request: HttpRequest, pk: int) -> FileResponse:
 @require_role(MARKETER)
 @require_POST
 def discard(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(ImportJob, pk=pk, status=ImportJob.Status.UPLOADED)
+    job = get_object_or_404(
+        ImportJob, pk=pk, status__in=(ImportJob.Status.UPLOADED, ImportJob.Status.FAILED)
+    )
+    if job.status == ImportJob.Status.FAILED:
+        services.importjob_discard(job=job, actor=request.user)
+        messages.info(request, _("The file was deleted; the rows already imported are kept."))
+        return redirect("imports:detail", pk=job.pk)
     services.importjob_discard(job=job, actor=request.user)
     messages.info(request, _("The file was discarded; nothing was imported."))
     return redirect("imports:list")
+
+
+@require_role(MARKETER)
+@require_POST
+def retry(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob, pk=pk, status=ImportJob.Status.FAILED)
+    if not upload_kept(job):
+        messages.error(request, _("The file is no longer kept: upload it again to import it."))
+        return redirect("imports:detail", pk=job.pk)
+    services.importjob_retry(job=job, actor=request.user)
+    return redirect("imports:detail", pk=job.pk)

@@ -1,5 +1,8 @@
 """Screens that span apps: the overview and the contact page (contact, orders, consent)."""
 
+import logging
+
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -9,6 +12,8 @@ from fidele.contacts import selectors as contact_selectors
 from fidele.contacts.forms import ContactSubscribeForm, ContactTagForm
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.permissions import VIEWER, require_role
+
+logger = logging.getLogger(__name__)
 
 
 @require_safe
@@ -60,4 +65,16 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
+    """For a load balancer or a supervisor: 200 when the database answers, 503 otherwise. The
+    body names the failure's kind only (the driver's message can hold host and user names); the
+    log has the whole message."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        logger.error("healthz: the database does not answer: %s", exc)
+        return JsonResponse(
+            {"ok": False, "database": f"unavailable ({type(exc).__name__})"}, status=503
+        )
     return JsonResponse({"ok": True})

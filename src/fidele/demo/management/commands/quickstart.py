@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -86,7 +87,11 @@ class Command(BaseCommand):
 
     def _serve(self, bind: str) -> None:
         fidele = [sys.executable, "-m", "fidele"]
-        worker = subprocess.Popen([*fidele, "worker"])  # noqa: S603 - our own module
+
+        def start_worker() -> subprocess.Popen:
+            return subprocess.Popen([*fidele, "worker"])  # noqa: S603 - our own module
+
+        worker = start_worker()
         web = subprocess.Popen(  # noqa: S603
             [
                 sys.executable,
@@ -106,7 +111,13 @@ class Command(BaseCommand):
             ]
         )
 
+        stopping = False
+        restart_at = 0.0
+        restart_delay = 1.0
+
         def stop(*_):
+            nonlocal stopping
+            stopping = True
             for process in (web, worker):
                 if process.poll() is None:
                     process.terminate()
@@ -114,7 +125,21 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         try:
-            while web.poll() is None and worker.poll() is None:
+            # The web app serves on when the worker stops (it outlives database outages, but not
+            # a bug or a kill): the worker is started again, waiting longer each time (to 60 s).
+            while web.poll() is None and not stopping:
+                if worker.poll() is not None:
+                    now = time.monotonic()
+                    if not restart_at:
+                        restart_at = now + restart_delay
+                        self.stderr.write(
+                            f"The worker stopped (exit code {worker.returncode}): "
+                            f"starting it again in {restart_delay:.0f} s."
+                        )
+                    elif now >= restart_at:
+                        worker = start_worker()
+                        restart_at = 0.0
+                        restart_delay = min(restart_delay * 2, 60.0)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     web.wait(timeout=1)
         finally:
