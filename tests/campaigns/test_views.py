@@ -564,9 +564,10 @@ def test_send_now_asks_in_a_page_of_the_app_with_the_exact_count_and_why_it_diff
     assert "confirm(" not in detail.split("send_confirm")[0][-300:]
     page = marketer_client.get(reverse("campaigns:send_confirm", args=[made.pk]))
     text = unescape(page.content.decode())
-    assert "2 people will receive it" in text
-    assert "Send to 2 people" in text
-    for reason in ("excluded list", "bounced", "suppression list"):
+    # The app's pages speak French unless the user switched.
+    assert "2 personnes la recevront" in text
+    assert "Envoyer à 2 personnes" in text
+    for reason in ("liste exclue", "en échec", "liste d'opposition"):
         assert reason in text
     from fidele.campaigns.audience import audience_breakdown
 
