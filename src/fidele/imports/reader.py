@@ -12,6 +12,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ XLSX_MAX_CELL = 32767  # Excel itself cannot hold more in a cell
 XLSX_MAX_COLUMNS = 1000  # non-empty columns; Excel allows 16 384, no customer file has 1 000
 XLSX_RATIO_FROM = 1024 * 1024  # parts smaller than this unpacked are never a bomb
 XLSX_WHOLE_PART_SHARE = 10  # a part openpyxl reads whole may take 1/10 of the unpacked limit
+
+# Characters PostgreSQL cannot store in text: NUL, and halves of a UTF-16 pair that no text
+# can encode. The importers remove them from cells with a warning (see imports/cells.py).
+REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = (",", ";", "\t", "|")
@@ -168,8 +173,8 @@ def _looks_binary(sample: bytes, encoding: str) -> bool:
     head = sample[:8192]
     if not head:
         return False
-    if b"\x00" in head:
-        return True
+    # NUL counts as any control byte: one NUL in a text file is a broken cell (the importers
+    # remove it with a warning), not a reason to refuse the whole file.
     control = sum(1 for b in head if b < 9 or 13 < b < 32)
     return control > len(head) * 0.05
 
@@ -572,7 +577,9 @@ def open_table(
         index = next((i for i, (n, _c) in enumerate(head) if n == shape.header_row), 0)
     header_number, header = head[index]
     shape.header_row = header_number
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    # A NUL (or a lone surrogate) in a column name would end up in a database key, which
+    # PostgreSQL refuses: it is not something anyone typed, so it goes.
+    header = [REFUSED_CHARACTERS.sub("", h).strip().lstrip("\ufeff") for h in header]
     while header and not header[-1]:
         header.pop()  # Excel often adds empty trailing columns
     buffered = head[index + 1 :]
