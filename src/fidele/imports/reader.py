@@ -385,7 +385,7 @@ def _too_big(name: str, part: str, limit: int) -> ImportFileError:
     )
 
 
-_CHECKED: dict[tuple[str, int, int], bool] = {}
+_CHECKED: dict[tuple[str, int, int, int, int], bool] = {}
 
 
 def _check_archive(path: Path, name: str) -> None:
@@ -402,7 +402,7 @@ def _check_archive(path: Path, name: str) -> None:
     max_ratio = settings.IMPORT_XLSX_MAX_RATIO
     try:
         stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        key = (str(path), stat.st_size, stat.st_mtime_ns, total_limit, max_ratio)
         if _CHECKED.get(key):
             return
         with zipfile.ZipFile(path) as archive:
