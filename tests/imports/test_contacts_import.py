@@ -423,3 +423,42 @@ def test_a_cell_too_long_to_be_typed_rejects_the_row_naming_the_column(write_fil
     assert rows[0]["reason"].startswith("Nom: ")
     assert "10 001" in rows[0]["reason"] and "10 000" in rows[0]["reason"]
     assert list(Contact.objects.values_list("email", flat=True)) == ["b@exemple.fr"]
+
+
+@pytest.mark.parametrize("filler", [0, 400], ids=["at the top", "after 8 kB of clean rows"])
+def test_a_nul_byte_in_a_cell_is_removed_with_a_warning_and_the_row_kept(write_file, filler):
+    # PostgreSQL refuses NUL in text: it used to fail the whole import, with no row number.
+    body = (
+        "email;prénom;nom;ville;fidélité\n"
+        + "".join(f"f{i}@exemple.fr;Prénom;Nom;Ville;or\n" for i in range(filler))
+        + "a@b.fr;Zo\x00é;Dupont;Paris;or\n"
+        "c@d.fr;Léa;Mar\x00tin\x00;Lyon;argent\x00\n"
+        "e@f.fr;Luc;Petit;Nice;bronze\n"
+    ).encode()
+    path = write_file(body, name="nul.csv")
+
+    summary = run(path)
+
+    rows = 3 + filler
+    assert (summary["rows"], summary["created"], summary["rejected"]) == (rows, rows, 0)
+    assert Contact.objects.get(email="a@b.fr").first_name == "Zoé"
+    lea = Contact.objects.get(email="c@d.fr")
+    assert (lea.last_name, lea.city, lea.attributes) == ("Martin", "Lyon", {"fidelite": "argent"})
+    removed = {
+        (w["row"], w["column"])
+        for w in summary["warnings_sample"]
+        if "cannot be stored" in w["message"]
+    }
+    first = 2 + filler
+    assert removed == {(first, "prénom"), (first + 1, "nom"), (first + 1, "fidélité")}
+
+
+def test_a_lone_surrogate_in_a_cell_is_removed_too():
+    from fidele.imports.cells import cells_without_refused
+
+    warnings = []
+    cells = cells_without_refused(
+        7, ["a@b.fr", "Ly\ud800on"], ["email", "ville"], lambda *w: warnings.append(w)
+    )
+    assert cells == ["a@b.fr", "Lyon"]
+    assert [(row, column) for row, column, _m in warnings] == [(7, "ville")]

@@ -279,3 +279,41 @@ def test_the_number_of_queries_does_not_grow_with_the_number_of_contacts(
     with django_assert_max_num_queries(6):
         table = read_csv(export_bytes("csv"))
     assert len(table) == 41 and all(row[11] == "VIP" for row in table[1:])
+
+
+CONTROL_CHARACTERS = ["\x01", "\x08", "\x0b", "\x0c", "\x1f", "\x01\x02"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("control", CONTROL_CHARACTERS)
+@pytest.mark.parametrize("first_char", list(HOSTILE))
+def test_a_control_character_before_a_formula_does_not_hide_it(db, fmt, control, first_char):
+    # Stripped after the check, "\x01=HYPERLINK(...)" became a formula again.
+    value = HOSTILE[first_char]
+    Contact.objects.create(email="victim@example.com", first_name=control + value)
+    data = export_bytes(fmt)
+    table = read_csv(data) if fmt == "csv" else read_xlsx(data)
+    expected = "'" + (value.replace("\r", "\n") if fmt == "xlsx" else value)
+    assert rows_by_email(table)["victim@example.com"]["first_name"] == expected
+
+
+def test_every_exported_xlsx_cell_is_a_string_cell_whatever_it_holds(db):
+    Contact.objects.create(
+        email="victim@example.com", first_name="#N/A", last_name="\x01=1+1", city="=SUM(A1)"
+    )
+    sheet = load_workbook(io.BytesIO(export_bytes("xlsx"))).active
+    types = {cell.data_type for line in sheet.iter_rows() for cell in line if cell.value}
+    assert types == {"s"}
+    row = rows_by_email([[c.value or "" for c in line] for line in sheet.iter_rows()])
+    assert row["victim@example.com"]["first_name"] == "#N/A"
+
+
+def test_the_xlsx_writer_types_a_formula_looking_string_as_a_string_even_unneutralised():
+    buffer = io.BytesIO()
+    exports._write_xlsx(["a", "b", "c"], [["=1+1", "#DIV/0!", "x"]], buffer)
+    sheet = load_workbook(io.BytesIO(buffer.getvalue())).active
+    assert [(c.value, c.data_type) for c in sheet[2]] == [
+        ("=1+1", "s"),
+        ("#DIV/0!", "s"),
+        ("x", "s"),
+    ]

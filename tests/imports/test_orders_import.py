@@ -184,3 +184,20 @@ def test_a_cell_too_long_to_be_typed_rejects_the_order_row_naming_the_column(cus
     assert reason.startswith("channel: ")
     assert "10 001" in reason and "10 000" in reason
     assert not Order.objects.exists()
+
+
+def test_a_nul_byte_in_an_order_cell_is_removed_with_a_warning_and_the_line_kept(
+    customers, write_file
+):
+    path = write_file(
+        (
+            "order_id;email;ordered_at;sku;product;quantity;unit_price\n"
+            "N-1;helene.dupre@orange.fr;2024-03-12;VIN-9;Ros\x00é;1;10\n"
+        ).encode(),
+        name="nul.csv",
+    )
+    summary = run(path)
+
+    assert (summary["rows"], summary["created"], summary["rejected"]) == (1, 1, 0)
+    assert OrderLine.objects.get(order__external_id="N-1").product.name == "Rosé"
+    assert [(w["row"], w["column"]) for w in summary["warnings_sample"]] == [(2, "product")]

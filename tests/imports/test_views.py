@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -267,3 +268,45 @@ def test_the_rejected_download_name_cannot_inject_a_header(marketer_client, owne
     assert "\r" not in disposition and "\n" not in disposition
     assert not response.has_header("Set-Cookie") or "a=b" not in response["Set-Cookie"]
     response.close()
+
+
+def zip_bomb_xlsx() -> bytes:
+    """A small XLSX whose only sheet unpacks to 40 MB of one repeated letter."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(["email", "nom"])
+    workbook.active.append(["a@b.fr", "PLACEHOLDER"])
+    plain = io.BytesIO()
+    workbook.save(plain)
+    bomb = io.BytesIO()
+    with (
+        zipfile.ZipFile(plain) as old,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as new,
+    ):
+        for info in old.infolist():
+            data = old.read(info.filename)
+            if info.filename != "xl/worksheets/sheet1.xml":
+                new.writestr(info, data)
+                continue
+            head, tail = data.split(b"PLACEHOLDER")
+            with new.open(info.filename, "w", force_zip64=True) as handle:
+                handle.write(head)
+                for _ in range(40):
+                    handle.write(b"a" * (1 << 20))
+                handle.write(tail)
+    return bomb.getvalue()
+
+
+def test_an_xlsx_zip_bomb_upload_is_refused_with_a_message_in_the_users_language(
+    marketer_client,
+):
+    response = marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("bombe.xlsx", zip_bomb_xlsx())},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "bombe.xlsx" in page and "bombe de décompression" in page
+    assert "Traceback" not in page
+    assert ImportJob.objects.count() == 0

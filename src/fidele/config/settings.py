@@ -128,6 +128,12 @@ IMPORT_MAX_UPLOAD_BYTES = env.env_int("FIDELE_IMPORT_MAX_UPLOAD_MB", 200) * 1024
 # Uploaded files hold personal data: those of imports not started within this many days, and of
 # failed imports (kept for a retry) this many days after they ended, are deleted.
 IMPORT_UPLOAD_RETENTION_DAYS = env.env_int("FIDELE_IMPORT_RETENTION_DAYS", 7)
+# An XLSX is a zip: what it may unpack to (all its parts together, declared and actual sizes),
+# and how much smaller than its content a part may be packed (a zip bomb packs 1000 to 1).
+IMPORT_XLSX_MAX_UNPACKED_BYTES = (
+    env.env_int("FIDELE_IMPORT_XLSX_MAX_UNPACKED_MB", 1000) * 1024 * 1024
+)
+IMPORT_XLSX_MAX_RATIO = env.env_int("FIDELE_IMPORT_XLSX_MAX_RATIO", 100)
 # Whether an import writes its batches from a second thread while the next batch is read
 # (fidele.imports.pipeline.BatchWriter): None chooses by database (on for PostgreSQL, off for
 # SQLite, whose single writer gains nothing from it). Tests force it to exercise both paths.

@@ -40,6 +40,7 @@ from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
 from fidele.imports import normalize as norm
 from fidele.imports import sql
+from fidele.imports.cells import cells_without_refused
 from fidele.imports.mapping import ATTR_PREFIX, header_key
 from fidele.imports.pipeline import (
     BATCH_ROWS,
@@ -211,6 +212,7 @@ class ContactImport:
             self.rejects.write(number, cells, reason)
 
     def read_row(self, number: int, cells: list[str]) -> Record | None:
+        cells = cells_without_refused(number, cells, self.rejects.header, self.counters.warn)
         record = Record(number, cells)
         values = record.values
         warn = self.counters.warn

@@ -38,7 +38,7 @@ from django.db import connections
 from django.db.models import Prefetch, QuerySet
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 from fidele.contacts.models import Contact, Tag
@@ -168,7 +168,9 @@ def _contact_row(contact: Contact, attr_keys: list[str]) -> list[str]:
         contact.source,
         contact.notes,
     ]
-    return [neutralise(_text(value)) for value in values]
+    # Control characters go first: stripped after neutralising, "\x01=HYPERLINK(...)" would
+    # lose its \x01 after the check and become a formula again.
+    return [neutralise(_strip_control(_text(value))) for value in values]
 
 
 def _ordered(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
@@ -220,8 +222,34 @@ def _write_csv(columns: list[str], rows: Iterable[list[str]], handle: IO[bytes])
     return count
 
 
+def _strip_control(value: str) -> str:
+    # The control characters a spreadsheet cannot hold (tab, LF and CR stay), in CSV too, so
+    # that both formats carry the same text and the formula check sees what Excel will see.
+    return ILLEGAL_CHARACTERS_RE.sub("", value)
+
+
 def _xlsx_text(value: str) -> str:
-    return ILLEGAL_CHARACTERS_RE.sub("", value)[:XLSX_MAX_CELL]
+    return _strip_control(value)[:XLSX_MAX_CELL]
+
+
+def _xlsx_row(sheet: Any, row: list[str]) -> list[Any]:
+    """The row's values for openpyxl, every one a string cell (data type "s").
+
+    openpyxl types a string starting with "=" as a formula and "#N/A" and friends as errors;
+    those (none reach here after neutralising, but the type must not depend on it) are given
+    as cells typed "s". Others are plain strings, which openpyxl types "s" itself, cheaply.
+    """
+    values: list[Any] = []
+    for value in row:
+        text = _xlsx_text(value)
+        if text.startswith("=") or text in ERROR_CODES:
+            cell = WriteOnlyCell(sheet)
+            cell._value = text  # noqa: SLF001 - the setter would type it again
+            cell.data_type = "s"
+            values.append(cell)
+        else:
+            values.append(text)
+    return values
 
 
 def _write_xlsx(columns: list[str], rows: Iterable[list[str]], handle: IO[bytes] | str) -> int:
@@ -240,9 +268,9 @@ def _write_xlsx(columns: list[str], rows: Iterable[list[str]], handle: IO[bytes]
     sheet.append(header)
     count = 0
     for row in rows:
-        # Every value is text already neutralised; no value can start with "=", so openpyxl never
-        # stores one as a formula.
-        sheet.append([_xlsx_text(value) for value in row])
+        # Every value is text already neutralised, and written as a string cell whatever it
+        # holds: no value is ever a formula.
+        sheet.append(_xlsx_row(sheet, row))
         count += 1
     workbook.save(handle)
     return count

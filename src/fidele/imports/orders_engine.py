@@ -26,6 +26,7 @@ from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.models import Contact
 from fidele.contacts.normalize import normalise_email
 from fidele.imports import normalize as norm
+from fidele.imports.cells import cells_without_refused
 from fidele.imports.pipeline import (
     BATCH_ROWS,
     MAX_CELL_CHARS,
@@ -162,6 +163,9 @@ class OrderImport:
         try:
             for number, cells in rows:
                 self.counters.rows += 1
+                cells = cells_without_refused(
+                    number, cells, self.rejects.header, self.counters.warn
+                )
                 row = self.read_row(number, cells)
                 if row is None:
                     continue

@@ -12,19 +12,35 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 # One cell may legitimately hold a long comment; a cell larger than this is a broken quote
 # swallowing the rest of the file, and csv stops there with a clear error rather than
-# reading gigabytes into memory.
-CSV_FIELD_LIMIT = 4 * 1024 * 1024
+# reading gigabytes into memory. (The importer rejects cells over 10 000 characters anyway.)
+CSV_FIELD_LIMIT = 1024 * 1024
 csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+# A record (one line, or several joined by quoted newlines) longer than this is not a row a
+# person made: lines are read at most this long, so a 66 MB one-line file never sits in memory
+# whole, nor as millions of tiny cells.
+CSV_RECORD_LIMIT = 1024 * 1024
+
+# XLSX limits (the unpacked size and compression ratio are settings, see _check_archive).
+XLSX_MAX_CELL = 32767  # Excel itself cannot hold more in a cell
+XLSX_MAX_COLUMNS = 1000  # non-empty columns; Excel allows 16 384, no customer file has 1 000
+XLSX_RATIO_FROM = 1024 * 1024  # parts smaller than this unpacked are never a bomb
+XLSX_WHOLE_PART_SHARE = 10  # a part openpyxl reads whole may take 1/10 of the unpacked limit
+
+# Characters PostgreSQL cannot store in text: NUL, and halves of a UTF-16 pair that no text
+# can encode. The importers remove them from cells with a warning (see imports/cells.py).
+REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
 
 SAMPLE_BYTES = 256 * 1024
 DELIMITERS = (",", ";", "\t", "|")
@@ -157,8 +173,8 @@ def _looks_binary(sample: bytes, encoding: str) -> bool:
     head = sample[:8192]
     if not head:
         return False
-    if b"\x00" in head:
-        return True
+    # NUL counts as any control byte: one NUL in a text file is a broken cell (the importers
+    # remove it with a warning), not a reason to refuse the whole file.
     control = sum(1 for b in head if b < 9 or 13 < b < 32)
     return control > len(head) * 0.05
 
@@ -271,23 +287,70 @@ def _clean(value: Any) -> str:
     return str(value)
 
 
+class _RecordTooLong(Exception):
+    pass
+
+
+class _BoundedLines:
+    """The lines of a text file, none longer than `limit` characters, nor any record.
+
+    csv.reader pulls lines from it; `start_record()` is called after each record it returns, so
+    that a record spread over many lines by quoted newlines is bounded too.
+    """
+
+    def __init__(self, handle: IO[str], limit: int):
+        self.handle = handle
+        self.limit = limit
+        self.taken = 0
+
+    def __iter__(self) -> _BoundedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.handle.readline(self.limit + 1)
+        if not line:
+            raise StopIteration
+        self.taken += len(line)
+        if self.taken > self.limit:
+            raise _RecordTooLong
+        return line
+
+    def start_record(self) -> None:
+        self.taken = 0
+
+
+def _size(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
 def _csv_records(path: Path, shape: FileShape, name: str) -> Iterator[tuple[int, list[str]]]:
     handle = path.open("r", encoding=shape.encoding, errors=_errors_for(shape.encoding), newline="")
     number = 0
     try:
-        reader = csv.reader(handle, delimiter=shape.delimiter or ",")
+        lines = _BoundedLines(handle, CSV_RECORD_LIMIT)
+        reader = csv.reader(lines, delimiter=shape.delimiter or ",")
         while True:
+            lines.start_record()
             try:
                 record = next(reader)
             except StopIteration:
                 return
+            except _RecordTooLong as exc:
+                raise ImportFileError(
+                    _(
+                        "%(file)s cannot be read further: a row is longer than the %(limit)s "
+                        "characters a row may hold"
+                    )
+                    % {"file": name, "limit": _size(CSV_RECORD_LIMIT)},
+                    row=number + 1,
+                ) from exc
             except csv.Error as exc:
                 message = str(exc)
                 if "field larger than field limit" in message:
                     message = _(
                         'a cell is longer than %(limit)s characters: most likely a quote (") '
                         "opened and never closed"
-                    ) % {"limit": f"{csv.field_size_limit():,}".replace(",", " ")}
+                    ) % {"limit": _size(csv.field_size_limit())}
                 raise ImportFileError(
                     _("%(file)s cannot be read further: %(error)s")
                     % {"file": name, "error": message},
@@ -305,37 +368,168 @@ def _csv_records(path: Path, shape: FileShape, name: str) -> Iterator[tuple[int,
         handle.close()
 
 
+def _unreadable_workbook(name: str, exc: BaseException) -> ImportFileError:
+    return ImportFileError(
+        _("%(file)s is not a readable Excel workbook (%(error)s).") % {"file": name, "error": exc}
+    )
+
+
+def _too_big(name: str, part: str, limit: int) -> ImportFileError:
+    return ImportFileError(
+        _(
+            "%(file)s unpacks to more than %(limit)s MB (part “%(part)s”), more than an Excel "
+            "file of customers or orders can hold: it may be a zip bomb. Save it again from Excel, "
+            "or split it."
+        )
+        % {"file": name, "part": part, "limit": _size(max(limit // (1024 * 1024), 1))}
+    )
+
+
+_CHECKED: dict[tuple[str, int, int, int, int], bool] = {}
+
+
+def _check_archive(path: Path, name: str) -> None:
+    """Refuse a zip that would unpack to too much, before openpyxl opens any part of it.
+
+    Declared sizes and compression ratios are checked from the zip's directory; the actual
+    sizes by unpacking every part once, in chunks, stopping at the first byte over a limit
+    (a zip may lie about its sizes). openpyxl reads the worksheets as a stream but the other
+    parts (shared strings, styles) whole, so those get a smaller limit each. The verdict is
+    remembered for the file as it is on disk, as a preview reopens it on each display.
+    """
+    total_limit = settings.IMPORT_XLSX_MAX_UNPACKED_BYTES
+    whole_limit = total_limit // XLSX_WHOLE_PART_SHARE
+    max_ratio = settings.IMPORT_XLSX_MAX_RATIO
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns, total_limit, max_ratio)
+        if _CHECKED.get(key):
+            return
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            declared = 0
+            for info in members:
+                limit = total_limit if _is_worksheet(info.filename) else whole_limit
+                declared += info.file_size
+                if info.file_size > limit or declared > total_limit:
+                    raise _too_big(name, info.filename, limit)
+                if info.file_size > XLSX_RATIO_FROM and info.file_size > max_ratio * max(
+                    info.compress_size, 1
+                ):
+                    raise ImportFileError(
+                        _(
+                            "%(file)s is compressed %(ratio)s times (part “%(part)s”), more "
+                            "than the %(limit)s times an Excel file ever is: it may be a zip "
+                            "bomb. Save it again from Excel."
+                        )
+                        % {
+                            "file": name,
+                            "part": info.filename,
+                            "ratio": _size(info.file_size // max(info.compress_size, 1)),
+                            "limit": max_ratio,
+                        }
+                    )
+            actual = 0
+            for info in members:
+                limit = total_limit if _is_worksheet(info.filename) else whole_limit
+                size = 0
+                with archive.open(info) as part:
+                    while chunk := part.read(1 << 20):
+                        size += len(chunk)
+                        actual += len(chunk)
+                        if size > limit or actual > total_limit:
+                            raise _too_big(name, info.filename, limit)
+    except ImportFileError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise _unreadable_workbook(name, exc) from exc
+    except Exception as exc:  # noqa: BLE001 - zlib and friends raise their own types
+        raise _unreadable_workbook(name, exc) from exc
+    if len(_CHECKED) > 100:
+        _CHECKED.clear()
+    _CHECKED[key] = True
+
+
+def _is_worksheet(part: str) -> bool:
+    return part.startswith("xl/worksheets/") and part.endswith(".xml")
+
+
 def _xlsx_records(path: Path, shape: FileShape, name: str) -> Iterator[tuple[int, list[str]]]:
+    _check_archive(path, name)
     try:
         from openpyxl import load_workbook
 
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
-        raise ImportFileError(
-            _("%(file)s is not a readable Excel workbook (%(error)s).")
-            % {"file": name, "error": exc}
-        ) from exc
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types on damaged files
-        raise ImportFileError(
-            _("%(file)s is not a readable Excel workbook (%(error)s).")
-            % {"file": name, "error": exc}
-        ) from exc
+        raise _unreadable_workbook(name, exc) from exc
     try:
-        sheet = (
-            workbook[shape.sheet] if shape.sheet in workbook.sheetnames else workbook.worksheets[0]
-        )
+        try:
+            sheet = (
+                workbook[shape.sheet]
+                if shape.sheet in workbook.sheetnames
+                else workbook.worksheets[0]
+            )
+        except Exception as exc:  # noqa: BLE001 - a workbook without a readable sheet
+            raise _unreadable_workbook(name, exc) from exc
         shape.sheet = sheet.title
-        if shape.rows_estimate is None:
-            shape.rows_estimate = sheet.max_row
+        declared_rows = getattr(sheet, "max_row", None)
+        # The <dimension> a file declares is not to be trusted: read-only openpyxl would pad
+        # every row to its width and add empty rows down to its height (A1:XFD1048576 is 17
+        # billion cells). Forget it: rows come as the file holds them.
+        sheet._max_row = sheet._max_column = None  # noqa: SLF001 - ReadOnlyWorksheet.reset_dimensions
+        if shape.rows_estimate is None and declared_rows:
+            # Only a progress hint; still never more rows than the sheet's bytes could hold.
+            part = getattr(sheet, "_worksheet_path", "")
+            try:
+                room = workbook._archive.getinfo(part).file_size // 20  # noqa: SLF001
+            except Exception:  # noqa: BLE001
+                room = declared_rows
+            shape.rows_estimate = max(min(declared_rows, room), 1)
+        where = {"file": name, "sheet": sheet.title}
         try:
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-                yield number, [_clean(value) for value in values]
+                yield number, _xlsx_cells(values, number, where)
+        except ImportFileError:
+            raise
         except Exception as exc:  # noqa: BLE001
             raise ImportFileError(
                 _("%(file)s cannot be read further: %(error)s") % {"file": name, "error": exc}
             ) from exc
     finally:
         workbook.close()
+
+
+def _xlsx_cells(values: tuple[Any, ...], number: int, where: dict[str, str]) -> list[str]:
+    from openpyxl.utils import get_column_letter
+
+    width = len(values)
+    while width and values[width - 1] is None:
+        width -= 1  # empty styled cells far to the right are not data
+    if width > XLSX_MAX_COLUMNS:
+        raise ImportFileError(
+            _(
+                "%(file)s, sheet “%(sheet)s”: a row has a value in column %(letter)s, beyond the "
+                "%(limit)s columns a file may have"
+            )
+            % {**where, "letter": get_column_letter(width), "limit": _size(XLSX_MAX_COLUMNS)},
+            row=number,
+            column=get_column_letter(width),
+        )
+    cells = []
+    for index in range(width):
+        value = values[index]
+        if isinstance(value, str) and len(value) > XLSX_MAX_CELL:
+            raise ImportFileError(
+                _(
+                    "%(file)s, sheet “%(sheet)s”: a cell holds %(size)s characters, more than "
+                    "the %(limit)s an Excel cell may hold"
+                )
+                % {**where, "size": _size(len(value)), "limit": _size(XLSX_MAX_CELL)},
+                row=number,
+                column=get_column_letter(index + 1),
+            )
+        cells.append(_clean(value))
+    return cells
 
 
 def records(
@@ -383,7 +577,9 @@ def open_table(
         index = next((i for i, (n, _c) in enumerate(head) if n == shape.header_row), 0)
     header_number, header = head[index]
     shape.header_row = header_number
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    # A NUL (or a lone surrogate) in a column name would end up in a database key, which
+    # PostgreSQL refuses: it is not something anyone typed, so it goes.
+    header = [REFUSED_CHARACTERS.sub("", h).strip().lstrip("\ufeff") for h in header]
     while header and not header[-1]:
         header.pop()  # Excel often adds empty trailing columns
     buffered = head[index + 1 :]
