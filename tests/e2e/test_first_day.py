@@ -48,6 +48,8 @@ def test_a_newcomer_imports_a_messy_french_export_and_exports_the_result(
     assert "Windows (cp1252)" in page.content()
     assert page.get_by_role("cell", name="Hélène").first.is_visible()
     page.fill("input[name=list_name]", "Newsletter")
+    # A list that does not exist yet is made only when asked for (a typo never makes one).
+    page.get_by_label("Créer cette liste").check()
     page.get_by_role("button", name="Lancer l’import").click()
 
     # The background task runs in the worker, as it would after `make run`.

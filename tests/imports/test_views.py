@@ -6,6 +6,7 @@ import csv
 import io
 import os
 import zipfile
+from html import unescape
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -63,7 +64,8 @@ def test_the_whole_flow_upload_preview_confirm_summary_and_rejected_rows(
     assert '<option value="external_id" selected>' in page
 
     response = marketer_client.post(
-        reverse("imports:preview", args=[job.pk]), mapping_post(job, list_name="Lettre")
+        reverse("imports:preview", args=[job.pk]),
+        mapping_post(job, list_name="Lettre", create_list="on"),
     )
     assert response.status_code == 302
     job.refresh_from_db()
@@ -119,9 +121,46 @@ def test_a_list_without_consent_column_needs_the_confirmation_box(marketer_clien
 
     marketer_client.post(
         reverse("imports:preview", args=[job.pk]),
-        {"col_0": "email", "list_name": "L", "consent_confirmed": "on"},
+        {"col_0": "email", "list_name": "L", "consent_confirmed": "on", "create_list": "on"},
     )
     assert Subscription.objects.get().consent_proof["user"] == "marketer-user"
+
+
+def test_a_list_name_with_a_typo_is_refused_with_the_existing_list_to_choose(marketer_client):
+    from fidele.contacts.models import MailingList
+
+    MailingList.objects.create(name="Newsletter")
+    marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("x.csv", b"email\na@x.fr\n")},
+    )
+    job = ImportJob.objects.get()
+    url = reverse("imports:preview", args=[job.pk])
+    typo = {"col_0": "email", "list_name": "Newsleter", "consent_confirmed": "on"}
+    response = marketer_client.post(url, typo)
+    assert response.status_code == 400
+    assert "Newsletter" in unescape(response.content.decode())
+    assert MailingList.objects.count() == 1 and Contact.objects.count() == 0
+    # The existing list, typed in another case, is that list.
+    marketer_client.post(url, {**typo, "list_name": "newsletter"})
+    assert MailingList.objects.count() == 1
+    assert Subscription.objects.get().mailing_list.name == "Newsletter"
+
+
+def test_a_new_list_is_made_only_when_its_creation_is_ticked(marketer_client):
+    from fidele.contacts.models import MailingList
+
+    marketer_client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("x.csv", b"email\na@x.fr\n")},
+    )
+    job = ImportJob.objects.get()
+    url = reverse("imports:preview", args=[job.pk])
+    new = {"col_0": "email", "list_name": "Salon 2026", "consent_confirmed": "on"}
+    assert marketer_client.post(url, new).status_code == 400
+    assert not MailingList.objects.exists()
+    marketer_client.post(url, {**new, "create_list": "on"})
+    assert MailingList.objects.get().name == "Salon 2026"
 
 
 def test_an_unreadable_upload_is_refused_with_a_message_on_the_form(marketer_client, fixture_file):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.utils.translation import gettext_lazy
 
 from fidele.imports.mapping import ATTR_PREFIX, IGNORE, attribute_key, fields_for
 from fidele.imports.models import ImportJob
+from fidele.imports.selectors import mailing_list_names
 
 
 class UploadForm(forms.Form):
@@ -48,9 +50,14 @@ class MappingForm(forms.Form):
         max_length=120,
         widget=forms.TextInput(attrs={"list": "list-names", "autocomplete": "off"}),
         help_text=gettext_lazy(
-            "Optional. Rows whose consent column says yes are subscribed (the list is created if "
-            "needed). Leave empty to import without subscribing anyone."
+            "Optional. Rows whose consent column says yes are subscribed. Leave empty to import "
+            "without subscribing anyone."
         ),
+    )
+    create_list = forms.BooleanField(
+        label=gettext_lazy("Create this list: it does not exist yet"),
+        required=False,
+        help_text=gettext_lazy("Tick it only for a new list, so that a typo never makes one."),
     )
     update = forms.BooleanField(
         label=gettext_lazy("Update contacts that already exist with the file's values"),
@@ -103,6 +110,7 @@ class MappingForm(forms.Form):
             self.column_names.append(field_name)
         if job.kind != ImportJob.Kind.CONTACTS:
             del self.fields["list_name"]
+            del self.fields["create_list"]
             del self.fields["consent_confirmed"]
             self.fields["update"].label = _("Replace orders that already exist with the file's")
             self.fields["update"].help_text = _(
@@ -132,6 +140,7 @@ class MappingForm(forms.Form):
                     )
                 seen[target] = name
         if self.job.kind == ImportJob.Kind.CONTACTS:
+            self._clean_list_name(data)
             if not {"email", "external_id", "first_name", "last_name"} & set(targets):
                 raise forms.ValidationError(
                     _("Choose at least one column holding an email, a customer number or a name.")
@@ -149,3 +158,30 @@ class MappingForm(forms.Form):
                     ),
                 )
         return data
+
+    def _clean_list_name(self, data: dict[str, Any]) -> None:
+        """An existing list is chosen by its name whatever its case; a name that is not a list's
+        needs `create_list` ticked, so that a typo ("Newsleter") never makes a new list."""
+        typed = " ".join((data.get("list_name") or "").split())
+        if not typed:
+            return
+        names = mailing_list_names()
+        by_lower = {name.lower(): name for name in names}
+        if typed.lower() in by_lower:
+            data["list_name"] = by_lower[typed.lower()]
+            return
+        data["list_name"] = typed
+        if data.get("create_list"):
+            return
+        close = difflib.get_close_matches(typed.lower(), list(by_lower), n=1, cutoff=0.6)
+        if close:
+            message = _(
+                "There is no list “%(typed)s”. Did you mean “%(name)s”? Choose it, or tick "
+                "“Create this list” to make a new one."
+            ) % {"typed": typed, "name": by_lower[close[0]]}
+        else:
+            message = _(
+                "There is no list “%(typed)s” yet: tick “Create this list” to make it, or choose "
+                "an existing list."
+            ) % {"typed": typed}
+        self.add_error("list_name", message)
