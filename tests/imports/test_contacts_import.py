@@ -210,14 +210,25 @@ def test_a_row_without_email_customer_number_or_name_is_rejected(write_file):
     assert "no email, customer number or name" in rejected_rows(summary)[0]["reason"]
 
 
-def test_a_100_kb_cell_rejects_its_row_naming_the_column(write_file):
-    path = write_file("email;commentaire\na@x.fr;" + "x" * 100_000 + "\nb@x.fr;ok\n")
+def test_a_100_kb_cell_costs_its_cell_not_the_customer(write_file):
+    path = write_file(
+        "email;commentaire;ville\na@x.fr;" + "x" * 100_000 + ";" + "V" * 300 + "\nb@x.fr;ok;Agen\n"
+    )
     summary = run(path)
 
+    assert (summary["created"], summary["rejected"]) == (2, 0)
+    a = Contact.objects.get(email="a@x.fr")
+    assert len(a.notes) == 10_000  # "commentaire" is read as the notes
+    assert a.city == "V" * 100
+    warnings = {(w["row"], w["column"]): w["message"] for w in summary["warnings_sample"]}
+    assert "100 000" in warnings[(2, "commentaire")] and "10 000" in warnings[(2, "commentaire")]
+    assert "300" in warnings[(2, "ville")]
+
+
+def test_a_too_long_email_or_customer_number_still_rejects_its_row(write_file):
+    summary = run(write_file("email;n client\na@x.fr;" + "9" * 70 + "\nb@x.fr;12\n"))
     assert (summary["created"], summary["rejected"]) == (1, 1)
-    row = rejected_rows(summary)[0]
-    assert row["row"] == "2"
-    assert "commentaire" in row["reason"] and "100 000" in row["reason"]
+    assert rejected_rows(summary)[0]["row"] == "2"
 
 
 def test_a_file_with_no_recognisable_column_ends_with_a_clear_message(fixture_file):
@@ -407,22 +418,25 @@ def test_a_title_line_above_the_header_is_skipped(write_file):
     assert ImportJob.objects.get().detected["header_row"] == 3
 
 
-def test_a_value_longer_than_its_field_rejects_the_row_naming_the_column(write_file):
+def test_a_value_longer_than_its_field_is_cut_with_a_warning_naming_the_column(write_file):
     summary = run(write_file("email;ville\na@x.fr;" + "Saint-" * 30 + "\n"))
-    assert summary["rejected"] == 1
-    assert rejected_rows(summary)[0]["reason"].startswith("ville: “Saint-")
+    assert (summary["created"], summary["rejected"]) == (1, 0)
+    assert Contact.objects.get().city == ("Saint-" * 30)[:100]
+    [warning] = summary["warnings_sample"]
+    assert (warning["row"], warning["column"]) == (2, "ville")
+    assert warning["message"].startswith("ville: ") and "180" in warning["message"]
 
 
-def test_a_cell_too_long_to_be_typed_rejects_the_row_naming_the_column(write_file):
+def test_a_cell_too_long_to_be_typed_is_cut_and_the_row_kept(write_file):
     summary = run(
         write_file("email;Nom\n" + "a@exemple.fr;" + "x" * 10_001 + "\nb@exemple.fr;Roy\n")
     )
 
-    rows = rejected_rows(summary)
-    assert [row["row"] for row in rows] == ["2"]
-    assert rows[0]["reason"].startswith("Nom: ")
-    assert "10 001" in rows[0]["reason"] and "10 000" in rows[0]["reason"]
-    assert list(Contact.objects.values_list("email", flat=True)) == ["b@exemple.fr"]
+    assert (summary["created"], summary["rejected"]) == (2, 0)
+    assert Contact.objects.get(email="a@exemple.fr").last_name == "x" * 100
+    [first, *_rest] = summary["warnings_sample"]
+    assert first["message"].startswith("Nom: ")
+    assert "10 001" in first["message"] and "10 000" in first["message"]
 
 
 @pytest.mark.parametrize("filler", [0, 400], ids=["at the top", "after 8 kB of clean rows"])

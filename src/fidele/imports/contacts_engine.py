@@ -50,6 +50,7 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    cell_cut,
     cell_too_long,
     overlap_writes,
 )
@@ -75,6 +76,9 @@ FIELDS = (
     "notes",
 )
 _TEXT_FIELDS = ("first_name", "last_name", "address", "city", "source")
+# What recognises a contact: a cell too long for them rejects the row (it cannot be matched);
+# any other too-long cell is cut, with a warning.
+_KEY_FIELDS = ("email", "external_id")
 # Columns read into a code ("Madame" -> "Mme", "Belgique" -> "BE"), left empty with a warning
 # when the value is unknown.
 _CODED = {
@@ -224,8 +228,13 @@ class ContactImport:
             if not raw:
                 continue
             if len(raw) > MAX_CELL_CHARS:
-                self.reject(number, cells, cell_too_long(column, len(raw)))
-                return None
+                if target in _KEY_FIELDS:
+                    # No email or customer number is that long: the row cannot be matched.
+                    self.reject(number, cells, cell_too_long(column, len(raw)))
+                    return None
+                # A long comment costs its end, not the customer.
+                warn(number, column, cell_cut(column, len(raw), MAX_CELL_CHARS))
+                raw = raw[:MAX_CELL_CHARS]
             raw = raw.strip()
             if not raw:
                 continue
@@ -294,13 +303,16 @@ class ContactImport:
         for name, limit, column in self.limited:
             value = values.get(name)
             if value is not None and len(value) > limit:
-                self.reject(
-                    number,
-                    cells,
-                    _("%(column)s: “%(value)s…” is longer than %(limit)s characters")
-                    % {"column": column, "value": value[:30], "limit": limit},
-                )
-                return None
+                if name in _KEY_FIELDS:
+                    self.reject(
+                        number,
+                        cells,
+                        _("%(column)s: “%(value)s…” is longer than %(limit)s characters")
+                        % {"column": column, "value": value[:30], "limit": limit},
+                    )
+                    return None
+                warn(number, column, cell_cut(column, len(value), limit))
+                values[name] = value[:limit]
         if not (values.keys() & _IDENTITY_FIELDS):
             self.reject(number, cells, _("no email, customer number or name"))
             return None

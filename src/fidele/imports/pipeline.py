@@ -45,6 +45,15 @@ def cell_too_long(column: str, size: int) -> str:
     }
 
 
+def cell_cut(column: str, size: int, limit: int) -> str:
+    """The warning for a cell longer than its field may hold, cut to fit (the row is kept)."""
+    return _("%(column)s: cut to %(limit)s characters (the cell held %(size)s)") % {
+        "column": column,
+        "size": f"{size:,}".replace(",", " "),
+        "limit": f"{limit:,}".replace(",", " "),
+    }
+
+
 @dataclass
 class ImportOptions:
     kind: str
