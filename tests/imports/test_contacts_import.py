@@ -476,3 +476,40 @@ def test_a_lone_surrogate_in_a_cell_is_removed_too():
     )
     assert cells == ["a@b.fr", "Lyon"]
     assert [(row, column) for row, column, _m in warnings] == [(7, "ville")]
+
+
+def test_the_rejected_rows_file_once_corrected_imports_again_without_its_extra_columns(
+    write_file, tmp_path
+):
+    from django.utils import translation
+
+    with translation.override("fr"):
+        summary = run(
+            write_file(
+                "email;téléphone;ville\njean@x;+33 6 12 34 56 78;Agen\nok@x.fr;06 11 22 33 44;Pau\n"
+            )
+        )
+    rejected = tmp_path / "r.csv"
+    text = open(summary["rejected_file"], encoding="utf-8-sig").read()
+    header, row, *_ = text.splitlines()
+    assert header == "email;téléphone;ville;ligne;motif"
+    # The phone comes back as written, the reason in French.
+    assert row.startswith("jean@x;+33 6 12 34 56 78;Agen;2;")
+    assert "la partie après le @ n’a pas de point" in row
+    rejected.write_text(text.replace("jean@x;", "jean@x.fr;"), encoding="utf-8-sig")
+    again = run(rejected)
+    assert (again["created"], again["rejected"]) == (1, 0)
+    jean = Contact.objects.get(email="jean@x.fr")
+    assert jean.phone == "+33612345678"
+    assert jean.attributes == {}  # "ligne" and "motif" are not custom fields
+
+
+def test_an_email_problem_is_explained_in_the_users_language():
+    from django.utils import translation
+
+    from fidele.contacts.normalize import normalise_email
+
+    with translation.override("fr"):
+        assert "il manque le @" in normalise_email("jean.dupont.fr")[1]
+    with translation.override("en"):
+        assert "the @ is missing" in normalise_email("jean.dupont.fr")[1]

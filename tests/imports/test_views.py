@@ -89,7 +89,7 @@ def test_the_whole_flow_upload_preview_confirm_summary_and_rejected_rows(
             io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig")), delimiter=";"
         )
     )
-    assert [r["row"] for r in rows] == ["6"]
+    assert [r["ligne"] for r in rows] == ["6"]  # in the user's language (French)
     assert AuditLog.objects.filter(action="import", actor__username="marketer-user").count() == 1
 
 

@@ -22,6 +22,7 @@ from functools import lru_cache
 import phonenumbers
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from email_validator import EmailNotValidError, validate_email
 
 
@@ -74,9 +75,62 @@ def normalise_email(raw: str) -> tuple[str | None, str | None]:
     except EmailNotValidError as exc:
         return None, _("invalid email address “%(value)s”: %(reason)s") % {
             "value": raw.strip()[:100],
-            "reason": str(exc),
+            "reason": email_problem_text(str(exc)),
         }
     return info.normalized.lower(), None
+
+
+# email-validator explains in English; the common reasons are said again in the user's language
+# (the beginning of its message -> ours). Others are shown as the library wrote them.
+_EMAIL_PROBLEMS = (
+    ("An email address must have an @-sign", gettext_lazy("the @ is missing")),
+    ("There must be something after the @-sign", gettext_lazy("nothing after the @")),
+    ("There must be something before the @-sign", gettext_lazy("nothing before the @")),
+    (
+        "The part after the @-sign is not valid. It should have a period",
+        gettext_lazy("the part after the @ has no dot (e.g. orange.fr)"),
+    ),
+    (
+        "The part after the @-sign is not valid. It is not within a valid top-level domain",
+        gettext_lazy("the part after the @ does not end like a real domain (.fr, .com...)"),
+    ),
+    ("An email address cannot have two periods in a row", gettext_lazy("two dots in a row")),
+    (
+        "An email address cannot have a period and a hyphen next to each other",
+        gettext_lazy("a dot and a hyphen side by side"),
+    ),
+    (
+        "The email address contains invalid characters before the @-sign",
+        gettext_lazy("characters not allowed before the @"),
+    ),
+    (
+        "The part after the @-sign contains invalid characters",
+        gettext_lazy("characters not allowed after the @"),
+    ),
+    ("The email address contains an invalid character", gettext_lazy("a character not allowed")),
+    ("The email address is too long", gettext_lazy("the address is too long")),
+    ("There can't be anything after the email address", gettext_lazy("text after the address")),
+    (
+        "The part after the @-sign is a special-use or reserved name",
+        gettext_lazy("the part after the @ is a reserved name that receives no email"),
+    ),
+    (
+        "A display name and angle brackets around the email address",
+        gettext_lazy("a name or angle brackets around the address"),
+    ),
+    (
+        'The email address has the "small commercial at" character',
+        gettext_lazy("an @ that is not the real @"),
+    ),
+)
+
+
+def email_problem_text(message: str) -> str:
+    """email-validator's reason, in the user's language when it is a common one."""
+    for beginning, text in _EMAIL_PROBLEMS:
+        if message.startswith(beginning):
+            return str(text)
+    return message
 
 
 def email_clean(value: str | None) -> str | None:

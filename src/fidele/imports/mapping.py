@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from fidele.contacts.fields import IMPORTABLE_FIELDS
+from fidele.imports.pipeline import REJECT_COLUMNS
 
 IGNORE = ""
 ATTR_PREFIX = "attr."
@@ -398,15 +401,29 @@ def guess_field(kind: str, header: str) -> str | None:
     return (_ORDER_INDEX if kind == "orders" else _CONTACT_INDEX).get(header_key(header))
 
 
+def _reject_column_names() -> set[str]:
+    """The last two columns of a rejected-rows file (fidele.imports.pipeline.REJECT_COLUMNS), as
+    every language of the app names them."""
+    names = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            names.update(header_key(str(label)) for label in REJECT_COLUMNS.values())
+    return names
+
+
 def propose_mapping(kind: str, header: list[str]) -> list[str]:
     """One target per column. A field claimed by an earlier column is not given twice: for
     contacts the later column becomes a custom attribute (a second phone is kept, not dropped);
     for orders it is ignored."""
     taken: set[str] = set()
     mapping: list[str] = []
+    ignored = _reject_column_names()
     for position, name in enumerate(header):
         field = guess_field(kind, name)
-        if field and field not in taken:
+        if header_key(name) in ignored and position >= len(header) - 2:
+            # The row number and reason of a rejected-rows file, imported again once corrected.
+            mapping.append(IGNORE)
+        elif field and field not in taken:
             taken.add(field)
             mapping.append(field)
         elif kind == "contacts" and name.strip():

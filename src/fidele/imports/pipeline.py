@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from fidele.core.actors import Actor
 
@@ -27,11 +28,22 @@ _QUOTED = re.compile(r"“[^”]*”")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A number as people write one ("+33 6 12 34 56 78", "-12,50"): a spreadsheet reads it as a
+# number, never as a formula that calls anything.
+_PLAIN_NUMBER = re.compile(r"[+-][\d\s().,]*\d[\d\s().,]*")
+
+
 def neutralise(value: str) -> str:
     """Spreadsheets run a cell starting with = + - @ (or tab / CR before one) as a formula."""
     if value and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
+
+
+def _neutralise_for_reimport(value: str) -> str:
+    # The rejected rows go back to the user to be corrected and imported again: a phone written
+    # "+33 6 12 34 56 78" must come back as it was written, not as "'+33 6 12 34 56 78".
+    return value if _PLAIN_NUMBER.fullmatch(value or "") else neutralise(value)
 
 
 def cell_too_long(column: str, size: int) -> str:
@@ -68,8 +80,13 @@ class ImportOptions:
     progress: Callable[[int], None] | None = None
 
 
+# The two columns the rejected-rows file adds, in the user's language; an import of that file
+# (corrected) recognises them in either language and ignores them (fidele.imports.mapping).
+REJECT_COLUMNS = {"row": gettext_lazy("row"), "reason": gettext_lazy("reason")}
+
+
 class RejectWriter:
-    """The rejected rows as a CSV: the file's own columns, then `row` and `reason`.
+    """The rejected rows as a CSV: the file's own columns, then the row number and the reason.
 
     Opened on the first rejected row only, so a clean import leaves no empty file behind. UTF-8
     with a BOM and `;` so that a French Excel opens it with its accents and its columns.
@@ -90,13 +107,14 @@ class RejectWriter:
             self.path = directory / f"{self.prefix}-{secrets.token_hex(6)}.csv"
             self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._handle, delimiter=";")
-            self._writer.writerow([neutralise(h) for h in [*self.header, "row", "reason"]])
+            extra = [str(REJECT_COLUMNS["row"]), str(REJECT_COLUMNS["reason"])]
+            self._writer.writerow([neutralise(h) for h in [*self.header, *extra]])
         width = len(self.header)
         padded = list(cells[:width]) + [""] * (width - len(cells))
         extra = [c for c in cells[width:] if c]
         if extra:  # cells beyond the header are kept rather than silently dropped
             padded[-1:] = [" | ".join([padded[-1], *extra])] if padded else extra
-        self._writer.writerow([neutralise(c) for c in [*padded, str(row), reason]])
+        self._writer.writerow([_neutralise_for_reimport(c) for c in [*padded, str(row), reason]])
         self.count += 1
 
     def close(self) -> None:
