@@ -490,7 +490,8 @@ def test_the_rejected_rows_file_once_corrected_imports_again_without_its_extra_c
             )
         )
     rejected = tmp_path / "r.csv"
-    text = open(summary["rejected_file"], encoding="utf-8-sig").read()
+    with open(summary["rejected_file"], encoding="utf-8-sig") as handle:
+        text = handle.read()
     header, row, *_ = text.splitlines()
     assert header == "email;téléphone;ville;ligne;motif"
     # The phone comes back as written, the reason in French.
