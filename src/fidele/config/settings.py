@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +29,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "fidele.core",
     "fidele.accounts",
     "fidele.contacts",
@@ -55,6 +57,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "fidele.core.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the login page's lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fidele.config.urls"
@@ -84,6 +88,24 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any login attempt from a locked-out address or for a locked-out account.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after FIDELE_LOGIN_FAILURE_LIMIT failed logins from one address,
+# or for one account, further attempts from that address or for that account are refused for
+# FIDELE_LOGIN_LOCKOUT_MINUTES (each new attempt during the lockout starts it again). The two
+# counts are separate, so a flood from one address locks that address, not the accounts tried
+# from elsewhere, unless one account itself is tried that many times.
+AXES_FAILURE_LIMIT = env.env_int("FIDELE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("FIDELE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fidele.accounts.views.login_locked_out"
+# Attempts are in the database (and the audit log, core/signals.py); no admin site here.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -180,6 +202,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.env_str("FIDELE_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Each failed login is in the audit log; axes logs lockouts as warnings.
+        "axes": {"level": "WARNING"},
         "django.request": {"filters": ["permission_denied"]},
     },
 }
