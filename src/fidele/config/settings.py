@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 from fidele.config import env
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "fidele.core.middleware.LoginRequiredMiddleware",
     # Last, as django-axes asks: turns a locked-out login into the login page's lockout answer.
@@ -137,12 +139,46 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Served over https (FIDELE_BASE_URL says so): cookies only travel over https. Behind a reverse
+# proxy that ends TLS, FIDELE_TRUST_X_FORWARDED_PROTO=1 lets the proxy's X-Forwarded-Proto say
+# that a request came in over https (only set it when the proxy always sets or replaces that
+# header: otherwise any client could claim https). HSTS (FIDELE_HSTS_SECONDS, off by default:
+# once sent, browsers refuse plain http for that long) is sent on https responses only.
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = env.env_bool("FIDELE_SECURE_COOKIES", BASE_URL.startswith("https://"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env.env_bool("FIDELE_TRUST_X_FORWARDED_PROTO", False)
+    else None
+)
+SECURE_HSTS_SECONDS = env.env_int("FIDELE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.env_bool("FIDELE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): the app serves every script, style and font itself.
+# Scripts only from files of the app. Inline event handlers are still allowed (script-src-attr):
+# three confirmations of the campaign page use onsubmit, until they move into campaigns' script.
+# Styles: the templates have <style> blocks and style attributes. Images from anywhere over
+# http(s): the email previews (and the Outbox) show the campaign's images where they are hosted.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "script-src-attr": [UNSAFE_INLINE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:", "http:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
