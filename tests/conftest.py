@@ -51,15 +51,10 @@ def viewer_client(client, viewer):
 @pytest.fixture(autouse=True)
 def _login_lockouts_reset(request, django_db_blocker):
     """No test inherits another's failed logins. django-axes keeps them in the database, which
-    each test rolls back or flushes; this also clears them for a test that commits them some
-    other way (a live server, a second connection)."""
+    each test rolls back; a test that commits (a live server for the browser, a transactional
+    test) also has its attempts cleared here."""
     yield
-    uses_db = request.node.get_closest_marker("django_db") or {
-        "db",
-        "transactional_db",
-        "live_server",
-    } & set(request.fixturenames)
-    if uses_db:
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
         from axes.utils import reset
 
         with django_db_blocker.unblock():

@@ -23,6 +23,14 @@ from fidele.accounts.models import User
 from fidele.core.permissions import OWNER, require_role
 
 
+def login_attempt_username(request: HttpRequest, credentials: Any = None) -> str:
+    """The username django-axes counts a login attempt against (settings.AXES_USERNAME_CALLABLE):
+    what was typed, cut to a username's longest (150), so that a long one is one more failed
+    login rather than a database error on axes' own column."""
+    typed = credentials.get("username") if credentials else request.POST.get("username")
+    return str(typed or "")[: User._meta.get_field("username").max_length]
+
+
 def login_locked_out(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
 ) -> HttpResponse:

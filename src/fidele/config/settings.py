@@ -105,6 +105,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("FIDELE_LOGIN_LOCKOUT_MINUTES"
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "fidele.accounts.views.login_locked_out"
+AXES_USERNAME_CALLABLE = "fidele.accounts.views.login_attempt_username"
 # Attempts are in the database (and the audit log, core/signals.py); no admin site here.
 AXES_ENABLE_ADMIN = False
 AXES_VERBOSE = False
