@@ -116,6 +116,16 @@ def test_a_failed_login_is_in_the_audit_log_without_the_password(client):
     assert "Sup3r-secret-guess" not in stored and "********" not in stored
 
 
+def test_the_owner_reads_failed_logins_in_the_audit_log_page(client, owner):
+    lea = make_user(username="lea")
+    attempt(client, "lea")
+    entry = AuditLog.objects.get(action=AuditLog.Action.LOGIN_FAILED)
+    assert (entry.object_type, entry.object_id) == ("accounts.user", str(lea.pk))
+    client.force_login(owner)
+    page = client.get("/audit/").content.decode()
+    assert "A échoué à se connecter" in page and ATTACKER in page and "lea" in page
+
+
 def test_an_unknown_username_is_recorded_as_typed_and_cut_to_the_columns_size(client):
     # 400 characters overflowed axes' own column (a 500 on PostgreSQL).
     response = attempt(client, "x" * 400)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.dispatch import receiver
 
@@ -47,11 +48,21 @@ def audit_login_failed(sender: Any, credentials: dict, request: Any = None, **kw
     if request is None:
         return
     username = str((credentials or {}).get("username") or "")[:150]
+    users = get_user_model()
+    # The account tried, when it exists (the audit log page then links to it).
+    account_id = (
+        users._default_manager.filter(**{users.USERNAME_FIELD: username})
+        .values_list("pk", flat=True)
+        .first()
+        if username
+        else None
+    )
     audit_record(
         actor=LOGIN_PAGE,
         actor_label=username or LOGIN_PAGE.label,
         action=AuditLog.Action.LOGIN_FAILED,
-        object_type="login",
+        object_type=users._meta.label_lower,
+        object_id=account_id or "",
         object_repr=username,
         ip_address=request.META.get("REMOTE_ADDR") or None,
     )
