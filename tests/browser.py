@@ -44,14 +44,26 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
+    """A page whose test fails if the browser reports a Content-Security-Policy violation (the
+    policy is in config/settings.py: a page that needs more than it allows is broken)."""
     context = browser.new_context(locale="fr-FR", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -78,7 +90,8 @@ def axe_violations():
     """Serious and critical WCAG 2.1 A/AA violations axe-core finds on the page."""
 
     def check(page) -> list[dict]:
-        page.add_script_tag(content=AXE_JS.read_text(encoding="utf-8"))
+        # Evaluated rather than added as an inline <script>, which the page's CSP refuses.
+        page.evaluate(AXE_JS.read_text(encoding="utf-8"))
         result = page.evaluate(
             """async () => await axe.run(document, {runOnly: {type: 'tag',
                  values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"""

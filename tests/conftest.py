@@ -46,3 +46,16 @@ def marketer_client(client, marketer):
 def viewer_client(client, viewer):
     client.force_login(viewer)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _login_lockouts_reset(request, django_db_blocker):
+    """No test inherits another's failed logins. django-axes keeps them in the database, which
+    each test rolls back; a test that commits (a live server for the browser, a transactional
+    test) also has its attempts cleared here."""
+    yield
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        from axes.utils import reset
+
+        with django_db_blocker.unblock():
+            reset()

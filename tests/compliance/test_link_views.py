@@ -276,6 +276,20 @@ def test_a_forged_token_gets_an_error_page(client):
     assert subscription(outbox.contact).status == Subscription.Status.SUBSCRIBED
 
 
+@pytest.mark.parametrize("prefix", ["/t/u/", "/t/p/"])
+@pytest.mark.parametrize(
+    "token", ["1.AAAAAAAAAAAAAAA%C3%A9", "%C3%A9.AAAAAAAAAAAAAAAA", "%D9%A1.AAAAAAAAAAAAAAAA"]
+)
+def test_a_non_ascii_token_gets_the_bad_link_page_not_a_server_error(client, prefix, token):
+    outbox = make_outbox()
+    response = client.get(f"{prefix}{token}/")
+    assert response.status_code == 400
+    assert "Ce lien ne fonctionne pas" in response.content.decode()
+    response = client.post(f"{prefix}{token}/", {"List-Unsubscribe": "One-Click"})
+    assert response.status_code in (400, 403)
+    assert subscription(outbox.contact).status == Subscription.Status.SUBSCRIBED
+
+
 def test_a_token_made_for_another_purpose_does_not_unsubscribe(client):
     outbox = make_outbox()
     token = token_make(purpose="open", subject_id=outbox.pk)

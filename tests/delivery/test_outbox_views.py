@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from email.message import EmailMessage
 from html import unescape
 
@@ -117,7 +118,9 @@ def test_a_message_shows_headers_html_in_a_sandboxed_frame_and_text(viewer_clien
     message = captured(html='<p onclick="x()">Bonjour</p><script>alert(1)</script>')
     response = viewer_client.get(reverse("delivery:outbox_detail", args=[message.pk]))
     html = response.content.decode()
-    assert "List-Unsubscribe" in html and "https://app.example/t/u/abc" in html
+    # The header is shown, its live unsubscribe link is not (finding: the Outbox acted as the
+    # recipient); the link used to be asserted here.
+    assert "List-Unsubscribe" in html and "https://app.example/t/u/abc" not in html
     assert "la foire aux vins commence." in html
     frame = html.split("<iframe", 1)[1].split(">", 1)[0]
     assert 'sandbox=""' in frame
@@ -125,9 +128,9 @@ def test_a_message_shows_headers_html_in_a_sandboxed_frame_and_text(viewer_clien
     assert "<script>alert(1)</script>" in unescape(frame)
 
 
-def test_the_raw_source_downloads_as_an_eml_file(viewer_client):
+def test_the_raw_source_downloads_as_an_eml_file(marketer_client):
     message = captured()
-    response = viewer_client.get(reverse("delivery:outbox_raw", args=[message.pk]))
+    response = marketer_client.get(reverse("delivery:outbox_raw", args=[message.pk]))
     assert response["Content-Type"] == "message/rfc822"
     assert f'filename="message-{message.pk}.eml"' in response["Content-Disposition"]
     assert b"Subject: Bonjour" in response.content
@@ -140,9 +143,116 @@ def test_every_role_reads_the_outbox(request, role_client):
     for url in (
         reverse("delivery:outbox"),
         reverse("delivery:outbox_detail", args=[message.pk]),
-        reverse("delivery:outbox_raw", args=[message.pk]),
     ):
         assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("role_client", ["owner_client", "marketer_client"])
+def test_the_roles_that_may_export_download_the_eml(request, role_client):
+    client = request.getfixturevalue(role_client)
+    message = captured()
+    assert client.get(reverse("delivery:outbox_raw", args=[message.pk])).status_code == 200
+    page = client.get(reverse("delivery:outbox_detail", args=[message.pk])).content.decode()
+    assert reverse("delivery:outbox_raw", args=[message.pk]) in page
+
+
+def test_the_viewer_reads_a_message_but_cannot_download_it(viewer_client):
+    # The viewer role "reads only" and may not export: the .eml is an export.
+    message = captured()
+    assert viewer_client.get(reverse("delivery:outbox_raw", args=[message.pk])).status_code == 403
+    page = viewer_client.get(reverse("delivery:outbox_detail", args=[message.pk]))
+    assert page.status_code == 200
+    assert reverse("delivery:outbox_raw", args=[message.pk]) not in page.content.decode()
+
+
+# --- the recipient's live links stay out of the page ---------------------------------------
+
+
+def sent_with_live_links(settings):
+    """A captured message as the send engine writes it: tracked links, open pixel, unsubscribe
+    link and mailto in List-Unsubscribe, VERP Return-Path."""
+    from fidele.delivery.mime import return_path_for, unsubscribe_mailto
+    from fidele.tracking.links import RecipientLinks
+    from fidele.tracking.tokens import token_make
+    from tests.factories import make_outbox
+
+    settings.FIDELE_RETURN_PATH = "bounces@cave-de-lea.fr"
+    settings.FIDELE_VERP = True
+    outbox = make_outbox()
+    links = RecipientLinks(outbox.pk, base_url="https://fidele.cave-de-lea.fr")
+    target = "https://cave-de-lea.fr/foire?utm_source=fidele&x=1"
+    preferences = token_make(purpose="preferences", subject_id=outbox.contact_id)
+    html = (
+        f'<p><a href="{links.click_url(target)}">La foire</a></p>'
+        f'<p><a href="{links.unsubscribe_url()}">Se désinscrire</a> '
+        f'<a href="https://fidele.cave-de-lea.fr/t/p/{preferences}/">Préférences</a></p>'
+        f'<img src="{links.open_pixel_url()}" width="1" height="1" alt="">'
+    )
+    text = f"La foire : {links.click_url(target)}\nSe désinscrire : {links.unsubscribe_url()}\n"
+    message = EmailMessage()
+    message["From"] = "Cave <cave@cave-de-lea.fr>"
+    message["To"] = outbox.email
+    message["Subject"] = "La foire"
+    message["Return-Path"] = return_path_for(outbox_id=outbox.pk, from_email="cave@cave-de-lea.fr")
+    mailto = unsubscribe_mailto(token=links.unsubscribe_token, from_email="cave@cave-de-lea.fr")
+    message["List-Unsubscribe"] = f"<{links.unsubscribe_url()}>, <{mailto}>"
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    stored = CapturedMessage.objects.create(
+        sender="cave@cave-de-lea.fr",
+        recipients=[outbox.email],
+        subject="La foire",
+        message_id="<2@example.com>",
+        raw=message.as_bytes(),
+    )
+    tokens = {
+        links.unsubscribe_token,
+        preferences,
+        token_make(purpose="open", subject_id=outbox.pk),
+        token_make(purpose="click", subject_id=outbox.pk, extra=target),
+        token_make(purpose="bounce", subject_id=outbox.pk),
+    }
+    return stored, tokens, target
+
+
+def test_the_outbox_page_serves_no_live_token_nor_tracking_url(viewer_client, settings):
+    stored, tokens, target = sent_with_live_links(settings)
+    response = viewer_client.get(reverse("delivery:outbox_detail", args=[stored.pk]))
+    page = unescape(response.content.decode())
+    for token in tokens:
+        assert token not in page
+    for path in ("/t/u/", "/t/p/", "/t/o/", "/t/c/"):
+        assert path not in page
+    # The tracked link is shown as its destination, and the page says why.
+    assert target in page
+    assert "links-inactive" in page
+    assert "List-Unsubscribe" in page and "Return-Path" in page
+
+
+def test_reading_a_message_in_the_outbox_records_no_open_and_unsubscribes_nobody(
+    viewer_client, settings
+):
+    from fidele.contacts.models import Subscription
+    from fidele.tracking.models import EmailEvent
+
+    stored, _tokens, _target = sent_with_live_links(settings)
+    page = unescape(
+        viewer_client.get(reverse("delivery:outbox_detail", args=[stored.pk])).content.decode()
+    )
+    # Follow every address the page (and the message frame in it) would load or link to.
+    for url in set(re.findall(r'(?:src|href)="(https?://[^"]+|/[^"]*)"', page)):
+        if url.startswith("/t/") or "/t/" in url:
+            viewer_client.get(url)
+            viewer_client.post(url, {"List-Unsubscribe": "One-Click"})
+    assert not EmailEvent.objects.exists()
+    assert not Subscription.objects.exclude(status=Subscription.Status.SUBSCRIBED).exists()
+
+
+def test_text_that_only_looks_like_a_token_is_left_alone():
+    from fidele.delivery.views import links_neutralise
+
+    text = "Voir www.abcdefghijklmnop-q et le fichier 12.AAAAAAAAAAAAAAAA."
+    assert links_neutralise(text, html=False) == text
 
 
 def test_the_outbox_needs_a_login(client):

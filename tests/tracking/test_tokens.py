@@ -37,6 +37,27 @@ def test_malformed_tokens_are_refused_cleanly(garbage):
         token_read(purpose="unsubscribe", token=garbage)
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "1.AAAAAAAAAAAAAAAé",  # a non-ASCII signature: compare_digest refuses such str
+        "é.AAAAAAAAAAAAAAAA",
+        "١.AAAAAAAAAAAAAAAA",  # an Arabic-Indic digit, which int() would read as 1
+        "1.AAAAAAAAAAAAAAA\x00",
+        "1 .AAAAAAAAAAAAAAAA",
+    ],
+)
+def test_non_ascii_or_odd_characters_in_a_token_are_a_bad_token(garbage):
+    with pytest.raises(BadToken):
+        token_read(purpose="unsubscribe", token=garbage)
+
+
+def test_a_valid_token_with_a_non_ascii_twin_digit_is_refused():
+    token = token_make(purpose="unsubscribe", subject_id=1)
+    with pytest.raises(BadToken):
+        token_read(purpose="unsubscribe", token="١" + token[1:])
+
+
 def test_tokens_change_with_the_secret_key(settings):
     token = token_make(purpose="unsubscribe", subject_id=1)
     settings.SECRET_KEY = "another-secret-key-entirely-different-from-the-first-one"

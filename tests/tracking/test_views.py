@@ -136,3 +136,25 @@ def test_a_bad_click_link_gets_an_error_page_in_french_unless_another_language_i
     english = client.get("/t/c/1.AAAAAAAAAAAAAAAA/?u=https%3A%2F%2Fcave-de-lea.fr%2F&lang=en")
     assert english["Content-Language"] == "en"
     assert "This link does not work" in english.content.decode()
+
+
+# --- tokens with characters no token has -----------------------------------------------------
+
+
+NON_ASCII_TOKENS = ["1.AAAAAAAAAAAAAAA%C3%A9", "%C3%A9.AAAAAAAAAAAAAAAA", "%D9%A1.AAAAAAAAAAAAAAAA"]
+
+
+@pytest.mark.parametrize("token", NON_ASCII_TOKENS)
+def test_a_non_ascii_click_token_is_a_bad_link_not_a_server_error(client, token):
+    response = client.get(f"/t/c/{token}/?u=https%3A%2F%2Fcave-de-lea.fr%2F")
+    assert response.status_code == 400
+    assert "Ce lien ne fonctionne pas" in response.content.decode()
+
+
+@pytest.mark.parametrize("token", NON_ASCII_TOKENS)
+def test_a_non_ascii_open_token_still_answers_the_image_and_records_nothing(client, token):
+    make_outbox()
+    response = client.get(f"/t/o/{token}.gif")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/gif"
+    assert not EmailEvent.objects.exists()

@@ -1,20 +1,57 @@
-"""User management, for owners only (a marketer or viewer gets 403 on every one of these)."""
+"""User management, for owners only (a marketer or viewer gets 403 on every one of these); and the
+login page's answer to a locked-out login (django-axes)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from fidele.accounts import services
 from fidele.accounts.forms import PasswordSetForm, UserCreateForm, UserEditForm
 from fidele.accounts.models import User
 from fidele.core.permissions import OWNER, require_role
+
+
+def login_attempt_username(request: HttpRequest, credentials: Any = None) -> str:
+    """The username django-axes counts a login attempt against (settings.AXES_USERNAME_CALLABLE):
+    what was typed, cut to a username's longest (150), so that a long one is one more failed
+    login rather than a database error on axes' own column."""
+    typed = credentials.get("username") if credentials else request.POST.get("username")
+    return str(typed or "")[: User._meta.get_field("username").max_length]
+
+
+def login_locked_out(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials: Any = None
+) -> HttpResponse:
+    """django-axes' answer to a login attempt from a locked-out address or for a locked-out
+    account (settings.AXES_LOCKOUT_CALLABLE): the login page again, saying why and for how
+    long, with 429 Too Many Requests. The username typed is not echoed back."""
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    message = ngettext(
+        "Too many failed login attempts. Logging in is blocked for %(minutes)s minute: "
+        "try again later, or ask an owner of this Fidèle to set a new password for you.",
+        "Too many failed login attempts. Logging in is blocked for %(minutes)s minutes: "
+        "try again later, or ask an owner of this Fidèle to set a new password for you.",
+        minutes,
+    ) % {"minutes": minutes}
+    next_url = request.POST.get("next", "") if request.method == "POST" else ""
+    return render(
+        request,
+        "accounts/login.html",
+        {"form": AuthenticationForm(request), "locked_out": message, "next": next_url},
+        status=429,
+    )
 
 
 def _apply_errors(form, error: ValidationError) -> None:

@@ -46,14 +46,17 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     value = _raw(name)
     if value in (None, ""):
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} is not an integer") from exc
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{name}={value!r} is below its minimum, {minimum}")
+    return number
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
 
 from fidele.config import env
@@ -28,6 +30,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "fidele.core",
     "fidele.accounts",
     "fidele.contacts",
@@ -53,8 +56,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "fidele.core.middleware.LoginRequiredMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the login page's lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "fidele.config.urls"
@@ -84,6 +90,25 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    # First: refuses any login attempt from a locked-out address or for a locked-out account.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (django-axes): after FIDELE_LOGIN_FAILURE_LIMIT failed logins from one address,
+# or for one account, further attempts from that address or for that account are refused for
+# FIDELE_LOGIN_LOCKOUT_MINUTES (each new attempt during the lockout starts it again). The two
+# counts are separate, so a flood from one address locks that address, not the accounts tried
+# from elsewhere, unless one account itself is tried that many times.
+AXES_FAILURE_LIMIT = env.env_int("FIDELE_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.env_int("FIDELE_LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "fidele.accounts.views.login_locked_out"
+AXES_USERNAME_CALLABLE = "fidele.accounts.views.login_attempt_username"
+# Attempts are in the database (and the audit log, core/signals.py); no admin site here.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -115,12 +140,46 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# Served over https (FIDELE_BASE_URL says so): cookies only travel over https. Behind a reverse
+# proxy that ends TLS, FIDELE_TRUST_X_FORWARDED_PROTO=1 lets the proxy's X-Forwarded-Proto say
+# that a request came in over https (only set it when the proxy always sets or replaces that
+# header: otherwise any client could claim https). HSTS (FIDELE_HSTS_SECONDS, off by default:
+# once sent, browsers refuse plain http for that long) is sent on https responses only.
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = env.env_bool("FIDELE_SECURE_COOKIES", BASE_URL.startswith("https://"))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https")
+    if env.env_bool("FIDELE_TRUST_X_FORWARDED_PROTO", False)
+    else None
+)
+SECURE_HSTS_SECONDS = env.env_int("FIDELE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.env_bool("FIDELE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): the app serves every script, style and font itself.
+# Scripts only from files of the app. Inline event handlers are still allowed (script-src-attr):
+# three confirmations of the campaign page use onsubmit, until they move into campaigns' script.
+# Styles: the templates have <style> blocks and style attributes. Images from anywhere over
+# http(s): the email previews (and the Outbox) show the campaign's images where they are hosted.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "script-src-attr": [UNSAFE_INLINE],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "https:", "http:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
@@ -187,7 +246,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # A 403 is an expected answer: one line, without the traceback Django attaches to it.
+    "filters": {"permission_denied": {"()": "fidele.core.permissions.PermissionDeniedLogFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.env_str("FIDELE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Each failed login is in the audit log; axes logs lockouts as warnings.
+        "axes": {"level": "WARNING"},
+        "django.request": {"filters": ["permission_denied"]},
+    },
 }

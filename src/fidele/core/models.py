@@ -29,6 +29,7 @@ class AuditLog(models.Model):
         SUBSCRIBE = "subscribe", _("subscribed")
         UNSUBSCRIBE = "unsubscribe", _("unsubscribed")
         LOGIN = "login", _("logged in")
+        LOGIN_FAILED = "login_failed", _("failed to log in")
         OTHER = "other", _("other")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)

@@ -7,6 +7,7 @@ viewer   reads only
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -50,3 +51,17 @@ def require_role(minimum: str) -> Callable:
         return wrapped
 
     return decorator
+
+
+class PermissionDeniedLogFilter(logging.Filter):
+    """Logging filter for `django.request` (settings.LOGGING): a PermissionDenied is an expected
+    answer (a role that may not do this), so its record keeps its one line ("Forbidden
+    (Permission denied): /path") and loses the traceback Django attaches to it. Every other
+    record, a real error's traceback included, passes unchanged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc_info = record.exc_info
+        if exc_info and isinstance(exc_info[1], PermissionDenied):
+            record.exc_info = None
+            record.exc_text = None
+        return True
