@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from types import GeneratorType
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -91,6 +92,8 @@ def _weight(value: Any) -> int:
     most that many steps, and a long one counts against the render's budget and time limit."""
     if isinstance(value, (str, bytes)):
         return len(value)
+    if isinstance(value, int):
+        return 1 + value.bit_length() // 3  # about its number of digits, or more
     if not isinstance(value, _CONTAINERS):
         return 1
     total = 0
@@ -103,6 +106,8 @@ def _weight(value: Any) -> int:
         for item in items:
             if isinstance(item, (str, bytes)):
                 total += len(item) or 1
+            elif isinstance(item, int):
+                total += 1 + item.bit_length() // 3
             else:
                 total += 1
                 if isinstance(item, _CONTAINERS):
@@ -133,6 +138,17 @@ def _sized(value: Any) -> Any:
     elif isinstance(value, (bytes, *_CONTAINERS)) and _weight(value) > MAX_VALUE_CHARS:
         raise _too_large()
     return value
+
+
+def _sized_iter(iterable: Iterable[Any]) -> Iterator[Any]:
+    """A lazy filter's results (map, select...), stopped once they add up past the limit: what
+    consumes them (list, join, sort...) would hold them all before checking its result."""
+    total = 0
+    for item in iterable:
+        total += _weight(item)
+        if total > MAX_VALUE_CHARS:
+            raise _too_large()
+        yield item
 
 
 def _guarded_iter(iterable: Any) -> Iterator[Any]:
@@ -196,6 +212,8 @@ def _guarded_filter(func: Callable, name: str = "") -> Callable:
             result = func(context.environment, value, *args, **kwargs)
         else:
             result = func(value, *args, **kwargs)
+        if isinstance(result, GeneratorType):
+            return _sized_iter(result)
         return _sized(result)
 
     return guarded
