@@ -85,10 +85,13 @@ def test_send_of_a_missing_campaign_is_an_error():
 
 
 def test_create_with_a_bad_template_prints_one_line_naming_the_problem_and_exits_with_1(
-    tmp_path, capsys
+    tmp_path, capsys, monkeypatch
 ):
     from django.core.management import execute_from_command_line
+    from django.db import connections
 
+    # run_from_argv closes the connections when it is done, the test's transaction with them
+    monkeypatch.setattr(connections, "close_all", lambda: None)
     make_list("news")
     bad = tmp_path / "bad.html"
     bad.write_text("<p>Bonjour</p>\n<p>{{ contact.first_name }</p>\n", encoding="utf-8")
