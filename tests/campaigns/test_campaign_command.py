@@ -82,3 +82,38 @@ def test_send_wait_sends_everything_and_prints_the_totals_as_json(files, setting
 def test_send_of_a_missing_campaign_is_an_error():
     with pytest.raises(CommandError):
         run("send", "999999", "--wait", "--json")
+
+
+def test_create_with_a_bad_template_prints_one_line_naming_the_problem_and_exits_with_1(
+    tmp_path, capsys, monkeypatch
+):
+    from django.core.management import execute_from_command_line
+    from django.db import connections
+
+    # run_from_argv closes the connections when it is done, the test's transaction with them
+    monkeypatch.setattr(connections, "close_all", lambda: None)
+    make_list("news")
+    bad = tmp_path / "bad.html"
+    bad.write_text("<p>Bonjour</p>\n<p>{{ contact.first_name }</p>\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exited:
+        execute_from_command_line([
+            "fidele", "campaign", "create", "--name", "N", "--subject", "S",
+            "--from", "a@b.example", "--html-file", str(bad), "--list", "news", "--json",
+        ])  # fmt: skip
+    assert exited.value.code == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert "body, line 2" in err and "}}" in err
+    assert not Campaign.objects.exists()
+
+
+def test_create_names_a_template_over_a_limit(tmp_path):
+    make_list("news")
+    bomb = tmp_path / "bomb.html"
+    bomb.write_text("<p>{{ ([[1]*20000]*600) | sum(start=[]) | length }}</p>", encoding="utf-8")
+    with pytest.raises(CommandError) as caught:
+        run("create", "--name", "N", "--subject", "S", "--from", "a@b.example",
+            "--html-file", str(bomb), "--list", "news", "--json")  # fmt: skip
+    assert str(caught.value).startswith("Template problem (body, line 1): ")

@@ -8,22 +8,25 @@ neither reach Python internals nor exhaust the memory or time of a send worker.
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import re
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
+from types import GeneratorType
 from typing import Any
 
 from django.utils.translation import gettext as _
-from jinja2 import ChainableUndefined, StrictUndefined, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, Undefined, nodes
 from jinja2.exceptions import SecurityError, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.filters import FILTERS as JINJA_FILTERS
+from jinja2.filters import make_attrgetter
 from jinja2.runtime import markup_join, new_context, str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import pass_context
+from jinja2.utils import pass_context, pass_environment, pass_eval_context
 from jinja2.visitor import NodeTransformer
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from fidele.contacts.fields import MERGE_FIELDS
 
@@ -75,12 +78,77 @@ def _spend() -> None:
         raise _LimitExceeded(_("The template takes too long to render."))
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _too_large() -> _LimitExceeded:
+    return _LimitExceeded(_("The template builds a value that is too large."))
+
+
+def _weight(value: Any) -> int:
+    """About how many characters `value` takes once written out: a string's length, a
+    container's items counted one by one (nested ones in full, each time they are shared: that
+    is what str() or tojson would write). The walk stops past MAX_VALUE_CHARS, so it costs at
+    most that many steps, and a long one counts against the render's budget and time limit."""
+    if isinstance(value, (str, bytes)):
+        return len(value)
+    if isinstance(value, int):
+        return 1 + value.bit_length() // 3  # about its number of digits, or more
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    total = 0
+    stack = [value]
+    while stack and total <= MAX_VALUE_CHARS:
+        container = stack.pop()
+        items = container
+        if isinstance(container, dict):
+            items = [*container.keys(), *container.values()]
+        for item in items:
+            if isinstance(item, (str, bytes)):
+                total += len(item) or 1
+            elif isinstance(item, int):
+                total += 1 + item.bit_length() // 3
+            else:
+                total += 1
+                if isinstance(item, _CONTAINERS):
+                    stack.append(item)
+            if total > MAX_VALUE_CHARS:
+                break
+    if total > 4_096:
+        _spend_steps(total)
+    return total
+
+
+def _spend_steps(steps: int) -> None:
+    """A long piece of work done in one go counts in the budget, and checks the time limit."""
+    _budget.operations -= steps >> 10
+    if _budget.operations < 0:
+        raise _LimitExceeded(_("The template does too much work (a loop that is too long?)."))
+    if time.monotonic() > _budget.deadline:
+        raise _LimitExceeded(_("The template takes too long to render."))
+
+
 def _sized(value: Any) -> Any:
-    if isinstance(value, (str, list, tuple, bytes)) and len(value) > MAX_VALUE_CHARS:
-        raise _LimitExceeded(_("The template builds a value that is too large."))
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
-        raise _LimitExceeded(_("The template computes a number that is too large."))
+    if isinstance(value, str):
+        if len(value) > MAX_VALUE_CHARS:
+            raise _too_large()
+    elif isinstance(value, int):
+        if not isinstance(value, bool) and value.bit_length() > MAX_INT_BITS:
+            raise _LimitExceeded(_("The template computes a number that is too large."))
+    elif isinstance(value, (bytes, *_CONTAINERS)) and _weight(value) > MAX_VALUE_CHARS:
+        raise _too_large()
     return value
+
+
+def _sized_iter(iterable: Iterable[Any]) -> Iterator[Any]:
+    """A lazy filter's results (map, select...), stopped once they add up past the limit: what
+    consumes them (list, join, sort...) would hold them all before checking its result."""
+    total = 0
+    for item in iterable:
+        total += _weight(item)
+        if total > MAX_VALUE_CHARS:
+            raise _too_large()
+        yield item
 
 
 def _guarded_iter(iterable: Any) -> Iterator[Any]:
@@ -109,16 +177,33 @@ def _printf_is_bounded(fmt: str) -> bool:
     return True
 
 
-def _guarded_filter(func: Callable) -> Callable:
-    """A Jinja filter whose result is size-checked. `pass_context` also stops Jinja from running
-    the filter at compile time on constants (constant folding would escape every limit)."""
+# Filters whose result is never much larger than their input (or is lazy, checked where it is
+# used): they may read a value past the size limit, such as a long `{% set %}` block. Every other
+# filter refuses such an input before doing any work, so that no filter allocates much more than
+# the limit before its result is checked.
+_REDUCING_FILTERS = frozenset(
+    {
+        "abs", "count", "d", "date", "default", "first", "float", "int", "last", "length",
+        "map", "max", "min", "reject", "rejectattr", "round", "select", "selectattr", "striptags",
+        "sum", "trim", "truncate", "wordcount",
+    }
+)  # fmt: skip
+
+
+def _guarded_filter(func: Callable, name: str = "") -> Callable:
+    """A Jinja filter whose input (unless it reduces it) and result are size-checked.
+    `pass_context` also stops Jinja from running the filter at compile time on constants
+    (constant folding would escape every limit)."""
     from jinja2.utils import _PassArg
 
     pass_arg = _PassArg.from_obj(func)
+    check_input = name not in _REDUCING_FILTERS
 
     @pass_context
     def guarded(context: Any, value: Any, *args: Any, **kwargs: Any) -> Any:
         _spend()
+        if check_input:
+            _sized(value)
         if pass_arg is _PassArg.context:
             result = func(context, value, *args, **kwargs)
         elif pass_arg is _PassArg.eval_context:
@@ -127,9 +212,41 @@ def _guarded_filter(func: Callable) -> Callable:
             result = func(context.environment, value, *args, **kwargs)
         else:
             result = func(value, *args, **kwargs)
+        if isinstance(result, GeneratorType):
+            return _sized_iter(result)
         return _sized(result)
 
     return guarded
+
+
+def _is_number(value: Any) -> bool:
+    # Undefined and the check's stand-in attribute value compute as numbers (see below).
+    return isinstance(value, (numbers.Number, Undefined, _Anything))
+
+
+@pass_environment
+def _sum(environment: Any, iterable: Any, attribute: Any = None, start: Any = 0) -> Any:
+    """Jinja's `sum`, for numbers only: adding lists or strings one by one is quadratic, and
+    a marketer sums prices or points, not lists."""
+    getter = make_attrgetter(environment, attribute) if attribute is not None else None
+    if not _is_number(start):
+        raise _LimitExceeded(_("The sum filter only adds numbers."))
+    total = start
+    for item in _guarded_iter(iterable):
+        if getter is not None:
+            item = getter(item)
+        if not _is_number(item):
+            raise _LimitExceeded(_("The sum filter only adds numbers."))
+        total = total + item
+    return total
+
+
+@pass_eval_context
+def _tojson(eval_ctx: Any, value: Any, indent: Any = None) -> Markup:
+    """Jinja's `tojson`, without indentation (it multiplies a nested value's size by its depth)."""
+    if indent:
+        raise _LimitExceeded(_("tojson cannot indent in a campaign template."))
+    return JINJA_FILTERS["tojson"](eval_ctx, value)
 
 
 def _default(value: Any, default_value: Any = "", boolean: bool = True) -> Any:
@@ -156,24 +273,42 @@ def _date(value: Any, fmt: str = "%d/%m/%Y") -> str:
     return "" if value is None else str(value)
 
 
-def _join(value: Iterable[Any], separator: str = "", attribute: Any = None) -> str:
+@pass_eval_context
+def _join(eval_ctx: Any, value: Iterable[Any], separator: str = "", attribute: Any = None) -> str:
+    """Jinja's `join` (markup-aware when autoescaping), sized before it joins anything."""
     items = list(_guarded_iter(value))
     if attribute is not None:
         items = [item.get(attribute, "") if isinstance(item, dict) else "" for item in items]
-    total = sum(len(str(item)) for item in items) + len(separator) * len(items)
+    total = sum(_weight(item) for item in items) + _weight(separator) * len(items)
     if total > MAX_VALUE_CHARS:
-        raise _LimitExceeded(_("The template builds a value that is too large."))
-    return separator.join(str(item) for item in items)
+        raise _too_large()
+    if eval_ctx.autoescape and (
+        hasattr(separator, "__html__") or any(hasattr(item, "__html__") for item in items)
+    ):
+        # Markup.join escapes every item that is not markup itself.
+        return escape(separator).join(items)
+    return str(separator).join(str(item) for item in items)
 
 
-def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
-    text = str(value)
-    occurrences = text.count(old) if old else len(text) + 1
-    if len(text) + occurrences * max(len(str(new)) - len(old), 0) > MAX_VALUE_CHARS:
-        raise _LimitExceeded(_("The template builds a value that is too large."))
-    result = text.replace(old, new) if count is None else text.replace(old, new, count)
-    # The input was already safe markup, and replace() only inserts what the template wrote.
-    return Markup(result) if isinstance(value, Markup) else result  # noqa: S704
+@pass_eval_context
+def _replace(eval_ctx: Any, value: Any, old: str, new: str, count: int | None = None) -> str:
+    """Jinja's `replace`, sized before it replaces anything. When autoescaping, replacing in
+    markup escapes what is inserted: `new` may hold a contact's value."""
+    text, old_text, new_text = str(value), str(old), str(new)
+    occurrences = text.count(old_text) if old_text else len(text) + 1
+    if count is not None:
+        occurrences = min(occurrences, max(int(count), 0))
+    if len(text) + occurrences * max(len(new_text) - len(old_text), 0) > MAX_VALUE_CHARS:
+        raise _too_large()
+    limit = -1 if count is None else int(count)
+    if not eval_ctx.autoescape:
+        return text.replace(old_text, new_text, limit)
+    if (hasattr(old, "__html__") or hasattr(new, "__html__")) and not hasattr(value, "__html__"):
+        value = escape(value)
+    if isinstance(value, Markup):
+        # Markup.replace escapes `old` and `new` unless they are markup themselves.
+        return value.replace(old, new, limit)
+    return text.replace(old_text, new_text, limit)
 
 
 # Only these filters exist in templates; those that can build huge strings from tiny inputs
@@ -181,9 +316,16 @@ def _replace(value: Any, old: str, new: str, count: int | None = None) -> str:
 _ALLOWED_FILTERS = (
     "abs", "capitalize", "count", "dictsort", "e", "escape", "first", "float", "int", "last",
     "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "reverse", "round",
-    "select", "selectattr", "sort", "string", "striptags", "sum", "title", "trim", "truncate",
-    "unique", "upper", "urlencode", "wordcount", "tojson",
+    "select", "selectattr", "sort", "string", "striptags", "title", "trim", "truncate",
+    "unique", "upper", "urlencode", "wordcount",
 )  # fmt: skip
+
+_SIZED = (str, bytes, *_CONTAINERS)
+
+# Methods that only read their string (the others may be refused on a string past the limit).
+_READING_METHODS = frozenset(
+    {"count", "find", "startswith", "endswith", "isdigit", "isalpha", "isspace"}
+)
 
 # Methods that templates may call on plain values; every other method is off limits.
 _SAFE_METHODS: dict[type, frozenset[str]] = {
@@ -220,6 +362,22 @@ class _GuardTransformer(NodeTransformer):
             nodes.Name("__fidele_iter", "load"), [node.iter], [], None, None, lineno=node.lineno
         )
         return node
+
+    # A list, tuple or dict written in the template holds values the template made, each within
+    # the size limit, but many of them (or one many times) could add up past it.
+    def _literal(self, node: nodes.Expr) -> nodes.Node:
+        self.generic_visit(node)
+        if getattr(node, "ctx", "load") != "load":
+            return node
+        try:
+            node.as_const()
+        except nodes.Impossible:
+            return nodes.Call(
+                nodes.Name("__fidele_sized", "load"), [node], [], None, None, lineno=node.lineno
+            )
+        return node
+
+    visit_List = visit_Tuple = visit_Dict = _literal
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:
         self.generic_visit(node)
@@ -261,19 +419,18 @@ class _FideleSandbox(ImmutableSandboxedEnvironment):
             range=_safe_range,
             __fidele_iter=_guarded_iter,
             __fidele_concat=self._concat_guarded,
+            __fidele_sized=_sized,
         )
-        self.filters = {name: _guarded_filter(JINJA_FILTERS[name]) for name in _ALLOWED_FILTERS}
-        self.filters.update(
-            default=_guarded_filter(_default),
-            d=_guarded_filter(_default),
-            join=_guarded_filter(_join),
-            replace=_guarded_filter(_replace),
-            date=_guarded_filter(_date),
-        )
+        own = {
+            "default": _default, "d": _default, "join": _join, "replace": _replace,
+            "date": _date, "sum": _sum, "tojson": _tojson,
+        }  # fmt: skip
+        filters = {name: JINJA_FILTERS[name] for name in _ALLOWED_FILTERS} | own
+        self.filters = {name: _guarded_filter(func, name) for name, func in filters.items()}
         self.tests = dict(self.tests)
 
     def _concat_guarded(self, *values: Any) -> Any:
-        total = sum(len(v) if isinstance(v, str) else 20 for v in values)
+        total = sum(len(v) if isinstance(v, str) else _weight(v) + 20 for v in values)
         if total > MAX_VALUE_CHARS:
             raise _LimitExceeded(_("The template builds a value that is too large."))
         return (markup_join if self.autoescape else str_join)(values)
@@ -307,29 +464,54 @@ class _FideleSandbox(ImmutableSandboxedEnvironment):
         _spend()
         for value in args:
             _sized(value)
+        for value in kwargs.values():
+            _sized(value)
+        owner = getattr(__obj, "__self__", None)
+        if isinstance(owner, str) and getattr(__obj, "__name__", "") not in _READING_METHODS:
+            _sized(owner)  # "…".split() on a long {% set %} block
         return _sized(super().call(__context, __obj, *args, **kwargs))
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        """Every operator that could build a large value is sized from its operands, before
+        Python builds it; the result is checked again after."""
         _spend()
         if operator == "**":
             if isinstance(right, (int, float)) and abs(right) > 64:
+                raise _LimitExceeded(_("The template computes a number that is too large."))
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and left.bit_length() * right > MAX_INT_BITS
+            ):
                 raise _LimitExceeded(_("The template computes a number that is too large."))
         elif operator == "*":
             for seq, times in ((left, right), (right, left)):
                 if (
                     isinstance(seq, (str, list, tuple))
                     and isinstance(times, int)
-                    and len(seq) * times > MAX_VALUE_CHARS
+                    and times > 0
+                    and _weight(seq) * times > MAX_VALUE_CHARS
                 ):
-                    raise _LimitExceeded(_("The template builds a value that is too large."))
+                    raise _too_large()
             if (
                 isinstance(left, int)
                 and isinstance(right, int)
                 and left.bit_length() + right.bit_length() > MAX_INT_BITS
             ):
                 raise _LimitExceeded(_("The template computes a number that is too large."))
-        elif operator == "%" and isinstance(left, str) and not _printf_is_bounded(left):
-            raise _LimitExceeded(_("The template uses a format that is too wide."))
+        elif operator == "+":
+            if (
+                isinstance(left, _SIZED)
+                and isinstance(right, _SIZED)
+                and _weight(left) + _weight(right) > MAX_VALUE_CHARS
+            ):
+                raise _too_large()
+        elif operator == "%" and isinstance(left, str):
+            if not _printf_is_bounded(left):
+                raise _LimitExceeded(_("The template uses a format that is too wide."))
+            # Each % may write the whole right-hand side ("%(a)s%(a)s…" % {"a": long}).
+            if len(left) + left.count("%") * _weight(right) > MAX_VALUE_CHARS:
+                raise _too_large()
         return _sized(super().call_binop(context, operator, left, right))
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from fidele.campaigns.models import Campaign
+from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.campaigns.sending import CampaignContent, SendError
 from fidele.campaigns.tasks import campaign_start, campaign_start_now
 from fidele.delivery import selectors
@@ -68,6 +69,10 @@ class Command(BaseCommand):
                 text=text,
                 lists=lists,
             )
+        except TemplateProblem as problem:
+            # One line naming the part, the line and the problem; Django prints it without a
+            # traceback and exits with 1.
+            raise CommandError(_template_problem_line(problem)) from problem
         except CampaignError as exc:
             raise CommandError(str(exc)) from exc
         self._print({"id": campaign.pk}, as_json=json, text=f"Campaign {campaign.pk} created.")
@@ -148,3 +153,9 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(payload))
         else:
             self.stdout.write(text)
+
+
+def _template_problem_line(problem: TemplateProblem) -> str:
+    where = f"{problem.part}, line {problem.line}" if problem.line else problem.part
+    message = " ".join(str(problem.message).split())
+    return f"Template problem ({where}): {message}"
