@@ -72,7 +72,7 @@ def test_a_newcomer_imports_a_messy_french_export_and_exports_the_result(
     # Given back as it came (semicolons) so that Excel opens it; the reason in the last column.
     rejected_rows = list(csv.DictReader(io.StringIO(rejected_text), delimiter=";"))
     assert {row["N° client"] for row in rejected_rows} == {"C003", "C005"}
-    assert all(row["reason"] for row in rejected_rows)
+    assert all(row["motif"] for row in rejected_rows)  # the columns it adds are in French too
     assert all(not row["E-mail"].startswith("=") for row in rejected_rows)
 
     def stat(label: str) -> str:
