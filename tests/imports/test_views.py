@@ -349,3 +349,22 @@ def test_an_xlsx_zip_bomb_upload_is_refused_with_a_message_in_the_users_language
     assert "bombe.xlsx" in page and "bombe de décompression" in page
     assert "Traceback" not in page
     assert ImportJob.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("count", "text"),
+    [(1, "Afficher l’avertissement"), (3, "Afficher les 3 premiers avertissements un par un")],
+)
+def test_the_warnings_toggle_agrees_in_number(count, text):
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    sample = [{"row": i + 2, "column": "tel", "message": "x"} for i in range(count)]
+    context = {
+        "summary": {"warnings": count},
+        "warning_groups": [{"column": "tel", "example": "x", "count": count, "rows": [2]}],
+        "warnings_sample": sample,
+    }
+    with translation.override("fr"):
+        html = render_to_string("imports/_status.html", context)
+    assert text in html
