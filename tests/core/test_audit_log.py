@@ -118,7 +118,7 @@ def test_a_login_through_the_login_page_is_audited(client, owner):
     assert entry.object_type == "accounts.user"
 
 
-def test_a_failed_login_or_a_test_login_records_nothing(client, owner):
+def test_a_failed_login_or_a_test_login_records_no_login_entry(client, owner):
     client.post("/login/", {"username": owner.username, "password": "wrong"})
     client.force_login(owner)
     assert not AuditLog.objects.filter(action=AuditLog.Action.LOGIN).exists()
