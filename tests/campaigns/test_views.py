@@ -593,3 +593,16 @@ def test_after_send_now_the_page_follows_the_campaign_until_it_starts_and_sends(
     assert "HX-Refresh" not in still  # no reload loop while it waits for a worker
     Campaign.objects.filter(pk=made.pk).update(status="sending")
     assert marketer_client.get(url)["HX-Refresh"] == "true"
+
+
+def test_a_new_campaign_starts_with_the_sender_and_the_rich_text_editor(marketer_client):
+    from fidele.campaigns.layouts import layout_default
+
+    layout = layout_default()
+    layout.sender_name = "Cave & Terroir"
+    layout.save()
+    make_campaign_via_service(from_email="bonjour@cave-terroir.fr")
+    form = marketer_client.get(reverse("campaigns:create")).context["form"]
+    assert form.initial["from_name"] == "Cave & Terroir"
+    assert form.initial["from_email"] == "bonjour@cave-terroir.fr"
+    assert form.initial["body_format"] == "richtext"

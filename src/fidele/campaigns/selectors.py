@@ -82,3 +82,20 @@ def campaigns_stalled(*, quiet_seconds: int, lease_seconds: int, now: Any = None
         lease_seconds=lease_seconds,
         now=now,
     )
+
+
+def new_campaign_initial() -> dict[str, Any]:
+    """What the new-campaign form starts with: the default layout; the sender its layout signs
+    with, or else the last campaign's; the sender address of the last campaign; the rich-text
+    editor (the one that needs no HTML)."""
+    from fidele.campaigns.layouts import DEFAULT_SENDER_NAME, layout_default
+
+    layout = layout_default()
+    last = Campaign.objects.order_by("-created_at", "-id").values("from_name", "from_email").first()
+    from_name = layout.sender_name if layout.sender_name != DEFAULT_SENDER_NAME else ""
+    return {
+        "layout": layout,
+        "from_name": from_name or (last or {}).get("from_name", ""),
+        "from_email": (last or {}).get("from_email", ""),
+        "body_format": Campaign.BodyFormat.RICHTEXT,
+    }

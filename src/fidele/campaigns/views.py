@@ -112,7 +112,7 @@ def _form_save(request: HttpRequest, form: CampaignForm, save: Any) -> Campaign 
 
 @require_role(MARKETER)
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None, initial={"layout": layout_default()})
+    form = CampaignForm(request.POST or None, initial=selectors.new_campaign_initial())
     campaign = _form_save(request, form, services.campaign_create)
     if campaign is not None:
         messages.success(request, _("Campaign saved as a draft."))
