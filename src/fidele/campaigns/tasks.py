@@ -25,7 +25,7 @@ from fidele.campaigns import sending
 from fidele.campaigns.models import Campaign
 from fidele.campaigns.selectors import campaigns_stalled
 from fidele.core.actors import Actor
-from fidele.core.tasks import task_is_waiting
+from fidele.core.tasks import task_schedule_next
 from fidele.delivery.engine import LEASE_SECONDS, Sender
 from fidele.delivery.store import DjangoSendStore
 
@@ -110,7 +110,4 @@ def sending_watchdog() -> list[int]:
 
 def sending_watchdog_schedule(*, delay: timedelta = WATCH_EVERY) -> bool:
     """Queue the next watch unless one is already waiting; False when nothing was queued."""
-    if task_is_waiting(sending_watchdog):
-        return False
-    sending_watchdog.using(run_after=timezone.now() + delay).enqueue()
-    return True
+    return task_schedule_next(sending_watchdog, delay=delay)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from django_tasks import TaskResultStatus
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,15 @@ def task_is_waiting(task: Any) -> bool:
     return DBTaskResult.objects.filter(
         task_path=task.module_path, status=TaskResultStatus.READY
     ).exists()
+
+
+def task_schedule_next(task: Any, *, delay: timedelta) -> bool:
+    """Queue the next run of a recurring `task` after `delay`, unless one is waiting already;
+    False when nothing was queued. The body of every `*_schedule` function of the apps."""
+    if task_is_waiting(task):
+        return False
+    task.using(run_after=timezone.now() + delay).enqueue()
+    return True
 
 
 # Queues the next run of a recurring job after `delay` (unless one is waiting already); returns

@@ -29,10 +29,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
-from django.utils import timezone
 from django_tasks import task
 
-from fidele.core.tasks import task_is_waiting
+from fidele.core.tasks import task_schedule_next
 from fidele.delivery.bounces import bounce_process, unsubscribe_request_process
 from fidele.delivery.models import BounceReport
 
@@ -206,10 +205,7 @@ def bounces_poll_schedule(*, delay: timedelta = POLL_EVERY) -> bool:
     """Queue the next poll unless one is already waiting; False when nothing was queued."""
     if not settings.BOUNCE_MAILBOX_URL:
         return False
-    if task_is_waiting(bounces_poll_task):
-        return False
-    bounces_poll_task.using(run_after=timezone.now() + delay).enqueue()
-    return True
+    return task_schedule_next(bounces_poll_task, delay=delay)
 
 
 @task(queue_name="default")

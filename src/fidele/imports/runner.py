@@ -182,7 +182,7 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     job.heartbeat_at = None
     if not error:
         # Kept after a failure, so that the user can retry (until the retention job deletes it).
-        _forget_upload(job)
+        upload_forget(job)
     job.save()
     audit_record(
         # Run by a command or a task: the audit names it as the import did ("cli:<login>").
@@ -221,7 +221,7 @@ def upload_kept(job: ImportJob) -> bool:
     return is_upload(job) and job.upload_deleted_at is None and Path(job.stored_path).is_file()
 
 
-def _forget_upload(job: ImportJob, *, now: datetime | None = None) -> bool:
+def upload_forget(job: ImportJob, *, now: datetime | None = None) -> bool:
     """An uploaded file holds personal data: once imported, only the rejected rows are kept
     (the user downloads them). Files given on the command line are the user's, left alone.
     Sets (does not save) `upload_deleted_at`; returns whether a file of ours was deleted."""
@@ -342,7 +342,7 @@ def uploads_retention(*, now: datetime | None = None) -> list[int]:
         ):
             continue
         job.status, job.error = Status.FAILED, error
-        _forget_upload(job, now=now)
+        upload_forget(job, now=now)
         job.save(update_fields=["upload_deleted_at"])
         _retention_audit(job, reason="not started")
         done.append(job.pk)
@@ -350,7 +350,7 @@ def uploads_retention(*, now: datetime | None = None) -> list[int]:
         status=Status.FAILED, upload_deleted_at__isnull=True, finished_at__lt=cutoff
     )
     for job in ended:
-        if _forget_upload(job, now=now):
+        if upload_forget(job, now=now):
             job.save(update_fields=["upload_deleted_at"])
             _retention_audit(job, reason="failed")
             done.append(job.pk)

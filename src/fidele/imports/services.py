@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from fidele.core.actors import Actor
@@ -26,7 +26,7 @@ from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
 from fidele.imports.models import ImportJob
 from fidele.imports.reader import ImportFileError, read_preview, sniff
-from fidele.imports.runner import importjob_run, upload_kept, uploads_dir
+from fidele.imports.runner import importjob_run, upload_forget, upload_kept, uploads_dir
 from fidele.imports.tasks import run_import
 
 logger = logging.getLogger(__name__)
@@ -225,9 +225,7 @@ def importjob_discard(*, job: ImportJob, actor: Actor) -> None:
     file a failed import kept for a retry (the job stays, as the record of what happened)."""
     if job.status not in (ImportJob.Status.UPLOADED, ImportJob.Status.FAILED):
         return
-    path = Path(job.stored_path)
-    if Path(settings.IMPORTS_DIR).resolve() in path.resolve().parents:
-        path.unlink(missing_ok=True)
+    upload_forget(job)
     audit_record(
         actor=actor,
         action=AuditLog.Action.DELETE,
@@ -239,5 +237,4 @@ def importjob_discard(*, job: ImportJob, actor: Actor) -> None:
     if job.status == ImportJob.Status.UPLOADED:
         job.delete()
     else:
-        job.upload_deleted_at = timezone.now()
         job.save(update_fields=["upload_deleted_at"])

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.utils import timezone
 from django_tasks import task
 
-from fidele.core.tasks import task_is_waiting
+from fidele.core.tasks import task_schedule_next
 from fidele.imports.runner import importjob_run, importjobs_recover, uploads_retention
 
 RECOVER_EVERY = timedelta(minutes=1)
@@ -32,10 +31,7 @@ def imports_recover() -> list[int]:
 
 def imports_recover_schedule(*, delay: timedelta = RECOVER_EVERY) -> bool:
     """Queue the next recovery unless one is already waiting; False when nothing was queued."""
-    if task_is_waiting(imports_recover):
-        return False
-    imports_recover.using(run_after=timezone.now() + delay).enqueue()
-    return True
+    return task_schedule_next(imports_recover, delay=delay)
 
 
 @task(queue_name="imports")
@@ -47,7 +43,5 @@ def uploads_retain() -> list[int]:
 
 
 def uploads_retention_schedule(*, delay: timedelta = RETENTION_EVERY) -> bool:
-    if task_is_waiting(uploads_retain):
-        return False
-    uploads_retain.using(run_after=timezone.now() + delay).enqueue()
-    return True
+    """Queue the next retention pass unless one is already waiting."""
+    return task_schedule_next(uploads_retain, delay=delay)

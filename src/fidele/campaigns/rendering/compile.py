@@ -13,6 +13,7 @@ two precompiled Jinja2 templates, so that the engine can render thousands of mes
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -358,10 +359,12 @@ def content_preview(*, campaign: Any, variant: Any = None, contact: Any = None) 
     )
 
 
+@functools.lru_cache(maxsize=512)
 def subject_preview(source: str) -> str:
     """A subject as a reader sees it when nothing is known of them (each merge tag gives its
     default, or nothing): what lists and summaries show instead of the template code. The source
-    itself when it does not render (the page that shows it says what is wrong elsewhere)."""
+    itself when it does not render (the page that shows it says what is wrong elsewhere).
+    Cached by source: the campaign list shows fifty at a time, and a subject rarely changes."""
     if "{" not in source:
         return source
     _budget.reset()
