@@ -36,7 +36,8 @@ from django.utils.translation import gettext as _
 
 from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
 from fidele.contacts.fields import IMPORTABLE_FIELDS
-from fidele.contacts.models import Contact, MailingList, Tag
+from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Tag
+from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
 from fidele.imports import normalize as norm
 from fidele.imports import sql
@@ -88,6 +89,9 @@ _CODED = {
 }
 _IDENTITY_FIELDS = {"email", "external_id", "first_name", "last_name"}
 _COPY_COLUMNS = (*FIELDS, "attributes", "status", "created_at", "updated_at")
+# Batch key prefix of a record that brings a second customer number to an email met earlier in
+# the file (see ContactImport._add).
+SECOND_NUMBER = "2:"
 
 
 def _max_lengths() -> dict[str, int]:
@@ -359,7 +363,7 @@ class ContactImport:
         if ext and ext in owners and owners[ext] != key:
             other_key = owners[ext]
             other = batch[other_key]
-            if not email:
+            if not email or other.email == email:
                 target, key = other, other_key
             elif not other.email and target is None:
                 # An earlier row had only this customer number; this one brings the email.
@@ -385,22 +389,16 @@ class ContactImport:
                 owners[ext] = key
             return
         if ext and target.external_id and target.external_id != ext:
-            number, cells = record.rows[0]
-            self.reject(
-                number,
-                cells,
-                _(
-                    "conflict: %(email)s appears in row %(row)s with customer number "
-                    "%(other)s, here with %(ext)s"
-                )
-                % {
-                    "email": email,
-                    "row": target.rows[0][0],
-                    "other": target.external_id,
-                    "ext": ext,
-                },
-            )
-            return
+            # The same email under a second customer number: one person with two cards of an
+            # old till system. The record waits for the second pass of the batch, where it meets
+            # the contact made of the first number as a stored one and brings it an alias (with
+            # every check a stored contact gets: the number may belong to someone else).
+            key = f"{SECOND_NUMBER}{email}|{ext}"
+            target = batch.get(key)
+            if target is None:
+                batch[key] = record
+                owners[ext] = key
+                return
         target.fold(record)
         if ext and not target.external_id:
             owners[ext] = key
@@ -429,8 +427,17 @@ class ContactImport:
                         *columns
                     )
                 )
+        # A customer number may be a stored contact's other number (CustomerNumberAlias).
+        aliases = customer_number_alias_owners(exts) if exts else {}
+        missing = set(aliases.values()).difference(row["id"] for row in rows)
+        if missing:
+            rows.extend(Contact.objects.filter(id__in=missing).values(*columns))
         by_email = {row["email"]: row for row in rows if row["email"]}
         by_ext = {row["external_id"]: row for row in rows if row["external_id"]}
+        if aliases:
+            by_id = {row["id"]: row for row in rows}
+            for number, contact_id in aliases.items():
+                by_ext.setdefault(number, by_id[contact_id])
         by_name: dict[str, dict] = {}
         nameless = [r for r in records if not r.email and not r.external_id]
         if nameless:
@@ -454,19 +461,28 @@ class ContactImport:
             self.reject(number, cells, reason)
 
     def flush(self, batch: dict[str, Record]) -> None:
-        records = list(batch.values())
+        first = [r for key, r in batch.items() if not key.startswith(SECOND_NUMBER)]
+        second = [r for key, r in batch.items() if key.startswith(SECOND_NUMBER)]
         with transaction.atomic():
-            self._flush(records)
+            self._flush(first)
+            if second:
+                self._flush(second)
         if self.options.progress:
             self.options.progress(self.counters.rows)
 
     def _flush(self, records: list[Record]) -> None:
         kept: list[tuple[int, Record]] = []  # (contact id, record) for subscriptions
         tagged: list[tuple[int, Record]] = []  # (contact id, record) whose tags are added
+        aliases: list[tuple[int, str]] = []  # (contact id, its other customer number)
         if self.is_pg:
             records = self._insert_optimistically(records, kept, tagged)
         if records:
-            self._resolve(records, kept, tagged)
+            self._resolve(records, kept, tagged, aliases)
+        if aliases:
+            CustomerNumberAlias.objects.bulk_create(
+                [CustomerNumberAlias(contact_id=c, number=number) for c, number in aliases],
+                ignore_conflicts=True,
+            )
         self._tag(tagged)
         self._subscribe(kept)
 
@@ -483,8 +499,12 @@ class ContactImport:
         """PostgreSQL: insert every record with an email or customer number straight away;
         return the others (a collision with a stored contact, or no key to collide on) for
         `_resolve`. On a first import that is next to none, and no look-up is made."""
-        keyed = [r for r in records if r.email or r.external_id]
-        rest = [r for r in records if not (r.email or r.external_id)]
+        # A number that is a stored contact's other number must meet that contact in `_resolve`.
+        aliased = customer_number_alias_owners(
+            [r.external_id for r in records if r.external_id]
+        )
+        keyed = [r for r in records if (r.email or r.external_id) and r.external_id not in aliased]
+        rest = [r for r in records if not (r.email or r.external_id) or r.external_id in aliased]
         if not keyed:
             return rest
         if self.sequence is None:
@@ -503,7 +523,7 @@ class ContactImport:
                 self._count_created(contact_id, record, kept, tagged)
         return rest
 
-    def _resolve(self, records: list[Record], kept: list, tagged: list) -> None:
+    def _resolve(self, records: list[Record], kept: list, tagged: list, aliases: list) -> None:
         """Match records against stored contacts, then merge, update, skip, reject or create."""
         counters = self.counters
         by_email, by_ext, by_name = self._fetch_existing(records)
@@ -523,16 +543,17 @@ class ContactImport:
                     % {"email": email, "a": by_mail["id"], "ext": ext, "b": by_number["id"]},
                 )
                 continue
-            if by_mail and ext and by_mail["external_id"] and by_mail["external_id"] != ext:
-                self._reject_record(
-                    record,
-                    _(
-                        "conflict: %(email)s is stored with customer number %(other)s, the "
-                        "file says %(ext)s"
-                    )
-                    % {"email": email, "other": by_mail["external_id"], "ext": ext},
-                )
-                continue
+            new_alias = bool(
+                by_mail
+                and ext
+                and by_number is None
+                and by_mail["external_id"]
+                and by_mail["external_id"] != ext
+            )
+            if new_alias or (by_number and by_number["external_id"] != ext):
+                # The row's number is (or becomes) this contact's other number: the contact
+                # keeps the number it has.
+                del record.values["external_id"]
             if by_number and not by_mail and email and by_number["email"]:
                 self._reject_record(
                     record,
@@ -550,7 +571,24 @@ class ContactImport:
                 new.append(record)
                 continue
             rows = len(record.rows)
-            if target["id"] in self.created:
+            if new_alias:
+                # One person under two customer numbers: merged, and listed for a person to
+                # check (two people sharing one mailbox would look the same).
+                aliases.append((target["id"], ext))
+                counters.merged += rows
+                counters.merge_to_review(
+                    row=record.rows[0][0],
+                    email=email,
+                    number=target["external_id"],
+                    other_number=ext,
+                    contact_id=target["id"],
+                )
+                overwrite = self.options.update and target["id"] not in self.created
+                changed = self._apply(target, record, overwrite=overwrite)
+                if changed:
+                    updates.append((target, changed))
+                tagged.append((target["id"], record))
+            elif target["id"] in self.created:
                 changed = self._apply(target, record, overwrite=False)
                 if changed:
                     updates.append((target, changed))
