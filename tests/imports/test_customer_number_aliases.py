@@ -53,7 +53,9 @@ def test_one_email_with_two_customer_numbers_is_one_contact_with_both_numbers(wr
 
 def test_three_numbers_and_a_row_with_only_the_second_number_reach_one_contact(write_file):
     summary = run(
-        write_file("email;n° client;ville\na@x.fr;C1;\na@x.fr;C2;\na@x.fr;C3;\n;C2;Agen\na@x.fr;C2;\n")
+        write_file(
+            "email;n° client;ville\na@x.fr;C1;\na@x.fr;C2;\na@x.fr;C3;\n;C2;Agen\na@x.fr;C2;\n"
+        )
     )
 
     assert (summary["created"], summary["merged"], summary["rejected"]) == (1, 4, 0)
@@ -129,7 +131,9 @@ def test_a_new_email_under_a_stored_other_number_is_a_conflict_not_a_second_cont
 def test_orders_filed_under_either_number_reach_the_contact(write_file):
     run(write_file("email;n° client\na@x.fr;C1\na@x.fr;C2\n"))
     summary = run(
-        write_file("n° commande;n° client;date;montant\nA-1;C1;12/03/2024;10\nA-2;C2;13/03/2024;20\n"),
+        write_file(
+            "n° commande;n° client;date;montant\nA-1;C1;12/03/2024;10\nA-2;C2;13/03/2024;20\n"
+        ),
         kind="orders",
     )
 
@@ -182,8 +186,13 @@ def test_the_contact_page_shows_the_other_customer_numbers(marketer_client):
 
 def test_the_command_line_summary_names_the_merges_to_review(write_file):
     out, err = io.StringIO(), io.StringIO()
-    call_command("import", "contacts", str(write_file("email;n° client\na@x.fr;C1\na@x.fr;C2\n")),
-                 stdout=out, stderr=err)
+    call_command(
+        "import",
+        "contacts",
+        str(write_file("email;n° client\na@x.fr;C1\na@x.fr;C2\n")),
+        stdout=out,
+        stderr=err,
+    )
 
     assert "to review      1" in out.getvalue()
     assert "row 3: a@x.fr kept customer number C1, C2 added" in err.getvalue()

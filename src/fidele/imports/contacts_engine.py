@@ -37,8 +37,8 @@ from django.utils.translation import gettext as _
 from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
 from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Tag
-from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
+from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.imports import normalize as norm
 from fidele.imports import sql
 from fidele.imports.cells import cells_without_refused
@@ -500,9 +500,7 @@ class ContactImport:
         return the others (a collision with a stored contact, or no key to collide on) for
         `_resolve`. On a first import that is next to none, and no look-up is made."""
         # A number that is a stored contact's other number must meet that contact in `_resolve`.
-        aliased = customer_number_alias_owners(
-            [r.external_id for r in records if r.external_id]
-        )
+        aliased = customer_number_alias_owners([r.external_id for r in records if r.external_id])
         keyed = [r for r in records if (r.email or r.external_id) and r.external_id not in aliased]
         rest = [r for r in records if not (r.email or r.external_id) or r.external_id in aliased]
         if not keyed:

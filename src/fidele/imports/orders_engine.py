@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.models import Contact
-from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.contacts.normalize import normalise_email
+from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.imports import normalize as norm
 from fidele.imports.cells import cells_without_refused
 from fidele.imports.pipeline import (

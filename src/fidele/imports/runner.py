@@ -196,7 +196,9 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         object_id=job.pk,
         object_repr=str(job)[:200],
         changes={
-            k: v for k, v in summary.items() if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
+            k: v
+            for k, v in summary.items()
+            if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
         },
     )
     return summary
