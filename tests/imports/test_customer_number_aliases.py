@@ -196,3 +196,28 @@ def test_the_command_line_summary_names_the_merges_to_review(write_file):
 
     assert "to review      1" in out.getvalue()
     assert "row 3: a@x.fr kept customer number C1, C2 added" in err.getvalue()
+
+
+def test_a_column_of_other_numbers_adds_them_except_one_that_is_another_contacts(write_file):
+    Contact.objects.create(email="old@x.fr", external_id="C9")
+    summary = run(
+        write_file(
+            "email;n° client;autres numéros client\na@x.fr;C1;C2, C3\nb@x.fr;C5;C1\nc@x.fr;C6;C9\n"
+        )
+    )
+
+    assert (summary["created"], summary["rejected"]) == (3, 0)
+    assert sorted(aliases_of(Contact.objects.get(email="a@x.fr"))) == ["C2", "C3"]
+    assert aliases_of(Contact.objects.get(email="b@x.fr")) == []
+    assert aliases_of(Contact.objects.get(email="c@x.fr")) == []
+    warned = {(w["row"], w["column"]) for w in summary["warnings_sample"]}
+    assert warned == {(3, "autres numéros client"), (4, "autres numéros client")}
+
+
+def test_the_column_of_other_numbers_imported_again_changes_nothing(write_file):
+    path = write_file("email;n° client;autres numéros client\na@x.fr;C1;C2\n")
+    run(path)
+    again = run(path)
+
+    assert (again["skipped"], again["warnings"]) == (1, 0)
+    assert aliases_of(Contact.objects.get()) == ["C2"]

@@ -106,12 +106,23 @@ def _max_lengths() -> dict[str, int]:
 class Record:
     """One person as read from one or more rows of the file."""
 
-    __slots__ = ("values", "attrs", "tags", "consent", "consent_date", "consent_row", "rows")
+    __slots__ = (
+        "values",
+        "attrs",
+        "tags",
+        "other_numbers",
+        "consent",
+        "consent_date",
+        "consent_row",
+        "rows",
+    )
 
     def __init__(self, number: int, cells: list[str]):
         self.values: dict[str, Any] = {}
         self.attrs: dict[str, str] = {}
         self.tags: list[str] = []
+        # Customer numbers the file gives as this person's other ones (an export's column).
+        self.other_numbers: list[str] = []
         self.consent: bool | None = None
         self.consent_date: dt.date | None = None
         self.consent_row = number
@@ -145,6 +156,9 @@ class Record:
         for tag in other.tags:
             if tag not in self.tags:
                 self.tags.append(tag)
+        for number in other.other_numbers:
+            if number not in self.other_numbers:
+                self.other_numbers.append(number)
         if self.consent is None and other.consent is not None:
             self.consent, self.consent_row = other.consent, other.consent_row
         if self.consent_date is None:
@@ -183,6 +197,9 @@ class ContactImport:
                 % {"columns": ", ".join(h for h in header if h) or "-"}
             )
         self.has_consent_column = "consent" in targets
+        self.other_numbers_column = next(
+            (column for _i, target, column in self.plan if target == "other_customer_numbers"), ""
+        )
         self.mailing_list: MailingList | None = None
         if options.list_name:
             if not self.has_consent_column and not options.consent_confirmed:
@@ -298,6 +315,8 @@ class ContactImport:
                         record.tags.append(tag)
             elif target == "notes":
                 values["notes"] = raw
+            elif target == "other_customer_numbers":
+                self._read_other_numbers(record, raw, column)
             elif target.startswith(ATTR_PREFIX):
                 record.attrs.setdefault(target[len(ATTR_PREFIX) :], raw)
         if "postal_code" in values:
@@ -321,6 +340,20 @@ class ContactImport:
             self.reject(number, cells, _("no email, customer number or name"))
             return None
         return record
+
+    def _read_other_numbers(self, record: Record, raw: str, column: str) -> None:
+        limit = self.max_lengths["external_id"]
+        for part in norm.split_list(raw):
+            number = " ".join(part.split())
+            if len(number) > limit:
+                self.counters.warn(
+                    record.consent_row,
+                    column,
+                    _("“%(value)s…” is longer than %(limit)s characters: not kept")
+                    % {"value": number[:30], "limit": limit},
+                )
+            elif number not in record.other_numbers:
+                record.other_numbers.append(number)
 
     # -- the whole file --------------------------------------------------------------------
 
@@ -408,6 +441,7 @@ class ContactImport:
     def _fetch_existing(self, records: list[Record]) -> tuple[dict, dict, dict]:
         emails = [r.email for r in records if r.email]
         exts = [r.external_id for r in records if r.external_id]
+        exts += [number for r in records for number in r.other_numbers]
         columns = ("id", *FIELDS, "attributes")
         rows: list[dict[str, Any]] = []
         if emails or exts:
@@ -501,8 +535,17 @@ class ContactImport:
         `_resolve`. On a first import that is next to none, and no look-up is made."""
         # A number that is a stored contact's other number must meet that contact in `_resolve`.
         aliased = customer_number_alias_owners([r.external_id for r in records if r.external_id])
-        keyed = [r for r in records if (r.email or r.external_id) and r.external_id not in aliased]
-        rest = [r for r in records if not (r.email or r.external_id) or r.external_id in aliased]
+
+        def optimistic(record: Record) -> bool:
+            # Other numbers are checked against the stored ones in `_resolve`.
+            return bool(
+                (record.email or record.external_id)
+                and record.external_id not in aliased
+                and not record.other_numbers
+            )
+
+        keyed = [r for r in records if optimistic(r)]
+        rest = [r for r in records if not optimistic(r)]
         if not keyed:
             return rest
         if self.sequence is None:
@@ -527,6 +570,8 @@ class ContactImport:
         by_email, by_ext, by_name = self._fetch_existing(records)
         new: list[Record] = []
         updates: list[tuple[dict, set[str]]] = []
+        # The numbers this batch gives as a contact's own: none of them may become an alias.
+        own_numbers = {r.external_id for r in records if r.external_id}
         for record in records:
             email, ext = record.email, record.external_id
             by_mail = by_email.get(email) if email else None
@@ -568,11 +613,14 @@ class ContactImport:
             if target is None:
                 new.append(record)
                 continue
+            if record.other_numbers:
+                self._add_other_numbers(target, record, by_ext, own_numbers, aliases)
             rows = len(record.rows)
             if new_alias:
                 # One person under two customer numbers: merged, and listed for a person to
                 # check (two people sharing one mailbox would look the same).
                 aliases.append((target["id"], ext))
+                by_ext[ext] = target
                 counters.merged += rows
                 counters.merge_to_review(
                     row=record.rows[0][0],
@@ -619,8 +667,38 @@ class ContactImport:
                     )
                     continue
                 self._count_created(contact_id, record, kept, tagged)
+                if record.other_numbers:
+                    target = {"id": contact_id, "external_id": record.external_id}
+                    self._add_other_numbers(target, record, by_ext, own_numbers, aliases)
         if updates:
             self._update(updates)
+
+    def _add_other_numbers(
+        self,
+        target: dict,
+        record: Record,
+        by_ext: dict[str, dict],
+        own_numbers: set[str],
+        aliases: list[tuple[int, str]],
+    ) -> None:
+        """Keep the record's other customer numbers as the contact's aliases, except a number
+        that is another contact's (stored, or given as its own by this batch): warned, left."""
+        for number in record.other_numbers:
+            if number == target["external_id"]:
+                continue
+            owner = by_ext.get(number)
+            if owner is not None and owner["id"] == target["id"]:
+                continue
+            if owner is not None or number in own_numbers:
+                self.counters.warn(
+                    record.rows[0][0],
+                    self.other_numbers_column,
+                    _("customer number %(number)s belongs to another contact: not added")
+                    % {"number": number},
+                )
+                continue
+            aliases.append((target["id"], number))
+            by_ext[number] = target
 
     def _apply(self, target: dict, record: Record, *, overwrite: bool) -> set[str]:
         changed: set[str] = set()
