@@ -8,7 +8,10 @@ What happens to a row, and how it is counted (rows = created + updated + merged 
 rejected):
 - created   a new contact;
 - merged    a row folded into a contact already met in this file (created by an earlier row, or
-            updated by one): its non-empty values fill the contact's blanks;
+            updated by one): its non-empty values fill the contact's blanks; also a row that
+            brings a second customer number to a known email (one person with two numbers of
+            an old till system): the contact keeps its number and gains the row's as an alias
+            (CustomerNumberAlias), and the row is listed as a merge to review;
 - updated   with `update`, an existing contact whose stored values the row changed (non-empty
             values of the file overwrite);
 - skipped   an existing contact left as it was (the default), or one the row would not change;
