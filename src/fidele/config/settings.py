@@ -108,6 +108,9 @@ AXES_LOCKOUT_CALLABLE = "fidele.accounts.views.login_locked_out"
 AXES_USERNAME_CALLABLE = "fidele.accounts.views.login_attempt_username"
 # Attempts are in the database (and the audit log, core/signals.py); no admin site here.
 AXES_ENABLE_ADMIN = False
+# The client's address, also behind a reverse proxy (FIDELE_TRUSTED_PROXIES, below): otherwise
+# every login would come from the proxy's address, and one flood would lock everybody out.
+AXES_CLIENT_IP_CALLABLE = "fidele.core.http.client_ip"
 AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -154,6 +157,10 @@ SECURE_PROXY_SSL_HEADER = (
     if env.env_bool("FIDELE_TRUST_X_FORWARDED_PROTO", False)
     else None
 )
+# How many reverse proxies stand in front of the app, each appending to X-Forwarded-For the
+# address it saw (nginx: proxy_add_x_forwarded_for): the client's address is read from there
+# (fidele.core.http.client_ip). 0: no proxy, REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.env_int("FIDELE_TRUSTED_PROXIES", 0, minimum=0)
 SECURE_HSTS_SECONDS = env.env_int("FIDELE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.env_bool("FIDELE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
