@@ -264,3 +264,47 @@ LOGGING = {
         "django.request": {"filters": ["permission_denied"]},
     },
 }
+
+# --- People or machines (fidele.tracking.classify) ------------------------------------------
+# Several different links of one message clicked within this many seconds: a scanner (a person
+# reads between two clicks).
+TRACKING_BURST_SECONDS = env.env_int("FIDELE_TRACKING_BURST_SECONDS", 5, minimum=1)
+TRACKING_BURST_LINKS = env.env_int("FIDELE_TRACKING_BURST_LINKS", 3, minimum=2)
+# Clicks this close to a click on the invisible link are the same machine's.
+TRACKING_HONEYPOT_SECONDS = env.env_int("FIDELE_TRACKING_HONEYPOT_SECONDS", 10, minimum=0)
+# An image proxy (Gmail, Yahoo) fetching the pixel this soon after the send does it on delivery,
+# not for a reader.
+TRACKING_IMAGE_PROXY_SECONDS = env.env_int("FIDELE_TRACKING_IMAGE_PROXY_SECONDS", 30, minimum=0)
+# Pieces of user agents that name security scanners and link checkers (lower case).
+TRACKING_SCANNER_AGENTS = tuple(
+    marker.lower()
+    for marker in env.env_list(
+        "FIDELE_TRACKING_SCANNER_AGENTS",
+        [
+            "barracuda",
+            "mimecast",
+            "proofpoint",
+            "symantec",
+            "forcepoint",
+            "trendmicro",
+            "sophos",
+            "fortiguard",
+            "ironport",
+            "zscaler",
+            "checkpoint",
+            "safelinks",
+            "bingpreview",
+            "headlesschrome",
+            "phantomjs",
+            "python-requests",
+            "python-urllib",
+            "curl/",
+            "wget/",
+            "go-http-client",
+            "java/",
+            "libwww-perl",
+            "okhttp",
+            "scrapy",
+        ],
+    )
+)
