@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "fidele.campaigns",
     "fidele.delivery",
     "fidele.tracking",
+    "fidele.analytics",
     "fidele.web",
     "fidele.ui",
     "fidele.demo",
