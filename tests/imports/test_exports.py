@@ -228,6 +228,39 @@ def test_the_command_writes_the_file_named_and_prints_json(helene, tmp_path, suf
     assert len(table) == 3
 
 
+def test_the_command_keeps_the_canonical_columns_unless_asked_for_excel_fr(helene, tmp_path):
+    target = tmp_path / "contacts.csv"
+    out = StringIO()
+    call_command("export", "contacts", "-o", str(target), "--json", stdout=out)
+    assert json.loads(out.getvalue())["dialect"] == "canonical"
+    assert read_csv(target.read_bytes())[0][:12] == CANONICAL
+
+    out = StringIO()
+    call_command(
+        "export", "contacts", "-o", str(target), "--format", "excel-fr", "--json", stdout=out
+    )
+    summary = json.loads(out.getvalue())
+    assert (summary["format"], summary["dialect"]) == ("csv", "excel-fr")
+    table = read_csv(target.read_bytes(), ";")
+    assert table[0][:14] == FRENCH_HEADER and summary["columns"] == table[0]
+    helene_row = dict(zip(table[0], table[1], strict=True))
+    assert (helene_row["E-mail"], helene_row["Date de naissance"]) == (helene.email, "03/02/1971")
+
+
+def test_the_command_writes_an_excel_fr_workbook(helene, tmp_path):
+    target = tmp_path / "contacts.xlsx"
+    call_command("export", "contacts", "-o", str(target), "--format", "excel-fr", stdout=StringIO())
+    assert read_xlsx(target.read_bytes())[0][:14] == FRENCH_HEADER
+
+
+def test_the_command_refuses_an_unknown_format(db, tmp_path):
+    with pytest.raises(CommandError, match="excel-fr"):
+        call_command(
+            "export", "contacts", "-o", str(tmp_path / "c.csv"), "--format", "excel-us",
+            stdout=StringIO(),
+        )  # fmt: skip
+
+
 def test_the_command_filters_by_tag_list_and_search(helene, tmp_path):
     newsletter = MailingList.objects.create(name="Newsletter")
     jean = Contact.objects.get(email="jean.martin@example.com")
