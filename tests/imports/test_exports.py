@@ -313,24 +313,78 @@ def test_a_marketer_downloads_the_filtered_csv(helene, marketer_client, marketer
     assert entry.changes["count"] == 1
 
 
-def test_an_owner_downloads_the_xlsx(helene, owner_client):
+def test_an_owner_downloads_the_xlsx_headed_in_the_users_language(helene, owner_client):
     response = owner_client.get("/exports/contacts.xlsx", {"q": "lefèvre"})
     assert response.status_code == 200
     assert ".xlsx" in response["Content-Disposition"]
     table = read_xlsx(b"".join(response.streaming_content))
-    assert set(rows_by_email(table)) == {helene.email}
+    assert table[0][:3] == ["Civilité", "Prénom", "Nom"]  # pages are French by default
+    assert [row[3] for row in table[1:]] == [helene.email]
 
 
-@pytest.mark.parametrize("url", ["/exports/contacts.csv", "/exports/contacts.xlsx"])
+EXPORT_URLS = ["/exports/contacts/", "/exports/contacts/download", *(
+    "/exports/contacts.csv", "/exports/contacts.xlsx"
+)]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", EXPORT_URLS)
 def test_a_viewer_cannot_export(helene, viewer_client, url):
     assert viewer_client.get(url).status_code == 403
     assert not AuditLog.objects.filter(action=AuditLog.Action.EXPORT).exists()
 
 
-@pytest.mark.parametrize("url", ["/exports/contacts.csv", "/exports/contacts.xlsx"])
+@pytest.mark.parametrize("url", EXPORT_URLS)
 def test_an_anonymous_visitor_is_sent_to_the_login_page(db, client, url):
     response = client.get(url)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_the_export_page_offers_excel_france_first_to_a_french_user(helene, marketer_client):
+    response = marketer_client.get("/exports/contacts/", {"tag": "VIP"})
+    page = response.content.decode()
+    assert response.context["form"]["format"].initial == "excel-fr"
+    assert 'value="excel-fr" id="id_format_0" required checked' in page
+    assert 'aria-describedby="id_format_0-help"' in page and 'id="id_format_0-help"' in page
+    assert "Excel (France)" in page and "Classeur Excel (XLSX)" in page
+    assert "1 contact correspond aux filtres de la liste et sera exporté." in page
+    # The filters travel with the form, and the way back keeps them.
+    assert '<input type="hidden" name="tag" value="VIP">' in page
+    assert 'href="/contacts/?tag=VIP"' in page
+    assert not AuditLog.objects.filter(action=AuditLog.Action.EXPORT).exists()
+
+
+def test_the_export_page_offers_the_workbook_first_in_english(helene, marketer_client):
+    marketer_client.cookies["django_language"] = "en"
+    response = marketer_client.get("/exports/contacts/")
+    assert response.context["form"]["format"].initial == "xlsx"
+    assert "All your 2 contacts will be exported." in response.content.decode()
+
+
+def test_the_download_without_a_format_is_excel_france_for_a_french_user(helene, marketer_client):
+    response = marketer_client.get("/exports/contacts/download", {"tag": "VIP"})
+    assert response.streaming and response["Content-Type"].startswith("text/csv")
+    table = read_csv(b"".join(response.streaming_content), ";")
+    assert table[0][:14] == FRENCH_HEADER
+    assert [row[3] for row in table[1:]] == [helene.email]
+    assert AuditLog.objects.get(action=AuditLog.Action.EXPORT).changes["filters"] == {"tag": "VIP"}
+
+
+@pytest.mark.parametrize(
+    ("choice", "first_header"), [("excel-fr", "Civilité"), ("csv", "external_id")]
+)
+def test_each_csv_choice_of_the_page_streams_its_own_dialect(
+    helene, marketer_client, choice, first_header
+):
+    response = marketer_client.get("/exports/contacts/download", {"format": choice})
+    assert response.streaming and response["Cache-Control"] == "no-store"
+    delimiter = ";" if choice == "excel-fr" else ","
+    assert read_csv(b"".join(response.streaming_content), delimiter)[0][0] == first_header
+
+
+def test_an_unknown_format_is_refused_without_exporting(helene, marketer_client):
+    response = marketer_client.get("/exports/contacts/download", {"format": "pdf"})
+    assert response.status_code == 400
+    assert not AuditLog.objects.filter(action=AuditLog.Action.EXPORT).exists()
 
 
 def test_exports_refuse_post(marketer_client):
