@@ -206,7 +206,7 @@ EXPORT_CHOICES: dict[str, ExportChoice] = {
         gettext_lazy("Excel (France)"),
         gettext_lazy(
             "A CSV file that Excel opens in columns with a double click on a French computer: "
-            "French headers, dates as 31/12/1980, phone numbers as 06 12 34 56 78. Fidèle "
+            "French headers, dates as 31/12/1980, phone numbers as 06 12 34 56 78. Fidèle "
             "imports it back as it is."
         ),
     ),
