@@ -38,7 +38,9 @@ def read_csv(data: bytes, delimiter: str = ",") -> list[list[str]]:
 
 def read_xlsx(data: bytes) -> list[list[str]]:
     sheet = load_workbook(io.BytesIO(data), read_only=True).active
-    return [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+    rows = [["" if v is None else v for v in row] for row in sheet.iter_rows(values_only=True)]
+    # Empty cells are not written: a row ends at its last value.
+    return [row + [""] * (len(rows[0]) - len(row)) for row in rows]
 
 
 def export_bytes(fmt: str, queryset=None, dialect=exports.CANONICAL) -> bytes:
@@ -127,6 +129,8 @@ def test_an_xlsx_holds_date_cells_shown_day_first_and_phones_without_an_apostrop
     assert cells["joined_on"].value.date() == date(2019, 5, 6)
     assert (cells["phone"].value, cells["phone"].data_type) == ("+33612345678", "s")
     assert (cells["postal_code"].value, cells["postal_code"].data_type) == ("24100", "s")
+    jean = dict(zip(header, sheet[3], strict=True))
+    assert jean["birth_date"].value is None and jean["phone"].value is None  # empty, not ""
 
 
 def test_only_the_attribute_keys_of_the_exported_contacts_become_columns(helene):

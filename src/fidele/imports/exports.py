@@ -391,7 +391,7 @@ def _xlsx_row(sheet: Any, row: list[Cell]) -> list[Any]:
                 cell.data_type = "s"
                 cells.append(cell)
             else:
-                cells.append(text)
+                cells.append(text or None)  # an empty cell rather than an empty string
         else:
             cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = XLSX_DATE_FORMAT
