@@ -257,8 +257,13 @@ def normalise_postal_code(raw: str, country: str) -> str:
     return value
 
 
+def split_list(raw: str) -> list[str]:
+    """The items of a cell holding several values ("VIP, Vins", "C1; C2"), empty ones dropped."""
+    return [item for item in re.split(r"[,;|]", raw) if item.strip()]
+
+
 def normalise_tags(raw: str) -> list[str]:
-    return [" ".join(tag.split())[:80] for tag in re.split(r"[,;|]", raw) if tag.strip()]
+    return [" ".join(tag.split())[:80] for tag in split_list(raw)]
 
 
 # --- amounts ---------------------------------------------------------------------------------

@@ -137,6 +137,10 @@ class Counters:
     lines: int = 0
     products_created: int = 0
     warnings_sample: list[dict[str, Any]] = field(default_factory=list)
+    # Rows merged because one email came with a second customer number (kept as an alias):
+    # counted in `merged`, and the first ones listed for a person to check.
+    merges_review: int = 0
+    merges_review_sample: list[dict[str, Any]] = field(default_factory=list)
     warning_groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def warn(self, row: int, column: str, message: str) -> None:
@@ -160,6 +164,21 @@ class Counters:
         group["count"] += 1
         if row and len(group["rows"]) < 10:
             group["rows"].append(row)
+
+    def merge_to_review(
+        self, *, row: int, email: str | None, number: str, other_number: str, contact_id: int
+    ) -> None:
+        self.merges_review += 1
+        if len(self.merges_review_sample) < WARNINGS_KEPT:
+            self.merges_review_sample.append(
+                {
+                    "row": row,
+                    "email": email,
+                    "number": number,
+                    "other_number": other_number,
+                    "contact_id": contact_id,
+                }
+            )
 
     def grouped_warnings(self) -> list[dict[str, Any]]:
         return sorted(self.warning_groups.values(), key=lambda g: -g["count"])

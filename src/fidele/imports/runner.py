@@ -169,6 +169,8 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     if job.kind == ImportJob.Kind.CONTACTS:
         summary["list"] = options.get("list") or None
         summary["subscribed"] = counters.subscribed
+        summary["merges_to_review"] = counters.merges_review
+        summary["merges_to_review_sample"] = counters.merges_review_sample
     else:
         summary["lines"] = counters.lines
         summary["products_created"] = counters.products_created
@@ -194,7 +196,9 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         object_id=job.pk,
         object_repr=str(job)[:200],
         changes={
-            k: v for k, v in summary.items() if k not in ("warnings_sample", "warning_groups")
+            k: v
+            for k, v in summary.items()
+            if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
         },
     )
     return summary
