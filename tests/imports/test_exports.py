@@ -508,6 +508,11 @@ def test_an_attribute_key_the_import_would_take_for_a_field_keeps_its_prefix(db)
     assert header[14:16] == ["attr.newsletter", "attr.ville"]
 
 
+def test_a_column_that_is_not_a_contact_field_is_headed_as_the_import_names_it():
+    header = exports.export_header(["external_id", "other_customer_numbers"], exports.EXCEL_FR)
+    assert header == ["Numéro client", "Autres numéros client"]
+
+
 @pytest.mark.parametrize(("language", "first"), [("fr", "Civilité"), ("en", "Title")])
 def test_the_spreadsheet_xlsx_is_headed_in_the_users_language(helene, language, first):
     Contact.objects.create(email="belge@example.be", phone="+3222345678")

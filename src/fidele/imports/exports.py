@@ -43,6 +43,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import Prefetch, QuerySet
 from django.utils import translation
@@ -58,7 +59,7 @@ from fidele.contacts.models import Contact, Tag
 from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
-from fidele.imports.mapping import ATTR_PREFIX, guess_field
+from fidele.imports.mapping import ATTR_PREFIX, CONTACT_FIELDS, guess_field
 from fidele.imports.pipeline import neutralise
 from fidele.ui.formatting import format_phone, format_phone_dialled
 
@@ -217,6 +218,15 @@ def _attribute_header(key: str) -> str:
     return ATTR_PREFIX + key if guess_field("contacts", key) else key
 
 
+def _label(name: str) -> str:
+    try:
+        return capfirst(str(Contact._meta.get_field(name).verbose_name))
+    except FieldDoesNotExist:
+        # A column that is not one of the contact's own fields (e.g. its other customer
+        # numbers) is named as the import names it, which is what reads it back.
+        return str(CONTACT_FIELDS[name])
+
+
 def export_header(columns: list[str], dialect: Dialect = CANONICAL) -> list[str]:
     """The header row: canonical names, or the fields' labels in the dialect's language."""
     if not dialect.labels:
@@ -225,7 +235,7 @@ def export_header(columns: list[str], dialect: Dialect = CANONICAL) -> list[str]
         return [
             _attribute_header(name[len(ATTR_PREFIX) :])
             if name.startswith(ATTR_PREFIX)
-            else capfirst(str(Contact._meta.get_field(name).verbose_name))
+            else _label(name)
             for name in columns
         ]
 
