@@ -544,12 +544,13 @@ FIELDS_COMPARED = (
 
 
 def snapshot() -> dict[str, dict]:
-    contacts = Contact.objects.prefetch_related("tags").order_by("email")
+    contacts = Contact.objects.prefetch_related("tags", "customer_number_aliases").order_by("email")
     return {
         contact.email: {
             **{name: getattr(contact, name) for name in FIELDS_COMPARED},
             "tags": sorted(tag.name for tag in contact.tags.all()),
             "attributes": {key: str(value) for key, value in contact.attributes.items()},
+            "other_numbers": sorted(a.number for a in contact.customer_number_aliases.all()),
         }
         for contact in contacts
     }
@@ -574,6 +575,8 @@ def test_an_export_imported_into_an_empty_base_gives_the_same_contacts(
     helene.source = "Salon des vins 2023"
     helene.country = "FR"
     helene.save()
+    helene.customer_number_aliases.create(number="OLD-7")
+    helene.customer_number_aliases.create(number="OLD-9")
     Contact.objects.create(
         email="belge@example.be", first_name="Luc", phone="+3222345678", country="BE",
         postal_code="1000", city="Bruxelles", language="en", attributes={"note": "-2+3"},
@@ -593,3 +596,15 @@ def test_an_export_imported_into_an_empty_base_gives_the_same_contacts(
         assert after["belge@example.be"]["attributes"].pop("note") == "'-2+3"
         before["belge@example.be"]["attributes"].pop("note")
     assert after == before
+
+
+def test_the_other_customer_numbers_are_a_column_only_when_a_contact_has_one(helene):
+    assert "other_customer_numbers" not in read_csv(export_bytes("csv"))[0]
+
+    helene.customer_number_aliases.create(number="OLD-7")
+    table = read_csv(export_bytes("csv"))
+
+    assert table[0][-1] == "other_customer_numbers"
+    assert table[1][-1] == "OLD-7"
+    french = read_csv(export_bytes("csv", dialect=exports.EXCEL_FR), delimiter=";")
+    assert french[0][-1] == "Autres numéros client"

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from fidele.contacts.selectors import contacts_filtered
+from fidele.core.http import client_ip
 from fidele.core.permissions import MARKETER, require_role
 from fidele.imports import exports
 from fidele.imports.forms import ExportForm, export_choice_default
@@ -68,7 +69,7 @@ def contacts_download(request: HttpRequest, choice: str | None = None) -> HttpRe
         "dialect": picked.dialect,
         "actor": request.user,
         "filters": _filters(request),
-        "ip_address": request.META.get("REMOTE_ADDR"),
+        "ip_address": client_ip(request),
     }
     if picked.fmt == "csv":
         response = StreamingHttpResponse(

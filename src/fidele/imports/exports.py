@@ -3,7 +3,8 @@
 canonical (the command line's default; a contract, ARCHITECTURE.md), in this order:
     external_id, email, first_name, last_name, phone, address, postal_code, city, country,
     birth_date, language, tags, attr.<key> for every custom attribute key present in the
-    exported contacts (sorted), then civility, joined_on, source, notes.
+    exported contacts (sorted), then civility, joined_on, source, notes, and
+    other_customer_numbers when an exported contact has another number.
     Comma-separated CSV, ISO dates (YYYY-MM-DD), phones in E.164: what scripts read.
 excel-fr ("Excel (France)", the web page's default for a French user): what a French Excel
     opens with a double click. The person's fields in the contact form's order under their
@@ -55,7 +56,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from fidele.contacts.fields import PERSON_FIELDS
-from fidele.contacts.models import Contact, Tag
+from fidele.contacts.models import Contact, CustomerNumberAlias, Tag
 from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
@@ -81,6 +82,9 @@ CANONICAL_COLUMNS = (
     "tags",
 )
 TRAILING_COLUMNS = ("civility", "joined_on", "source", "notes")
+# A contact's other customer numbers (CustomerNumberAlias), comma-separated; the column is there
+# only when an exported contact has one.
+OTHER_NUMBERS = "other_customer_numbers"
 # The labelled dialects: the person as the contact form shows it, then what the team added.
 LABELLED_COLUMNS = (*PERSON_FIELDS, "tags")
 LABELLED_TRAILING_COLUMNS = ("source", "notes")
@@ -203,12 +207,20 @@ def attribute_keys(queryset: QuerySet[Contact]) -> list[str]:
         return sorted(str(row[0]) for row in cursor.fetchall())
 
 
-def export_columns(attr_keys: Iterable[str], dialect: Dialect = CANONICAL) -> list[str]:
-    """The exported columns, by canonical name ("attr.<key>" for a custom attribute)."""
+def export_columns(
+    attr_keys: Iterable[str], dialect: Dialect = CANONICAL, *, other_numbers: bool = False
+) -> list[str]:
+    """The exported columns, by canonical name ("attr.<key>" for a custom attribute), with the
+    contacts' other customer numbers last when any of them has one."""
     attrs = [ATTR_PREFIX + key for key in attr_keys]
+    last = [OTHER_NUMBERS] if other_numbers else []
     if dialect.labels:
-        return [*LABELLED_COLUMNS, *attrs, *LABELLED_TRAILING_COLUMNS]
-    return [*CANONICAL_COLUMNS, *attrs, *TRAILING_COLUMNS]
+        return [*LABELLED_COLUMNS, *attrs, *LABELLED_TRAILING_COLUMNS, *last]
+    return [*CANONICAL_COLUMNS, *attrs, *TRAILING_COLUMNS, *last]
+
+
+def _other_numbers_text(contact: Contact) -> str:
+    return ", ".join(sorted(alias.number for alias in contact.customer_number_aliases.all()))
 
 
 def _attribute_header(key: str) -> str:
@@ -299,6 +311,8 @@ def _cell_readers(
             readers.append(attribute(name[len(ATTR_PREFIX) :]))
         elif name == "tags":
             readers.append(_tags_text)
+        elif name == OTHER_NUMBERS:
+            readers.append(_other_numbers_text)
         elif name == "phone":
             readers.append(lambda contact: phone(contact.phone))
         else:
@@ -322,10 +336,12 @@ def contacts_export_rows(
     """(header, rows): the rows are produced lazily, chunk by chunk, as text and dates that
     the writer of `fmt` encodes."""
     keys = attribute_keys(queryset) if attr_keys is None else attr_keys
-    columns = export_columns(keys, dialect)
+    other_numbers = CustomerNumberAlias.objects.filter(contact__in=queryset.values("pk")).exists()
+    columns = export_columns(keys, dialect, other_numbers=other_numbers)
     readers = _cell_readers(columns, dialect, fmt)
     contacts = _ordered(queryset).prefetch_related(
-        Prefetch("tags", queryset=Tag.objects.only("id", "name"))
+        Prefetch("tags", queryset=Tag.objects.only("id", "name")),
+        *(["customer_number_aliases"] if other_numbers else []),
     )
 
     def rows() -> Iterator[list[Cell]]:
