@@ -28,7 +28,7 @@ from fidele.imports import mapping as mapping_mod
 from fidele.imports.contacts_engine import ContactImport
 from fidele.imports.models import ImportJob
 from fidele.imports.orders_engine import OrderImport
-from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter
+from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter, WarningWriter
 from fidele.imports.reader import FileShape, ImportFileError, open_table
 
 logger = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
 
     counters = Counters()
     rejects: RejectWriter | None = None
+    warnings: WarningWriter | None = None
     error: str | None = None
     try:
         shape = FileShape.from_dict(job.detected)
@@ -128,8 +129,11 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             progress=report,
         )
         rejects = RejectWriter(header, prefix=f"import-{job.pk}")
+        warnings = WarningWriter(prefix=f"import-{job.pk}")
         engine_class = OrderImport if job.kind == ImportJob.Kind.ORDERS else ContactImport
-        engine = engine_class(options=run_options, header=header, rejects=rejects)
+        engine = engine_class(
+            options=run_options, header=header, rejects=rejects, warnings=warnings
+        )
         counters = engine.run(table.rows)
     except ImportFileError as exc:
         error = str(exc)
@@ -141,8 +145,9 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             counters = engine.counters
         error = _("The import stopped on an unexpected error; the rows saved before it are kept.")
     finally:
-        if rejects is not None:
-            rejects.close()
+        for written in (rejects, warnings):
+            if written is not None:
+                written.close()
 
     rejected_file = str(rejects.path) if rejects is not None and rejects.path else None
     summary: dict[str, Any] = {
@@ -155,6 +160,8 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         "seconds": round(time.perf_counter() - started, 3),
         "skipped": counters.skipped,
         "warnings": counters.warnings,
+        # Every warning with the cell's full original value (the summary keeps the first ones).
+        "warnings_file": str(warnings.path) if warnings is not None and warnings.path else None,
         "invalid_phones": counters.invalid_phones,
         "import_id": job.pk,
         "kind": job.kind,
