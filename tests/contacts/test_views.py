@@ -394,6 +394,7 @@ def test_the_same_field_changed_by_two_people_is_a_conflict_shown_on_the_form(
 
     assert response.status_code == 200
     page = response.content.decode()
+    assert "Rien n’a été enregistré" in page
     assert "Quelqu’un d’autre a modifié ce champ" in page and "Sarlat" in page
     c.refresh_from_db()
     assert (c.city, c.notes) == ("Sarlat", "")  # nothing written

@@ -129,6 +129,10 @@ class ContactForm(forms.ModelForm):
                 data[self.add_prefix(name)] = value
         form = ContactForm(data, instance=Contact.objects.get(pk=contact.pk))
         form.is_valid()
+        form.add_error(
+            None,
+            _("Nothing was saved: someone else changed the same fields meanwhile (marked below)."),
+        )
         for name in conflicts:
             shown = current[name].value()
             form.add_error(

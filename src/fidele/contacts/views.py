@@ -149,10 +149,6 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
         )
     except services.EditConflict as conflict:
         form = form.after_conflict(conflict.contact, conflict.fields)
-        messages.error(
-            request,
-            _("Nothing was saved: someone else changed the same fields meanwhile (marked below)."),
-        )
         saved = None
         contact = conflict.contact
     if saved is not None:
