@@ -560,3 +560,17 @@ def test_an_email_problem_is_explained_in_the_users_language():
         assert "il manque le @" in normalise_email("jean.dupont.fr")[1]
     with translation.override("en"):
         assert "the @ is missing" in normalise_email("jean.dupont.fr")[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reasons_written_by_the_second_thread_are_in_the_language_of_the_import(
+    write_file, settings
+):
+    settings.IMPORT_WRITER_THREAD = True
+    Contact.objects.create(email="a@x.fr", external_id="1")
+    Contact.objects.create(email="b@x.fr", external_id="2")
+
+    summary = run(write_file("email;n client\na@x.fr;2\n"))  # run in English (conftest)
+
+    [row] = rejected_rows(summary)
+    assert row["reason"].startswith("conflict: a@x.fr belongs to contact #")

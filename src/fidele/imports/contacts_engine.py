@@ -375,8 +375,12 @@ class ContactImport:
                 self.counters.warn(
                     record.consent_row,
                     column,
-                    _("“%(value)s…” is longer than %(limit)s characters: not kept")
-                    % {"value": number[:30], "limit": limit},
+                    Text(
+                        gettext_noop("“%(value)s…” is longer than %(limit)s characters: not kept"),
+                        value=number[:30],
+                        limit=limit,
+                    ),
+                    raw,
                 )
             elif number not in record.other_numbers:
                 record.other_numbers.append(number)
@@ -719,8 +723,13 @@ class ContactImport:
                 self.counters.warn(
                     record.rows[0][0],
                     self.other_numbers_column,
-                    _("customer number %(number)s belongs to another contact: not added")
-                    % {"number": number},
+                    Text(
+                        gettext_noop(
+                            "customer number %(number)s belongs to another contact: not added"
+                        ),
+                        number=number,
+                    ),
+                    number,
                 )
                 continue
             aliases.append((target["id"], number))

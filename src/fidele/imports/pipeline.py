@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy, gettext_noop
 
 from fidele.core.actors import Actor
@@ -112,12 +113,18 @@ class ImportFile:
         self.count = 0
         self._handle: Any = None
         self._writer: Any = None
+        # Both the reading thread and the writing thread (BatchWriter) may write lines.
+        self._lock = threading.Lock()
 
     def columns(self) -> list[str]:
         """The first line of the file."""
         raise NotImplementedError
 
     def line(self, cells: list[str]) -> None:
+        with self._lock:
+            self._line(cells)
+
+    def _line(self, cells: list[str]) -> None:
         if self._writer is None:
             directory = Path(settings.IMPORTS_DIR) / self.directory
             directory.mkdir(parents=True, exist_ok=True)
@@ -303,12 +310,16 @@ class BatchWriter:
         self.write = write
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
+        # Reasons and warnings written from the thread are in the import's language, which is
+        # active in the caller's thread only.
+        self.language = translation.get_language()
         self.thread = threading.Thread(target=self._loop, name="fidele-import-writer", daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
         from django.db import connection
 
+        translation.activate(self.language)
         try:
             while True:
                 batch = self.queue.get()
