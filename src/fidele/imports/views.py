@@ -19,7 +19,7 @@ from fidele.imports.forms import MappingForm, UploadForm
 from fidele.imports.models import ImportJob
 from fidele.imports.pipeline import warnings_shown
 from fidele.imports.reader import DELIMITER_NAMES, FileShape, ImportFileError, read_preview
-from fidele.imports.runner import upload_deleted_on, upload_kept
+from fidele.imports.runner import error_shown, upload_deleted_on, upload_kept
 
 RUNNING = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
 # Warnings listed one by one on the summary; all of them are in the warnings file.
@@ -127,6 +127,7 @@ def _job_context(job: ImportJob) -> dict:
         "job": job,
         "summary": summary,
         "running": job.status in RUNNING,
+        "error": error_shown(job),
         "upload_kept": job.status == ImportJob.Status.FAILED and upload_kept(job),
         "upload_deleted_on": upload_deleted_on(job),
         "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS,
