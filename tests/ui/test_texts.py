@@ -48,3 +48,12 @@ def test_a_plain_string_stored_before_is_shown_as_it_is_and_a_broken_source_does
     assert text_render("ancien message") == "ancien message"
     assert text_render(None) == ""
     assert text_render({"id": "%(missing)s left", "params": {"other": 1}}) == "%(missing)s left"
+
+
+def test_a_plural_text_agrees_with_its_count_in_the_language_it_is_shown_in():
+    with translation.override("en"):
+        one = Text("%(count)s row", plural="%(count)s rows", count=1)
+        many = Text("%(count)s row", plural="%(count)s rows", count=1200)
+    assert (one, many) == ("1 row", "1,200 rows")
+    with translation.override("fr"):
+        assert text_render(many.data) == "1\u202f200 rows"  # no catalogue entry: the source

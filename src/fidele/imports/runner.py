@@ -292,11 +292,16 @@ def _interrupted_record(job: ImportJob) -> bool:
     with translation.override(options.get("language") or settings.LANGUAGE_CODE):
         error = Text(
             gettext_noop(
-                "Interrupted after %(rows)s rows (the import's worker stopped): the rows before "
+                "Interrupted after %(count)s row (the import's worker stopped): the rows before "
                 "are saved; import the file again to complete it: rows already imported are "
                 "recognised and updated or skipped."
             ),
-            rows=rows,
+            plural=gettext_noop(
+                "Interrupted after %(count)s rows (the import's worker stopped): the rows before "
+                "are saved; import the file again to complete it: rows already imported are "
+                "recognised and updated or skipped."
+            ),
+            count=rows,
         )
     finished = timezone.now()
     summary: dict[str, Any] = {

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from fidele.ui.formatting import format_number
 
@@ -29,8 +29,13 @@ def _value(value: Any) -> Any:
     return value
 
 
-def _render(msgid: str, params: dict[str, Any]) -> str:
-    text = gettext(msgid)
+def _render(msgid: str, params: dict[str, Any], plural: str | None = None) -> str:
+    if plural is not None:
+        # "1 row", "2 rows": the form is chosen by the language's rule, at display time too.
+        count = params.get("count")
+        text = ngettext(msgid, plural, count if isinstance(count, int) else 0)
+    else:
+        text = gettext(msgid)
     if not params:
         return text
     values = {key: _value(value) for key, value in params.items()}
@@ -49,23 +54,28 @@ class Text(str):
     """`gettext(msgid) % params` in the active language, remembering `msgid` and `params`.
 
     The msgid is given through `gettext_noop` so that `makemessages` finds it. Integers are
-    formatted as numbers of the language; a parameter may itself be a Text.
+    formatted as numbers of the language; a parameter may itself be a Text. With `plural`,
+    the message agrees with the parameter `count` (ngettext).
     """
 
     msgid: str
     params: dict[str, Any]
+    plural: str | None
 
-    def __new__(cls, msgid: str, /, **params: Any) -> Text:
-        self = super().__new__(cls, _render(msgid, params))
+    def __new__(cls, msgid: str, /, *, plural: str | None = None, **params: Any) -> Text:
+        self = super().__new__(cls, _render(msgid, params, plural))
         self.msgid = msgid
         self.params = params
+        self.plural = plural
         return self
 
     @property
     def data(self) -> dict[str, Any]:
         """JSON that `text_render` turns back into this message, in any language."""
+        plural = {"plural": self.plural} if self.plural is not None else {}
         return {
             "id": self.msgid,
+            **plural,
             "params": {
                 key: value.data if isinstance(value, Text) else value
                 for key, value in self.params.items()
@@ -84,5 +94,10 @@ def text_render(data: Any) -> str:
     messages kept their source) is returned as it is."""
     if isinstance(data, dict) and isinstance(data.get("id"), str):
         params = data.get("params")
-        return _render(data["id"], params if isinstance(params, dict) else {})
+        plural = data.get("plural")
+        return _render(
+            data["id"],
+            params if isinstance(params, dict) else {},
+            plural if isinstance(plural, str) else None,
+        )
     return "" if data is None else str(data)
