@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
 from fidele.contacts.fields import IMPORTABLE_FIELDS
@@ -54,11 +55,13 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    WarningWriter,
     cell_cut,
     cell_too_long,
     overlap_writes,
 )
 from fidele.imports.reader import ImportFileError
+from fidele.ui.texts import Text
 
 # Stored columns an import may write, in the order used by the bulk insert.
 FIELDS = (
@@ -170,10 +173,17 @@ class Record:
 
 
 class ContactImport:
-    def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
+    def __init__(
+        self,
+        *,
+        options: ImportOptions,
+        header: list[str],
+        rejects: RejectWriter,
+        warnings: WarningWriter | None = None,
+    ):
         self.options = options
         self.rejects = rejects
-        self.counters = Counters()
+        self.counters = Counters(warnings_file=warnings)
         self.region = settings.DEFAULT_REGION
         self.tz = timezone.get_current_timezone()
         self.max_lengths = _max_lengths()
@@ -185,11 +195,12 @@ class ContactImport:
         targets = {target for _i, target, _c in self.plan}
         # Values whose length the file decides (the others are normalised to short codes).
         self.limited = [
-            (target, self.max_lengths[target], column)
-            for _i, target, column in self.plan
+            (target, self.max_lengths[target], column, index)
+            for index, target, column in self.plan
             if target in ("email", "external_id", "postal_code", *_TEXT_FIELDS)
             and target in self.max_lengths
         ]
+        self.limited_targets = {target for target, *_rest in self.limited}
         if not targets & _IDENTITY_FIELDS:
             raise ImportFileError(
                 _(
@@ -217,7 +228,9 @@ class ContactImport:
                 )
         elif self.has_consent_column:
             self.counters.warn(
-                0, "", _("The consent column was not used because no list was chosen.")
+                0,
+                "",
+                Text(gettext_noop("The consent column was not used because no list was chosen.")),
             )
         self.default_country = Contact._meta.get_field("country").get_default() or ""
         self.default_language = Contact._meta.get_field("language").get_default() or ""
@@ -248,7 +261,7 @@ class ContactImport:
         for index, target, column in self.plan:
             if index >= width:
                 continue
-            raw = cells[index]
+            raw = original = cells[index]
             if not raw:
                 continue
             if len(raw) > MAX_CELL_CHARS:
@@ -256,8 +269,10 @@ class ContactImport:
                     # No email or customer number is that long: the row cannot be matched.
                     self.reject(number, cells, cell_too_long(column, len(raw)))
                     return None
-                # A long comment costs its end, not the customer.
-                warn(number, column, cell_cut(column, len(raw), MAX_CELL_CHARS))
+                # A long comment costs its end, not the customer. A field with a shorter limit
+                # warns once, below, when it is cut to that limit.
+                if target not in self.limited_targets:
+                    warn(number, column, cell_cut(len(raw), MAX_CELL_CHARS), original)
                 raw = raw[:MAX_CELL_CHARS]
             raw = raw.strip()
             if not raw:
@@ -277,7 +292,7 @@ class ContactImport:
                 if problem:
                     values.setdefault("phone_invalid", raw[:64])
                     self.counters.invalid_phones += 1
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 else:
                     values["phone"] = phone
             elif target == "external_id":
@@ -285,7 +300,7 @@ class ContactImport:
             elif target in ("birth_date", "joined_on"):
                 value, problem = norm.normalise_date(raw)
                 if problem:
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 elif value is not None:
                     values[target] = value
             elif target == "postal_code":
@@ -298,18 +313,23 @@ class ContactImport:
                     if when is not None and not not_a_date:
                         consent, record.consent_date = True, record.consent_date or when
                     else:
-                        warn(number, column, problem + " - " + _("not subscribed"))
+                        warn(
+                            number,
+                            column,
+                            Text(gettext_noop("%(problem)s - not subscribed"), problem=problem),
+                            original,
+                        )
                 record.consent = consent
             elif target == "consent_date":
                 value, problem = norm.normalise_date(raw.split(" ")[0].split("T")[0])
                 if problem:
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 else:
                     record.consent_date = value
             elif target in _CODED:
                 value, problem = _CODED[target](raw)
                 if problem:
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 elif value:
                     values[target] = value
             elif target == "tags":
@@ -326,7 +346,7 @@ class ContactImport:
             values["postal_code"] = norm.normalise_postal_code(
                 values["postal_code"], self._country_of(values)
             )
-        for name, limit, column in self.limited:
+        for name, limit, column, index in self.limited:
             value = values.get(name)
             if value is not None and len(value) > limit:
                 if name in _KEY_FIELDS:
@@ -337,7 +357,10 @@ class ContactImport:
                         % {"column": column, "value": value[:30], "limit": limit},
                     )
                     return None
-                warn(number, column, cell_cut(column, len(value), limit))
+                # The size the file's cell had, which the cut above may have hidden.
+                original = cells[index] if index < len(cells) else value
+                size = max(len(value), len(original))
+                warn(number, column, cell_cut(size, limit), original)
                 values[name] = value[:limit]
         if not (values.keys() & _IDENTITY_FIELDS):
             self.reject(number, cells, _("no email, customer number or name"))
@@ -352,8 +375,12 @@ class ContactImport:
                 self.counters.warn(
                     record.consent_row,
                     column,
-                    _("“%(value)s…” is longer than %(limit)s characters: not kept")
-                    % {"value": number[:30], "limit": limit},
+                    Text(
+                        gettext_noop("“%(value)s…” is longer than %(limit)s characters: not kept"),
+                        value=number[:30],
+                        limit=limit,
+                    ),
+                    raw,
                 )
             elif number not in record.other_numbers:
                 record.other_numbers.append(number)
@@ -696,8 +723,13 @@ class ContactImport:
                 self.counters.warn(
                     record.rows[0][0],
                     self.other_numbers_column,
-                    _("customer number %(number)s belongs to another contact: not added")
-                    % {"number": number},
+                    Text(
+                        gettext_noop(
+                            "customer number %(number)s belongs to another contact: not added"
+                        ),
+                        number=number,
+                    ),
+                    number,
                 )
                 continue
             aliases.append((target["id"], number))

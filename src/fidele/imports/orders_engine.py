@@ -35,6 +35,7 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    WarningWriter,
     cell_too_long,
 )
 from fidele.imports.reader import ImportFileError
@@ -70,10 +71,17 @@ class OrderRecord:
 
 
 class OrderImport:
-    def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
+    def __init__(
+        self,
+        *,
+        options: ImportOptions,
+        header: list[str],
+        rejects: RejectWriter,
+        warnings: WarningWriter | None = None,
+    ):
         self.options = options
         self.rejects = rejects
-        self.counters = Counters()
+        self.counters = Counters(warnings_file=warnings)
         self.tz = timezone.get_current_timezone()
         self.plan = {
             target: (index, header[index] if index < len(header) else f"#{index + 1}")

@@ -134,6 +134,8 @@ class Command(BaseCommand):
             lines.append(f"order lines    {summary['lines']}")
         if summary.get("rejected_file"):
             lines.append(f"rejected rows  {summary['rejected_file']}")
+        if summary.get("warnings_file"):
+            lines.append(f"warnings file  {summary['warnings_file']}")
         lines.append(f"seconds        {summary['seconds']}")
         self.stdout.write("\n".join(lines))
         for merge in summary.get("merges_to_review_sample", [])[:10]:
