@@ -177,3 +177,30 @@ def test_the_error_of_an_upload_deleted_unstarted_reads_in_the_language_of_who_l
 
     page = unescape(marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode())
     assert "Not started" not in page
+
+
+def test_rejected_rows_and_warnings_files_are_deleted_after_their_retention(
+    marketer_client, settings, tmp_path
+):
+    from fidele.imports.services import import_file
+
+    settings.IMPORT_REPORT_RETENTION_DAYS = 30
+    path = tmp_path / "clients.csv"
+    path.write_text("email;téléphone\na@x.fr;12\nnot-an-email;\n", encoding="utf-8")
+    summary = import_file(kind="contacts", path=path)
+    files = [Path(summary["rejected_file"]), Path(summary["warnings_file"])]
+    assert all(file.is_file() for file in files)
+
+    uploads_retention(now=timezone.now() + timedelta(days=29))
+    assert all(file.is_file() for file in files)
+    uploads_retention(now=timezone.now() + timedelta(days=31))
+
+    assert not any(file.exists() for file in files)
+    job = ImportJob.objects.get()
+    assert job.summary["rejected"] == 1 and job.summary["rejected_file"] is None
+    assert job.rejected_path == ""
+    page = marketer_client.get(f"/imports/{job.pk}/").content.decode()
+    assert "ont été supprimés le" in page
+    assert marketer_client.get(f"/imports/{job.pk}/rejected.csv").status_code == 404
+    assert AuditLog.objects.filter(action=AuditLog.Action.DELETE).count() == 1
+    assert uploads_retention(now=timezone.now() + timedelta(days=60)) == []

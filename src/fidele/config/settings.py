@@ -195,6 +195,9 @@ IMPORT_MAX_UPLOAD_BYTES = env.env_int("FIDELE_IMPORT_MAX_UPLOAD_MB", 200) * 1024
 # Uploaded files hold personal data: those of imports not started within this many days, and of
 # failed imports (kept for a retry) this many days after they ended, are deleted.
 IMPORT_UPLOAD_RETENTION_DAYS = env.env_int("FIDELE_IMPORT_RETENTION_DAYS", 7)
+# The rejected-rows and warnings files an import leaves for the user to download hold personal
+# data too: deleted this many days after the import ended.
+IMPORT_REPORT_RETENTION_DAYS = env.env_int("FIDELE_IMPORT_FILES_RETENTION_DAYS", 30, minimum=1)
 # An XLSX is a zip: what it may unpack to (all its parts together, declared and actual sizes),
 # and how much smaller than its content a part may be packed (a zip bomb packs 1000 to 1).
 IMPORT_XLSX_MAX_UNPACKED_BYTES = (

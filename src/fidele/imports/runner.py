@@ -401,6 +401,36 @@ def uploads_retention(*, now: datetime | None = None) -> list[int]:
             done.append(job.pk)
     if done:
         logger.info("imports %s: uploaded files deleted after %s days", done, days)
+    return done + import_files_retention(now=now)
+
+
+def import_files_retention(*, now: datetime) -> list[int]:
+    """Delete the rejected-rows and warnings files of imports ended more than
+    IMPORT_REPORT_RETENTION_DAYS ago; the summary keeps its counts and says when the files went.
+    Returns the ids of the jobs concerned."""
+    cutoff = now - timedelta(days=settings.IMPORT_REPORT_RETENTION_DAYS)
+    done = []
+    ended = ImportJob.objects.filter(
+        finished_at__lt=cutoff, status__in=(ImportJob.Status.DONE, ImportJob.Status.FAILED)
+    ).exclude(summary__has_key="files_deleted_on")
+    for job in ended.iterator():
+        summary = dict(job.summary or {})
+        paths = [job.rejected_path, summary.get("rejected_file"), summary.get("warnings_file")]
+        for path in {p for p in paths if p}:
+            Path(path).unlink(missing_ok=True)
+        summary.update(
+            rejected_file=None, warnings_file=None, files_deleted_on=now.date().isoformat()
+        )
+        ImportJob.objects.filter(pk=job.pk).update(summary=summary, rejected_path="")
+        audit_record(
+            actor=System(name="import retention"),
+            action=AuditLog.Action.DELETE,
+            object_type="imports.importjob",
+            object_id=job.pk,
+            object_repr=str(job)[:200],
+            changes={"files_deleted": "rejected rows, warnings", "reason": "retention"},
+        )
+        done.append(job.pk)
     return done
 
 
