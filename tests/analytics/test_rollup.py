@@ -76,7 +76,9 @@ def test_filling_again_or_after_an_interruption_counts_nothing_twice(campaign):
     again = campaign_report(campaign_id=campaign.pk, now=NOW)
     assert again == first
     assert again["clicks_human"] == 2
-    assert again["links"] == [{"url": "https://cave-de-lea.fr/vins", "clicks": 2, "recipients": 2}]
+    assert again["links"] == [
+        {"url": "https://cave-de-lea.fr/vins", "clicks": 2, "recipients": 2, "revenue": 0.0}
+    ]
 
 
 def test_a_report_counts_the_events_since_the_last_fill(campaign):

@@ -16,6 +16,8 @@ class FillState(models.Model):
 
     stat = models.CharField(_("statistic"), max_length=40, primary_key=True)
     filled_until = models.DateTimeField(_("filled until"))
+    # For what is filled by id rather than by hour (orders attributed): the last id done.
+    position = models.BigIntegerField(_("position"), default=0)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -52,3 +54,31 @@ class CampaignCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stat}[{self.subgroup}] campaign {self.campaign_id} {self.hour:%Y-%m-%d %H}"
+
+
+class Attribution(models.Model):
+    """An order credited to the campaign whose message its customer last clicked (by a person,
+    never a machine) within the attribution window before ordering. Recorded once per order,
+    with the rule that decided, so that changing the window later does not rewrite history."""
+
+    order = models.OneToOneField(
+        "commerce.Order",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="attribution",
+        verbose_name=_("order"),
+    )
+    campaign_id = models.BigIntegerField(_("campaign"), db_index=True)
+    contact_id = models.BigIntegerField(_("contact"))
+    # The click (or open) that won: its link, and when.
+    url = models.TextField(_("link"), blank=True)
+    touched_at = models.DateTimeField(_("clicked"))
+    rule = models.CharField(_("rule"), max_length=40)
+    created_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("attribution")
+        verbose_name_plural = _("attributions")
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} -> campaign {self.campaign_id} ({self.rule})"

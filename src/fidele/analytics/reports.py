@@ -6,15 +6,21 @@ was only opened by Apple's proxy is in `opens_machine`, not in `opens_human`; on
 a scanner clicked and who then clicked too is in both. `delivered` is what the receiving
 servers accepted (sent) less the recipients whose message bounced afterwards.
 
-Conversions and revenue need the attribution of orders to clicks (issue 9, item 3), which is
-not built yet: they are reported as 0 with `revenue_measured: false` until it is.
+Conversions and revenue are the orders credited to the campaign (fidele.analytics.attribution:
+the customer's last click by a person within the window before ordering), read when the report
+is made, so an order's total corrected by a later import counts as corrected.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
+from django.db.models import Count, Sum
+
+from fidele.analytics.attribution import attribution_rule
+from fidele.analytics.models import Attribution
 from fidele.analytics.rollup import campaign_totals
 from fidele.delivery.selectors import campaign_counts
 
@@ -25,6 +31,13 @@ def _rate(part: int, whole: int) -> float | None:
 
 def campaign_report(*, campaign_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
     outbox = campaign_counts(campaign_id=campaign_id)
+    attributed = Attribution.objects.filter(campaign_id=campaign_id)
+    sales = attributed.aggregate(orders=Count("order_id"), revenue=Sum("order__total"))
+    revenue = float(sales["revenue"] or Decimal(0))
+    revenue_by_url = {
+        row["url"]: row["revenue"]
+        for row in attributed.values("url").annotate(revenue=Sum("order__total"))
+    }
     totals = campaign_totals(campaign_id=campaign_id, now=now)
     recipients = totals.get("recipients", {})
     events = totals.get("events", {})
@@ -39,7 +52,12 @@ def campaign_report(*, campaign_id: int, now: dt.datetime | None = None) -> dict
     link_recipients = totals.get("link_recipients", {})
     links = sorted(
         (
-            {"url": url, "clicks": count, "recipients": link_recipients.get(url, 0)}
+            {
+                "url": url,
+                "clicks": count,
+                "recipients": link_recipients.get(url, 0),
+                "revenue": float(revenue_by_url.get(url) or 0),
+            }
             for url, count in totals.get("link_clicks", {}).items()
         ),
         key=lambda link: (-link["clicks"], link["url"]),
@@ -73,9 +91,10 @@ def campaign_report(*, campaign_id: int, now: dt.datetime | None = None) -> dict
         "click_rate": _rate(clicks, delivered),
         "click_to_open_rate": _rate(clicks, opens),
         "unsubscribe_rate": _rate(people("unsubscribe"), delivered),
-        "conversions": 0,
-        "revenue": 0.0,
-        "revenue_measured": False,
+        "conversions": sales["orders"],
+        "revenue": revenue,
+        "revenue_per_recipient": round(revenue / delivered, 2) if delivered else None,
+        "attribution_rule": attribution_rule(),
         "links": links,
         "clients": clients,
     }

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
 
+from fidele.analytics.attribution import attributions_record
 from fidele.analytics.models import CampaignCount, FillState
 from fidele.tracking.models import EmailEvent
 
@@ -147,6 +148,7 @@ def _start_of(stat: str) -> dt.datetime | None:
 
 @dataclass
 class FillResult:
+    attributed: int = 0
     hours: int = 0
     rows: int = 0
 
@@ -154,13 +156,25 @@ class FillResult:
 def rollup_fill(*, now: dt.datetime | None = None) -> FillResult:
     """Fill every stat up to the last complete, settled hour."""
     until = _floor_hour((now or timezone.now()) - SETTLE)
-    result = FillResult()
+    result = FillResult(attributed=attributions_record())
     for stat, counter in STATS.items():
         start = _start_of(stat)
         if start is None:
             FillState.objects.update_or_create(stat=stat, defaults={"filled_until": until})
             continue
         while start < until:
+            # Hours without events are skipped in one step (a quiet night, or the months before
+            # tracking started): the next hour worth filling is the next event's.
+            following = (
+                EmailEvent.objects.filter(at__gte=start, campaign_id__isnull=False)
+                .order_by("at")
+                .values_list("at", flat=True)
+                .first()
+            )
+            if following is None or following >= until:
+                FillState.objects.update_or_create(stat=stat, defaults={"filled_until": until})
+                break
+            start = max(start, _floor_hour(following))
             end = start + HOUR
             with transaction.atomic():
                 CampaignCount.objects.filter(stat=stat, hour=start).delete()

@@ -312,3 +312,9 @@ TRACKING_SCANNER_AGENTS = tuple(
         ],
     )
 )
+
+# --- Attribution (fidele.analytics.attribution) ----------------------------------------------
+# An order is credited to the campaign its customer last clicked within this many days before.
+ATTRIBUTION_DAYS = env.env_int("FIDELE_ATTRIBUTION_DAYS", 7, minimum=1)
+# Count opens too (a customer who read the email and came to the shop without clicking).
+ATTRIBUTION_OPENS = env.env_bool("FIDELE_ATTRIBUTION_OPENS", False)
