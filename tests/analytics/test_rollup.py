@@ -127,3 +127,21 @@ def test_the_rollup_fills_nothing_before_the_first_event():
     result = rollup_fill(now=timezone.now())
     assert result.hours == 0
     assert not CampaignCount.objects.exists()
+
+
+def test_raw_opens_and_clicks_go_after_their_retention_but_their_counts_stay(campaign, settings):
+    from fidele.analytics.rollup import raw_events_retention
+
+    settings.EVENT_RETENTION_DAYS = 30
+    anne = recipient(campaign, "anne@x.fr")
+    event(anne, "open", NOW - dt.timedelta(days=40))
+    event(anne, "bounce", NOW - dt.timedelta(days=40), details={"kind": "soft"})
+    event(anne, "click", NOW - dt.timedelta(days=10), url="https://cave-de-lea.fr/")
+
+    assert raw_events_retention(now=NOW) == 0  # nothing counted yet: nothing deleted
+    rollup_fill(now=NOW)
+    assert raw_events_retention(now=NOW) == 1
+
+    assert set(EmailEvent.objects.values_list("type", flat=True)) == {"bounce", "click"}
+    report = campaign_report(campaign_id=campaign.pk, now=NOW)
+    assert (report["opens_human"], report["clicks_human"], report["bounced"]) == (1, 1, 1)

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, QuerySet, Sum
 from django.utils import timezone
@@ -31,6 +32,7 @@ from django.utils import timezone
 from fidele.analytics.attribution import attributions_record
 from fidele.analytics.models import CampaignCount, FillState
 from fidele.tracking.models import EmailEvent
+from fidele.tracking.services import events_delete_before
 
 HOUR = dt.timedelta(hours=1)
 # How long after its end an hour is left alone before it is filled.
@@ -209,3 +211,15 @@ def campaign_totals(*, campaign_id: int, now: dt.datetime | None = None) -> dict
         for _campaign, subgroup, value in counter(window, start):
             totals[stat][subgroup] += value
     return {stat: dict(groups) for stat, groups in totals.items()}
+
+
+def raw_events_retention(*, now: dt.datetime | None = None) -> int:
+    """Delete the opens and clicks older than EVENT_RETENTION_DAYS, never before every stat has
+    counted them (a rollup that fell behind keeps its events until it catches up). Bounces,
+    unsubscribes and complaints are kept: they are the proof behind a suppression."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.EVENT_RETENTION_DAYS)
+    states = dict(FillState.objects.filter(stat__in=STATS).values_list("stat", "filled_until"))
+    if set(states) != set(STATS):
+        return 0
+    moment = min(cutoff, *states.values())
+    return events_delete_before(moment=moment, types=(EmailEvent.Type.OPEN, EmailEvent.Type.CLICK))

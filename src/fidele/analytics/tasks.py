@@ -1,4 +1,5 @@
-"""The rollup, run by the worker every hour (a few minutes past, once the hour has settled).
+"""The rollup, run by the worker every hour (a few minutes past, once the hour has settled),
+then the retention of the raw opens and clicks it has counted.
 
 The task's path (fidele.analytics.tasks.rollup) is stored with every queued run: keep it."""
 
@@ -9,14 +10,16 @@ from datetime import timedelta
 from django.utils import timezone
 from django_tasks import task
 
-from fidele.analytics.rollup import rollup_fill
+from fidele.analytics.rollup import raw_events_retention, rollup_fill
 from fidele.core.tasks import task_schedule_next
 
 
 @task()
 def rollup() -> int:
     try:
-        return rollup_fill().hours
+        hours = rollup_fill().hours
+        raw_events_retention()
+        return hours
     finally:
         rollup_schedule()
 

@@ -318,3 +318,6 @@ TRACKING_SCANNER_AGENTS = tuple(
 ATTRIBUTION_DAYS = env.env_int("FIDELE_ATTRIBUTION_DAYS", 7, minimum=1)
 # Count opens too (a customer who read the email and came to the shop without clicking).
 ATTRIBUTION_OPENS = env.env_bool("FIDELE_ATTRIBUTION_OPENS", False)
+# Raw opens and clicks are deleted after this many days (13 months by default, the CNIL's
+# guideline for audience measurement); the counts rolled up from them stay.
+EVENT_RETENTION_DAYS = env.env_int("FIDELE_EVENT_RETENTION_DAYS", 395, minimum=1)

@@ -119,3 +119,10 @@ def _message_clicks_rejudge(outbox_id: int) -> None:
     for reason in set(changes.values()):
         ids = [pk for pk, value in changes.items() if value == reason]
         EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)
+
+
+def events_delete_before(*, moment: dt.datetime, types: tuple[str, ...]) -> int:
+    """Delete raw events of `types` older than `moment` (the retention period; the counts
+    rolled up from them stay). Returns how many went."""
+    deleted, _by_model = EmailEvent.objects.filter(at__lt=moment, type__in=types).delete()
+    return deleted
