@@ -260,7 +260,9 @@ def test_the_consent_proof_is_shown_readably(viewer_client, world):
     page = viewer_client.get(
         reverse("web:contact_detail", args=[world["contact"].pk])
     ).content.decode()
-    assert "<dt>file</dt><dd>clients.csv</dd>" in page
+    # Labels and codes in the page's language, not the stored keys ("file", "method").
+    assert "<dt>Fichier</dt><dd>clients.csv</dd>" in page
+    assert "<dt>Mode de consentement</dt><dd>import d’un fichier</dd>" in page
 
 
 def test_a_history_restore_gets_the_whole_page(viewer_client, world):
