@@ -625,3 +625,19 @@ def test_each_layout_is_offered_once_by_its_own_name_the_default_one_marked(mark
     choices = [label for value, label in form.fields["layout"].choices]
     assert choices == ["Noël", "Simple (une colonne, mentions légales) (par défaut)"]
     assert form.initial["layout"].is_default
+
+
+def test_one_recipient_done_and_one_minute_agree_in_number(viewer_client):
+    made = make_campaign_via_service()
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENDING, ab_enabled=True, ab_wait_minutes=1
+    )
+    OutboxMessage.objects.create(
+        campaign=made, email="s@example.com", status="sent", sent_at=timezone.now()
+    )
+    OutboxMessage.objects.create(campaign=made, email="q@example.com", status="queued")
+
+    page = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+
+    assert "1 destinataire traité sur 2" in page
+    assert "après 1 minute," in page

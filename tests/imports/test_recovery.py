@@ -61,7 +61,7 @@ def test_a_worker_starting_marks_interrupted_the_import_of_a_process_that_is_gon
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
-    assert job.error.startswith("Interrupted after 1 rows")
+    assert job.error.startswith("Interrupted after 1 row (")
     assert (job.summary["rows"], job.summary["created"]) == (1, 1)
     assert job.claimed_by == "" and job.finished_at
     assert Path(job.stored_path).is_file()

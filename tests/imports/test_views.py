@@ -368,3 +368,17 @@ def test_the_warnings_toggle_agrees_in_number(count, text):
     with translation.override("fr"):
         html = render_to_string("imports/_status.html", context)
     assert text in html
+
+
+def test_the_progress_of_one_row_read_agrees_in_number(viewer_client, owner):
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="running",
+        rows_total=200,
+        rows_done=1,
+        created_by=owner,
+    )
+    fragment = viewer_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert "1 ligne lue" in fragment

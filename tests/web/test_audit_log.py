@@ -152,3 +152,9 @@ def test_a_command_run_from_the_shell_is_named_as_the_command_line(owner_client)
     body = owner_client.get("/audit/").content.decode()
 
     assert "terminal (lea)" in body
+
+
+def test_one_entry_on_the_page_is_counted_in_the_singular(owner_client):
+    audit_record(actor=SYSTEM, action="other", object_type="x")
+
+    assert "1 entrée sur cette page" in owner_client.get("/audit/").content.decode()

@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
@@ -260,10 +261,14 @@ def _interrupted_record(job: ImportJob) -> bool:
     partial = job.summary or {}
     rows = max(int(partial.get("rows") or 0), job.rows_done)
     with translation.override(options.get("language") or settings.LANGUAGE_CODE):
-        error = _(
+        error = ngettext(
+            "Interrupted after %(rows)s row (the import's worker stopped): the rows before are "
+            "saved; import the file again to complete it: rows already imported are recognised "
+            "and updated or skipped.",
             "Interrupted after %(rows)s rows (the import's worker stopped): the rows before are "
             "saved; import the file again to complete it: rows already imported are recognised "
-            "and updated or skipped."
+            "and updated or skipped.",
+            rows,
         ) % {"rows": rows}
     finished = timezone.now()
     summary: dict[str, Any] = {
@@ -332,9 +337,12 @@ def uploads_retention(*, now: datetime | None = None) -> list[int]:
     )
     for job in never_started:
         with translation.override((job.options or {}).get("language") or settings.LANGUAGE_CODE):
-            error = _(
+            error = ngettext(
+                "Not started within %(days)s day of its upload: the file was deleted (it holds "
+                "personal data). Upload it again to import it.",
                 "Not started within %(days)s days of its upload: the file was deleted (it holds "
-                "personal data). Upload it again to import it."
+                "personal data). Upload it again to import it.",
+                days,
             ) % {"days": days}
         # Conditional on the status read: a job started meanwhile is left alone.
         if not ImportJob.objects.filter(pk=job.pk, status=job.status).update(
