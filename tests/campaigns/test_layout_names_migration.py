@@ -29,8 +29,8 @@ def test_the_default_layout_is_renamed_by_its_look_and_the_users_own_names_stay(
         migrate(AFTER)
         assert sorted(Layout.objects.values_list("name", flat=True)) == [
             "Noël",
-            "Simple (one column, legal footer)",
-            "Simple (une colonne, mentions légales)",
+            "Simple, one column",
+            "Simple, une colonne",
         ]
     finally:
         migrate(AFTER)
@@ -42,12 +42,12 @@ def test_a_layout_already_holding_the_new_name_is_not_overwritten():
     migrate(BEFORE)
     try:
         Layout.objects.all().delete()
-        for name in ("Mise en page par défaut", "Simple (une colonne, mentions légales)"):
+        for name in ("Mise en page par défaut", "Simple, une colonne"):
             Layout.objects.create(name=name, html="{{ content }}", sender_name="Cave")
         migrate(AFTER)
         assert sorted(Layout.objects.values_list("name", flat=True)) == [
             "Mise en page par défaut",
-            "Simple (une colonne, mentions légales)",
+            "Simple, une colonne",
         ]
     finally:
         migrate(AFTER)

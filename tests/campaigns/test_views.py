@@ -623,7 +623,7 @@ def test_each_layout_is_offered_once_by_its_own_name_the_default_one_marked(mark
     Layout.objects.create(name="Noël", html="{{ content }}", sender_name="Cave", is_default=False)
     form = marketer_client.get(reverse("campaigns:create")).context["form"]
     choices = [label for value, label in form.fields["layout"].choices]
-    assert choices == ["Noël", "Simple (une colonne, mentions légales) (par défaut)"]
+    assert choices == ["Noël", "Simple, une colonne (par défaut)"]
     assert form.initial["layout"].is_default
 
 

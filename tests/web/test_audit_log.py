@@ -158,3 +158,16 @@ def test_one_entry_on_the_page_is_counted_in_the_singular(owner_client):
     audit_record(actor=SYSTEM, action="other", object_type="x")
 
     assert "1 entrée sur cette page" in owner_client.get("/audit/").content.decode()
+
+
+def test_an_import_does_not_repeat_its_own_number_in_its_details(owner_client):
+    audit_record(
+        actor=SYSTEM,
+        action="import",
+        object_type="imports.importjob",
+        object_id=7,
+        object_repr="Contacts: clients.csv",
+        changes={"rows": 3, "import_id": 7},
+    )
+
+    assert details(owner_client.get("/audit/")) == {"Lignes lues": (None, "3")}

@@ -77,7 +77,7 @@ def layout_default() -> Layout:
     with transaction.atomic():
         layout, _created = Layout.objects.get_or_create(
             # A name that says what it looks like: it is chosen beside the user's own layouts.
-            name=_("Simple (one column, legal footer)"),
+            name=_("Simple, one column"),
             defaults={
                 "html": DEFAULT_LAYOUT_HTML,
                 "sender_name": DEFAULT_SENDER_NAME,

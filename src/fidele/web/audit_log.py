@@ -21,6 +21,7 @@ from fidele.core.permissions import OWNER, require_role
 from fidele.ui.pagination import keyset_page
 from fidele.web.details import (
     OBJECT_URLS,
+    REFERENCE_KEYS,
     Change,
     Linked,
     describe_details,
@@ -66,7 +67,14 @@ def describe_changes(
 ) -> list[Change]:
     """`{field: [old, new]}` -> "Field: old → new"; any other value -> "Field: value"."""
     changes = entry.changes if isinstance(entry.changes, dict) else {}
-    return describe_details(changes, model=model_of(entry.object_type), linked=linked)
+    # An id of the entry's own record ("import_id" of an import) repeats the Record column.
+    own = {
+        key
+        for key, object_type in REFERENCE_KEYS.items()
+        if object_type == entry.object_type and str(changes.get(key)) == entry.object_id
+    }
+    details = {key: value for key, value in changes.items() if key not in own}
+    return describe_details(details, model=model_of(entry.object_type), linked=linked)
 
 
 def _linked(entries: list[AuditLog]) -> dict[tuple[str, str], Linked]:

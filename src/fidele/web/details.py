@@ -129,7 +129,7 @@ DETAIL_LABELS = {
     "row": gettext_lazy("row"),
     "wording": gettext_lazy("text shown"),
     "confirmed_at": gettext_lazy("confirmed on"),
-    "confirmed_by_user": gettext_lazy("consent confirmed by the user who imported the file"),
+    "confirmed_by_user": gettext_lazy("consent confirmed at the import"),
     "unsubscribe": gettext_lazy("withdrawal of consent"),
     "previous": gettext_lazy("previous consent"),
 }

@@ -7,8 +7,8 @@ from django.db import migrations
 
 # Old name -> new name, in the language the layout was created in (the app's language then).
 RENAMES = {
-    "Mise en page par défaut": "Simple (une colonne, mentions légales)",
-    "Default layout": "Simple (one column, legal footer)",
+    "Mise en page par défaut": "Simple, une colonne",
+    "Default layout": "Simple, one column",
 }
 
 
