@@ -205,6 +205,8 @@ def pages(shop) -> list[str]:
         "/campaigns/",
         f"/campaigns/{campaign}/",
         f"/campaigns/{campaign}/preview/",
+        f"/campaigns/{campaign}/progress/",
+        f"/campaigns/{campaign}/contacts/?q=hel",
         f"/campaigns/{campaign}/edit/",
         "/campaigns/new/",
         "/campaigns/layouts/",
