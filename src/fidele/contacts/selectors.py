@@ -13,7 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from fidele.contacts.consent import WITHDRAWAL_SOURCES
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Subscription, Tag
 from fidele.contacts.normalize import name_fold, normalise_phone
 from fidele.core.actors import actor_label_display
 from fidele.core.models import AuditLog
@@ -39,7 +39,11 @@ def _search_condition(q: str) -> Q:
     lowered = q.lower()
     if "@" in q:
         return Q(email__startswith=lowered)
-    condition = Q(external_id=q) | Q(email__startswith=lowered)
+    condition = (
+        Q(external_id=q)
+        | Q(pk__in=CustomerNumberAlias.objects.filter(number=q).values("contact_id"))
+        | Q(email__startswith=lowered)
+    )
     folded = name_fold(q)
     if folded:
         condition |= Q(search_last_first__startswith=folded)
@@ -345,3 +349,14 @@ def lists_subscribed_counts() -> list[tuple[MailingList, int]]:
         (mailing_list, counts.get(mailing_list.pk, 0))
         for mailing_list in MailingList.objects.order_by("name")
     ]
+
+
+def customer_number_alias_owners(numbers: Iterable[str]) -> dict[str, int]:
+    """{number: contact id} for those of `numbers` that are a contact's other customer number
+    (orders and imports filed under it reach that contact)."""
+    wanted = [number for number in set(numbers) if number]
+    if not wanted:
+        return {}
+    return dict(
+        CustomerNumberAlias.objects.filter(number__in=wanted).values_list("number", "contact_id")
+    )

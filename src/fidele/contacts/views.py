@@ -137,11 +137,21 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     # The form works on a copy so that a failed validation does not leave the page's header
     # showing the half-typed name.
     form = ContactForm(request.POST or None, instance=Contact.objects.get(pk=pk))
-    saved = _submitted(
-        request,
-        form,
-        lambda data: services.contact_update(actor=request.user, contact=contact, data=data),
-    )
+    try:
+        saved = _submitted(
+            request,
+            form,
+            lambda data: services.contact_update(
+                actor=request.user,
+                contact=contact,
+                data=form.changes(),
+                opened=form.opened_values(),
+            ),
+        )
+    except services.EditConflict as conflict:
+        form = form.after_conflict(conflict.contact, conflict.fields)
+        saved = None
+        contact = conflict.contact
     if saved is not None:
         messages.success(request, _("Changes saved."))
         return redirect("web:contact_detail", pk=contact.pk)

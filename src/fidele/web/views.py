@@ -57,6 +57,9 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "contact": contact,
         "tags": tags,
+        "other_customer_numbers": list(
+            contact.customer_number_aliases.values_list("number", flat=True)
+        ),
         "subscriptions": list(zip(subscriptions, proofs, strict=True)),
         "orders": orders[:20],
         "order_summary": commerce_selectors.contact_order_summary(contact_id=contact.pk),

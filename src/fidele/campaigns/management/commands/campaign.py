@@ -4,6 +4,10 @@ scripts outside the project read (ARCHITECTURE.md).
 create  prints {"id": int} with --json
 send    prints {"sent": int, "failed": int, "skipped": int, "seconds": float} with --json; the
         counts are the campaign's totals, so a send resumed after a crash reports the whole run.
+report  prints, with --json, what the campaign did (fidele.analytics.reports): delivered,
+        bounced, opens_human, opens_machine, clicks_human, clicks_machine, unsubscribed,
+        complaints, conversions, revenue and more; opens and clicks count distinct recipients.
+        The rollup runs first, and the events since it are counted too.
 """
 
 from __future__ import annotations
@@ -44,11 +48,33 @@ class Command(BaseCommand):
             "--wait", action="store_true", help="Send from this process until it is done."
         )
         send.add_argument("--json", action="store_true")
+        report = sub.add_parser("report", help="What a campaign did: deliveries, opens, clicks.")
+        report.add_argument("campaign_id", type=int)
+        report.add_argument("--json", action="store_true")
 
     def handle(self, *args, action: str, **options):
         if action == "create":
             return self._create(**options)
+        if action == "report":
+            return self._report(**options)
         return self._send(**options)
+
+    def _report(self, *, campaign_id: int, json: bool, **_):
+        from fidele.analytics.reports import campaign_report
+        from fidele.analytics.rollup import rollup_fill
+
+        campaign = Campaign.objects.filter(pk=campaign_id).first()
+        if campaign is None:
+            raise CommandError(f"No campaign {campaign_id}.")
+        rollup_fill()
+        report = campaign_report(campaign_id=campaign.pk)
+        lines = [f"{campaign.name} (#{campaign.pk}, {campaign.get_status_display()})"]
+        for key in (
+            "sent", "delivered", "bounced", "opens_human", "opens_machine", "clicks_human",
+            "clicks_machine", "unsubscribed", "complaints",
+        ):  # fmt: skip
+            lines.append(f"{key:<16}{report[key]}")
+        self._print(report, as_json=json, text="\n".join(lines))
 
     def _create(self, *, name, subject, from_email, from_name, html_file, text_file, lists,
                 json: bool, **_):  # fmt: skip
