@@ -171,3 +171,11 @@ def test_an_import_does_not_repeat_its_own_number_in_its_details(owner_client):
     )
 
     assert details(owner_client.get("/audit/")) == {"Lignes lues": (None, "3")}
+
+
+def test_the_pager_names_the_newest_page_apart_from_the_newer_one(owner_client):
+    audit_record(actor=SYSTEM, action="other", object_type="x")
+
+    body = owner_client.get("/audit/").content.decode()
+
+    assert "Les plus récentes" in body and "← Plus récentes" in body
