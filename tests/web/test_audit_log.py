@@ -179,3 +179,28 @@ def test_the_pager_names_the_newest_page_apart_from_the_newer_one(owner_client):
     body = owner_client.get("/audit/").content.decode()
 
     assert "Les plus récentes" in body and "← Plus récentes" in body
+
+
+def test_an_import_error_kept_with_its_source_reads_in_the_readers_language(owner_client):
+    source = {
+        "id": "Interrupted after %(count)s row (the import's worker stopped): the rows before "
+        "are saved; import the file again to complete it: rows already imported are "
+        "recognised and updated or skipped.",
+        "plural": "Interrupted after %(count)s rows (the import's worker stopped): the rows "
+        "before are saved; import the file again to complete it: rows already imported are "
+        "recognised and updated or skipped.",
+        "params": {"count": 1},
+    }
+    audit_record(
+        actor=SYSTEM,
+        action="import",
+        object_type="imports.importjob",
+        object_id=7,
+        changes={"error": "Interrompu après 1 ligne (…)", "error_text": source},
+    )
+    owner_client.cookies["django_language"] = "en"
+
+    (error,) = details(owner_client.get("/audit/")).items()
+
+    assert error[0] == "Error"
+    assert error[1][1].startswith("Interrupted after 1 row (the import")

@@ -32,6 +32,7 @@ from django.utils.translation import gettext_lazy, pgettext_lazy
 from fidele.contacts.consent import WITHDRAWAL_SOURCES, Method
 from fidele.contacts.models import Subscription
 from fidele.core.actors import actor_label_display
+from fidele.ui.texts import text_render
 
 # Where a record of each type is shown. Types not listed are shown without a link.
 OBJECT_URLS = {
@@ -281,6 +282,10 @@ def _reference(name: str, value: Any, linked: Mapping[tuple[str, str], Linked]) 
     return format_html('<a href="{}">{}</a>', found.url, found.name)
 
 
+def _is_text_source(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("id"), str)
+
+
 def describe_details(
     details: Mapping[str, Any],
     *,
@@ -298,6 +303,12 @@ def describe_details(
         if found is not None and found.url is not None:
             details.pop("list_id")
             shown_as["list"] = format_html('<a href="{}">{}</a>', found.url, details["list"])
+    # A message stored as text in the language of whoever acted ("error") beside its source
+    # ("error_text", fidele.ui.texts) is said again in the reader's language, once.
+    for key in [k for k in details if k.endswith("_text") and _is_text_source(details[k])]:
+        base = key.removesuffix("_text")
+        shown_as[base] = text_render(details.pop(key))
+        details.setdefault(base, None)
     described = []
     for name, value in details.items():
         label = _field_label(model, name)
@@ -314,6 +325,8 @@ def describe_details(
                 return choices[item]
             if name in ACTOR_KEYS and isinstance(item, str):
                 return actor_label_display(item)
+            if _is_text_source(item):
+                return _short(text_render(item))
             return _value(item)
 
         if name == "password":
