@@ -96,12 +96,18 @@ def test_server_paths_show_only_the_file_name(owner_client):
         object_type="imports.importjob",
         object_id=7,
         object_repr="Contacts: clients.csv",
-        changes={"rejected_file": "/srv/fidele/data/imports/rejected/import-7-ab12.csv"},
+        changes={
+            "rejected_file": "/srv/fidele/data/imports/rejected/import-7-ab12.csv",
+            "url": "/inscription/",  # a page's path, not a file of the server
+        },
     )
 
     response = owner_client.get("/audit/")
 
-    assert details(response) == {"Fichier des lignes rejetées": (None, "import-7-ab12.csv")}
+    assert details(response) == {
+        "Fichier des lignes rejetées": (None, "import-7-ab12.csv"),
+        "Page": (None, "/inscription/"),
+    }
     assert "/srv/fidele" not in response.content.decode()
 
 

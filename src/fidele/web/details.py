@@ -175,6 +175,9 @@ _NAMERS: dict[str, Callable[[Any], str]] = {
 }
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# An absolute path to a file with an extension ("/srv/…/import-7.csv", "C:\\…\\a.xlsx"); a
+# page's path ("/inscription/") is not one.
+_SERVER_FILE = re.compile(r"^(?:/[^/]+/|[A-Za-z]:\\).*[^/\\]\.\w{1,5}$")
 
 
 @dataclass
@@ -230,10 +233,10 @@ def _text(value: str) -> str:
         day = parse_date(value)
         if day is not None:
             return date_format(day, "SHORT_DATE_FORMAT")
-    if value.startswith("/") or re.match(r"^[A-Za-z]:\\", value):
+    if _SERVER_FILE.match(value):
         # Where the server keeps a file says nothing to the reader, and tells an outsider too much.
         path = PureWindowsPath(value) if "\\" in value else PurePosixPath(value)
-        return path.name or value
+        return path.name
     return value
 
 
