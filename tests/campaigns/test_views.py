@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 import types
 from html import unescape
@@ -606,3 +607,37 @@ def test_a_new_campaign_starts_with_the_sender_and_the_rich_text_editor(marketer
     assert form.initial["from_name"] == "Cave & Terroir"
     assert form.initial["from_email"] == "bonjour@cave-terroir.fr"
     assert form.initial["body_format"] == "richtext"
+
+
+def test_the_new_campaign_form_asks_for_the_campaign_name_first_by_that_name(marketer_client):
+    body = marketer_client.get(reverse("campaigns:create")).content.decode()
+    form = body[body.index("data-campaign-form") :]
+    fields = re.findall(r'<(?:input|select|textarea)[^>]* name="(\w+)"', form)
+    assert fields[:2] == ["csrfmiddlewaretoken", "name"]
+    assert '<label for="id_name">Nom de la campagne</label>' in body
+    # Not under "Sender", where it read as the sender's name.
+    assert body.index('for="id_name"') < body.index("<legend>Expéditeur</legend>")
+
+
+def test_each_layout_is_offered_once_by_its_own_name_the_default_one_marked(marketer_client):
+    Layout.objects.create(name="Noël", html="{{ content }}", sender_name="Cave", is_default=False)
+    form = marketer_client.get(reverse("campaigns:create")).context["form"]
+    choices = [label for value, label in form.fields["layout"].choices]
+    assert choices == ["Noël", "Simple, une colonne (par défaut)"]
+    assert form.initial["layout"].is_default
+
+
+def test_one_recipient_done_and_one_minute_agree_in_number(viewer_client):
+    made = make_campaign_via_service()
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENDING, ab_enabled=True, ab_wait_minutes=1
+    )
+    OutboxMessage.objects.create(
+        campaign=made, email="s@example.com", status="sent", sent_at=timezone.now()
+    )
+    OutboxMessage.objects.create(campaign=made, email="q@example.com", status="queued")
+
+    page = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+
+    assert "1 destinataire traité sur 2" in page
+    assert "après 1 minute," in page

@@ -259,7 +259,9 @@ def test_the_consent_proof_is_shown_readably(viewer_client, world):
     page = viewer_client.get(
         reverse("web:contact_detail", args=[world["contact"].pk])
     ).content.decode()
-    assert "<dt>file</dt><dd>clients.csv</dd>" in page
+    # Labels and codes in the page's language, not the stored keys ("file", "method").
+    assert "<dt>Fichier</dt><dd>clients.csv</dd>" in page
+    assert "<dt>Mode de consentement</dt><dd>import d’un fichier</dd>" in page
 
 
 def test_a_history_restore_gets_the_whole_page(viewer_client, world):
@@ -319,6 +321,25 @@ def test_the_contact_page_lists_20_orders_and_puts_up_to_50_in_the_history(viewe
     timeline_orders = [e for e in response.context["timeline"] if e.kind == "order"]
     assert len(timeline_orders) == 49  # the 50th event is the contact's creation
     assert f"{reverse('commerce:order_list')}?contact={c.pk}" in response.content.decode()
+
+
+def test_delete_confirmations_agree_in_number_with_one_thing_lost(owner_client):
+    contact = make_contact(lists=["Newsletter"])
+    make_order(contact)
+    tag = make_tag("VIP")
+    contact.tags.add(tag)
+    newsletter = MailingList.objects.get(name="Newsletter")
+
+    def page(url: str) -> str:
+        return owner_client.get(url).content.decode()
+
+    assert "ses abonnements et 1 commande seront supprimés" in page(
+        reverse("contacts:delete", args=[contact.pk])
+    )
+    assert "Elle sera retirée de 1 contact ;" in page(reverse("contacts:tag_delete", args=[tag.pk]))
+    assert "1 abonnement, avec sa preuve de consentement, sera supprimé" in page(
+        reverse("contacts:list_delete", args=[newsletter.pk])
+    )
 
 
 def form_fields(page):

@@ -204,3 +204,14 @@ def test_rejected_rows_and_warnings_files_are_deleted_after_their_retention(
     assert marketer_client.get(f"/imports/{job.pk}/rejected.csv").status_code == 404
     assert AuditLog.objects.filter(action=AuditLog.Action.DELETE).count() == 1
     assert uploads_retention(now=timezone.now() + timedelta(days=60)) == []
+
+
+def test_a_retention_of_one_day_is_said_in_the_singular(marketer, settings):
+    settings.IMPORT_UPLOAD_RETENTION_DAYS = 1
+    waiting = uploaded(marketer)
+    ImportJob.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    assert uploads_retention() == [waiting.pk]
+
+    waiting.refresh_from_db()
+    assert waiting.error.startswith("Not started within 1 day of its upload")

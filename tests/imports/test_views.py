@@ -488,3 +488,17 @@ def test_a_summary_stored_before_warnings_kept_their_source_still_shows_them(vie
     )
     page = viewer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
     assert page.count("ancien message") == 2
+
+
+def test_the_progress_of_one_row_read_agrees_in_number(viewer_client, owner):
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="running",
+        rows_total=200,
+        rows_done=1,
+        created_by=owner,
+    )
+    fragment = viewer_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert "1 ligne lue" in fragment

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
@@ -168,11 +169,14 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done_url=reverse("contacts:list"),
         title=_("Delete this contact?"),
         consequence=lambda: (
-            _(
-                "The contact, their subscriptions and their %(orders)s order(s) will be deleted. "
-                "This cannot be undone."
+            ngettext(
+                "The contact, their subscriptions and their %(count)s order will be deleted. "
+                "This cannot be undone.",
+                "The contact, their subscriptions and their %(count)s orders will be deleted. "
+                "This cannot be undone.",
+                count := contact.orders.count(),
             )
-            % {"orders": contact.orders.count()}
+            % {"count": count}
         ),
         cancel_url=contact_url(contact),
     )
@@ -285,8 +289,12 @@ def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done_url=reverse("contacts:tags"),
         title=_("Delete the tag “%(tag)s”?") % {"tag": tag.name},
         consequence=lambda: (
-            _("It will be removed from %(count)s contact(s). The contacts themselves are kept.")
-            % {"count": tag.contacts.count()}
+            ngettext(
+                "It will be removed from %(count)s contact. The contact itself is kept.",
+                "It will be removed from %(count)s contacts. The contacts themselves are kept.",
+                count := tag.contacts.count(),
+            )
+            % {"count": count}
         ),
         cancel_url=reverse("contacts:tags"),
     )
@@ -353,11 +361,14 @@ def list_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done_url=reverse("contacts:lists"),
         title=_("Delete the list “%(list)s”?") % {"list": mailing_list.name},
         consequence=lambda: (
-            _(
-                "Its %(count)s subscription(s), with their consent records, will be deleted. "
-                "The contacts themselves are kept. This cannot be undone."
+            ngettext(
+                "Its %(count)s subscription, with its consent record, will be deleted. "
+                "The contact itself is kept. This cannot be undone.",
+                "Its %(count)s subscriptions, with their consent records, will be deleted. "
+                "The contacts themselves are kept. This cannot be undone.",
+                count := mailing_list.subscriptions.count(),
             )
-            % {"count": mailing_list.subscriptions.count()}
+            % {"count": count}
         ),
         cancel_url=reverse("contacts:list_detail", args=[mailing_list.pk]),
     )
