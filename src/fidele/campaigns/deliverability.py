@@ -104,6 +104,16 @@ class SpamScore:
     def hit(self, prefix: str) -> list[SpamRule]:
         return [rule for rule in self.rules if rule.name.startswith(prefix)]
 
+    @property
+    def rules_scored(self) -> list[SpamRule]:
+        """The rules that add or remove points, most points first (the rest only inform)."""
+        scored = [rule for rule in self.rules if abs(rule.points) >= 0.05]
+        return sorted(scored, key=lambda rule: -rule.points)
+
+    @property
+    def rules_unscored(self) -> int:
+        return len(self.rules) - len(self.rules_scored)
+
 
 @dataclass
 class MessageReport:
@@ -118,6 +128,18 @@ class MessageReport:
     words: int = 0
     links: int = 0
     domains: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        from django.template.defaultfilters import filesizeformat
+
+        return ", ".join(
+            [
+                str(filesizeformat(self.size_bytes)),
+                ngettext("%(n)s word", "%(n)s words", self.words) % {"n": _number(self.words)},
+                ngettext("%(n)s link", "%(n)s links", self.links) % {"n": self.links},
+                ngettext("%(n)s site", "%(n)s sites", len(self.domains)) % {"n": len(self.domains)},
+            ]
+        )
 
 
 @dataclass
