@@ -314,6 +314,10 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+def _is_local_or_ip(host: str) -> bool:
+    return _is_ip(host) or host == "localhost" or host.endswith((".localhost", ".local"))
+
+
 def _fold(text: str) -> str:
     import unicodedata
 
@@ -492,14 +496,25 @@ def message_check(
             % {"domains": ", ".join(shorteners)},
             _("Link to the page itself; Fidèle already counts the clicks."),
         )
-    numeric = sorted({host for host in domains if _is_ip(host)})
-    if numeric:
+    # The hosts a mail client sees: tracked links, the pixel and the unsubscribe link are on
+    # this app's address (FIDELE_BASE_URL), not on their target's.
+    seen_hosts = {_host(url) for url in reader.links} | {
+        _host(img.get("src", "")) for img in reader.images
+    }
+    unreachable = sorted(host for host in seen_hosts if host and _is_local_or_ip(host))
+    if unreachable:
         add(
             "link_ip_address",
             WARNING,
-            _("Links point to an IP address (%(hosts)s) rather than a domain name.")
-            % {"hosts": ", ".join(numeric)},
-            _("Set FIDELE_BASE_URL to your public address (https://…) before sending."),
+            _(
+                "Links in the message point to %(hosts)s, an IP address or a local name: "
+                "filters distrust it, and outside your network nobody can reach it."
+            )
+            % {"hosts": ", ".join(unreachable)},
+            _(
+                "Serve Fidèle at a public https address on your own domain and set "
+                "FIDELE_BASE_URL to it before sending."
+            ),
         )
     if len(links) > MANY_LINKS or len(domains) > MANY_DOMAINS:
         add(
