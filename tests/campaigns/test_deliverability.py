@@ -357,3 +357,17 @@ def test_spamassassin_scores_a_short_campaign_lower_without_the_open_pixel_or_wi
     assert not longer.messages[0].spam.hit("HTML_IMAGE_ONLY_")
     assert longer.score < tracked.score
     assert "open_pixel_image_only" not in codes(longer)
+
+
+def test_spamassassin_reports_in_english_whatever_the_servers_locale(monkeypatch):
+    # A French locale translates SpamAssassin's report headings, which would then not be read.
+    seen = {}
+
+    def run(command, *, env, **kwargs):
+        seen.update(env)
+        return subprocess.CompletedProcess(command, 0, SPAMC_OUTPUT.encode(), b"")
+
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    monkeypatch.setattr(deliverability.subprocess, "run", run)
+    deliverability.spam_score(b"x", tool=("spamassassin", "-t", "-L"))
+    assert seen["LANG"] == seen["LC_ALL"] == "C.UTF-8" and seen["LANGUAGE"] == ""

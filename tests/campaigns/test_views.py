@@ -630,7 +630,7 @@ def test_the_deliverability_card_says_each_finding_and_the_rules_spamassassin_hi
     url = reverse("campaigns:deliverability", args=[made.pk])
     viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     html = unescape(viewer_client.get(url).content.decode())
-    assert "Before sending, look at these points:" in html
+    assert "Before sending, look at these 4 points:" in html
     assert "The open-tracking pixel is the only image" in html
     assert "(HTML_IMAGE_ONLY_24, 2.8 points)" in html
     assert "SpamAssassin score: 2.8 (spam from 5.0)" in html
@@ -640,7 +640,7 @@ def test_the_deliverability_card_says_each_finding_and_the_rules_spamassassin_hi
     # In French, the default language.
     viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
     html = unescape(viewer_client.get(url).content.decode())
-    assert "Avant l’envoi, regardez ces points :" in html
+    assert "Avant l’envoi, regardez ces 4 points :" in html
     assert "Le pixel de suivi des ouvertures est la seule image" in html
     assert "Score SpamAssassin : 2,8 (spam à partir de 5,0)" in html
 

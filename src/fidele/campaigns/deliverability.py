@@ -25,6 +25,7 @@ import email
 import hashlib
 import ipaddress
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -130,11 +131,9 @@ class MessageReport:
     domains: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        from django.template.defaultfilters import filesizeformat
-
         return ", ".join(
             [
-                str(filesizeformat(self.size_bytes)),
+                _("%(kb)s kB") % {"kb": _kb(self.size_bytes)},
                 ngettext("%(n)s word", "%(n)s words", self.words) % {"n": _number(self.words)},
                 ngettext("%(n)s link", "%(n)s links", self.links) % {"n": self.links},
                 ngettext("%(n)s site", "%(n)s sites", len(self.domains)) % {"n": len(self.domains)},
@@ -155,7 +154,12 @@ class DeliverabilityReport:
 
     @property
     def ok(self) -> bool:
-        return not any(f.severity in (PROBLEM, WARNING) for f in self.findings)
+        return not self.to_look_at
+
+    @property
+    def to_look_at(self) -> int:
+        """How many findings ask for something (notes only inform)."""
+        return sum(f.severity in (PROBLEM, WARNING) for f in self.findings)
 
     @property
     def score(self) -> float | None:
@@ -326,13 +330,13 @@ def _fold(text: str) -> str:
 
 
 def _kb(size: int) -> str:
-    return f"{size / 1024:.0f}"
+    return _number(size / 1024, 0 if size >= 10 * 1024 else 1)
 
 
-def _number(value: int) -> str:
+def _number(value: float, digits: int | None = None) -> str:
     from django.utils.formats import number_format
 
-    return number_format(value, force_grouping=True)
+    return number_format(value, digits, force_grouping=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,7 +441,7 @@ def message_check(
                     "(%(rules)s, up to 2.8 points)."
                 )
             )
-            % {"bytes": _number(html_bytes), "rules": rule_names, "points": f"{points:.1f}"},
+            % {"bytes": _number(html_bytes), "rules": rule_names, "points": _number(points, 1)},
             _(
                 "Turn open tracking off in the campaign's settings (clicks are still counted), "
                 "or write a few more sentences (about %(chars)s more characters)."
@@ -621,7 +625,7 @@ def message_check(
                 "spam_score_high",
                 PROBLEM,
                 _("SpamAssassin scores it %(score)s, over its spam threshold of %(threshold)s.")
-                % {"score": f"{spam.score:.1f}", "threshold": f"{spam.threshold:.1f}"},
+                % {"score": _number(spam.score, 1), "threshold": _number(spam.threshold, 1)},
                 _("Fix the rules listed below, starting with those worth the most points."),
             )
         elif spam.score >= spam.threshold / 2:
@@ -632,7 +636,7 @@ def message_check(
                     "SpamAssassin scores it %(score)s (spam from %(threshold)s): stricter filters "
                     "may already turn it away."
                 )
-                % {"score": f"{spam.score:.1f}", "threshold": f"{spam.threshold:.1f}"},
+                % {"score": _number(spam.score, 1), "threshold": _number(spam.threshold, 1)},
                 _("Fix the rules listed below, starting with those worth the most points."),
             )
 
@@ -711,9 +715,15 @@ def spam_score(
 ) -> SpamScore:
     """Run SpamAssassin on the message. Raises OSError (and subprocess.TimeoutExpired, one) when
     it cannot give a score; falls back from spamc to spamassassin when spamd does not answer."""
-    # `tool` is one of spam_tool()'s fixed commands; the message only goes to its stdin.
+    # `tool` is one of spam_tool()'s fixed commands; the message only goes to its stdin. In
+    # English whatever the server's locale: a localised report would not be parsed.
     result = subprocess.run(  # noqa: S603
-        tool, input=raw, capture_output=True, timeout=timeout, check=False
+        tool,
+        input=raw,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+        env={**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "LANGUAGE": ""},
     )
     if tool[0] == "spamc" and result.returncode != 0 and shutil.which("spamassassin"):
         return spam_score(raw, tool=("spamassassin", "-t", "-L"), timeout=timeout)
