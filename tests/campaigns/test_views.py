@@ -15,6 +15,7 @@ from fidele.campaigns.models import Campaign, Layout
 from fidele.contacts.models import Contact
 from fidele.core.models import AuditLog
 from fidele.delivery.models import OutboxMessage
+from tests.campaigns.test_deliverability import no_spamassassin  # noqa: F401 (a fixture)
 from tests.factories import make_campaign_via_service, make_list
 
 pytestmark = pytest.mark.django_db
@@ -637,6 +638,8 @@ def test_the_deliverability_card_says_each_finding_and_the_rules_spamassassin_hi
     assert "<code>HTML_IMAGE_ONLY_24</code>" in html
     assert "BODY: HTML: images with 2000-2400 bytes of words" in html
     assert "And 2 rules worth no points, for information." in html
+    # A viewer cannot change the campaign: no link to its form.
+    assert reverse("campaigns:edit", args=[made.pk]) not in html
     # In French, the default language.
     viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
     html = unescape(viewer_client.get(url).content.decode())
@@ -670,9 +673,15 @@ def test_the_deliverability_card_says_why_a_message_cannot_be_built(viewer_clien
     assert "The message cannot be built yet:" in html
 
 
-def test_open_tracking_is_turned_off_from_the_campaign_form(marketer_client):
+def test_open_tracking_is_turned_off_from_the_campaign_form(
+    marketer_client,
+    no_spamassassin,  # noqa: F811
+):
     made = make_campaign_via_service()
     assert made.track_opens
+    # The card's finding about the pixel leads to the setting.
+    card = marketer_client.get(reverse("campaigns:deliverability", args=[made.pk]))
+    assert reverse("campaigns:edit", args=[made.pk]) + "#id_track_opens" in card.content.decode()
     form = marketer_client.get(reverse("campaigns:edit", args=[made.pk])).content.decode()
     assert 'name="track_opens"' in form
     assert "Les filtres anti-spam lisent un message court" in unescape(form)

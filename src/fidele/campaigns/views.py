@@ -313,7 +313,10 @@ def campaign_deliverability(request: HttpRequest, pk: int) -> HttpResponse:
     """The deliverability card's content, loaded by the campaign page once it is shown: the
     SpamAssassin score can take seconds (then it is cached)."""
     campaign = get_object_or_404(Campaign.objects.select_related("layout"), pk=pk)
-    context: dict[str, Any] = {"campaign": campaign}
+    context: dict[str, Any] = {
+        "campaign": campaign,
+        "can_edit": "edit" in _actions_for(campaign, request.user),
+    }
     try:
         context["report"] = campaign_deliverability_check(
             campaign=campaign, timeout=DELIVERABILITY_SPAM_TIMEOUT
