@@ -207,7 +207,10 @@ def campaign_deliverability_check(
     audience is empty). `spam=False` skips SpamAssassin. Raises TemplateProblem when the content
     cannot be rendered (the campaign page says so already)."""
     content = CampaignContent(campaign)
-    contact = audience_queryset(campaign).order_by("pk").first()
+    try:
+        contact = audience_queryset(campaign).order_by("pk").first()
+    except ValueError:  # segment rules, which cannot be sent yet (the page says so)
+        contact = None
     to_email = getattr(contact, "email", "") or "camille.martin@example.com"
     to_name = " ".join(
         part
