@@ -4,19 +4,15 @@ par défaut"), gets a name that says what it looks like; a layout the user named
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from fidele.campaigns.models import Layout
+from tests.migrations import migrate
+
+# The tests leave the database at their migration; every migration is applied after them.
+pytestmark = pytest.mark.usefixtures("latest_schema_afterwards")
 
 BEFORE = [("campaigns", "0004_default_layout_fluid")]
 AFTER = [("campaigns", "0005_default_layout_named_by_its_look")]
-
-
-def migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
 
 
 @pytest.mark.django_db(transaction=True)

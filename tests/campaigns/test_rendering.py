@@ -339,3 +339,9 @@ def test_a_subject_without_tags_renders_once_at_compile_time_to_the_same_text():
     )
     assert not isinstance(tagged.subject_template, _ConstantTemplate)
     assert tagged.render(contact=None, links=None).subject == "Bonjour 1"
+
+
+def test_without_open_tracking_the_message_has_no_pixel_but_its_links_stay_tracked():
+    message = render(html='<a href="https://shop.example/">x</a>', track_opens=False)
+    assert "t/o/TOKEN" not in message.html and "<img" not in message.html
+    assert "t/c/TOKEN?u=https://shop.example/" in message.html

@@ -84,7 +84,7 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "from_name", "from_email", "reply_to", "subject", "preheader",
             "body_format", "body", "text_body", "layout", "lists", "exclude_lists",
-            "track_links", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
+            "track_links", "track_opens", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
             "ab_sample_percent", "ab_metric", "ab_wait_minutes",
         ]  # fmt: skip
         widgets = {
@@ -106,6 +106,11 @@ class CampaignForm(forms.ModelForm):
             ),
             "track_links": gettext_lazy(
                 "Links go through Fidèle to count clicks, then to their page."
+            ),
+            "track_opens": gettext_lazy(
+                "An invisible 1x1 image counts who opens the message. Spam filters read a short "
+                "message whose only image is this pixel as an image-only message and add points "
+                "to its spam score; without it, opens are not counted (clicks still are)."
             ),
             "utm_campaign": gettext_lazy(
                 "Left empty, it is made from the campaign number and name."
