@@ -264,7 +264,9 @@ class _HtmlReader(HTMLParser):
         values = {name: value or "" for name, value in attrs}
         if tag in self._SKIPPED:
             self._skipping += 1
-        elif tag == "a" and values.get("href"):
+        elif tag == "a" and values.get("href") and values.get("aria-hidden") != "true":
+            # The hidden honeypot link (fidele.tracking.classify) is ours and empty: not one of
+            # the links a reader or a filter weighs.
             self.links.append(values["href"].strip())
         elif tag == "img":
             self.images.append(values)

@@ -158,6 +158,14 @@ _PIXEL_HTML = (
     'style="display:block;border:0;width:1px;height:1px">{% endif %}'
 )
 
+# The invisible link (fidele.tracking.classify): no reader sees or follows it, the scanners that
+# follow every link of a message do, and give themselves away with the clicks around it. Empty,
+# hidden and out of the reading order and of screen readers.
+_HONEYPOT_HTML = (
+    '{% if __fidele_trap %}<a href="{{ __fidele_trap }}" style="display:none" aria-hidden="true" '
+    'tabindex="-1"></a>{% endif %}'
+)
+
 
 @dataclass
 class CompiledContent:
@@ -193,6 +201,9 @@ class CompiledContent:
             "__fidele_clicks": [click(url) for url in self.click_urls],
             "__fidele_pixel": (
                 links.open_pixel_url() if (links is not None and self.track_opens) else ""
+            ),
+            "__fidele_trap": (
+                links.honeypot_url() if (links is not None and self.track_links) else ""
             ),
         }
         html_chunks = _render_chunks(
@@ -280,7 +291,7 @@ def content_compile(*, campaign: Any, variant: Any = None) -> CompiledContent:
         if parts["preheader"]
         else protected
     )
-    with_pixel = _append_before_body_end(with_preheader, _PIXEL_HTML)
+    with_pixel = _append_before_body_end(with_preheader, _HONEYPOT_HTML + _PIXEL_HTML)
     html_source = _restore(with_pixel, tokens)
     try:
         html_t = _generated(html_source, html=True)
