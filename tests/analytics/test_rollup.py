@@ -145,3 +145,30 @@ def test_raw_opens_and_clicks_go_after_their_retention_but_their_counts_stay(cam
     assert set(EmailEvent.objects.values_list("type", flat=True)) == {"bounce", "click"}
     report = campaign_report(campaign_id=campaign.pk, now=NOW)
     assert (report["opens_human"], report["clicks_human"], report["bounced"]) == (1, 1, 1)
+
+
+def test_the_report_page_says_what_people_and_machines_did_against_the_averages(
+    viewer_client, campaign
+):
+    from django.urls import reverse
+
+    anne, bob = recipient(campaign, "anne@x.fr"), recipient(campaign, "bob@x.fr")
+    event(anne, "open", timezone.now(), client="Apple Mail", device="mobile")
+    event(bob, "open", timezone.now(), reason="apple_privacy")
+    event(anne, "click", timezone.now(), url="https://cave-de-lea.fr/vins")
+
+    page = viewer_client.get(reverse("campaigns:report", args=[campaign.pk])).content.decode()
+
+    assert "Ouvert par des personnes" in page and "(50,0\u00a0%)" in page
+    assert "Non compté : 1 destinataire dont le message a été ouvert par une machine" in page
+    assert "https://cave-de-lea.fr/vins" in page
+    assert "Apple Mail" in page and "téléphone" in page
+    assert "Brevo, Email Marketing Benchmarks 2023" in page and "21,9\u00a0%" in page
+
+
+def test_a_campaign_not_sent_yet_has_a_report_that_says_so(viewer_client):
+    from django.urls import reverse
+
+    draft = make_campaign(lists=["Newsletter"])
+    page = viewer_client.get(reverse("campaigns:report", args=[draft.pk])).content.decode()
+    assert "n’a encore envoyé aucun message" in page

@@ -23,6 +23,7 @@ from django.utils.translation import trans_real
 from fidele.compliance import services as compliance
 from fidele.contacts import services as contacts
 from fidele.imports.services import import_file
+from fidele.tracking.services import event_record
 from tests.factories import (
     make_campaign,
     make_campaign_via_service,
@@ -175,7 +176,11 @@ def shop(owner, tmp_path, settings):
         contacts.contact_update(actor=owner, contact=hélène, data={"city": "Agen"})
         layout = make_layout(name="Cadre maison")
         campaign = make_campaign_via_service(name="Vendanges", lists=[newsletter], layout=layout)
-        outbox = make_outbox(hélène, make_campaign(name="Foire aux vins", lists=[newsletter]))
+        sent = make_campaign(name="Foire aux vins", lists=[newsletter])
+        outbox = make_outbox(hélène, sent)
+        event_record(type="open", outbox=outbox, client="Thunderbird", device="desktop")
+        event_record(type="click", outbox=outbox, url="https://cave-de-lea.fr/vins")
+        event_record(type="click", outbox=outbox, url="https://cave-de-lea.fr/", reason="head")
         compliance.recipient_unsubscribe(
             outbox=outbox, source=compliance.UnsubscribeSource.ONE_CLICK
         )
@@ -187,6 +192,7 @@ def shop(owner, tmp_path, settings):
     return {
         "contact": hélène,
         "campaign": campaign,
+        "sent": sent,
         "list": newsletter,
         "order": order,
         "viewer": claire,
@@ -208,6 +214,8 @@ def pages(shop) -> list[str]:
         f"/campaigns/{campaign}/progress/",
         f"/campaigns/{campaign}/contacts/?q=hel",
         f"/campaigns/{campaign}/edit/",
+        f"/campaigns/{shop['sent'].pk}/",
+        f"/campaigns/{shop['sent'].pk}/report/",
         "/campaigns/new/",
         "/campaigns/layouts/",
         "/delivery/outbox/",

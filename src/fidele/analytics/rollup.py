@@ -193,6 +193,24 @@ def rollup_fill(*, now: dt.datetime | None = None) -> FillResult:
     return result
 
 
+def fill_hour(stat: str) -> dt.datetime:
+    """The hour being filled for `stat` (where the events not rolled up yet fall)."""
+    return _start_of(stat) or _floor_hour(timezone.now())
+
+
+def campaign_totals_since_fill(
+    *, campaign_id: int, stat: str, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """{subgroup: value} of one stat over the events not rolled up yet."""
+    end = now or timezone.now()
+    start = _start_of(stat) or _floor_hour(end)
+    window = _window(start, end + dt.timedelta(seconds=1)).filter(campaign_id=campaign_id)
+    totals: dict[str, int] = defaultdict(int)
+    for _campaign, subgroup, value in STATS[stat](window, start):
+        totals[subgroup] += value
+    return dict(totals)
+
+
 def campaign_totals(*, campaign_id: int, now: dt.datetime | None = None) -> dict[str, dict]:
     """{stat: {subgroup: value}} of one campaign since it began: the filled hours, plus the
     events since the fill state counted on the spot."""
@@ -204,11 +222,10 @@ def campaign_totals(*, campaign_id: int, now: dt.datetime | None = None) -> dict
     )
     for row in rows:
         totals[row["stat"]][row["subgroup"]] += row["total"]
-    end = now or timezone.now()
-    for stat, counter in STATS.items():
-        start = _start_of(stat) or _floor_hour(end)
-        window = _window(start, end + dt.timedelta(seconds=1)).filter(campaign_id=campaign_id)
-        for _campaign, subgroup, value in counter(window, start):
+    for stat in STATS:
+        for subgroup, value in campaign_totals_since_fill(
+            campaign_id=campaign_id, stat=stat, now=now
+        ).items():
             totals[stat][subgroup] += value
     return {stat: dict(groups) for stat, groups in totals.items()}
 

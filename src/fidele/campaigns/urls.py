@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/contacts/", views.campaign_contact_search, name="contact_search"),
     path("<int:pk>/deliverability/", views.campaign_deliverability, name="deliverability"),
     path("<int:pk>/progress/", views.campaign_progress, name="progress"),
+    path("<int:pk>/report/", views.campaign_report_page, name="report"),
     path("<int:pk>/test/", views.campaign_test_send, name="test_send"),
     path("<int:pk>/schedule/", views.campaign_schedule, name="schedule"),
     path("<int:pk>/send/", views.campaign_send_confirm, name="send_confirm"),

@@ -11,6 +11,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
+from fidele.analytics.attribution import attributions_record
+from fidele.analytics.reports import (
+    INDUSTRY_AVERAGES,
+    account_averages,
+    campaign_report,
+    campaign_timeline,
+)
 from fidele.campaigns import selectors, services
 from fidele.campaigns.audience import audience_breakdown
 from fidele.campaigns.deliverability import campaign_deliverability_check
@@ -197,6 +204,65 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "layout": campaign.layout or layout_default(),
     }
     return render(request, "campaigns/detail.html", context)
+
+
+DEVICE_LABELS = {
+    "desktop": gettext_lazy("computer"),
+    "mobile": gettext_lazy("phone"),
+    "tablet": gettext_lazy("tablet"),
+    "proxy": gettext_lazy("image proxy"),
+    "robot": gettext_lazy("robot"),
+}
+
+
+@require_safe
+@require_role(VIEWER)
+def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
+    """What a sent campaign did: people and machines apart, against the account's own average
+    and a published industry average."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    attributions_record()  # orders imported since the last rollup are credited now
+    report = campaign_report(campaign_id=campaign.pk)
+    for row in report["clients"]:
+        row["device"] = DEVICE_LABELS.get(row["device"], row["device"])
+    averages = account_averages(exclude_campaign_id=campaign.pk)
+    timeline = campaign_timeline(campaign_id=campaign.pk)
+    peak = max((max(slot["open"], slot["click"]) for slot in timeline), default=0)
+    rates = [
+        (_("Opened by people"), "open_rate", report["open_rate"]),
+        (_("Clicked by people"), "click_rate", report["click_rate"]),
+        (_("Unsubscribed"), "unsubscribe_rate", report["unsubscribe_rate"]),
+    ]
+    context = {
+        "campaign": campaign,
+        "badge": STATUS_BADGES.get(campaign.status, ""),
+        "report": report,
+        "comparisons": [
+            {
+                "label": label,
+                "value": value,
+                "account": averages.get(key),
+                "industry": INDUSTRY_AVERAGES[key],
+            }
+            for label, key, value in rates
+        ],
+        "account_campaigns": averages["campaigns"],
+        "industry_source": INDUSTRY_AVERAGES["source"],
+        "timeline": [
+            {
+                **slot,
+                "open_pct": _share(slot["open"], peak),
+                "click_pct": _share(slot["click"], peak),
+            }
+            for slot in timeline
+        ],
+        "peak": peak,
+    }
+    return render(request, "campaigns/report.html", context)
+
+
+def _share(part: int, whole: int) -> int:
+    return round(100 * part / whole) if whole else 0
 
 
 def _schedule_suggestion() -> dict[str, Any]:

@@ -16,6 +16,11 @@ def number(value, digits=None):
 
 
 @register.filter
+def rate(value):
+    return formatting.format_rate(value)
+
+
+@register.filter
 def phone(value):
     return formatting.format_phone(value)
 
