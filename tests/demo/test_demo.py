@@ -224,3 +224,23 @@ def test_the_demo_shows_customers_with_a_second_customer_number():
     aliases = list(CustomerNumberAlias.objects.select_related("contact"))
     assert aliases
     assert all(a.number == f"{a.contact.external_id}-A" for a in aliases)
+
+
+@pytest.mark.django_db
+def test_the_demo_newsletter_has_a_report_with_people_machines_and_orders():
+    from fidele.analytics.reports import campaign_report
+    from fidele.campaigns.models import Campaign
+
+    demo.demo_load(contacts=600, reference_date=REFERENCE)
+
+    campaign = Campaign.objects.get(name="Lettre des primeurs")
+    report = campaign_report(campaign_id=campaign.pk)
+    assert campaign.status == Campaign.Status.SENT
+    assert report["sent"] > 100 and report["delivered"] < report["sent"]
+    assert 0.15 < report["open_rate"] < 0.5
+    assert report["opens_machine"] > 0 and report["clicks_machine"] > 0
+    assert report["conversions"] > 0 and report["revenue"] > 0
+    assert {link["url"] for link in report["links"]} <= set(
+        ("https://cave-et-terroir.fr/vins/primeurs", "https://cave-et-terroir.fr/fromages",
+         "https://cave-et-terroir.fr/ateliers")
+    )  # fmt: skip

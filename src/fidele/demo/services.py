@@ -48,6 +48,7 @@ from fidele.contacts.models import (
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
+from fidele.demo.campaign import demo_past_campaign_send
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
@@ -470,6 +471,8 @@ def demo_load(
             wiped = demo_business_data_wipe()
         summary_counts = plan.save()
         _sign_the_default_layout()
+        # The shop's last newsletter and what its readers did (fidele.demo.campaign).
+        demo_past_campaign_send(today=today, seed=seed, actor=actor)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
