@@ -164,6 +164,8 @@ def test_the_report_page_says_what_people_and_machines_did_against_the_averages(
     assert "https://cave-de-lea.fr/vins" in page
     assert "Apple Mail" in page and "téléphone" in page
     assert "Brevo, Email Marketing Benchmarks 2023" in page and "21,9\u00a0%" in page
+    assert "Pas encore d’autre campagne envoyée" in page
+    assert "dernier clic dans les 7 jours" in page
 
 
 def test_a_campaign_not_sent_yet_has_a_report_that_says_so(viewer_client):

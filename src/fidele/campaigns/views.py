@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -206,6 +207,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/detail.html", context)
 
 
+# uap-core's names of the webmails' image proxies, as a shop owner knows them.
+CLIENT_NAMES = {"GmailImageProxy": "Gmail", "YahooMailProxy": "Yahoo Mail"}
 DEVICE_LABELS = {
     "desktop": gettext_lazy("computer"),
     "mobile": gettext_lazy("phone"),
@@ -225,6 +228,7 @@ def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
     report = campaign_report(campaign_id=campaign.pk)
     for row in report["clients"]:
         row["device"] = DEVICE_LABELS.get(row["device"], row["device"])
+        row["client"] = CLIENT_NAMES.get(row["client"], row["client"])
     averages = account_averages(exclude_campaign_id=campaign.pk)
     timeline = campaign_timeline(campaign_id=campaign.pk)
     peak = max((max(slot["open"], slot["click"]) for slot in timeline), default=0)
@@ -257,6 +261,12 @@ def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
             for slot in timeline
         ],
         "peak": peak,
+        "attribution_rule": (
+            _("last click or open within %(days)s days")
+            if settings.ATTRIBUTION_OPENS
+            else _("last click within %(days)s days")
+        )
+        % {"days": settings.ATTRIBUTION_DAYS},
     }
     return render(request, "campaigns/report.html", context)
 
