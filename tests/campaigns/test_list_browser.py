@@ -50,3 +50,25 @@ def test_the_outbox_pages_within_one_campaign_and_has_no_axe_violation(
     page.locator("a[rel=next]").click()
     page.wait_for_url(lambda url: "after=" in url and f"campaign={campaign.pk}" in url)
     assert page.locator("tbody tr").count() == 10
+
+
+def test_cancelling_a_campaign_asks_in_the_page_then_cancels(
+    page, live_server, marketer, log_in, axe_violations
+):
+    campaign = Campaign.objects.create(
+        name="Automne", subject="s", from_email="c@example.com", status="paused"
+    )
+    log_in(page, marketer)
+    page.goto(f"{live_server.url}/campaigns/{campaign.pk}/")
+    confirm = page.get_by_role("button", name="Oui, l’annuler")
+    assert not confirm.is_visible()
+    page.get_by_text("Annuler la campagne").click()
+    assert (
+        page.get_by_text("Annuler définitivement cette campagne").is_visible()
+        or confirm.is_visible()
+    )
+    assert axe_violations(page) == []
+    confirm.click()
+    page.wait_for_load_state("networkidle")
+    campaign.refresh_from_db()
+    assert campaign.status == "cancelled"
