@@ -63,6 +63,9 @@ def page(browser, request):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
+    if request.node.get_closest_marker("hostile_content"):
+        # Blocking the attacker's inline handlers is the policy doing its job.
+        violations = [v for v in violations if "inline event handler" not in v]
     assert violations == [], "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 

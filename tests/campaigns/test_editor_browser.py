@@ -40,6 +40,7 @@ def test_a_marketer_writes_rich_text_with_a_merge_tag_and_saves_it(
     assert "<b>offre</b>" in made.body
 
 
+@pytest.mark.hostile_content
 def test_hostile_html_loaded_into_the_rich_text_editor_does_not_run(
     page,
     live_server,
