@@ -514,3 +514,28 @@ def test_an_email_problem_is_explained_in_the_users_language():
         assert "il manque le @" in normalise_email("jean.dupont.fr")[1]
     with translation.override("en"):
         assert "the @ is missing" in normalise_email("jean.dupont.fr")[1]
+
+
+def test_contacts_written_without_the_orm_read_back_as_the_orm_writes_them(write_file):
+    # The import writes prepared rows (COPY, executemany), not model instances: their times,
+    # defaults, custom fields and search columns must be stored as Django would store them.
+    before = Contact.objects.create(email="orm@x.fr", first_name="Zoé", last_name="Lefèvre")
+    run(
+        write_file(
+            "email;prénom;nom;vin préféré\nhelene@x.fr;Hélène;Dupré;Pécharmant\n"
+            ";Inès;Çelik;Monbazillac\n"
+        )
+    )
+
+    helene = Contact.objects.get(email="helene@x.fr")
+    ines = Contact.objects.get(first_name="Inès")
+    for contact in (helene, ines):
+        # Found by the exact value it holds: stored in the ORM's format, not the driver's.
+        assert Contact.objects.filter(pk=contact.pk, created_at=contact.created_at).exists()
+        assert contact.created_at == contact.updated_at >= before.created_at
+        assert (contact.country, contact.language, contact.status) == ("FR", "fr", "active")
+        assert (contact.phone, contact.civility, contact.notes) == ("", "", "")
+    assert Contact.objects.filter(created_at__gt=before.created_at).count() == 2
+    assert helene.attributes == {"vin_prefere": "Pécharmant"}
+    assert (helene.search_first_last, helene.search_last_first) == ("helene dupre", "dupre helene")
+    assert ines.search_last_first == "celik ines"

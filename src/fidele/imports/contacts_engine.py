@@ -615,19 +615,13 @@ class ContactImport:
             return country
         return phone_country(values.get("phone") or "") or self.default_country
 
-    def _row_values(self, record: Record) -> dict[str, Any]:
-        values = record.values
-        row = {name: values.get(name, "") for name in FIELDS}
-        for name in ("email", "external_id", "birth_date", "joined_on"):
-            row[name] = values.get(name)
-        row["country"] = values.get("country") or self.default_country
-        row["language"] = values.get("language") or self.default_language
-        row["attributes"] = record.attrs
-        return row
-
     def _copy_rows(self, pairs: list[tuple[int, Record]]) -> Iterator[tuple]:
-        """(first value, *_COPY_COLUMNS) per record: the first value is an id or a position."""
-        now = timezone.now()
+        """(first value, *_COPY_COLUMNS) per record: the first value is an id or a position.
+
+        Values as the database stores them, for COPY (PostgreSQL) and executemany (SQLite)
+        alike: the time as Django would write it there (SQLite keeps naive UTC text; dates are
+        adapted by the driver), custom attributes as JSON text."""
+        now = sql.datetime_value(timezone.now())
         status = str(Contact.Status.ACTIVE)
         country, language = self.default_country, self.default_language
         dumps = json.dumps
@@ -660,17 +654,16 @@ class ContactImport:
             )
 
     def _insert(self, pairs: list[tuple[int, Record]]) -> set[int]:
+        columns = ("id", *_COPY_COLUMNS)
+        rows = self._copy_rows(pairs)
         if self.is_pg:
-            columns = ("id", *_COPY_COLUMNS)
             return sql.copy_insert_ignoring_conflicts(
-                table=Contact._meta.db_table, columns=columns, rows=self._copy_rows(pairs)
+                table=Contact._meta.db_table, columns=columns, rows=rows
             )
         # SQLite holds its write lock for the whole batch: no one can insert the same email
-        # between our look-up and this insert, so a plain bulk insert is safe.
-        Contact.objects.bulk_create(
-            [Contact(id=contact_id, **self._row_values(record)) for contact_id, record in pairs],
-            batch_size=500,
-        )
+        # between our look-up and this insert, so a plain insert is safe. The prepared tuples
+        # spare building a Contact per row and Django's SQL assembly (half the import's time).
+        sql.executemany_insert(table=Contact._meta.db_table, columns=columns, rows=rows)
         return {contact_id for contact_id, _r in pairs}
 
     def _update(self, updates: list[tuple[dict, set[str]]]) -> None:

@@ -1,4 +1,4 @@
-"""Hand-written SQL for the import's bulk writes on PostgreSQL.
+"""Hand-written SQL for the import's bulk writes: COPY on PostgreSQL, executemany on SQLite.
 
 Table and column names come from the models' metadata (quoted), never from a file or a user;
 values always travel as COPY data or query parameters.
@@ -6,6 +6,7 @@ values always travel as COPY data or query parameters.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,6 +19,27 @@ def is_postgresql() -> bool:
 
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+def datetime_value(value: dt.datetime) -> Any:
+    """`value` as Django stores a DateTimeField in this database (SQLite: naive UTC text), for
+    rows written without the ORM."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def executemany_insert(
+    *, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """SQLite: insert prepared rows with one statement run once per row (no SQL built per row,
+    no model instance). The database computes the generated columns and the defaults of the
+    columns not named."""
+    column_list = ", ".join(_q(c) for c in columns)
+    marks = ", ".join(["%s"] * len(columns))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_q(table)} ({column_list}) VALUES ({marks})",  # noqa: S608
+            list(rows),
+        )
 
 
 def allocate_ids(table: str, count: int) -> list[int]:
