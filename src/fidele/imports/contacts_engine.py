@@ -34,7 +34,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
+from fidele.contacts.consent import ConsentProof, Method, subscriptions_add_with_proof
 from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import Contact, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
@@ -722,14 +722,14 @@ class ContactImport:
                 import_id=self.options.job_id,
                 confirmed_by_user=not self.has_consent_column,
             )
-        proof, tz, combine, midnight = self.proof, self.tz, dt.datetime.combine, dt.time(0)
-        self.counters.subscribed += subscriptions_add(
+        tz, combine, midnight = self.tz, dt.datetime.combine, dt.time(0)
+        self.counters.subscribed += subscriptions_add_with_proof(
             actor=self.options.actor,
-            consents=[
-                Consent(
+            mailing_list_id=list_id,
+            proof=self.proof,
+            entries=[
+                (
                     contact_id,
-                    list_id,
-                    proof,
                     record.consent_row,
                     None
                     if record.consent_date is None
