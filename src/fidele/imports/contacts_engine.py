@@ -413,22 +413,15 @@ class ContactImport:
         columns = ("id", *FIELDS, "attributes")
         rows: list[dict[str, Any]] = []
         if emails or exts:
-            if self.is_pg:
-                for values in sql.existing_contacts(
-                    table=Contact._meta.db_table, columns=columns, emails=emails, external_ids=exts
-                ):
-                    row = dict(zip(columns, values, strict=True))
-                    if isinstance(row["attributes"], str):
-                        row["attributes"] = json.loads(row["attributes"])
-                    rows.append(row)
-            else:
-                from django.db.models import Q
-
-                rows = list(
-                    Contact.objects.filter(Q(email__in=emails) | Q(external_id__in=exts)).values(
-                        *columns
-                    )
-                )
+            for values in sql.existing_contacts(
+                table=Contact._meta.db_table, columns=columns, emails=emails, external_ids=exts
+            ):
+                row = dict(zip(columns, values, strict=True))
+                # Raw rows hold the custom fields as JSON text (SQLite; PostgreSQL's driver
+                # may already have decoded them).
+                if isinstance(row["attributes"], str):
+                    row["attributes"] = json.loads(row["attributes"])
+                rows.append(row)
         by_email = {row["email"]: row for row in rows if row["email"]}
         by_ext = {row["external_id"]: row for row in rows if row["external_id"]}
         by_name: dict[str, dict] = {}
