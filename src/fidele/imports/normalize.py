@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from django.utils import translation
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -64,8 +66,26 @@ def normalise_date(raw: str) -> tuple[dt.date | None, str | None]:
     return _normalise_date(raw, get_language())
 
 
+def date_reader() -> Callable[[str], tuple[dt.date | None, str | None]]:
+    """`normalise_date` for the many cells of one import, in the language current now: looking
+    the language up for every cell (a context-local read) cost as much as the cached parse."""
+    language = get_language()
+
+    def read(raw: str) -> tuple[dt.date | None, str | None]:
+        return _normalise_date(raw, language)
+
+    return read
+
+
 @lru_cache(maxsize=65536)
-def _normalise_date(raw: str, _language: str | None) -> tuple[dt.date | None, str | None]:
+def _normalise_date(raw: str, language: str | None) -> tuple[dt.date | None, str | None]:
+    # The message is cached under `language`: it must be written in that language whatever the
+    # language of the moment (a reader made earlier may be called elsewhere).
+    with translation.override(language):
+        return _date_read(raw)
+
+
+def _date_read(raw: str) -> tuple[dt.date | None, str | None]:
     value = raw.strip()
     if len(value) == 10 and value[2] == "/" and value[5] == "/":
         try:  # the common dd/mm/yyyy without the regex
