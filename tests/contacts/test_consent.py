@@ -202,6 +202,23 @@ def test_a_proof_written_in_bulk_is_the_proof_with_its_row_whatever_it_holds(own
     assert Subscription.objects.filter(consent_proof__row=41).get().contact == with_row
 
 
+def test_both_ways_of_adding_many_store_the_same_subscription_for_the_same_consent(owner):
+    contact = make_contact()
+    one_by_one, shared = make_list("One by one"), make_list("Shared")
+    proof = ConsentProof.by(owner, method=Method.IMPORT, at=AT, file="clients.csv", import_id=3)
+    given_at = dt.datetime(2021, 3, 12, tzinfo=dt.UTC)
+    subscriptions_add(
+        actor=owner, consents=[Consent(contact.pk, one_by_one.pk, proof, 9, given_at)]
+    )
+    subscriptions_add_with_proof(
+        actor=owner, mailing_list_id=shared.pk, proof=proof, entries=[(contact.pk, 9, given_at)]
+    )
+
+    fields = ("status", "consent_at", "consent_source", "consent_proof", "created_by_id")
+    a, b = (Subscription.objects.values(*fields).get(mailing_list=m) for m in (one_by_one, shared))
+    assert a == b
+
+
 def test_adding_on_a_shared_proof_leaves_existing_subscriptions_and_counts_a_contact_once():
     newsletter = make_list()
     left, new = make_contact(), make_contact()

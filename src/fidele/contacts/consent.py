@@ -208,47 +208,25 @@ def subscriptions_add_with_proof(
 def subscriptions_add(
     *, actor: Actor, consents: Iterable[Consent], status: str = Subscription.Status.SUBSCRIBED
 ) -> int:
-    """Subscribe many contacts at once (the demo, anything with consents of several lists or
-    proofs): `subscriptions_add_with_proof` once per list and proof, no row saved one by one.
+    """Subscribe many contacts at once, each consent with its own proof (the demo's history):
+    one look-up per list and chunk and bulk inserts, no row saved one by one. Many contacts on
+    one shared proof (an import) go faster through `subscriptions_add_with_proof`.
 
-    Same rules as that function. A consent with a `withdrawal` is written unsubscribed, the
-    withdrawal kept beside its proof."""
+    Only creates: a contact already on the list, whatever its status, is left alone (an import
+    never resubscribes someone who unsubscribed). A contact named twice for the same list counts
+    once. Returns how many subscriptions were written. `status` UNCONFIRMED: a sign-up waiting
+    for its double opt-in confirmation (no consent time yet). A consent with a `withdrawal` is
+    written unsubscribed, the withdrawal kept beside its proof."""
     by_list: dict[int, dict[int, Consent]] = defaultdict(dict)
     for consent in consents:
         by_list[consent.mailing_list_id].setdefault(consent.contact_id, consent)
-    written = 0
-    withdrawn: list[Consent] = []
-    for mailing_list_id, by_contact in by_list.items():
-        by_proof: dict[int, list[Consent]] = defaultdict(list)
-        for consent in by_contact.values():
-            if consent.withdrawal is not None:
-                withdrawn.append(consent)
-            else:
-                by_proof[id(consent.proof)].append(consent)
-        for shared in by_proof.values():
-            written += subscriptions_add_with_proof(
-                actor=actor,
-                mailing_list_id=mailing_list_id,
-                proof=shared[0].proof,
-                entries=[(c.contact_id, c.row, c.given_at) for c in shared],
-                status=status,
-            )
-    if withdrawn:
-        written += _withdrawn_add(actor=actor, consents=withdrawn, status=status)
-    return written
-
-
-def _withdrawn_add(*, actor: Actor, consents: list[Consent], status: str) -> int:
-    """Consents given and since withdrawn (history brought in at once), each with its own
-    withdrawal: written unsubscribed, the withdrawal kept beside the proof."""
-    by_list: dict[int, list[Consent]] = defaultdict(list)
-    for consent in consents:
-        by_list[consent.mailing_list_id].append(consent)
     created_by = _user(actor)
     unconfirmed = status == Subscription.Status.UNCONFIRMED
+    # The shared proof is serialised once, not once per row (imports write millions).
+    stored: dict[int, dict[str, Any]] = {}
     rows = []
-    for mailing_list_id, listed in by_list.items():
-        contact_ids = [c.contact_id for c in listed]
+    for mailing_list_id, by_contact in by_list.items():
+        contact_ids = list(by_contact)
         already: set[int] = set()
         for start in range(0, len(contact_ids), _CHUNK):
             already.update(
@@ -257,24 +235,29 @@ def _withdrawn_add(*, actor: Actor, consents: list[Consent], status: str) -> int
                     contact_id__in=contact_ids[start : start + _CHUNK],
                 ).values_list("contact_id", flat=True)
             )
-        for consent in listed:
-            if consent.contact_id in already:
+        for contact_id, consent in by_contact.items():
+            if contact_id in already:
                 continue
-            proof, withdrawal = consent.proof, consent.withdrawal
-            assert withdrawal is not None
-            data = proof.as_json()
+            proof = consent.proof
+            data = stored.get(id(proof))
+            if data is None:
+                data = stored[id(proof)] = proof.as_json()
             if consent.row is not None:
-                data["row"] = consent.row
-            data["unsubscribe"] = withdrawal.as_json()
+                data = {**data, "row": consent.row}
+            row_status, unsubscribed_at = status, None
+            if consent.withdrawal is not None:
+                data = {**data, "unsubscribe": consent.withdrawal.as_json()}
+                row_status = Subscription.Status.UNSUBSCRIBED
+                unsubscribed_at = consent.withdrawal.at
             rows.append(
                 Subscription(
-                    contact_id=consent.contact_id,
+                    contact_id=contact_id,
                     mailing_list_id=mailing_list_id,
-                    status=Subscription.Status.UNSUBSCRIBED,
+                    status=row_status,
                     consent_at=None if unconfirmed else (consent.given_at or proof.consent_at),
                     consent_source=proof.source,
                     consent_proof=data,
-                    unsubscribed_at=withdrawal.at,
+                    unsubscribed_at=unsubscribed_at,
                     created_by=created_by,
                 )
             )
