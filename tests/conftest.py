@@ -5,7 +5,7 @@ import pytest
 from fidele.core import permissions
 from tests.factories import make_user
 
-pytest_plugins = ["tests.browser", "tests.smtp_sink"]
+pytest_plugins = ["tests.browser", "tests.smtp_sink", "tests.migrations"]
 
 
 def pytest_configure(config):

@@ -262,6 +262,9 @@ class FakeLinks:
     def open_pixel_url(self) -> str:
         return "https://app.example/t/o/TOKEN.gif"
 
+    def honeypot_url(self) -> str:
+        return "https://app.example/t/h/TOKEN/"
+
 
 # --- delivery ------------------------------------------------------------------------------
 

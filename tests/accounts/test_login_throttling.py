@@ -174,3 +174,35 @@ def test_the_throttling_comes_from_the_environment(monkeypatch, tmp_path):
 def test_a_nonsensical_limit_fails_loudly(monkeypatch, tmp_path, value):
     with pytest.raises(ConfigError, match="FIDELE_LOGIN_FAILURE_LIMIT"):
         settings_from_env(monkeypatch, tmp_path, FIDELE_LOGIN_FAILURE_LIMIT=value)
+
+
+def test_behind_a_proxy_a_flood_locks_the_client_address_not_everybody(client, settings):
+    settings.TRUSTED_PROXIES = 1
+    proxy = "10.0.0.1"
+    owner = make_user(username="lea")
+    limit = django_settings.AXES_FAILURE_LIMIT
+    for number in range(limit):
+        client.post(
+            "/login/",
+            {"username": f"guess{number}", "password": "wrong-password-123"},
+            REMOTE_ADDR=proxy,
+            HTTP_X_FORWARDED_FOR=ATTACKER,
+        )
+    locked = client.post(
+        "/login/",
+        {"username": owner.username, "password": PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR=ATTACKER,
+    )
+    assert locked.status_code == 429
+    # The owner, through the same proxy from another address, still gets in.
+    client.cookies.clear()
+    response = client.post(
+        "/login/",
+        {"username": owner.username, "password": PASSWORD},
+        REMOTE_ADDR=proxy,
+        HTTP_X_FORWARDED_FOR=ELSEWHERE,
+    )
+    assert response.status_code == 302
+    failures = AuditLog.objects.filter(action=AuditLog.Action.LOGIN_FAILED)
+    assert set(failures.values_list("ip_address", flat=True)) == {ATTACKER}

@@ -117,3 +117,35 @@ def test_create_names_a_template_over_a_limit(tmp_path):
         run("create", "--name", "N", "--subject", "S", "--from", "a@b.example",
             "--html-file", str(bomb), "--list", "news", "--json")  # fmt: skip
     assert str(caught.value).startswith("Template problem (body, line 1): ")
+
+
+def test_check_prints_the_findings_and_the_spamassassin_score_as_json(monkeypatch):
+    from django.core.cache import cache
+
+    from tests.campaigns.test_deliverability import fake_spamassassin
+    from tests.factories import make_campaign
+
+    cache.clear()
+    fake_spamassassin(monkeypatch)
+    campaign = make_campaign(lists=[make_list("news")])
+    out, _ = run("check", str(campaign.pk), "--json")
+    payload = json.loads(out)
+    assert payload["campaign"] == campaign.pk and payload["ok"] is False
+    assert payload["score"] == 2.8 and payload["threshold"] == 5.0
+    codes = [finding["code"] for finding in payload["findings"]]
+    assert "open_pixel_image_only" in codes and "dkim_missing" in codes
+    assert set(payload["findings"][0]) == {"code", "severity", "message", "advice", "variant"}
+    (message,) = payload["messages"]
+    assert message["spamassassin"]["rules"][1] == {
+        "name": "HTML_IMAGE_ONLY_24",
+        "points": 2.8,
+        "description": "BODY: HTML: images with 2000-2400 bytes of words",
+    }
+    text, _ = run("check", str(campaign.pk))
+    assert "SpamAssassin (spamc): 2.8 (spam from 5.0)" in text
+    assert "2.8  HTML_IMAGE_ONLY_24" in text and "warning: The open-tracking pixel" in text
+
+
+def test_check_of_a_missing_campaign_is_an_error():
+    with pytest.raises(CommandError, match="no campaign 999"):
+        run("check", "999")

@@ -101,3 +101,19 @@ def test_the_default_layout_fits_a_phone_without_zooming(page):
     assert 300 <= width <= 390
     page.set_viewport_size({"width": 1280, "height": 800})
     assert page.evaluate("document.querySelector('.main').getBoundingClientRect().width") == 600
+
+
+@pytest.mark.parametrize(
+    "width, address",
+    [(1280, "isabelle.delacroix@lesjardinsdepicure.fr"), (390, "marie.dupont@orange.fr")],
+)
+def test_the_preview_search_box_shows_a_whole_email_address(
+    page, live_server, viewer, log_in, width, address
+):
+    made = make_campaign_via_service()
+    page.set_viewport_size({"width": width, "height": 900})
+    log_in(page, viewer)
+    page.goto(f"{live_server.url}/campaigns/{made.pk}/")
+    page.fill("#preview-q", address)
+    box = page.locator("#preview-q")
+    assert box.evaluate("el => el.scrollWidth <= el.clientWidth")

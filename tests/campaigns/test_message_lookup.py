@@ -17,7 +17,11 @@ def test_a_sent_message_carries_its_ids_its_campaigns_lists_and_its_sender():
     outbox = make_outbox(campaign=make_campaign(lists=["Newsletter", "Ateliers"]))
     lookup = CampaignMessageLookup()
     assert lookup.outbox_ref(outbox.pk) == OutboxRef(
-        outbox.pk, outbox.campaign_id, outbox.contact_id, "marie.dupont@example.fr"
+        outbox.pk,
+        outbox.campaign_id,
+        outbox.contact_id,
+        "marie.dupont@example.fr",
+        outbox.sent_at,
     )
     message = lookup.sent_message(outbox.pk)
     assert message == SentMessage(

@@ -339,3 +339,24 @@ def test_a_subject_without_tags_renders_once_at_compile_time_to_the_same_text():
     )
     assert not isinstance(tagged.subject_template, _ConstantTemplate)
     assert tagged.render(contact=None, links=None).subject == "Bonjour 1"
+
+
+def test_without_open_tracking_the_message_has_no_pixel_but_its_links_stay_tracked():
+    message = render(html='<a href="https://shop.example/">x</a>', track_opens=False)
+    assert "t/o/TOKEN" not in message.html and "<img" not in message.html
+    assert "t/c/TOKEN?u=https://shop.example/" in message.html
+
+
+def test_a_tracked_message_carries_one_hidden_empty_honeypot_link_and_its_text_none():
+    message = render(html='<a href="https://shop.example/">x</a>')
+    assert re.findall(r'<a href="https://app.example/t/h/TOKEN/"[^>]*></a>', message.html) == [
+        '<a href="https://app.example/t/h/TOKEN/" style="display:none" aria-hidden="true" '
+        'tabindex="-1"></a>'
+    ]
+    assert "t/h/" not in message.text
+
+
+def test_without_click_tracking_there_is_no_honeypot_and_a_preview_has_none():
+    assert "t/h/" not in render(track_links=False).html
+    made = make_campaign_via_service(html="<p>x</p>")
+    assert "t/h/" not in content_preview(campaign=made, contact=Contact(first_name="A")).html

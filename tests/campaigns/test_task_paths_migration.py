@@ -6,21 +6,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from fidele.campaigns import tasks
+from tests.migrations import migrate
+
+# The tests leave the database at their migration; every migration is applied after them.
+pytestmark = pytest.mark.usefixtures("latest_schema_afterwards")
 
 BEFORE = [("campaigns", "0001_initial")]
 AFTER = [("campaigns", "0002_task_paths_from_delivery")]
-
-
-def migrate(targets) -> None:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
 
 
 def queued(path: str, *, status: str = "READY", **fields) -> DBTaskResult:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 import types
 from html import unescape
@@ -15,6 +16,7 @@ from fidele.campaigns.models import Campaign, Layout
 from fidele.contacts.models import Contact
 from fidele.core.models import AuditLog
 from fidele.delivery.models import OutboxMessage
+from tests.campaigns.test_deliverability import no_spamassassin  # noqa: F401 (a fixture)
 from tests.factories import make_campaign_via_service, make_list
 
 pytestmark = pytest.mark.django_db
@@ -606,3 +608,121 @@ def test_a_new_campaign_starts_with_the_sender_and_the_rich_text_editor(marketer
     assert form.initial["from_name"] == "Cave & Terroir"
     assert form.initial["from_email"] == "bonjour@cave-terroir.fr"
     assert form.initial["body_format"] == "richtext"
+
+
+def test_the_new_campaign_form_asks_for_the_campaign_name_first_by_that_name(marketer_client):
+    body = marketer_client.get(reverse("campaigns:create")).content.decode()
+    form = body[body.index("data-campaign-form") :]
+    fields = re.findall(r'<(?:input|select|textarea)[^>]* name="(\w+)"', form)
+    assert fields[:2] == ["csrfmiddlewaretoken", "name"]
+    assert '<label for="id_name">Nom de la campagne</label>' in body
+    # Not under "Sender", where it read as the sender's name.
+    assert body.index('for="id_name"') < body.index("<legend>Expéditeur</legend>")
+
+
+def test_each_layout_is_offered_once_by_its_own_name_the_default_one_marked(marketer_client):
+    Layout.objects.create(name="Noël", html="{{ content }}", sender_name="Cave", is_default=False)
+    form = marketer_client.get(reverse("campaigns:create")).context["form"]
+    choices = [label for value, label in form.fields["layout"].choices]
+    assert choices == ["Noël", "Simple, une colonne (par défaut)"]
+    assert form.initial["layout"].is_default
+
+
+def test_one_recipient_done_and_one_minute_agree_in_number(viewer_client):
+    made = make_campaign_via_service()
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENDING, ab_enabled=True, ab_wait_minutes=1
+    )
+    OutboxMessage.objects.create(
+        campaign=made, email="s@example.com", status="sent", sent_at=timezone.now()
+    )
+    OutboxMessage.objects.create(campaign=made, email="q@example.com", status="queued")
+
+    page = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+
+    assert "1 destinataire traité sur 2" in page
+    assert "après 1 minute," in page
+
+
+def test_a_draft_or_scheduled_campaign_page_loads_its_deliverability_card(viewer_client):
+    made = make_campaign_via_service()
+    url = reverse("campaigns:deliverability", args=[made.pk])
+    for status, shown in ((Status.DRAFT, True), (Status.SCHEDULED, True), (Status.SENT, False)):
+        set_status(made, status)
+        html = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+        assert (f'hx-get="{url}"' in html) is shown, status
+
+
+def test_the_deliverability_card_says_each_finding_and_the_rules_spamassassin_hit(
+    viewer_client, monkeypatch, settings
+):
+    from django.core.cache import cache
+
+    from tests.campaigns.test_deliverability import fake_spamassassin
+
+    cache.clear()
+    fake_spamassassin(monkeypatch)
+    made = make_campaign_via_service()
+    url = reverse("campaigns:deliverability", args=[made.pk])
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = unescape(viewer_client.get(url).content.decode())
+    assert "Before sending, look at these 4 points:" in html
+    assert "The open-tracking pixel is the only image" in html
+    assert "(HTML_IMAGE_ONLY_24, 2.8 points)" in html
+    assert "SpamAssassin score: 2.8 (spam from 5.0)" in html
+    assert "<code>HTML_IMAGE_ONLY_24</code>" in html
+    assert "BODY: HTML: images with 2000-2400 bytes of words" in html
+    assert "And 2 rules worth no points, for information." in html
+    # A viewer cannot change the campaign: no link to its form.
+    assert reverse("campaigns:edit", args=[made.pk]) not in html
+    # In French, the default language.
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    html = unescape(viewer_client.get(url).content.decode())
+    assert "Avant l’envoi, regardez ces 4 points :" in html
+    assert "Le pixel de suivi des ouvertures est la seule image" in html
+    assert "Score SpamAssassin : 2,8 (spam à partir de 5,0)" in html
+
+
+def test_the_deliverability_card_is_green_when_all_is_well(viewer_client, monkeypatch, settings):
+    from fidele.campaigns import deliverability
+
+    monkeypatch.setattr(deliverability, "spam_tool", lambda: None)
+    monkeypatch.setattr(deliverability, "message_check", lambda message, **kwargs: (
+        deliverability.MessageReport(label="", findings=[], spam=None)
+    ))  # fmt: skip
+    made = make_campaign_via_service()
+    url = reverse("campaigns:deliverability", args=[made.pk])
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = unescape(viewer_client.get(url).content.decode())
+    assert 'class="callout deliv-status ok"' in html
+    assert "Nothing to fix" in html
+    assert "SpamAssassin is not installed on this server" in html
+
+
+def test_the_deliverability_card_says_why_a_message_cannot_be_built(viewer_client, settings):
+    made = make_campaign_via_service()
+    Campaign.objects.filter(pk=made.pk).update(body="<p>{{ contact.first_name </p>")
+    url = reverse("campaigns:deliverability", args=[made.pk])
+    viewer_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = unescape(viewer_client.get(url).content.decode())
+    assert "The message cannot be built yet:" in html
+
+
+def test_open_tracking_is_turned_off_from_the_campaign_form(
+    marketer_client,
+    no_spamassassin,  # noqa: F811
+):
+    made = make_campaign_via_service()
+    assert made.track_opens
+    # The card's finding about the pixel leads to the setting.
+    card = marketer_client.get(reverse("campaigns:deliverability", args=[made.pk]))
+    assert reverse("campaigns:edit", args=[made.pk]) + "#id_track_opens" in card.content.decode()
+    form = marketer_client.get(reverse("campaigns:edit", args=[made.pk])).content.decode()
+    assert 'name="track_opens"' in form
+    assert "Les filtres anti-spam lisent un message court" in unescape(form)
+    marketer_client.post(reverse("campaigns:edit", args=[made.pk]), form_data())
+    made.refresh_from_db()
+    assert not made.track_opens
+    marketer_client.post(reverse("campaigns:edit", args=[made.pk]), form_data(track_opens="on"))
+    made.refresh_from_db()
+    assert made.track_opens

@@ -151,3 +151,10 @@ def test_a_caller_holding_an_outbox_row_is_answered_from_the_message_lookup():
     assert change.unsubscribed == ["Newsletter"] and not change.suppressed
     ateliers = Subscription.objects.get(contact=contact, mailing_list__name="Ateliers")
     assert ateliers.status == Subscription.Status.SUBSCRIBED
+
+
+def test_every_way_to_unsubscribe_has_a_name_for_the_screens():
+    from fidele.contacts.consent import WITHDRAWAL_SOURCES
+
+    codes = {v for k, v in vars(services.UnsubscribeSource).items() if not k.startswith("_")}
+    assert codes == set(WITHDRAWAL_SOURCES)

@@ -89,3 +89,11 @@ def test_an_owner_confirms_then_lifts(owner_client, owner, suppression):
 def test_the_compliance_pages_need_a_login(client):
     response = client.get("/compliance/suppressions/")
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_reason_with_one_address_is_counted_in_the_singular(owner_client):
+    services.suppression_add(email="parti@example.fr", reason="hard_bounce")
+
+    body = owner_client.get("/compliance/suppressions/").content.decode()
+
+    assert 'aria-label="1 adresse : ' in body

@@ -130,3 +130,33 @@ def test_lists_are_created_renamed_and_deleted_with_audit(owner):
     }
     services.list_delete(actor=owner, mailing_list=newsletter)
     assert AuditLog.objects.filter(object_type="contacts.mailinglist").count() == 3
+
+
+def test_an_update_writes_only_the_fields_given(owner):
+    c = make_contact(first_name="Marie", city="Bergerac", phone="")
+    Contact.objects.filter(pk=c.pk).update(phone="+33612345678")  # someone else, meanwhile
+
+    services.contact_update(
+        actor=owner, contact=c, data={"city": "Sarlat"}, opened={"city": "Bergerac"}
+    )
+
+    c.refresh_from_db()
+    assert (c.phone, c.city) == ("+33612345678", "Sarlat")
+
+
+def test_an_update_of_a_field_changed_meanwhile_to_another_value_is_refused_whole(owner):
+    c = make_contact(city="Bergerac", notes="")
+    Contact.objects.filter(pk=c.pk).update(city="Sarlat")
+
+    with pytest.raises(services.EditConflict) as raised:
+        services.contact_update(
+            actor=owner,
+            contact=c,
+            data={"city": "Périgueux", "notes": "Rappeler"},
+            opened={"city": "Bergerac", "notes": ""},
+        )
+
+    assert raised.value.fields == {"city": "Sarlat"}
+    c.refresh_from_db()
+    assert (c.city, c.notes) == ("Sarlat", "")
+    assert not AuditLog.objects.filter(action="update").exists()

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Sum
 
 from fidele.commerce.models import Order, OrderLine, Product
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Subscription, Tag
 from fidele.core.models import AuditLog
 from fidele.demo import services as demo
 
@@ -215,3 +215,12 @@ def test_the_demo_signs_its_emails_with_the_shops_name_and_address(db):
     assert layout.sender_name == "Cave & Terroir"
     assert "24100 Bergerac" in layout.sender_postal_address
     assert not layout_needs_address(layout)
+
+
+@pytest.mark.django_db
+def test_the_demo_shows_customers_with_a_second_customer_number():
+    demo.demo_load(contacts=SMALL, reference_date=REFERENCE)
+
+    aliases = list(CustomerNumberAlias.objects.select_related("contact"))
+    assert aliases
+    assert all(a.number == f"{a.contact.external_id}-A" for a in aliases)

@@ -1,5 +1,6 @@
 """The issue's "done means", in a real browser: a newcomer logs in, sees the shop in French,
-imports a messy French Excel export, reads the summary with its rejected rows, and exports."""
+imports a messy French Excel export, reads the summary with its rejected rows, and exports to
+Excel (France)."""
 
 from __future__ import annotations
 
@@ -85,12 +86,19 @@ def test_a_newcomer_imports_a_messy_french_export_and_exports_the_result(
         "2",
     )
 
+    # The export a French user gets without choosing: Excel (France), which Excel opens in
+    # columns with the headers, dates and phones as the user writes them.
     page.goto(f"{live_server.url}/contacts/")
+    page.get_by_role("link", name="Exporter…").click()
+    page.wait_for_url("**/exports/contacts/")
+    assert page.get_by_label("Excel (France)").is_checked()
+    assert axe_violations(page) == []
     with page.expect_download() as exported:
-        page.get_by_role("link", name="Exporter en CSV").click()
-    exported_rows = list(csv.DictReader(io.StringIO(exported.value.path().read_text("utf-8-sig"))))
-    assert {row["email"] for row in exported_rows} == {
-        "helene.dupre@exemple.fr",
-        "jerome.lefevre@exemple.fr",
-    }
-    assert list(exported_rows[0])[:3] == ["external_id", "email", "first_name"]
+        page.get_by_role("button", name="Télécharger").click()
+    exported_text = exported.value.path().read_text("utf-8-sig")
+    exported_rows = list(csv.DictReader(io.StringIO(exported_text), delimiter=";"))
+    assert list(exported_rows[0])[:3] == ["Civilité", "Prénom", "Nom"]
+    by_email = {row["E-mail"]: row for row in exported_rows}
+    assert set(by_email) == {"helene.dupre@exemple.fr", "jerome.lefevre@exemple.fr"}
+    assert by_email["helene.dupre@exemple.fr"]["Téléphone"] == "06 12 34 56 78"
+    assert by_email["helene.dupre@exemple.fr"]["Date de naissance"] == "31/12/1970"

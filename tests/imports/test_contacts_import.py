@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.models import AuditLog
 from fidele.imports.models import ImportJob
+from fidele.imports.pipeline import WARNINGS_KEPT
 from fidele.imports.reader import ImportFileError
 from fidele.imports.services import import_file
 from tests.factories import make_subscription
@@ -24,6 +25,11 @@ def run(path, **kwargs):
 
 def rejected_rows(summary):
     with open(summary["rejected_file"], encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle, delimiter=";"))
+
+
+def warnings_lines(summary):
+    with open(summary["warnings_file"], encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle, delimiter=";"))
 
 
@@ -231,8 +237,41 @@ def test_a_100_kb_cell_costs_its_cell_not_the_customer(write_file):
     assert len(a.notes) == 10_000  # "commentaire" is read as the notes
     assert a.city == "V" * 100
     warnings = {(w["row"], w["column"]): w["message"] for w in summary["warnings_sample"]}
-    assert "100 000" in warnings[(2, "commentaire")] and "10 000" in warnings[(2, "commentaire")]
-    assert "300" in warnings[(2, "ville")]
+    assert warnings[(2, "commentaire")] == "cut to 10,000 characters (the cell held 100,000)"
+    assert warnings[(2, "ville")] == "cut to 100 characters (the cell held 300)"
+    # The full original values are in the warnings file, one line per warning.
+    assert warnings_lines(summary) == [
+        {
+            "row": "2",
+            "column": "commentaire",
+            "warning": "cut to 10,000 characters (the cell held 100,000)",
+            "original value": "x" * 100_000,
+        },
+        {
+            "row": "2",
+            "column": "ville",
+            "warning": "cut to 100 characters (the cell held 300)",
+            "original value": "V" * 300,
+        },
+    ]
+
+
+def test_a_clean_import_leaves_no_warnings_file(write_file):
+    summary = run(write_file("email;ville\na@x.fr;Agen\n"))
+    assert (summary["warnings"], summary["warnings_file"]) == (0, None)
+
+
+def test_the_warnings_file_holds_every_warning_and_the_summary_only_the_first_ones(write_file):
+    body = "email;tel\n" + "".join(f"p{i}@x.fr;=tel {i}\n" for i in range(WARNINGS_KEPT + 50))
+    summary = run(write_file(body))
+
+    assert summary["warnings"] == WARNINGS_KEPT + 50
+    assert len(summary["warnings_sample"]) == WARNINGS_KEPT
+    lines = warnings_lines(summary)
+    assert len(lines) == WARNINGS_KEPT + 50
+    # What a spreadsheet would run as a formula is neutralised, as in the rejected-rows file.
+    assert lines[-1]["original value"] == f"'=tel {WARNINGS_KEPT + 49}"
+    assert lines[-1]["row"] == str(WARNINGS_KEPT + 51)
 
 
 def test_a_too_long_email_or_customer_number_still_rejects_its_row(write_file):
@@ -434,7 +473,7 @@ def test_a_value_longer_than_its_field_is_cut_with_a_warning_naming_the_column(w
     assert Contact.objects.get().city == ("Saint-" * 30)[:100]
     [warning] = summary["warnings_sample"]
     assert (warning["row"], warning["column"]) == (2, "ville")
-    assert warning["message"].startswith("ville: ") and "180" in warning["message"]
+    assert warning["message"] == "cut to 100 characters (the cell held 180)"
 
 
 def test_a_cell_too_long_to_be_typed_is_cut_and_the_row_kept(write_file):
@@ -444,9 +483,13 @@ def test_a_cell_too_long_to_be_typed_is_cut_and_the_row_kept(write_file):
 
     assert (summary["created"], summary["rejected"]) == (2, 0)
     assert Contact.objects.get(email="a@exemple.fr").last_name == "x" * 100
-    [first, *_rest] = summary["warnings_sample"]
-    assert first["message"].startswith("Nom: ")
-    assert "10 001" in first["message"] and "10 000" in first["message"]
+    # One warning for the cell, with the limit of its field and the size it had in the file.
+    [warning] = summary["warnings_sample"]
+    assert (warning["column"], warning["message"]) == (
+        "Nom",
+        "cut to 100 characters (the cell held 10,001)",
+    )
+    assert [line["original value"] for line in warnings_lines(summary)] == ["x" * 10_001]
 
 
 @pytest.mark.parametrize("filler", [0, 400], ids=["at the top", "after 8 kB of clean rows"])
@@ -485,7 +528,10 @@ def test_a_lone_surrogate_in_a_cell_is_removed_too():
         7, ["a@b.fr", "Ly\ud800on"], ["email", "ville"], lambda *w: warnings.append(w)
     )
     assert cells == ["a@b.fr", "Lyon"]
-    assert [(row, column) for row, column, _m in warnings] == [(7, "ville")]
+    # The warnings file gets the cell as it was, the broken character shown as such.
+    assert [(row, column, value) for row, column, _m, value in warnings] == [
+        (7, "ville", "Ly\ud800on")
+    ]
 
 
 def test_the_rejected_rows_file_once_corrected_imports_again_without_its_extra_columns(
@@ -524,6 +570,20 @@ def test_an_email_problem_is_explained_in_the_users_language():
         assert "il manque le @" in normalise_email("jean.dupont.fr")[1]
     with translation.override("en"):
         assert "the @ is missing" in normalise_email("jean.dupont.fr")[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reasons_written_by_the_second_thread_are_in_the_language_of_the_import(
+    write_file, settings
+):
+    settings.IMPORT_WRITER_THREAD = True
+    Contact.objects.create(email="a@x.fr", external_id="1")
+    Contact.objects.create(email="b@x.fr", external_id="2")
+
+    summary = run(write_file("email;n client\na@x.fr;2\n"))  # run in English (conftest)
+
+    [row] = rejected_rows(summary)
+    assert row["reason"].startswith("conflict: a@x.fr belongs to contact #")
 
 
 def test_contacts_written_without_the_orm_read_back_as_the_orm_writes_them(write_file):

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
+from fidele.imports.exports import SPREADSHEET, export_columns, export_header
 from fidele.imports.mapping import (
     apply_overrides,
     header_key,
@@ -124,3 +126,12 @@ def test_an_override_naming_an_unknown_field_is_refused():
 def test_a_mapping_giving_one_field_to_two_columns_is_refused():
     with pytest.raises(ValueError, match="two columns"):
         validate_mapping("contacts", ["A", "B"], ["email", "email"])
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_headers_of_a_labelled_export_map_back_to_their_fields(language):
+    # Fidèle's own Excel (France) and workbook exports come back through this mapping.
+    columns = export_columns(["newsletter", "vin_prefere"], SPREADSHEET)
+    with translation.override(language):
+        header = export_header(columns, SPREADSHEET)
+    assert propose_mapping("contacts", header) == columns

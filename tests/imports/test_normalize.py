@@ -4,10 +4,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
 
 from fidele.imports.normalize import (
-    date_reader,
     normalise_bool,
     normalise_civility,
     normalise_country,
@@ -30,15 +28,6 @@ from fidele.imports.normalize import (
 )
 def test_dates_are_read_day_first_or_iso(raw, date):
     assert normalise_date(raw) == (date, None)
-    assert date_reader()(raw) == (date, None)
-
-
-def test_a_date_reader_explains_in_the_language_current_when_it_was_made():
-    with translation.override("fr"):
-        read = date_reader()
-    with translation.override("en"):
-        assert read("31/02/2020") == (None, "date impossible « 31/02/2020 » - laissée vide")
-        assert normalise_date("31/02/2020")[1] == "impossible date “31/02/2020” - left empty"
 
 
 def test_an_impossible_date_is_left_empty_with_a_warning():

@@ -182,7 +182,7 @@ def test_a_cell_too_long_to_be_typed_rejects_the_order_row_naming_the_column(cus
 
     reason = reasons(summary)["2"]
     assert reason.startswith("channel: ")
-    assert "10 001" in reason and "10 000" in reason
+    assert "10,001" in reason and "10,000" in reason  # numbers written as in English
     assert not Order.objects.exists()
 
 

@@ -61,7 +61,7 @@ def test_a_worker_starting_marks_interrupted_the_import_of_a_process_that_is_gon
 
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED
-    assert job.error.startswith("Interrupted after 1 rows")
+    assert job.error.startswith("Interrupted after 1 row (")  # in agreement with its number
     assert (job.summary["rows"], job.summary["created"]) == (1, 1)
     assert job.claimed_by == "" and job.finished_at
     assert Path(job.stored_path).is_file()
@@ -141,3 +141,77 @@ def test_the_preview_says_when_an_unconfirmed_upload_will_be_deleted(marketer_cl
     job = uploaded(marketer)
     page = marketer_client.get(f"/imports/{job.pk}/preview/").content.decode()
     assert "le fichier sera alors supprimé" in page
+
+
+def test_the_error_of_an_interrupted_import_reads_in_the_language_of_who_looks(
+    marketer, marketer_client, settings
+):
+    from html import unescape
+
+    from django.urls import reverse
+
+    job = uploaded(marketer)  # configured in English (the tests' language)
+    running(job, claimed_by=dead_claimer(), rows=1200)
+    worker_startup_run()
+    job.refresh_from_db()
+    assert job.error.startswith("Interrupted after 1,200 rows")
+
+    page = unescape(marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode())
+    assert "Interrompu après 1\u202f200 lignes" in page
+    assert "Interrupted" not in page
+
+
+def test_the_error_of_an_upload_deleted_unstarted_reads_in_the_language_of_who_looks(
+    marketer, marketer_client, settings
+):
+    from html import unescape
+
+    from django.urls import reverse
+
+    job = uploaded(marketer)
+    uploads_retention(
+        now=timezone.now() + timedelta(days=settings.IMPORT_UPLOAD_RETENTION_DAYS + 1)
+    )
+    job.refresh_from_db()
+    assert job.error.startswith("Not started within")
+
+    page = unescape(marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode())
+    assert "Not started" not in page
+
+
+def test_rejected_rows_and_warnings_files_are_deleted_after_their_retention(
+    marketer_client, settings, tmp_path
+):
+    from fidele.imports.services import import_file
+
+    settings.IMPORT_REPORT_RETENTION_DAYS = 30
+    path = tmp_path / "clients.csv"
+    path.write_text("email;téléphone\na@x.fr;12\nnot-an-email;\n", encoding="utf-8")
+    summary = import_file(kind="contacts", path=path)
+    files = [Path(summary["rejected_file"]), Path(summary["warnings_file"])]
+    assert all(file.is_file() for file in files)
+
+    uploads_retention(now=timezone.now() + timedelta(days=29))
+    assert all(file.is_file() for file in files)
+    uploads_retention(now=timezone.now() + timedelta(days=31))
+
+    assert not any(file.exists() for file in files)
+    job = ImportJob.objects.get()
+    assert job.summary["rejected"] == 1 and job.summary["rejected_file"] is None
+    assert job.rejected_path == ""
+    page = marketer_client.get(f"/imports/{job.pk}/").content.decode()
+    assert "ont été supprimés le" in page
+    assert marketer_client.get(f"/imports/{job.pk}/rejected.csv").status_code == 404
+    assert AuditLog.objects.filter(action=AuditLog.Action.DELETE).count() == 1
+    assert uploads_retention(now=timezone.now() + timedelta(days=60)) == []
+
+
+def test_a_retention_of_one_day_is_said_in_the_singular(marketer, settings):
+    settings.IMPORT_UPLOAD_RETENTION_DAYS = 1
+    waiting = uploaded(marketer)
+    ImportJob.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(days=2))
+
+    assert uploads_retention() == [waiting.pk]
+
+    waiting.refresh_from_db()
+    assert waiting.error.startswith("Not started within 1 day of its upload")

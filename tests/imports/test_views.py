@@ -352,19 +352,153 @@ def test_an_xlsx_zip_bomb_upload_is_refused_with_a_message_in_the_users_language
 
 
 @pytest.mark.parametrize(
-    ("count", "text"),
-    [(1, "Afficher l’avertissement"), (3, "Afficher les 3 premiers avertissements un par un")],
+    ("shown", "total", "text"),
+    [
+        (1, 1, "Afficher l’avertissement"),
+        (3, 3, "Afficher les 3 avertissements un par un"),
+        (100, 250, "Afficher un par un les 100 premiers des 250 avertissements"),
+    ],
 )
-def test_the_warnings_toggle_agrees_in_number(count, text):
+def test_the_warnings_toggle_agrees_in_number_and_says_when_it_shows_only_the_first(
+    shown, total, text
+):
     from django.template.loader import render_to_string
     from django.utils import translation
 
-    sample = [{"row": i + 2, "column": "tel", "message": "x"} for i in range(count)]
+    sample = [{"row": i + 2, "column": "tel", "message": "x"} for i in range(shown)]
     context = {
-        "summary": {"warnings": count},
-        "warning_groups": [{"column": "tel", "example": "x", "count": count, "rows": [2]}],
+        "summary": {"warnings": total},
+        "warning_groups": [{"column": "tel", "example": "x", "count": total, "rows": [2]}],
         "warnings_sample": sample,
     }
     with translation.override("fr"):
         html = render_to_string("imports/_status.html", context)
     assert text in html
+
+
+FRENCH_FILE = "email;tel;commentaire\na@x.fr;06 12;" + "x" * 100_000 + "\nb@x.fr;0612345678;ok\n"
+
+
+def french_import(client, **headers):
+    """An import started by a user whose page was in French."""
+    client.post(
+        reverse("imports:upload"),
+        {"kind": "contacts", "file": SimpleUploadedFile("clients.csv", FRENCH_FILE.encode())},
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    job = ImportJob.objects.get()
+    client.post(
+        reverse("imports:preview", args=[job.pk]), mapping_post(job), HTTP_ACCEPT_LANGUAGE="fr"
+    )
+    job.refresh_from_db()
+    return job
+
+
+def test_the_warnings_download_holds_each_warning_with_the_full_original_cell(marketer_client):
+    job = french_import(marketer_client)
+    assert (job.summary["created"], job.summary["warnings"]) == (2, 2)
+
+    page = marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert reverse("imports:warnings", args=[job.pk]) in page
+    download = marketer_client.get(reverse("imports:warnings", args=[job.pk]))
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith('attachment; filename="clients-warnings.csv"')
+    assert download["Cache-Control"] == "private, no-store"
+    text = b"".join(download.streaming_content).decode("utf-8-sig")
+    lines = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    # Written in the language of who ran the import, like the rejected rows.
+    assert [(line["ligne"], line["colonne"]) for line in lines] == [
+        ("2", "tel"),
+        ("2", "commentaire"),
+    ]
+    assert lines[0]["avertissement"].startswith("numéro de téléphone illisible")
+    assert lines[0]["valeur d’origine"] == "06 12"
+    assert lines[1]["valeur d’origine"] == "x" * 100_000
+
+
+def test_a_viewer_can_neither_download_the_warnings_nor_see_the_link(viewer_client, tmp_path):
+    from django.utils import translation
+
+    from fidele.imports.services import import_file
+
+    path = tmp_path / "clients.csv"
+    path.write_text(FRENCH_FILE)
+    with translation.override("fr"):
+        import_file(kind="contacts", path=path)
+    job = ImportJob.objects.get()
+    assert job.summary["warnings_file"]
+    assert viewer_client.get(reverse("imports:warnings", args=[job.pk])).status_code == 403
+    page = viewer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert reverse("imports:warnings", args=[job.pk]) not in page
+
+
+def test_the_warnings_download_serves_only_files_under_the_imports_directory(
+    marketer_client, owner, tmp_path
+):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("x")
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="done",
+        summary={"warnings": 1, "warnings_file": str(secret)},
+        created_by=owner,
+    )
+    assert marketer_client.get(reverse("imports:warnings", args=[job.pk])).status_code == 404
+    job.summary = {"warnings": 0}
+    job.save()
+    assert marketer_client.get(reverse("imports:warnings", args=[job.pk])).status_code == 404
+
+
+def test_the_warnings_of_an_import_run_in_french_read_in_english_on_an_english_page(
+    marketer_client,
+):
+    job = french_import(marketer_client)
+
+    marketer_client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    english = marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert "unreadable phone number “06 12” (kept aside)" in unescape(english)
+    assert "cut to 10,000 characters (the cell held 100,000)" in unescape(english)
+    assert "illisible" not in english and "coupée" not in english
+
+    marketer_client.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    french = unescape(
+        marketer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    )
+    assert "numéro de téléphone illisible" in french
+    assert "coupée à 10\u202f000 caractères (la cellule en contenait 100\u202f000)" in french
+
+
+def test_a_summary_stored_before_warnings_kept_their_source_still_shows_them(viewer_client, owner):
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="done",
+        summary={
+            "rows": 1,
+            "warnings": 1,
+            "warning_groups": [
+                {"column": "tel", "message": "m", "example": "ancien message", "count": 1}
+            ],
+            "warnings_sample": [{"row": 2, "column": "tel", "message": "ancien message"}],
+        },
+        created_by=owner,
+    )
+    page = viewer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+    assert page.count("ancien message") == 2
+
+
+def test_the_progress_of_one_row_read_agrees_in_number(viewer_client, owner):
+    job = ImportJob.objects.create(
+        kind="contacts",
+        original_name="a.csv",
+        stored_path="/x",
+        status="running",
+        rows_total=200,
+        rows_done=1,
+        created_by=owner,
+    )
+    fragment = viewer_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
+    assert "1 ligne lue" in fragment

@@ -32,3 +32,19 @@ def test_on_a_phone_the_menu_shows_every_section_and_labels_do_not_cover_values(
             .filter(td => getComputedStyle(td, '::before').whiteSpace === 'nowrap').length"""
     )
     assert unwrappable == 0
+
+
+@pytest.mark.parametrize("width", [1280, 1366])
+def test_on_a_laptop_the_french_menu_shows_every_section_whole(
+    page, live_server, owner, log_in, width
+):
+    page.set_viewport_size({"width": width, "height": 800})
+    log_in(page, owner)
+    # The audit log's entry is the last and, on its own page, the widest (bold).
+    page.goto(f"{live_server.url}/audit/")
+    menu = page.locator(".mainnav")
+    assert menu.evaluate("el => el.scrollWidth <= el.clientWidth")
+    right = menu.evaluate("el => el.getBoundingClientRect().right")
+    for index in range(page.locator(".mainnav a").count()):
+        box = page.locator(".mainnav a").nth(index).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= right + 0.5, index

@@ -32,6 +32,12 @@ def problem_message(problem: TemplateProblem) -> str:
     return problem.message
 
 
+def _layout_choice_label(layout: Layout) -> str:
+    if layout.is_default:
+        return _("%(name)s (default)") % {"name": layout.name}
+    return layout.name
+
+
 class CampaignForm(forms.ModelForm):
     """The campaign editor: content, audience, tracking and the A/B test in one form. Nothing
     is saved (the view calls the services); `clean` renders every template against a sample
@@ -78,7 +84,7 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "from_name", "from_email", "reply_to", "subject", "preheader",
             "body_format", "body", "text_body", "layout", "lists", "exclude_lists",
-            "track_links", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
+            "track_links", "track_opens", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
             "ab_sample_percent", "ab_metric", "ab_wait_minutes",
         ]  # fmt: skip
         widgets = {
@@ -101,6 +107,11 @@ class CampaignForm(forms.ModelForm):
             "track_links": gettext_lazy(
                 "Links go through Fidèle to count clicks, then to their page."
             ),
+            "track_opens": gettext_lazy(
+                "An invisible 1x1 image counts who opens the message. Spam filters read a short "
+                "message whose only image is this pixel as an image-only message and add points "
+                "to its spam score; without it, opens are not counted (clicks still are)."
+            ),
             "utm_campaign": gettext_lazy(
                 "Left empty, it is made from the campaign number and name."
             ),
@@ -115,13 +126,23 @@ class CampaignForm(forms.ModelForm):
         # Fingerprints (content_fingerprint) of what `clean` checked and found
         # clean: "" for the campaign's own content, "A" and "B" for the variants.
         self.checked: dict[str, str] = {}
+        self.fields["name"].label = _("Campaign name")
+        self.fields["name"].help_text = _(
+            "For your team, to find it again; recipients see the subject, not this."
+        )
         self.fields["utm_source"].label = _("Source (utm_source)")
         self.fields["utm_medium"].label = _("Medium (utm_medium)")
         self.fields["utm_campaign"].label = _("Campaign name (utm_campaign)")
         self.fields["ab_enabled"].label = _("Test two versions (A/B) on a sample first")
-        self.fields["layout"].queryset = Layout.objects.order_by("name")
-        self.fields["layout"].required = False
-        self.fields["layout"].empty_label = _("Default layout")
+        # Every layout by its own name, the default one marked: an empty choice called "Default
+        # layout" beside a layout of the same name read as two layouts.
+        layout = self.fields["layout"]
+        layout.queryset = Layout.objects.order_by("name")
+        layout.required = False
+        layout.empty_label = None
+        layout.label_from_instance = _layout_choice_label
+        if not (self.is_bound or self.initial.get("layout") or self.instance.layout_id):
+            self.initial["layout"] = layout_default()
         self.fields["body"].required = False
         instance = self.instance
         if instance.pk and not self.is_bound:

@@ -76,7 +76,8 @@ def layout_default() -> Layout:
         return layout
     with transaction.atomic():
         layout, _created = Layout.objects.get_or_create(
-            name=_("Default layout"),
+            # A name that says what it looks like: it is chosen beside the user's own layouts.
+            name=_("Simple, one column"),
             defaults={
                 "html": DEFAULT_LAYOUT_HTML,
                 "sender_name": DEFAULT_SENDER_NAME,

@@ -26,7 +26,7 @@ class CampaignMessageLookup:
     def outbox_ref(self, outbox_id: int) -> OutboxRef | None:
         row = (
             OutboxMessage.objects.filter(pk=outbox_id)
-            .values_list("id", "campaign_id", "contact_id", "email")
+            .values_list("id", "campaign_id", "contact_id", "email", "sent_at")
             .first()
         )
         return OutboxRef(*row) if row else None

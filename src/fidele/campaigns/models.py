@@ -73,6 +73,7 @@ class Campaign(TimeStampedModel):
     )
     audience_rules = models.JSONField(_("audience rules"), null=True, blank=True)
     track_links = models.BooleanField(_("track clicks"), default=True)
+    track_opens = models.BooleanField(_("track opens"), default=True)
     utm_source = models.CharField(_("utm_source"), max_length=100, blank=True, default="fidele")
     utm_medium = models.CharField(_("utm_medium"), max_length=100, blank=True, default="email")
     utm_campaign = models.CharField(_("utm_campaign"), max_length=100, blank=True)

@@ -32,7 +32,7 @@ from fidele.delivery import selectors as delivery_selectors
 from fidele.delivery import services as delivery_services
 from fidele.delivery.engine import rendered_message_build
 from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings
-from fidele.delivery.transports import transport_from_settings
+from fidele.delivery.transports import OutgoingMessage, transport_from_settings
 from fidele.tracking.links import RecipientLinks
 from fidele.tracking.models import EmailEvent
 
@@ -246,30 +246,26 @@ def message_send_test(
     also when a later one fails. Template errors (TemplateProblem) are raised before anything
     is sent.
     """
-    compiled = content_compile(campaign=campaign, variant=variant)
-    links = RecipientLinks(0)
-    rendered = compiled.render(contact=contact, links=links)
-    identity = campaign_identity(campaign)
-    dkim_key = dkim_key_from_settings()
+    content = CampaignContent(campaign)
+    variant_id = variant.pk if variant is not None else None
+    content.compiled(variant_id)  # template errors before the transport is opened
+    identity = content.identity
     sent: list[str] = []
     accepted: list[str] = []
     try:
         with transport_from_settings() as transport:
             for address in to:
-                message = rendered_message_build(
-                    rendered=rendered,
-                    links=links,
-                    identity=identity,
+                message = message_sample(
+                    content=content,
+                    variant_id=variant_id,
+                    contact=contact,
                     to_email=address,
-                    dkim_key=dkim_key,
                     subject_prefix="[TEST] ",
                     message_id=(
                         f"<fidele.test.{campaign.pk}.{secrets.token_hex(8)}"
                         f"@{identity.message_id_domain}>"
                     ),
                 )
-                message.campaign_id = campaign.pk
-                message.outbox_id = None  # no outbox row behind a test
                 result = transport.send(message)
                 if not result.accepted:
                     raise SendError(
@@ -285,6 +281,37 @@ def message_send_test(
                 actor=actor, action="other", obj=campaign, changes={"test_sent_to": accepted}
             )
     return sent
+
+
+def message_sample(
+    *,
+    content: CampaignContent,
+    variant_id: int | None = None,
+    contact: Any = None,
+    to_email: str,
+    to_name: str = "",
+    subject_prefix: str = "",
+    message_id: str = "",
+) -> OutgoingMessage:
+    """One message of the campaign built as the send engine builds a recipient's (same compiled
+    content, identity, DKIM key and builder), for someone who has no outbox row: a test send,
+    the deliverability check. Its links carry the id 0, which the tracking and unsubscribe
+    endpoints accept and ignore."""
+    links = RecipientLinks(0)
+    rendered = content.compiled(variant_id).render(contact=contact, links=links)
+    message = rendered_message_build(
+        rendered=rendered,
+        links=links,
+        identity=content.identity,
+        to_email=to_email,
+        to_name=to_name,
+        dkim_key=content.dkim_key,
+        subject_prefix=subject_prefix,
+        message_id=message_id,
+    )
+    message.campaign_id = content.campaign_id
+    message.outbox_id = None  # no outbox row behind it
+    return message
 
 
 # ---------------------------------------------------------------------------------------------

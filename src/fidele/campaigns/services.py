@@ -36,8 +36,9 @@ Status = Campaign.Status
 # Fields a marketer edits through campaign_create / campaign_update.
 EDITABLE_FIELDS = (
     "name", "from_name", "from_email", "reply_to", "subject", "preheader", "body_format", "body",
-    "text_body", "layout", "audience_rules", "track_links", "utm_source", "utm_medium",
-    "utm_campaign", "ab_enabled", "ab_sample_percent", "ab_metric", "ab_wait_minutes",
+    "text_body", "layout", "audience_rules", "track_links", "track_opens", "utm_source",
+    "utm_medium", "utm_campaign", "ab_enabled", "ab_sample_percent", "ab_metric",
+    "ab_wait_minutes",
 )  # fmt: skip
 
 # Content can only change before anything went out.
@@ -120,6 +121,7 @@ def campaign_create(
     lists: Iterable[Any] = (),
     exclude_lists: Iterable[Any] = (),
     track_links: bool = True,
+    track_opens: bool = True,
     utm_source: str = "fidele",
     utm_medium: str = "email",
     utm_campaign: str = "",
@@ -155,6 +157,7 @@ def campaign_create(
         text_body=text or "",
         layout=_layout_or_default(layout),
         track_links=track_links,
+        track_opens=track_opens,
         utm_source=utm_source or "",
         utm_medium=utm_medium or "",
         utm_campaign=utm_campaign or "",

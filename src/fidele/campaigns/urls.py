@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.campaign_edit, name="edit"),
     path("<int:pk>/preview/", views.campaign_preview, name="preview"),
     path("<int:pk>/contacts/", views.campaign_contact_search, name="contact_search"),
+    path("<int:pk>/deliverability/", views.campaign_deliverability, name="deliverability"),
     path("<int:pk>/progress/", views.campaign_progress, name="progress"),
     path("<int:pk>/test/", views.campaign_test_send, name="test_send"),
     path("<int:pk>/schedule/", views.campaign_schedule, name="schedule"),

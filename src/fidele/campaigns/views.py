@@ -13,6 +13,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from fidele.campaigns import selectors, services
 from fidele.campaigns.audience import audience_breakdown
+from fidele.campaigns.deliverability import campaign_deliverability_check
 from fidele.campaigns.forms import (
     CampaignForm,
     LayoutForm,
@@ -300,6 +301,29 @@ def campaign_preview(request: HttpRequest, pk: int) -> HttpResponse:
         context["problem"] = problem_message(problem)
         context["problem_part"] = problem.part
     return render(request, "campaigns/_preview.html", context)
+
+
+# Under the worker timeout of the web server: the card says SpamAssassin was too slow instead.
+DELIVERABILITY_SPAM_TIMEOUT = 20
+
+
+@require_safe
+@require_role(VIEWER)
+def campaign_deliverability(request: HttpRequest, pk: int) -> HttpResponse:
+    """The deliverability card's content, loaded by the campaign page once it is shown: the
+    SpamAssassin score can take seconds (then it is cached)."""
+    campaign = get_object_or_404(Campaign.objects.select_related("layout"), pk=pk)
+    context: dict[str, Any] = {
+        "campaign": campaign,
+        "can_edit": "edit" in _actions_for(campaign, request.user),
+    }
+    try:
+        context["report"] = campaign_deliverability_check(
+            campaign=campaign, timeout=DELIVERABILITY_SPAM_TIMEOUT
+        )
+    except TemplateProblem as problem:
+        context["problem"] = problem_message(problem)
+    return render(request, "campaigns/_deliverability_result.html", context)
 
 
 @require_safe

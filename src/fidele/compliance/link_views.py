@@ -25,10 +25,10 @@ from fidele.compliance import services as compliance
 from fidele.compliance.models import Suppression
 from fidele.compliance.privacy import mask_email
 from fidele.contacts.models import Contact, Subscription
+from fidele.core.http import client_ip
 from fidele.tracking.messages import SentMessage, message_lookup
 from fidele.tracking.public import (
     bad_link,
-    client_ip,
     message_page,
     no_store,
     page_language,

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "fidele.campaigns",
     "fidele.delivery",
     "fidele.tracking",
+    "fidele.analytics",
     "fidele.web",
     "fidele.ui",
     "fidele.demo",
@@ -108,6 +109,9 @@ AXES_LOCKOUT_CALLABLE = "fidele.accounts.views.login_locked_out"
 AXES_USERNAME_CALLABLE = "fidele.accounts.views.login_attempt_username"
 # Attempts are in the database (and the audit log, core/signals.py); no admin site here.
 AXES_ENABLE_ADMIN = False
+# The client's address, also behind a reverse proxy (FIDELE_TRUSTED_PROXIES, below): otherwise
+# every login would come from the proxy's address, and one flood would lock everybody out.
+AXES_CLIENT_IP_CALLABLE = "fidele.core.http.client_ip"
 AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -154,6 +158,10 @@ SECURE_PROXY_SSL_HEADER = (
     if env.env_bool("FIDELE_TRUST_X_FORWARDED_PROTO", False)
     else None
 )
+# How many reverse proxies stand in front of the app, each appending to X-Forwarded-For the
+# address it saw (nginx: proxy_add_x_forwarded_for): the client's address is read from there
+# (fidele.core.http.client_ip). 0: no proxy, REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.env_int("FIDELE_TRUSTED_PROXIES", 0, minimum=0)
 SECURE_HSTS_SECONDS = env.env_int("FIDELE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.env_bool("FIDELE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -187,6 +195,9 @@ IMPORT_MAX_UPLOAD_BYTES = env.env_int("FIDELE_IMPORT_MAX_UPLOAD_MB", 200) * 1024
 # Uploaded files hold personal data: those of imports not started within this many days, and of
 # failed imports (kept for a retry) this many days after they ended, are deleted.
 IMPORT_UPLOAD_RETENTION_DAYS = env.env_int("FIDELE_IMPORT_RETENTION_DAYS", 7)
+# The rejected-rows and warnings files an import leaves for the user to download hold personal
+# data too: deleted this many days after the import ended.
+IMPORT_REPORT_RETENTION_DAYS = env.env_int("FIDELE_IMPORT_FILES_RETENTION_DAYS", 30, minimum=1)
 # An XLSX is a zip: what it may unpack to (all its parts together, declared and actual sizes),
 # and how much smaller than its content a part may be packed (a zip bomb packs 1000 to 1).
 IMPORT_XLSX_MAX_UNPACKED_BYTES = (
@@ -257,3 +268,56 @@ LOGGING = {
         "django.request": {"filters": ["permission_denied"]},
     },
 }
+
+# --- People or machines (fidele.tracking.classify) ------------------------------------------
+# Several different links of one message clicked within this many seconds: a scanner (a person
+# reads between two clicks).
+TRACKING_BURST_SECONDS = env.env_int("FIDELE_TRACKING_BURST_SECONDS", 5, minimum=1)
+TRACKING_BURST_LINKS = env.env_int("FIDELE_TRACKING_BURST_LINKS", 3, minimum=2)
+# Clicks this close to a click on the invisible link are the same machine's.
+TRACKING_HONEYPOT_SECONDS = env.env_int("FIDELE_TRACKING_HONEYPOT_SECONDS", 10, minimum=0)
+# An image proxy (Gmail, Yahoo) fetching the pixel this soon after the send does it on delivery,
+# not for a reader.
+TRACKING_IMAGE_PROXY_SECONDS = env.env_int("FIDELE_TRACKING_IMAGE_PROXY_SECONDS", 30, minimum=0)
+# Pieces of user agents that name security scanners and link checkers (lower case).
+TRACKING_SCANNER_AGENTS = tuple(
+    marker.lower()
+    for marker in env.env_list(
+        "FIDELE_TRACKING_SCANNER_AGENTS",
+        [
+            "barracuda",
+            "mimecast",
+            "proofpoint",
+            "symantec",
+            "forcepoint",
+            "trendmicro",
+            "sophos",
+            "fortiguard",
+            "ironport",
+            "zscaler",
+            "checkpoint",
+            "safelinks",
+            "bingpreview",
+            "headlesschrome",
+            "phantomjs",
+            "python-requests",
+            "python-urllib",
+            "curl/",
+            "wget/",
+            "go-http-client",
+            "java/",
+            "libwww-perl",
+            "okhttp",
+            "scrapy",
+        ],
+    )
+)
+
+# --- Attribution (fidele.analytics.attribution) ----------------------------------------------
+# An order is credited to the campaign its customer last clicked within this many days before.
+ATTRIBUTION_DAYS = env.env_int("FIDELE_ATTRIBUTION_DAYS", 7, minimum=1)
+# Count opens too (a customer who read the email and came to the shop without clicking).
+ATTRIBUTION_OPENS = env.env_bool("FIDELE_ATTRIBUTION_OPENS", False)
+# Raw opens and clicks are deleted after this many days (13 months by default, the CNIL's
+# guideline for audience measurement); the counts rolled up from them stay.
+EVENT_RETENTION_DAYS = env.env_int("FIDELE_EVENT_RETENTION_DAYS", 395, minimum=1)

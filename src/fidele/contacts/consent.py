@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from fidele.contacts.models import Contact, Subscription
 from fidele.contacts.sql import subscriptions_insert
@@ -119,7 +120,7 @@ _PROOF_FIELDS = (
 
 @dataclass(frozen=True, slots=True)
 class Withdrawal:
-    """How a person withdrew their consent (`source`: one-click, page, provider...)."""
+    """How a person withdrew their consent (`source`: one of WITHDRAWAL_SOURCES)."""
 
     source: str
     at: dt.datetime
@@ -135,6 +136,18 @@ class Withdrawal:
         if self.ip:
             data["ip"] = self.ip
         return data
+
+
+# How a person can withdraw their consent: `Withdrawal.source` (the codes compliance writes, also
+# in the audit entry of the unsubscribe) -> what screens call it.
+WITHDRAWAL_SOURCES = {
+    "one_click": _("one click in the mail app"),
+    "page": _("unsubscribe page"),
+    "preferences": _("preference centre"),
+    "all": _("unsubscribe from everything"),
+    "provider": _("the email provider's unsubscribe link"),
+    "mailto": _("unsubscribe email"),
+}
 
 
 # Not frozen: a frozen dataclass costs four times as much to build, and an import builds one per

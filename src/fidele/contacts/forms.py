@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -51,6 +53,17 @@ class ContactForm(forms.ModelForm):
         ]
         for name in ("birth_date", "joined_on"):
             self.fields[name].input_formats = ["%Y-%m-%d", "%d/%m/%Y"]
+        # Each field carries a hidden copy of the value it was opened with, so that
+        # `changed_data` says what this user changed, not what differs from the contact as it is
+        # when they save (someone else may have saved since). A post without the copies (a
+        # page opened before they existed, a script) is compared with the contact as it is.
+        self.knows_opened = bool(self.instance.pk) and (
+            not self.is_bound
+            or any(self.add_initial_prefix(name) in self.data for name in self.fields)
+        )
+        if self.knows_opened:
+            for field in self.fields.values():
+                field.show_hidden_initial = True
 
     def clean_email(self) -> str | None:
         try:
@@ -79,6 +92,61 @@ class ContactForm(forms.ModelForm):
                 _("Give at least an email, a customer number or a name."), code="empty"
             )
         return cleaned
+
+    def opened_values(self) -> dict[str, Any] | None:
+        """The fields this user changed, with the values they had when the form was opened
+        (None when the post did not say)."""
+        if not self.knows_opened:
+            return None
+        opened = {}
+        for name in self.changed_data:
+            field = self.fields[name]
+            raw = field.hidden_widget().value_from_datadict(
+                self.data, self.files, self.add_initial_prefix(name)
+            )
+            try:
+                opened[name] = field.to_python(raw)
+            except forms.ValidationError:
+                opened[name] = raw
+        return opened
+
+    def changes(self) -> dict[str, Any]:
+        """The cleaned values of the fields this user changed."""
+        return {name: self.cleaned_data[name] for name in self.changed_data}
+
+    def after_conflict(self, contact: Contact, conflicts: dict[str, Any]) -> ContactForm:
+        """The form again after EditConflict, nothing lost: this user's values where they
+        changed something, the contact's current values elsewhere, the current values as the
+        new "opened with" (saving again then keeps this user's values on purpose), and the
+        current value on each conflicting field."""
+        current = ContactForm(instance=contact)
+        data = self.data.copy()
+        changed = set(self.changed_data)
+        for name, field in current.fields.items():
+            value = field.hidden_widget().format_value(current[name].value()) or ""
+            data[self.add_initial_prefix(name)] = value
+            if name not in changed:
+                data[self.add_prefix(name)] = value
+        form = ContactForm(data, instance=Contact.objects.get(pk=contact.pk))
+        form.is_valid()
+        form.add_error(
+            None,
+            _("Nothing was saved: someone else changed the same fields meanwhile (marked below)."),
+        )
+        for name in conflicts:
+            shown = current[name].value()
+            form.add_error(
+                name,
+                forms.ValidationError(
+                    _(
+                        "Someone else changed this field since you opened the form: it is now "
+                        "“%(value)s”. Save again to replace it with yours."
+                    ),
+                    params={"value": shown if shown not in (None, "") else "—"},
+                    code="conflict",
+                ),
+            )
+        return form
 
 
 class TagForm(forms.Form):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -106,6 +107,24 @@ class Contact(TimeStampedModel):
     def __str__(self) -> str:
         return self.display_name
 
+    def clean(self) -> None:
+        super().clean()
+        # A customer number names one person: it cannot become the number of a second contact
+        # while it is still an alias of a first one.
+        if (
+            self.external_id
+            and CustomerNumberAlias.objects.filter(number=self.external_id)
+            .exclude(contact_id=self.pk)
+            .exists()
+        ):
+            raise ValidationError(
+                {
+                    "external_id": _(
+                        "This customer number is already another number of a different contact."
+                    )
+                }
+            )
+
     @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
@@ -113,6 +132,34 @@ class Contact(TimeStampedModel):
     @property
     def display_name(self) -> str:
         return self.full_name or self.email or self.external_id or f"#{self.pk}"
+
+
+class CustomerNumberAlias(models.Model):
+    """Another customer number of a contact.
+
+    An old till system often gave one person two numbers (a new card, a second shop). An import
+    that meets the same email under two numbers keeps one contact, with the first number as its
+    `external_id` and the others here, so that orders filed under any of them reach that person.
+    A number is either one contact's `external_id` or one alias, never both (checked by the
+    import and by `Contact.clean`, since no constraint spans two tables).
+    """
+
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="customer_number_aliases",
+        verbose_name=_("contact"),
+    )
+    number = models.CharField(_("customer number"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("other customer number")
+        verbose_name_plural = _("other customer numbers")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return self.number
 
 
 class MailingList(TimeStampedModel):

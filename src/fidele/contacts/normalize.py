@@ -22,8 +22,10 @@ from functools import lru_cache
 import phonenumbers
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from email_validator import EmailNotValidError, validate_email
+
+from fidele.ui.texts import Text
 
 
 class InvalidValue(ValueError):
@@ -239,7 +241,9 @@ def normalise_phone(raw: str, region: str) -> tuple[str, str | None]:
         number = None
     if number is not None and phonenumbers.is_valid_number(number):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
-    return "", _("unreadable phone number “%(value)s” (kept aside)") % {"value": value[:64]}
+    return "", Text(
+        gettext_noop("unreadable phone number “%(value)s” (kept aside)"), value=value[:64]
+    )
 
 
 @lru_cache(maxsize=1024)

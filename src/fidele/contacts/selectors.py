@@ -12,8 +12,10 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.consent import WITHDRAWAL_SOURCES
+from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Subscription, Tag
 from fidele.contacts.normalize import name_fold, normalise_phone
+from fidele.core.actors import actor_label_display
 from fidele.core.models import AuditLog
 from fidele.ui.params import clean_param
 
@@ -37,7 +39,11 @@ def _search_condition(q: str) -> Q:
     lowered = q.lower()
     if "@" in q:
         return Q(email__startswith=lowered)
-    condition = Q(external_id=q) | Q(email__startswith=lowered)
+    condition = (
+        Q(external_id=q)
+        | Q(pk__in=CustomerNumberAlias.objects.filter(number=q).values("contact_id"))
+        | Q(email__startswith=lowered)
+    )
     folded = name_fold(q)
     if folded:
         condition |= Q(search_last_first__startswith=folded)
@@ -205,54 +211,91 @@ def contact_timeline(
         )
     ]
     events.extend(list(other_events)[:limit])
-    for sub in contact.subscriptions.select_related("mailing_list").order_by("-updated_at")[:limit]:
-        # Changes made by hand are in the audit log with their author; the subscription row
-        # only tells the story of those that came from an import, a form or the API.
-        if sub.consent_source == Subscription.Source.MANUAL:
-            continue
-        if sub.consent_at:
-            events.append(
-                TimelineEvent(
-                    at=sub.consent_at,
-                    kind="subscription",
-                    title=_("Subscribed to %(list)s") % {"list": sub.mailing_list.name},
-                    detail=sub.get_consent_source_display(),
-                )
-            )
-        if sub.unsubscribed_at:
-            events.append(
-                TimelineEvent(
-                    at=sub.unsubscribed_at,
-                    kind="subscription",
-                    title=_("Unsubscribed from %(list)s") % {"list": sub.mailing_list.name},
-                )
-            )
+    # (subscribe | unsubscribe, list name, when) of the changes the audit trail tells.
+    audited: list[tuple[str, str, dt.datetime]] = []
     for entry in contact_audit_entries(contact_id=contact.pk, limit=limit):
         if entry.action == AuditLog.Action.CREATE:
             # The audit entry says who created the contact: it replaces the bare "created" event.
-            events[0].actor = entry.actor_label
+            events[0].actor = actor_label_display(entry.actor_label)
             continue
+        audited.extend((entry.action, name, entry.at) for name in _audited_lists(entry))
         events.append(
             TimelineEvent(
                 at=entry.at,
                 kind="audit",
                 title=_audit_title(entry),
-                actor=entry.actor_label,
+                detail=_audit_detail(entry),
+                actor=actor_label_display(entry.actor_label),
                 change_rows=_change_rows(entry),
             )
         )
+
+    def told_by_audit(action: str, list_name: str, at: dt.datetime) -> bool:
+        # Every unsubscribe, and a subscription again from the preference centre, is audited
+        # with its author in the same transaction as the subscription row changes: that entry
+        # tells it, the row would tell it a second time.
+        return any(
+            a == action and name == list_name and abs(when - at) <= AUDIT_SAME_CHANGE
+            for a, name, when in audited
+        )
+
+    for sub in contact.subscriptions.select_related("mailing_list").order_by("-updated_at")[:limit]:
+        # Changes made by hand are in the audit log with their author; the subscription row
+        # only tells the story of those that came from an import, a form or the API.
+        if sub.consent_source == Subscription.Source.MANUAL:
+            continue
+        name = sub.mailing_list.name
+        if sub.consent_at and not told_by_audit(AuditLog.Action.SUBSCRIBE, name, sub.consent_at):
+            events.append(
+                TimelineEvent(
+                    at=sub.consent_at,
+                    kind="subscription",
+                    title=_("Subscribed to %(list)s") % {"list": name},
+                    detail=sub.get_consent_source_display(),
+                )
+            )
+        if sub.unsubscribed_at and not told_by_audit(
+            AuditLog.Action.UNSUBSCRIBE, name, sub.unsubscribed_at
+        ):
+            events.append(
+                TimelineEvent(
+                    at=sub.unsubscribed_at,
+                    kind="subscription",
+                    title=_("Unsubscribed from %(list)s") % {"list": name},
+                )
+            )
     events.sort(key=lambda e: e.at, reverse=True)
     return events[:limit]
+
+
+# An audit entry and the subscription row it wrote differ by the time the transaction took.
+AUDIT_SAME_CHANGE = dt.timedelta(minutes=1)
+
+
+def _audited_lists(entry: AuditLog) -> list[str]:
+    """The lists a subscribe or unsubscribe entry names: one (by hand) or several (a recipient
+    through a link in an email)."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    if entry.action not in (AuditLog.Action.SUBSCRIBE, AuditLog.Action.UNSUBSCRIBE):
+        return []
+    if changes.get("list"):
+        return [str(changes["list"])]
+    unsubscribe = entry.action == AuditLog.Action.UNSUBSCRIBE
+    names = changes.get("lists_unsubscribed" if unsubscribe else "lists_resubscribed")
+    return [str(name) for name in names] if isinstance(names, list) else []
 
 
 def _audit_title(entry: AuditLog) -> str:
     from django.utils.translation import gettext as _
 
     changes = entry.changes if isinstance(entry.changes, dict) else {}
-    if entry.action == AuditLog.Action.SUBSCRIBE and changes.get("list"):
-        return _("Subscribed to %(list)s") % {"list": changes["list"]}
-    if entry.action == AuditLog.Action.UNSUBSCRIBE and changes.get("list"):
-        return _("Unsubscribed from %(list)s") % {"list": changes["list"]}
+    lists = ", ".join(_audited_lists(entry))
+    if entry.action == AuditLog.Action.UNSUBSCRIBE and changes.get("unsubscribed_from_everything"):
+        return _("Unsubscribed from every email")
+    if entry.action == AuditLog.Action.SUBSCRIBE and lists:
+        return _("Subscribed to %(list)s") % {"list": lists}
+    if entry.action == AuditLog.Action.UNSUBSCRIBE and lists:
+        return _("Unsubscribed from %(list)s") % {"list": lists}
     if entry.action == AuditLog.Action.UPDATE and changes.get("tag_added"):
         return _("Tag added: %(tag)s") % {"tag": changes["tag_added"]}
     if entry.action == AuditLog.Action.UPDATE and changes.get("tag_removed"):
@@ -265,6 +308,17 @@ def _audit_title(entry: AuditLog) -> str:
         AuditLog.Action.UNSUBSCRIBE: _("Unsubscribed"),
     }
     return titles.get(entry.action, _("Other change"))
+
+
+def _audit_detail(entry: AuditLog) -> str:
+    """How a recipient made their choice (one click in the mail app, the preference centre...)."""
+    changes = entry.changes if isinstance(entry.changes, dict) else {}
+    source = changes.get("source")
+    if entry.action in (AuditLog.Action.SUBSCRIBE, AuditLog.Action.UNSUBSCRIBE) and isinstance(
+        source, str
+    ):
+        return str(WITHDRAWAL_SOURCES.get(source, ""))
+    return ""
 
 
 def _change_rows(entry: AuditLog) -> list[tuple[str, str, Any, Any]]:
@@ -295,3 +349,14 @@ def lists_subscribed_counts() -> list[tuple[MailingList, int]]:
         (mailing_list, counts.get(mailing_list.pk, 0))
         for mailing_list in MailingList.objects.order_by("name")
     ]
+
+
+def customer_number_alias_owners(numbers: Iterable[str]) -> dict[str, int]:
+    """{number: contact id} for those of `numbers` that are a contact's other customer number
+    (orders and imports filed under it reach that contact)."""
+    wanted = [number for number in set(numbers) if number]
+    if not wanted:
+        return {}
+    return dict(
+        CustomerNumberAlias.objects.filter(number__in=wanted).values_list("number", "contact_id")
+    )

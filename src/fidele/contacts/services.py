@@ -61,9 +61,54 @@ def contact_create(*, actor: Actor, data: dict[str, Any]) -> Contact:
     return contact
 
 
+class EditConflict(Exception):
+    """Someone else changed a field since the form was opened, to another value than this
+    user's. Nothing was written; `fields` holds the values now stored, `contact` the contact as
+    it is now."""
+
+    def __init__(self, *, contact: Contact, fields: dict[str, Any]):
+        super().__init__(", ".join(fields))
+        self.contact = contact
+        self.fields = fields
+
+
+def _same(a: Any, b: Any) -> bool:
+    # A form gives "" where the database holds None (no customer number, no date).
+    return (None if a == "" else a) == (None if b == "" else b)
+
+
 @transaction.atomic
-def contact_update(*, actor: Actor, contact: Contact, data: dict[str, Any]) -> Contact:
-    return _update_audited(actor=actor, obj=contact, values=_clean_contact_data(data))
+def contact_update(
+    *,
+    actor: Actor,
+    contact: Contact,
+    data: dict[str, Any],
+    opened: dict[str, Any] | None = None,
+) -> Contact:
+    """Write the fields in `data`, and only those: two people editing one contact at once
+    each save what they changed, not the whole form they were shown (which would put back
+    the other's older values).
+
+    `opened` holds what those fields were when the user's form was opened. A field someone
+    else changed since, to another value than this user's, is a real conflict: nothing is
+    written and EditConflict names the fields, so that the user decides (an edit never
+    silently undoes another).
+    """
+    values = _clean_contact_data(data)
+    if opened is None:
+        return _update_audited(actor=actor, obj=contact, values=values)
+    # Locked until the end of the transaction: the check and the write see the same row.
+    current = Contact.objects.select_for_update().get(pk=contact.pk)
+    conflicts = {
+        name: getattr(current, name)
+        for name, value in values.items()
+        if name in opened
+        and not _same(getattr(current, name), opened[name])
+        and not _same(getattr(current, name), value)
+    }
+    if conflicts:
+        raise EditConflict(contact=current, fields=conflicts)
+    return _update_audited(actor=actor, obj=current, values=values)
 
 
 def _update_audited(*, actor: Actor, obj: Any, values: dict[str, Any]) -> Any:

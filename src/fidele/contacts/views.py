@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
@@ -136,11 +137,21 @@ def contact_edit(request: HttpRequest, pk: int) -> HttpResponse:
     # The form works on a copy so that a failed validation does not leave the page's header
     # showing the half-typed name.
     form = ContactForm(request.POST or None, instance=Contact.objects.get(pk=pk))
-    saved = _submitted(
-        request,
-        form,
-        lambda data: services.contact_update(actor=request.user, contact=contact, data=data),
-    )
+    try:
+        saved = _submitted(
+            request,
+            form,
+            lambda data: services.contact_update(
+                actor=request.user,
+                contact=contact,
+                data=form.changes(),
+                opened=form.opened_values(),
+            ),
+        )
+    except services.EditConflict as conflict:
+        form = form.after_conflict(conflict.contact, conflict.fields)
+        saved = None
+        contact = conflict.contact
     if saved is not None:
         messages.success(request, _("Changes saved."))
         return redirect("web:contact_detail", pk=contact.pk)
@@ -158,11 +169,14 @@ def contact_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done_url=reverse("contacts:list"),
         title=_("Delete this contact?"),
         consequence=lambda: (
-            _(
-                "The contact, their subscriptions and their %(orders)s order(s) will be deleted. "
-                "This cannot be undone."
+            ngettext(
+                "The contact, their subscriptions and their %(count)s order will be deleted. "
+                "This cannot be undone.",
+                "The contact, their subscriptions and their %(count)s orders will be deleted. "
+                "This cannot be undone.",
+                count := contact.orders.count(),
             )
-            % {"orders": contact.orders.count()}
+            % {"count": count}
         ),
         cancel_url=contact_url(contact),
     )
@@ -275,8 +289,12 @@ def tag_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done_url=reverse("contacts:tags"),
         title=_("Delete the tag “%(tag)s”?") % {"tag": tag.name},
         consequence=lambda: (
-            _("It will be removed from %(count)s contact(s). The contacts themselves are kept.")
-            % {"count": tag.contacts.count()}
+            ngettext(
+                "It will be removed from %(count)s contact. The contact itself is kept.",
+                "It will be removed from %(count)s contacts. The contacts themselves are kept.",
+                count := tag.contacts.count(),
+            )
+            % {"count": count}
         ),
         cancel_url=reverse("contacts:tags"),
     )
@@ -343,11 +361,14 @@ def list_delete(request: HttpRequest, pk: int) -> HttpResponse:
         done_url=reverse("contacts:lists"),
         title=_("Delete the list “%(list)s”?") % {"list": mailing_list.name},
         consequence=lambda: (
-            _(
-                "Its %(count)s subscription(s), with their consent records, will be deleted. "
-                "The contacts themselves are kept. This cannot be undone."
+            ngettext(
+                "Its %(count)s subscription, with its consent record, will be deleted. "
+                "The contact itself is kept. This cannot be undone.",
+                "Its %(count)s subscriptions, with their consent records, will be deleted. "
+                "The contacts themselves are kept. This cannot be undone.",
+                count := mailing_list.subscriptions.count(),
             )
-            % {"count": mailing_list.subscriptions.count()}
+            % {"count": count}
         ),
         cancel_url=reverse("contacts:list_detail", args=[mailing_list.pk]),
     )

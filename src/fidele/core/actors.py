@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +52,32 @@ def actor_label_for(actor: Actor) -> str:
     if isinstance(actor, Recipient | System):
         return actor.label
     return actor.get_username()
+
+
+# The labels above are stored in the audit log as they are (English, stable: filters and scripts
+# match them); screens show them in the reader's language through this table.
+ACTOR_LABELS = {
+    Recipient.label: _("the recipient, through a link in the email"),
+    SYSTEM.label: _("system"),
+    "fidele demo": _("demo shop set-up"),
+    "fidele export": _("export command"),
+    "bounce processing": _("bounce processing"),
+    "import recovery": _("import recovery"),
+    "import retention": _("clean-up of old imported files"),
+    "login page": _("login page"),
+}
+
+
+def actor_label_display(label: str) -> str:
+    """A stored actor label in the reader's language: the known parts of the application are
+    translated, "cli:<login>" reads "command line (<login>)", a user's login stays as it is."""
+    if not label:
+        return str(ACTOR_LABELS[SYSTEM.label])
+    if label in ACTOR_LABELS:
+        return str(ACTOR_LABELS[label])
+    if label == "cli" or label.startswith("cli:"):
+        login = label.partition(":")[2]
+        if not login:
+            return gettext("command line")
+        return gettext("command line (%(login)s)") % {"login": login}
+    return label

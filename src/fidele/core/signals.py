@@ -24,6 +24,7 @@ from django.dispatch import receiver
 
 from fidele.core.actors import System
 from fidele.core.audit import audit_record
+from fidele.core.http import client_ip
 from fidele.core.models import AuditLog
 
 
@@ -36,7 +37,7 @@ def audit_login(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         action=AuditLog.Action.LOGIN,
         obj=user,
         object_repr=user.get_username(),
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=client_ip(request),
     )
 
 
@@ -64,5 +65,5 @@ def audit_login_failed(sender: Any, credentials: dict, request: Any = None, **kw
         object_type=users._meta.label_lower,
         object_id=account_id or "",
         object_repr=username,
-        ip_address=request.META.get("REMOTE_ADDR") or None,
+        ip_address=client_ip(request),
     )

@@ -22,6 +22,7 @@ from fidele.compliance import services as compliance
 from fidele.contacts.models import Contact
 from fidele.delivery.bounces import address_normalised, bounce_record, outbox_for_message_id
 from fidele.delivery.models import BounceReport, OutboxMessage
+from fidele.tracking.classify import client_of
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import event_record
 
@@ -108,8 +109,8 @@ def tracking_event_handle(*, event: AnymailTrackingEvent, esp_name: str) -> None
         details: dict[str, Any] = {"esp": esp_name}
         if event.event_id:
             details["event_id"] = str(event.event_id)
-        if event.user_agent:
-            details["user_agent"] = str(event.user_agent)[:300]
+        # Like our own pixel and links: the client and device, never the user-agent string.
+        client, device = client_of(str(event.user_agent or ""))
         contact_id = None
         if outbox is None and email:
             contact_id = Contact.objects.filter(email=email).values_list("id", flat=True).first()
@@ -120,6 +121,8 @@ def tracking_event_handle(*, event: AnymailTrackingEvent, esp_name: str) -> None
             outbox=outbox,
             contact_id=contact_id,
             url=str(event.click_url or "") if ours == EmailEvent.Type.CLICK else "",
+            client=client,
+            device=device,
             details=details,
             at=event.timestamp,
         )

@@ -38,7 +38,13 @@ from fidele.contacts.consent import (
     Withdrawal,
     subscriptions_add,
 )
-from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.models import (
+    Contact,
+    CustomerNumberAlias,
+    MailingList,
+    Subscription,
+    Tag,
+)
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
@@ -934,6 +940,17 @@ class _DemoPlan:
             )
             person["status"] = status
         contacts = Contact.objects.bulk_create(contact_rows, batch_size=BATCH_SIZE)
+        # One customer in forty of the old till system also holds an older loyalty card: the
+        # second number an import keeps as the contact's other number (no random draw, so the
+        # rest of the shop stays as it was).
+        CustomerNumberAlias.objects.bulk_create(
+            [
+                CustomerNumberAlias(contact_id=contact.pk, number=f"{person['external_id']}-A")
+                for index, (person, contact) in enumerate(zip(self.people, contacts, strict=True))
+                if index % 40 == 7 and person["email"] and person["external_id"]
+            ],
+            batch_size=BATCH_SIZE,
+        )
 
         through = Contact.tags.through
         tag_rows = []

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fidele.imports.reader import REFUSED_CHARACTERS
+from fidele.ui.texts import Text
 
 
 def cells_without_refused(
     number: int,
     cells: list[str],
     header: list[str],
-    warn: Callable[[int, str, str], None],
+    warn: Callable[[int, str, str, str], None],
 ) -> list[str]:
     """`cells`, with NUL bytes and lone surrogates removed and a warning for each cell changed.
 
@@ -31,6 +32,11 @@ def cells_without_refused(
             warn(
                 number,
                 column,
-                _("a character that cannot be stored (a NUL byte or a broken one) was removed"),
+                Text(
+                    gettext_noop(
+                        "a character that cannot be stored (a NUL byte or a broken one) was removed"
+                    )
+                ),
+                cell,
             )
     return cleaned

@@ -8,7 +8,10 @@ What happens to a row, and how it is counted (rows = created + updated + merged 
 rejected):
 - created   a new contact;
 - merged    a row folded into a contact already met in this file (created by an earlier row, or
-            updated by one): its non-empty values fill the contact's blanks;
+            updated by one): its non-empty values fill the contact's blanks; also a row that
+            brings a second customer number to a known email (one person with two numbers of
+            an old till system): the contact keeps its number and gains the row's as an alias
+            (CustomerNumberAlias), and the row is listed as a merge to review;
 - updated   with `update`, an existing contact whose stored values the row changed (non-empty
             values of the file overwrite);
 - skipped   an existing contact left as it was (the default), or one the row would not change;
@@ -33,11 +36,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fidele.contacts.consent import ConsentProof, Method, subscriptions_add_with_proof
 from fidele.contacts.fields import IMPORTABLE_FIELDS
-from fidele.contacts.models import Contact, MailingList, Tag
+from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
+from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.imports import normalize as norm
 from fidele.imports import sql
 from fidele.imports.cells import cells_without_refused
@@ -50,11 +55,13 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    WarningWriter,
     cell_cut,
     cell_too_long,
     overlap_writes,
 )
 from fidele.imports.reader import ImportFileError
+from fidele.ui.texts import Text
 
 # Stored columns an import may write, in the order used by the bulk insert.
 FIELDS = (
@@ -91,6 +98,9 @@ _COPY_COLUMNS = (*FIELDS, "attributes", "status", "created_at", "updated_at")
 # One encoder for every row: json.dumps(..., ensure_ascii=False) builds a new one per call, which
 # cost more than the encoding of a contact's few custom fields.
 _attributes_json = json.JSONEncoder(ensure_ascii=False).encode
+# Batch key prefix of a record that brings a second customer number to an email met earlier in
+# the file (see ContactImport._add).
+SECOND_NUMBER = "2:"
 
 
 def _max_lengths() -> dict[str, int]:
@@ -105,12 +115,23 @@ def _max_lengths() -> dict[str, int]:
 class Record:
     """One person as read from one or more rows of the file."""
 
-    __slots__ = ("values", "attrs", "tags", "consent", "consent_date", "consent_row", "rows")
+    __slots__ = (
+        "values",
+        "attrs",
+        "tags",
+        "other_numbers",
+        "consent",
+        "consent_date",
+        "consent_row",
+        "rows",
+    )
 
     def __init__(self, number: int, cells: list[str]):
         self.values: dict[str, Any] = {}
         self.attrs: dict[str, str] = {}
         self.tags: list[str] = []
+        # Customer numbers the file gives as this person's other ones (an export's column).
+        self.other_numbers: list[str] = []
         self.consent: bool | None = None
         self.consent_date: dt.date | None = None
         self.consent_row = number
@@ -144,6 +165,9 @@ class Record:
         for tag in other.tags:
             if tag not in self.tags:
                 self.tags.append(tag)
+        for number in other.other_numbers:
+            if number not in self.other_numbers:
+                self.other_numbers.append(number)
         if self.consent is None and other.consent is not None:
             self.consent, self.consent_row = other.consent, other.consent_row
         if self.consent_date is None:
@@ -152,10 +176,17 @@ class Record:
 
 
 class ContactImport:
-    def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
+    def __init__(
+        self,
+        *,
+        options: ImportOptions,
+        header: list[str],
+        rejects: RejectWriter,
+        warnings: WarningWriter | None = None,
+    ):
         self.options = options
         self.rejects = rejects
-        self.counters = Counters()
+        self.counters = Counters(warnings_file=warnings)
         self.region = settings.DEFAULT_REGION
         self.tz = timezone.get_current_timezone()
         self.max_lengths = _max_lengths()
@@ -167,11 +198,12 @@ class ContactImport:
         targets = {target for _i, target, _c in self.plan}
         # Values whose length the file decides (the others are normalised to short codes).
         self.limited = [
-            (target, self.max_lengths[target], column)
-            for _i, target, column in self.plan
+            (target, self.max_lengths[target], column, index)
+            for index, target, column in self.plan
             if target in ("email", "external_id", "postal_code", *_TEXT_FIELDS)
             and target in self.max_lengths
         ]
+        self.limited_targets = {target for target, *_rest in self.limited}
         if not targets & _IDENTITY_FIELDS:
             raise ImportFileError(
                 _(
@@ -182,6 +214,9 @@ class ContactImport:
                 % {"columns": ", ".join(h for h in header if h) or "-"}
             )
         self.has_consent_column = "consent" in targets
+        self.other_numbers_column = next(
+            (column for _i, target, column in self.plan if target == "other_customer_numbers"), ""
+        )
         self.mailing_list: MailingList | None = None
         if options.list_name:
             if not self.has_consent_column and not options.consent_confirmed:
@@ -196,9 +231,10 @@ class ContactImport:
                 )
         elif self.has_consent_column:
             self.counters.warn(
-                0, "", _("The consent column was not used because no list was chosen.")
+                0,
+                "",
+                Text(gettext_noop("The consent column was not used because no list was chosen.")),
             )
-        self.read_date = norm.date_reader()
         self.default_country = Contact._meta.get_field("country").get_default() or ""
         self.default_language = Contact._meta.get_field("language").get_default() or ""
         self.created = IdSet()
@@ -228,7 +264,7 @@ class ContactImport:
         for index, target, column in self.plan:
             if index >= width:
                 continue
-            raw = cells[index]
+            raw = original = cells[index]
             if not raw:
                 continue
             if len(raw) > MAX_CELL_CHARS:
@@ -236,8 +272,10 @@ class ContactImport:
                     # No email or customer number is that long: the row cannot be matched.
                     self.reject(number, cells, cell_too_long(column, len(raw)))
                     return None
-                # A long comment costs its end, not the customer.
-                warn(number, column, cell_cut(column, len(raw), MAX_CELL_CHARS))
+                # A long comment costs its end, not the customer. A field with a shorter limit
+                # warns once, below, when it is cut to that limit.
+                if target not in self.limited_targets:
+                    warn(number, column, cell_cut(len(raw), MAX_CELL_CHARS), original)
                 raw = raw[:MAX_CELL_CHARS]
             raw = raw.strip()
             if not raw:
@@ -257,15 +295,15 @@ class ContactImport:
                 if problem:
                     values.setdefault("phone_invalid", raw[:64])
                     self.counters.invalid_phones += 1
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 else:
                     values["phone"] = phone
             elif target == "external_id":
                 values["external_id"] = " ".join(raw.split())
             elif target in ("birth_date", "joined_on"):
-                value, problem = self.read_date(raw)
+                value, problem = norm.normalise_date(raw)
                 if problem:
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 elif value is not None:
                     values[target] = value
             elif target == "postal_code":
@@ -274,22 +312,27 @@ class ContactImport:
                 consent, problem = norm.normalise_bool(raw)
                 if problem:
                     # "Opt-in: 12/03/2021" - a date in the consent column says yes, and when.
-                    when, not_a_date = self.read_date(raw)
+                    when, not_a_date = norm.normalise_date(raw)
                     if when is not None and not not_a_date:
                         consent, record.consent_date = True, record.consent_date or when
                     else:
-                        warn(number, column, problem + " - " + _("not subscribed"))
+                        warn(
+                            number,
+                            column,
+                            Text(gettext_noop("%(problem)s - not subscribed"), problem=problem),
+                            original,
+                        )
                 record.consent = consent
             elif target == "consent_date":
-                value, problem = self.read_date(raw.split(" ")[0].split("T")[0])
+                value, problem = norm.normalise_date(raw.split(" ")[0].split("T")[0])
                 if problem:
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 else:
                     record.consent_date = value
             elif target in _CODED:
                 value, problem = _CODED[target](raw)
                 if problem:
-                    warn(number, column, problem)
+                    warn(number, column, problem, original)
                 elif value:
                     values[target] = value
             elif target == "tags":
@@ -298,13 +341,15 @@ class ContactImport:
                         record.tags.append(tag)
             elif target == "notes":
                 values["notes"] = raw
+            elif target == "other_customer_numbers":
+                self._read_other_numbers(record, raw, column)
             elif target.startswith(ATTR_PREFIX):
                 record.attrs.setdefault(target[len(ATTR_PREFIX) :], raw)
         if "postal_code" in values:
             values["postal_code"] = norm.normalise_postal_code(
                 values["postal_code"], self._country_of(values)
             )
-        for name, limit, column in self.limited:
+        for name, limit, column, index in self.limited:
             value = values.get(name)
             if value is not None and len(value) > limit:
                 if name in _KEY_FIELDS:
@@ -315,12 +360,33 @@ class ContactImport:
                         % {"column": column, "value": value[:30], "limit": limit},
                     )
                     return None
-                warn(number, column, cell_cut(column, len(value), limit))
+                # The size the file's cell had, which the cut above may have hidden.
+                original = cells[index] if index < len(cells) else value
+                size = max(len(value), len(original))
+                warn(number, column, cell_cut(size, limit), original)
                 values[name] = value[:limit]
         if not (values.keys() & _IDENTITY_FIELDS):
             self.reject(number, cells, _("no email, customer number or name"))
             return None
         return record
+
+    def _read_other_numbers(self, record: Record, raw: str, column: str) -> None:
+        limit = self.max_lengths["external_id"]
+        for part in norm.split_list(raw):
+            number = " ".join(part.split())
+            if len(number) > limit:
+                self.counters.warn(
+                    record.consent_row,
+                    column,
+                    Text(
+                        gettext_noop("“%(value)s…” is longer than %(limit)s characters: not kept"),
+                        value=number[:30],
+                        limit=limit,
+                    ),
+                    raw,
+                )
+            elif number not in record.other_numbers:
+                record.other_numbers.append(number)
 
     # -- the whole file --------------------------------------------------------------------
 
@@ -363,7 +429,7 @@ class ContactImport:
         if ext and ext in owners and owners[ext] != key:
             other_key = owners[ext]
             other = batch[other_key]
-            if not email:
+            if not email or other.email == email:
                 target, key = other, other_key
             elif not other.email and target is None:
                 # An earlier row had only this customer number; this one brings the email.
@@ -389,22 +455,16 @@ class ContactImport:
                 owners[ext] = key
             return
         if ext and target.external_id and target.external_id != ext:
-            number, cells = record.rows[0]
-            self.reject(
-                number,
-                cells,
-                _(
-                    "conflict: %(email)s appears in row %(row)s with customer number "
-                    "%(other)s, here with %(ext)s"
-                )
-                % {
-                    "email": email,
-                    "row": target.rows[0][0],
-                    "other": target.external_id,
-                    "ext": ext,
-                },
-            )
-            return
+            # The same email under a second customer number: one person with two cards of an
+            # old till system. The record waits for the second pass of the batch, where it meets
+            # the contact made of the first number as a stored one and brings it an alias (with
+            # every check a stored contact gets: the number may belong to someone else).
+            key = f"{SECOND_NUMBER}{email}|{ext}"
+            target = batch.get(key)
+            if target is None:
+                batch[key] = record
+                owners[ext] = key
+                return
         target.fold(record)
         if ext and not target.external_id:
             owners[ext] = key
@@ -414,6 +474,7 @@ class ContactImport:
     def _fetch_existing(self, records: list[Record]) -> tuple[dict, dict, dict]:
         emails = [r.email for r in records if r.email]
         exts = [r.external_id for r in records if r.external_id]
+        exts += [number for r in records for number in r.other_numbers]
         columns = ("id", *FIELDS, "attributes")
         rows: list[dict[str, Any]] = []
         if emails or exts:
@@ -426,8 +487,17 @@ class ContactImport:
                 if isinstance(row["attributes"], str):
                     row["attributes"] = json.loads(row["attributes"])
                 rows.append(row)
+        # A customer number may be a stored contact's other number (CustomerNumberAlias).
+        aliases = customer_number_alias_owners(exts) if exts else {}
+        missing = set(aliases.values()).difference(row["id"] for row in rows)
+        if missing:
+            rows.extend(Contact.objects.filter(id__in=missing).values(*columns))
         by_email = {row["email"]: row for row in rows if row["email"]}
         by_ext = {row["external_id"]: row for row in rows if row["external_id"]}
+        if aliases:
+            by_id = {row["id"]: row for row in rows}
+            for number, contact_id in aliases.items():
+                by_ext.setdefault(number, by_id[contact_id])
         by_name: dict[str, dict] = {}
         nameless = [r for r in records if not r.email and not r.external_id]
         if nameless:
@@ -451,19 +521,28 @@ class ContactImport:
             self.reject(number, cells, reason)
 
     def flush(self, batch: dict[str, Record]) -> None:
-        records = list(batch.values())
+        first = [r for key, r in batch.items() if not key.startswith(SECOND_NUMBER)]
+        second = [r for key, r in batch.items() if key.startswith(SECOND_NUMBER)]
         with transaction.atomic():
-            self._flush(records)
+            self._flush(first)
+            if second:
+                self._flush(second)
         if self.options.progress:
             self.options.progress(self.counters.rows)
 
     def _flush(self, records: list[Record]) -> None:
         kept: list[tuple[int, Record]] = []  # (contact id, record) for subscriptions
         tagged: list[tuple[int, Record]] = []  # (contact id, record) whose tags are added
+        aliases: list[tuple[int, str]] = []  # (contact id, its other customer number)
         if self.is_pg:
             records = self._insert_optimistically(records, kept, tagged)
         if records:
-            self._resolve(records, kept, tagged)
+            self._resolve(records, kept, tagged, aliases)
+        if aliases:
+            CustomerNumberAlias.objects.bulk_create(
+                [CustomerNumberAlias(contact_id=c, number=number) for c, number in aliases],
+                ignore_conflicts=True,
+            )
         self._tag(tagged)
         self._subscribe(kept)
 
@@ -480,8 +559,19 @@ class ContactImport:
         """PostgreSQL: insert every record with an email or customer number straight away;
         return the others (a collision with a stored contact, or no key to collide on) for
         `_resolve`. On a first import that is next to none, and no look-up is made."""
-        keyed = [r for r in records if r.email or r.external_id]
-        rest = [r for r in records if not (r.email or r.external_id)]
+        # A number that is a stored contact's other number must meet that contact in `_resolve`.
+        aliased = customer_number_alias_owners([r.external_id for r in records if r.external_id])
+
+        def optimistic(record: Record) -> bool:
+            # Other numbers are checked against the stored ones in `_resolve`.
+            return bool(
+                (record.email or record.external_id)
+                and record.external_id not in aliased
+                and not record.other_numbers
+            )
+
+        keyed = [r for r in records if optimistic(r)]
+        rest = [r for r in records if not optimistic(r)]
         if not keyed:
             return rest
         if self.sequence is None:
@@ -500,12 +590,14 @@ class ContactImport:
                 self._count_created(contact_id, record, kept, tagged)
         return rest
 
-    def _resolve(self, records: list[Record], kept: list, tagged: list) -> None:
+    def _resolve(self, records: list[Record], kept: list, tagged: list, aliases: list) -> None:
         """Match records against stored contacts, then merge, update, skip, reject or create."""
         counters = self.counters
         by_email, by_ext, by_name = self._fetch_existing(records)
         new: list[Record] = []
         updates: list[tuple[dict, set[str]]] = []
+        # The numbers this batch gives as a contact's own: none of them may become an alias.
+        own_numbers = {r.external_id for r in records if r.external_id}
         for record in records:
             email, ext = record.email, record.external_id
             by_mail = by_email.get(email) if email else None
@@ -520,16 +612,17 @@ class ContactImport:
                     % {"email": email, "a": by_mail["id"], "ext": ext, "b": by_number["id"]},
                 )
                 continue
-            if by_mail and ext and by_mail["external_id"] and by_mail["external_id"] != ext:
-                self._reject_record(
-                    record,
-                    _(
-                        "conflict: %(email)s is stored with customer number %(other)s, the "
-                        "file says %(ext)s"
-                    )
-                    % {"email": email, "other": by_mail["external_id"], "ext": ext},
-                )
-                continue
+            new_alias = bool(
+                by_mail
+                and ext
+                and by_number is None
+                and by_mail["external_id"]
+                and by_mail["external_id"] != ext
+            )
+            if new_alias or (by_number and by_number["external_id"] != ext):
+                # The row's number is (or becomes) this contact's other number: the contact
+                # keeps the number it has.
+                del record.values["external_id"]
             if by_number and not by_mail and email and by_number["email"]:
                 self._reject_record(
                     record,
@@ -546,8 +639,28 @@ class ContactImport:
             if target is None:
                 new.append(record)
                 continue
+            if record.other_numbers:
+                self._add_other_numbers(target, record, by_ext, own_numbers, aliases)
             rows = len(record.rows)
-            if target["id"] in self.created:
+            if new_alias:
+                # One person under two customer numbers: merged, and listed for a person to
+                # check (two people sharing one mailbox would look the same).
+                aliases.append((target["id"], ext))
+                by_ext[ext] = target
+                counters.merged += rows
+                counters.merge_to_review(
+                    row=record.rows[0][0],
+                    email=email,
+                    number=target["external_id"],
+                    other_number=ext,
+                    contact_id=target["id"],
+                )
+                overwrite = self.options.update and target["id"] not in self.created
+                changed = self._apply(target, record, overwrite=overwrite)
+                if changed:
+                    updates.append((target, changed))
+                tagged.append((target["id"], record))
+            elif target["id"] in self.created:
                 changed = self._apply(target, record, overwrite=False)
                 if changed:
                     updates.append((target, changed))
@@ -580,8 +693,43 @@ class ContactImport:
                     )
                     continue
                 self._count_created(contact_id, record, kept, tagged)
+                if record.other_numbers:
+                    target = {"id": contact_id, "external_id": record.external_id}
+                    self._add_other_numbers(target, record, by_ext, own_numbers, aliases)
         if updates:
             self._update(updates)
+
+    def _add_other_numbers(
+        self,
+        target: dict,
+        record: Record,
+        by_ext: dict[str, dict],
+        own_numbers: set[str],
+        aliases: list[tuple[int, str]],
+    ) -> None:
+        """Keep the record's other customer numbers as the contact's aliases, except a number
+        that is another contact's (stored, or given as its own by this batch): warned, left."""
+        for number in record.other_numbers:
+            if number == target["external_id"]:
+                continue
+            owner = by_ext.get(number)
+            if owner is not None and owner["id"] == target["id"]:
+                continue
+            if owner is not None or number in own_numbers:
+                self.counters.warn(
+                    record.rows[0][0],
+                    self.other_numbers_column,
+                    Text(
+                        gettext_noop(
+                            "customer number %(number)s belongs to another contact: not added"
+                        ),
+                        number=number,
+                    ),
+                    number,
+                )
+                continue
+            aliases.append((target["id"], number))
+            by_ext[number] = target
 
     def _apply(self, target: dict, record: Record, *, overwrite: bool) -> set[str]:
         changed: set[str] = set()

@@ -1,21 +1,30 @@
-"""Contacts to CSV / XLSX with the canonical column names (a contract: ARCHITECTURE.md).
+"""Contacts to CSV / XLSX, in one of three dialects.
 
-Columns, in this order (scripts outside the project rely on it):
+canonical (the command line's default; a contract, ARCHITECTURE.md), in this order:
     external_id, email, first_name, last_name, phone, address, postal_code, city, country,
     birth_date, language, tags, attr.<key> for every custom attribute key present in the
-    exported contacts (sorted), then civility, joined_on, source, notes.
-The trailing columns are ones the importer maps back to the same fields, so that exporting and
-re-importing a base changes nothing. Dates are ISO (YYYY-MM-DD); tags are joined with ", " (the
-importer splits on , ; |).
+    exported contacts (sorted), then civility, joined_on, source, notes, and
+    other_customer_numbers when an exported contact has another number.
+    Comma-separated CSV, ISO dates (YYYY-MM-DD), phones in E.164: what scripts read.
+excel-fr ("Excel (France)", the web page's default for a French user): what a French Excel
+    opens with a double click. The person's fields in the contact form's order under their
+    French labels ("Prénom", "Date de naissance"), tags, custom attributes under their keys,
+    origin and notes; semicolons, dd/mm/yyyy dates, decimal commas, phones as people write them.
+spreadsheet (the web page's XLSX): the same columns under the labels of the user's language.
+Every dialect is read back by the import as it was written (its headers are import synonyms),
+so exporting and re-importing a base changes nothing. Tags are joined with ", " (the importer
+splits on , ; |). Both files are UTF-8; the CSV starts with a BOM, without which Excel reads
+UTF-8 as cp1252 and "Hélène" becomes "HÃ©lÃ¨ne".
 
-Formula injection: a spreadsheet treats a cell starting with = + - @ (and tab or carriage return,
-which some spreadsheets skip before reading the formula) as a formula, so an attacker who typed
-`=HYPERLINK("http://evil", "Click")` as their name would run it in the shop owner's Excel. Every
-such cell gets a leading apostrophe, in CSV and XLSX alike (OWASP's recommendation). That includes
-phone numbers in E.164 ("+33612345678" is written "'+33612345678"): the rule is applied to every
-cell without exception, because a rule with exceptions is one an attacker can aim at. The XLSX
-keeps the apostrophe in the value rather than relying on cell types only, so a file re-saved as
-CSV from Excel stays harmless.
+Formula injection: a spreadsheet opening a CSV treats a cell starting with = + - @ (and tab or
+carriage return, which some spreadsheets skip before reading the formula) as a formula, so an
+attacker who typed `=HYPERLINK("http://evil", "Click")` as their name would run it in the shop
+owner's Excel. Every such CSV cell gets a leading apostrophe (OWASP's recommendation), phones in
+E.164 included ("'+33612345678"): a rule with exceptions is one an attacker can aim at. Control
+characters are stripped before the check, or "\x01=..." would pass it and lose its \x01 later.
+An XLSX needs no apostrophe: every text is written as a typed string cell, which Excel shows and
+never runs, so "=1+1" stays the text "=1+1" (and "06 12 34 56 78" and "01000" keep their zeros);
+dates are date cells shown dd/mm/yyyy.
 
 Rows are streamed: the queryset is read with `.iterator(chunk_size=...)` and tags are prefetched
 per chunk, so memory stays flat whatever the number of contacts.
@@ -28,25 +37,32 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import Prefetch, QuerySet
+from django.utils import translation
+from django.utils.text import capfirst
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 
-from fidele.contacts.models import Contact, Tag
+from fidele.contacts.fields import PERSON_FIELDS
+from fidele.contacts.models import Contact, CustomerNumberAlias, Tag
 from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
-from fidele.imports.mapping import ATTR_PREFIX
+from fidele.imports.mapping import ATTR_PREFIX, CONTACT_FIELDS, guess_field
 from fidele.imports.pipeline import neutralise
+from fidele.ui.formatting import format_phone, format_phone_dialled
 
 Format = Literal["csv", "xlsx"]
 FORMATS: tuple[str, ...] = ("csv", "xlsx")
@@ -66,8 +82,69 @@ CANONICAL_COLUMNS = (
     "tags",
 )
 TRAILING_COLUMNS = ("civility", "joined_on", "source", "notes")
+# A contact's other customer numbers (CustomerNumberAlias), comma-separated; the column is there
+# only when an exported contact has one.
+OTHER_NUMBERS = "other_customer_numbers"
+# The labelled dialects: the person as the contact form shows it, then what the team added.
+LABELLED_COLUMNS = (*PERSON_FIELDS, "tags")
+LABELLED_TRAILING_COLUMNS = ("source", "notes")
 CHUNK_SIZE = 2000
 XLSX_MAX_CELL = 32767  # Excel's limit; longer text makes Excel "repair" the file
+XLSX_DATE_FORMAT = "DD/MM/YYYY"
+
+
+def _iso_date(value: date) -> str:
+    return value.isoformat()
+
+
+def _french_date(value: date) -> str:
+    # Not strftime: it drops the leading zeros of a year before 1000 on some platforms.
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How the cells of an export are named and written (the file type aside)."""
+
+    code: str
+    labels: bool  # headers are the fields' labels (else the canonical names)
+    language: str | None  # the labels' language; None: the active one
+    delimiter: str  # CSV only
+    date_text: Callable[[date], str]  # CSV only: an XLSX holds date cells
+    decimal_comma: bool
+    local_phones: bool  # national format at home, else E.164 as stored
+
+
+CANONICAL = Dialect(
+    code="canonical",
+    labels=False,
+    language=None,
+    delimiter=",",
+    date_text=_iso_date,
+    decimal_comma=False,
+    local_phones=False,
+)
+EXCEL_FR = Dialect(
+    code="excel-fr",
+    labels=True,
+    language="fr",
+    # French Excel splits a double-clicked CSV on ";" (its list separator), not on ",".
+    delimiter=";",
+    date_text=_french_date,
+    decimal_comma=True,
+    local_phones=True,
+)
+SPREADSHEET = Dialect(
+    code="spreadsheet",
+    labels=True,
+    language=None,
+    delimiter=",",
+    date_text=_iso_date,
+    decimal_comma=False,
+    local_phones=True,
+)
+# What the command line's --format accepts.
+DIALECTS: dict[str, Dialect] = {CANONICAL.code: CANONICAL, EXCEL_FR.code: EXCEL_FR}
 
 
 @dataclass(frozen=True)
@@ -76,6 +153,7 @@ class ExportResult:
     columns: list[str]
     format: str
     seconds: float
+    dialect: str = CANONICAL.code
 
 
 class ExportFormatError(ValueError):
@@ -129,48 +207,117 @@ def attribute_keys(queryset: QuerySet[Contact]) -> list[str]:
         return sorted(str(row[0]) for row in cursor.fetchall())
 
 
-def export_columns(attr_keys: Iterable[str]) -> list[str]:
-    return [*CANONICAL_COLUMNS, *(ATTR_PREFIX + key for key in attr_keys), *TRAILING_COLUMNS]
+def export_columns(
+    attr_keys: Iterable[str], dialect: Dialect = CANONICAL, *, other_numbers: bool = False
+) -> list[str]:
+    """The exported columns, by canonical name ("attr.<key>" for a custom attribute), with the
+    contacts' other customer numbers last when any of them has one."""
+    attrs = [ATTR_PREFIX + key for key in attr_keys]
+    last = [OTHER_NUMBERS] if other_numbers else []
+    if dialect.labels:
+        return [*LABELLED_COLUMNS, *attrs, *LABELLED_TRAILING_COLUMNS, *last]
+    return [*CANONICAL_COLUMNS, *attrs, *TRAILING_COLUMNS, *last]
 
 
-def _text(value: Any) -> str:
+def _other_numbers_text(contact: Contact) -> str:
+    return ", ".join(sorted(alias.number for alias in contact.customer_number_aliases.all()))
+
+
+def _attribute_header(key: str) -> str:
+    # A custom attribute keeps its key as its header, unless the import would read that key
+    # as one of the contact's own fields ("ville", "newsletter"): then it keeps its "attr."
+    # prefix, which the import reads back as the same attribute.
+    return ATTR_PREFIX + key if guess_field("contacts", key) else key
+
+
+def _label(name: str) -> str:
+    try:
+        return capfirst(str(Contact._meta.get_field(name).verbose_name))
+    except FieldDoesNotExist:
+        # A column that is not one of the contact's own fields (e.g. its other customer
+        # numbers) is named as the import names it, which is what reads it back.
+        return str(CONTACT_FIELDS[name])
+
+
+def export_header(columns: list[str], dialect: Dialect = CANONICAL) -> list[str]:
+    """The header row: canonical names, or the fields' labels in the dialect's language."""
+    if not dialect.labels:
+        return list(columns)
+    with translation.override(dialect.language or translation.get_language()):
+        return [
+            _attribute_header(name[len(ATTR_PREFIX) :])
+            if name.startswith(ATTR_PREFIX)
+            else _label(name)
+            for name in columns
+        ]
+
+
+def _text(value: Any, dialect: Dialect) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
+    if isinstance(value, float) and dialect.decimal_comma:
+        # "12.5" is a date (12 May) to a French Excel; "12,5" is twelve and a half.
+        return str(value).replace(".", ",")
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
-def _contact_row(contact: Contact, attr_keys: list[str]) -> list[str]:
-    attributes = contact.attributes if isinstance(contact.attributes, dict) else {}
-    values = [
-        contact.external_id,
-        contact.email,
-        contact.first_name,
-        contact.last_name,
-        contact.phone,
-        contact.address,
-        contact.postal_code,
-        contact.city,
-        contact.country,
-        contact.birth_date,
-        contact.language,
-        ", ".join(sorted(tag.name for tag in contact.tags.all())),
-        *(attributes.get(key) for key in attr_keys),
-        contact.civility,
-        contact.joined_on,
-        contact.source,
-        contact.notes,
-    ]
-    # Control characters go first: stripped after neutralising, "\x01=HYPERLINK(...)" would
-    # lose its \x01 after the check and become a formula again.
-    return [neutralise(_strip_control(_text(value))) for value in values]
+def _phone_text(dialect: Dialect, fmt: Format) -> Callable[[str], str]:
+    if not dialect.local_phones:
+        return str
+    # In a CSV, "+32 2 234 56 78" would be a formula to Excel (and an apostrophe in front of
+    # it a phone the import cannot read back): foreign numbers are written as dialled
+    # from the shop's country, "00 32 2 234 56 78". An XLSX cell is text whatever it holds.
+    return format_phone_dialled if fmt == "csv" else format_phone
+
+
+def _tags_text(contact: Contact) -> str:
+    return ", ".join(sorted(tag.name for tag in contact.tags.all()))
+
+
+Cell = str | date  # a value before a writer encodes it: dates stay dates for the XLSX
+
+
+def _cell_readers(
+    columns: list[str], dialect: Dialect, fmt: Format
+) -> list[Callable[[Contact], Cell]]:
+    """One function per column, chosen once, that reads its cell from a contact."""
+    phone = _phone_text(dialect, fmt)
+
+    def attribute(key: str) -> Callable[[Contact], Cell]:
+        def read(contact: Contact) -> Cell:
+            attributes = contact.attributes if isinstance(contact.attributes, dict) else {}
+            return _text(attributes.get(key), dialect)
+
+        return read
+
+    def field(name: str) -> Callable[[Contact], Cell]:
+        get = attrgetter(name)
+
+        def read(contact: Contact) -> Cell:
+            value = get(contact)
+            return value if isinstance(value, date) else _text(value, dialect)
+
+        return read
+
+    readers: list[Callable[[Contact], Cell]] = []
+    for name in columns:
+        if name.startswith(ATTR_PREFIX):
+            readers.append(attribute(name[len(ATTR_PREFIX) :]))
+        elif name == "tags":
+            readers.append(_tags_text)
+        elif name == OTHER_NUMBERS:
+            readers.append(_other_numbers_text)
+        elif name == "phone":
+            readers.append(lambda contact: phone(contact.phone))
+        else:
+            readers.append(field(name))
+    return readers
 
 
 def _ordered(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
@@ -180,20 +327,28 @@ def _ordered(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
 
 
 def contacts_export_rows(
-    *, queryset: QuerySet[Contact], attr_keys: list[str] | None = None
-) -> tuple[list[str], Iterator[list[str]]]:
-    """(header, rows): the rows are produced lazily, chunk by chunk."""
+    *,
+    queryset: QuerySet[Contact],
+    dialect: Dialect = CANONICAL,
+    fmt: Format = "csv",
+    attr_keys: list[str] | None = None,
+) -> tuple[list[str], Iterator[list[Cell]]]:
+    """(header, rows): the rows are produced lazily, chunk by chunk, as text and dates that
+    the writer of `fmt` encodes."""
     keys = attribute_keys(queryset) if attr_keys is None else attr_keys
-    columns = export_columns(keys)
+    other_numbers = CustomerNumberAlias.objects.filter(contact__in=queryset.values("pk")).exists()
+    columns = export_columns(keys, dialect, other_numbers=other_numbers)
+    readers = _cell_readers(columns, dialect, fmt)
     contacts = _ordered(queryset).prefetch_related(
-        Prefetch("tags", queryset=Tag.objects.only("id", "name"))
+        Prefetch("tags", queryset=Tag.objects.only("id", "name")),
+        *(["customer_number_aliases"] if other_numbers else []),
     )
 
-    def rows() -> Iterator[list[str]]:
+    def rows() -> Iterator[list[Cell]]:
         for contact in contacts.iterator(chunk_size=CHUNK_SIZE):
-            yield _contact_row(contact, keys)
+            yield [read(contact) for read in readers]
 
-    return columns, rows()
+    return export_header(columns, dialect), rows()
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,78 +363,93 @@ class _Echo:
         return value
 
 
-def _write_csv(columns: list[str], rows: Iterable[list[str]], handle: IO[bytes]) -> int:
-    # UTF-8 with a BOM: without it Excel reads UTF-8 as cp1252 and "Hélène" becomes "HÃ©lÃ¨ne".
-    # Comma-delimited (RFC 4180) because this is the canonical format that scripts read (DESIGN
-    # contract) and what every CSV library expects by default; a French Excel user who wants
-    # columns on double-click should take the XLSX export, which has no delimiter question.
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
-    handle.write(("\ufeff" + writer.writerow(columns)).encode("utf-8"))
-    count = 0
-    for row in rows:
-        handle.write(writer.writerow(row).encode("utf-8"))
-        count += 1
-    return count
-
-
 def _strip_control(value: str) -> str:
     # The control characters a spreadsheet cannot hold (tab, LF and CR stay), in CSV too, so
     # that both formats carry the same text and the formula check sees what Excel will see.
     return ILLEGAL_CHARACTERS_RE.sub("", value)
 
 
+def _csv_lines(header: list[str], rows: Iterable[list[Cell]], dialect: Dialect) -> Iterator[bytes]:
+    """The CSV's bytes, line by line, BOM first (see the module docstring)."""
+    writer = csv.writer(_Echo(), delimiter=dialect.delimiter, lineterminator="\r\n")
+
+    def cell(value: Cell) -> str:
+        text = value if isinstance(value, str) else dialect.date_text(value)
+        # Control characters go first: stripped after neutralising, "\x01=HYPERLINK(...)"
+        # would lose its \x01 after the check and become a formula again.
+        return neutralise(_strip_control(text))
+
+    yield ("\ufeff" + writer.writerow([cell(name) for name in header])).encode("utf-8")
+    for row in rows:
+        yield writer.writerow([cell(value) for value in row]).encode("utf-8")
+
+
+def _write_csv(
+    header: list[str], rows: Iterable[list[Cell]], handle: IO[bytes], dialect: Dialect
+) -> int:
+    lines = _csv_lines(header, rows, dialect)
+    handle.write(next(lines))
+    count = 0
+    for line in lines:
+        handle.write(line)
+        count += 1
+    return count
+
+
 def _xlsx_text(value: str) -> str:
     return _strip_control(value)[:XLSX_MAX_CELL]
 
 
-def _xlsx_row(sheet: Any, row: list[str]) -> list[Any]:
-    """The row's values for openpyxl, every one a string cell (data type "s").
+def _xlsx_row(sheet: Any, row: list[Cell]) -> list[Any]:
+    """The row's cells for openpyxl: string cells (type "s"), and date cells shown dd/mm/yyyy.
 
-    openpyxl types a string starting with "=" as a formula and "#N/A" and friends as errors;
-    those (none reach here after neutralising, but the type must not depend on it) are given
-    as cells typed "s". Others are plain strings, which openpyxl types "s" itself, cheaply.
+    Given a plain str, openpyxl types one starting with "=" as a formula and "#N/A" and
+    friends as errors: those are set as cells of type "s" by hand. Other strings are given
+    as they are, which openpyxl types "s" itself, cheaply.
     """
-    values: list[Any] = []
+    cells: list[Any] = []
     for value in row:
-        text = _xlsx_text(value)
-        if text.startswith("=") or text in ERROR_CODES:
-            cell = WriteOnlyCell(sheet)
-            cell._value = text  # noqa: SLF001 - the setter would type it again
-            cell.data_type = "s"
-            values.append(cell)
+        if isinstance(value, str):
+            text = _xlsx_text(value)
+            if text.startswith("=") or text in ERROR_CODES:
+                cell = WriteOnlyCell(sheet)
+                cell._value = text  # noqa: SLF001 - the setter would type it again
+                cell.data_type = "s"
+                cells.append(cell)
+            else:
+                cells.append(text or None)  # an empty cell rather than an empty string
         else:
-            values.append(text)
-    return values
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.number_format = XLSX_DATE_FORMAT
+            cells.append(cell)
+    return cells
 
 
-def _write_xlsx(columns: list[str], rows: Iterable[list[str]], handle: IO[bytes] | str) -> int:
+def _write_xlsx(
+    header: list[str], rows: Iterable[list[Cell]], handle: IO[bytes] | str, columns: list[str]
+) -> int:
     # write_only streams rows to a temporary file instead of building the sheet in memory.
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("Contacts")
     sheet.freeze_panes = "A2"
     for index, name in enumerate(columns):
-        letter = _column_letter(index)
-        sheet.column_dimensions[letter].width = 28 if name in ("email", "address") else 16
-    header = []
-    for name in columns:
-        cell = WriteOnlyCell(sheet, value=name)
-        cell.font = Font(bold=True)
-        header.append(cell)
-    sheet.append(header)
+        wide = name in ("email", "address", "notes")
+        sheet.column_dimensions[get_column_letter(index + 1)].width = 28 if wide else 16
+    bold = Font(bold=True)
+    title_cells = []
+    for name in header:
+        cell = WriteOnlyCell(sheet)
+        cell._value = _xlsx_text(name)  # noqa: SLF001 - an attribute key may start with "="
+        cell.data_type = "s"
+        cell.font = bold
+        title_cells.append(cell)
+    sheet.append(title_cells)
     count = 0
     for row in rows:
-        # Every value is text already neutralised, and written as a string cell whatever it
-        # holds: no value is ever a formula.
         sheet.append(_xlsx_row(sheet, row))
         count += 1
     workbook.save(handle)
     return count
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
 
 
 def _audit_export(
@@ -312,11 +482,25 @@ def _audit_export(
     )
 
 
+def _write(
+    fmt: Format,
+    dialect: Dialect,
+    queryset: QuerySet[Contact],
+    handle: IO[bytes],
+) -> tuple[int, list[str]]:
+    keys = attribute_keys(queryset)
+    header, rows = contacts_export_rows(queryset=queryset, dialect=dialect, fmt=fmt, attr_keys=keys)
+    if fmt == "csv":
+        return _write_csv(header, rows, handle, dialect), header
+    return _write_xlsx(header, rows, handle, export_columns(keys, dialect)), header
+
+
 def contacts_export(
     *,
     queryset: QuerySet[Contact],
     fmt: Format,
     output: str | os.PathLike | IO[bytes],
+    dialect: Dialect = CANONICAL,
     actor: Actor = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
@@ -329,31 +513,35 @@ def contacts_export(
     if fmt not in FORMATS:
         raise ExportFormatError(f"unknown export format {fmt!r}: use csv or xlsx")
     started = time.perf_counter()
-    columns, rows = contacts_export_rows(queryset=queryset)
     destination = ""
     if isinstance(output, (str, os.PathLike)):
         destination = str(output)
         with open(output, "wb") as handle:
-            count = (_write_csv if fmt == "csv" else _write_xlsx)(columns, rows, handle)
+            count, header = _write(fmt, dialect, queryset, handle)
     else:
-        count = (_write_csv if fmt == "csv" else _write_xlsx)(columns, rows, output)
+        count, header = _write(fmt, dialect, queryset, output)
     _audit_export(
         actor=actor,
         fmt=fmt,
         count=count,
-        columns=columns,
+        columns=header,
         filters=filters,
         ip_address=ip_address,
         destination=destination,
     )
     return ExportResult(
-        rows=count, columns=columns, format=fmt, seconds=round(time.perf_counter() - started, 3)
+        rows=count,
+        columns=header,
+        format=fmt,
+        seconds=round(time.perf_counter() - started, 3),
+        dialect=dialect.code,
     )
 
 
 def contacts_export_csv_stream(
     *,
     queryset: QuerySet[Contact],
+    dialect: Dialect = CANONICAL,
     actor: Actor = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
@@ -363,28 +551,22 @@ def contacts_export_csv_stream(
     The export is audited before the first byte leaves, with the number of contacts it covers:
     a download the browser abandons half-way has still exposed data and must be on record.
     """
-    columns, rows = contacts_export_rows(queryset=queryset)
+    header, rows = contacts_export_rows(queryset=queryset, dialect=dialect, fmt="csv")
     _audit_export(
         actor=actor,
         fmt="csv",
         count=queryset.count(),
-        columns=columns,
+        columns=header,
         filters=filters,
         ip_address=ip_address,
     )
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
-
-    def generate() -> Iterator[bytes]:
-        yield ("\ufeff" + writer.writerow(columns)).encode("utf-8")
-        for row in rows:
-            yield writer.writerow(row).encode("utf-8")
-
-    return generate()
+    return _csv_lines(header, rows, dialect)
 
 
 def contacts_export_xlsx_file(
     *,
     queryset: QuerySet[Contact],
+    dialect: Dialect = CANONICAL,
     actor: Actor = None,
     filters: Mapping[str, Any] | None = None,
     ip_address: str | None = None,
@@ -399,6 +581,7 @@ def contacts_export_xlsx_file(
         queryset=queryset,
         fmt="xlsx",
         output=handle,
+        dialect=dialect,
         actor=actor,
         filters=filters,
         ip_address=ip_address,

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from fidele.imports import exports
 from fidele.imports.mapping import ATTR_PREFIX, IGNORE, attribute_key, fields_for
 from fidele.imports.models import ImportJob
 from fidele.imports.selectors import mailing_list_names
@@ -185,3 +187,76 @@ class MappingForm(forms.Form):
                 "an existing list."
             ) % {"typed": typed}
         self.add_error("list_name", message)
+
+
+@dataclass(frozen=True)
+class ExportChoice:
+    """A choice of the export page: the file type, how its cells are written, what it is for."""
+
+    fmt: exports.Format
+    dialect: exports.Dialect
+    label: Any
+    help: Any
+
+
+EXPORT_CHOICES: dict[str, ExportChoice] = {
+    "excel-fr": ExportChoice(
+        "csv",
+        exports.EXCEL_FR,
+        gettext_lazy("Excel (France)"),
+        gettext_lazy(
+            "A CSV file that Excel opens in columns with a double click on a French computer: "
+            "French headers, dates as 31/12/1980, phone numbers as 06 12 34 56 78. Fidèle "
+            "imports it back as it is."
+        ),
+    ),
+    "xlsx": ExportChoice(
+        "xlsx",
+        exports.SPREADSHEET,
+        gettext_lazy("Excel workbook (XLSX)"),
+        gettext_lazy(
+            "For Excel, LibreOffice or Google Sheets, whatever their language: dates are dates "
+            "and postal codes and phone numbers keep their leading zero. The best choice to edit "
+            "the file before importing it again."
+        ),
+    ),
+    "csv": ExportChoice(
+        "csv",
+        exports.CANONICAL,
+        gettext_lazy("CSV (standard)"),
+        gettext_lazy(
+            "For another program or a script: comma-separated, the column names of the command "
+            "line (first_name, birth_date…), dates as 1980-12-31, phone numbers as +33612345678."
+        ),
+    ),
+}
+
+
+def export_choice_default() -> str:
+    # A French user's Excel splits a CSV on ";" and reads dd/mm/yyyy; elsewhere a workbook is
+    # the file every spreadsheet opens right.
+    return "excel-fr" if (get_language() or "").startswith("fr") else "xlsx"
+
+
+class _DescribedRadioSelect(forms.RadioSelect):
+    """Radios each described by the paragraph under it (id "<radio id>-help")."""
+
+    def create_option(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(*args, **kwargs)
+        option["attrs"]["aria-describedby"] = f"{option['attrs']['id']}-help"
+        return option
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(
+        label=gettext_lazy("File format"),
+        choices=[(key, choice.label) for key, choice in EXPORT_CHOICES.items()],
+        widget=_DescribedRadioSelect,
+    )
+
+    def options(self) -> list[tuple[Any, Any]]:
+        """(radio, what the choice is for), for the page to show each under its radio."""
+        return [(radio, EXPORT_CHOICES[radio.data["value"]].help) for radio in self["format"]]
+
+    def choice(self) -> ExportChoice:
+        return EXPORT_CHOICES[self.cleaned_data["format"]]

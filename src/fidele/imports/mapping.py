@@ -39,6 +39,7 @@ _CONTACT_LABELS: dict[str, str] = {
     "consent": _("Consent (yes/no)"),
     "consent_date": _("Consent date"),
     "tags": _("Tags"),
+    "other_customer_numbers": _("Other customer numbers"),
     "notes": _("Notes"),
     "source": _("Source"),
 }
@@ -46,7 +47,8 @@ _CONTACT_LABELS: dict[str, str] = {
 # The import's targets for contacts: the contact's own fields (fidele.contacts.fields), then
 # what an import maps apart from them (consent and tags).
 CONTACT_FIELDS: dict[str, str] = {
-    name: _CONTACT_LABELS[name] for name in (*IMPORTABLE_FIELDS, "consent", "consent_date", "tags")
+    name: _CONTACT_LABELS[name]
+    for name in (*IMPORTABLE_FIELDS, "consent", "consent_date", "tags", "other_customer_numbers")
 }
 
 ORDER_FIELDS: dict[str, str] = {
@@ -227,6 +229,12 @@ _CONTACT_SYNONYMS: dict[str, tuple[str, ...]] = {
         "memo",
     ),
     "source": ("source", "origine", "provenance", "canal d acquisition", "origin"),
+    # The export's column (fidele.imports.exports), in English and in French.
+    "other_customer_numbers": (
+        "other customer numbers",
+        "autres numeros client",
+        "autres numeros clients",
+    ),
 }
 
 _ORDER_SYNONYMS: dict[str, tuple[str, ...]] = {

@@ -1,24 +1,24 @@
 """Turning what people type into clean values: dates, yes/no, titles, amounts, countries.
 
 Each function returns `(value, problem)`: `problem` is None when the input was read, or a short
-message for the user. These run once per cell of files with millions of rows, so the common cases
-take a fast path (a cache, a slice instead of a regex). Emails and phones are normalised by
-fidele.contacts.normalize, which every app shares.
+message for the user (a fidele.ui.texts.Text where it becomes a warning, which a summary page
+shows again in its viewer's language). These run once per cell of files with millions of rows,
+so the common cases take a fast path (a cache, a slice instead of a regex). Emails and phones
+are normalised by fidele.contacts.normalize, which every app shares.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from django.utils import translation
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fidele.imports.mapping import header_key as _header_key
+from fidele.ui.texts import Text
 
 # Titles, yes/no, languages and countries repeat on every row: compute each key once.
 header_key = lru_cache(maxsize=4096)(_header_key)
@@ -61,31 +61,14 @@ def _parse(value: str) -> tuple[tuple[int, ...] | None, str | None]:
 
 def normalise_date(raw: str) -> tuple[dt.date | None, str | None]:
     """dd/mm/yyyy, dd/mm/yy, dd.mm.yyyy, ISO (Excel date cells arrive as ISO)."""
-    # Cached: birth and sign-up dates repeat across a customer file, dates are immutable,
-    # and the language is part of the key because the message is translated.
-    return _normalise_date(raw, get_language())
-
-
-def date_reader() -> Callable[[str], tuple[dt.date | None, str | None]]:
-    """`normalise_date` for the many cells of one import, in the language current now: looking
-    the language up for every cell (a context-local read) cost as much as the cached parse."""
-    language = get_language()
-
-    def read(raw: str) -> tuple[dt.date | None, str | None]:
-        return _normalise_date(raw, language)
-
-    return read
+    # Cached: birth and sign-up dates repeat across a customer file and dates are immutable.
+    # The message is a Text, said in its reader's language when shown: the language is not part
+    # of the key (looking it up for every cell cost as much as the cached parse).
+    return _normalise_date(raw)
 
 
 @lru_cache(maxsize=65536)
-def _normalise_date(raw: str, language: str | None) -> tuple[dt.date | None, str | None]:
-    # The message is cached under `language`: it must be written in that language whatever the
-    # language of the moment (a reader made earlier may be called elsewhere).
-    with translation.override(language):
-        return _date_read(raw)
-
-
-def _date_read(raw: str) -> tuple[dt.date | None, str | None]:
+def _normalise_date(raw: str) -> tuple[dt.date | None, str | None]:
     value = raw.strip()
     if len(value) == 10 and value[2] == "/" and value[5] == "/":
         try:  # the common dd/mm/yyyy without the regex
@@ -96,13 +79,16 @@ def _date_read(raw: str) -> tuple[dt.date | None, str | None]:
         return None, None
     parts, problem = _parse(value)
     if parts is None:
-        return None, _("“%(value)s” is not a date (expected dd/mm/yyyy) - left empty") % {
-            "value": value[:40]
-        }
+        return None, Text(
+            gettext_noop("“%(value)s” is not a date (expected dd/mm/yyyy) - left empty"),
+            value=value[:40],
+        )
     try:
         return dt.date(parts[0], parts[1], parts[2]), None
     except ValueError:
-        return None, _("impossible date “%(value)s” - left empty") % {"value": value[:40]}
+        return None, Text(
+            gettext_noop("impossible date “%(value)s” - left empty"), value=value[:40]
+        )
 
 
 def normalise_datetime(raw: str, tz: dt.tzinfo) -> tuple[dt.datetime | None, str | None]:
@@ -154,7 +140,7 @@ def normalise_bool(raw: str) -> tuple[bool | None, str | None]:
         return True, None
     if key in _NO:
         return False, None
-    return None, _("“%(value)s” is neither yes nor no") % {"value": value[:40]}
+    return None, Text(gettext_noop("“%(value)s” is neither yes nor no"), value=value[:40])
 
 
 _CIVILITY = {
@@ -184,7 +170,7 @@ def normalise_civility(raw: str) -> tuple[str, str | None]:
         return "", None
     found = _CIVILITY.get(header_key(value))
     if found is None:
-        return "", _("unknown title “%(value)s” - left empty") % {"value": value[:20]}
+        return "", Text(gettext_noop("unknown title “%(value)s” - left empty"), value=value[:20])
     return found, None
 
 
@@ -218,7 +204,7 @@ def normalise_language(raw: str) -> tuple[str, str | None]:
     match = _LANG_CODE.fullmatch(key)
     if match:
         return match.group(1), None
-    return "", _("unknown language “%(value)s” - left empty") % {"value": value[:20]}
+    return "", Text(gettext_noop("unknown language “%(value)s” - left empty"), value=value[:20])
 
 
 @lru_cache(maxsize=1)
@@ -262,7 +248,7 @@ def normalise_country(raw: str) -> tuple[str, str | None]:
     found = _countries().get(header_key(value))
     if found:
         return found, None
-    return "", _("unknown country “%(value)s” - left empty") % {"value": value[:40]}
+    return "", Text(gettext_noop("unknown country “%(value)s” - left empty"), value=value[:40])
 
 
 def normalise_postal_code(raw: str, country: str) -> str:
@@ -277,8 +263,13 @@ def normalise_postal_code(raw: str, country: str) -> str:
     return value
 
 
+def split_list(raw: str) -> list[str]:
+    """The items of a cell holding several values ("VIP, Vins", "C1; C2"), empty ones dropped."""
+    return [item for item in re.split(r"[,;|]", raw) if item.strip()]
+
+
 def normalise_tags(raw: str) -> list[str]:
-    return [" ".join(tag.split())[:80] for tag in re.split(r"[,;|]", raw) if tag.strip()]
+    return [" ".join(tag.split())[:80] for tag in split_list(raw)]
 
 
 # --- amounts ---------------------------------------------------------------------------------

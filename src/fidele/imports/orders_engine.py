@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.models import Contact
 from fidele.contacts.normalize import normalise_email
+from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.imports import normalize as norm
 from fidele.imports.cells import cells_without_refused
 from fidele.imports.pipeline import (
@@ -34,6 +35,7 @@ from fidele.imports.pipeline import (
     IdSet,
     ImportOptions,
     RejectWriter,
+    WarningWriter,
     cell_too_long,
 )
 from fidele.imports.reader import ImportFileError
@@ -69,10 +71,17 @@ class OrderRecord:
 
 
 class OrderImport:
-    def __init__(self, *, options: ImportOptions, header: list[str], rejects: RejectWriter):
+    def __init__(
+        self,
+        *,
+        options: ImportOptions,
+        header: list[str],
+        rejects: RejectWriter,
+        warnings: WarningWriter | None = None,
+    ):
         self.options = options
         self.rejects = rejects
-        self.counters = Counters()
+        self.counters = Counters(warnings_file=warnings)
         self.tz = timezone.get_current_timezone()
         self.plan = {
             target: (index, header[index] if index < len(header) else f"#{index + 1}")
@@ -259,6 +268,8 @@ class OrderImport:
                 by_email[email] = pk
             if ext:
                 by_ext[ext] = pk
+        # An order filed under a contact's other customer number is that contact's.
+        by_ext.update(customer_number_alias_owners(exts))
         return by_email, by_ext
 
     def _product_ids(self, records: list[OrderRecord]) -> None:

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils import translation
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from fidele.core.actors import Actor
+from fidele.imports.reader import REFUSED_CHARACTERS
+from fidele.ui.texts import Text, text_render
 
 # A cell longer than this is not a value a person typed: reject the row and say which column.
 MAX_CELL_CHARS = 10_000
@@ -48,22 +50,25 @@ def _neutralise_for_reimport(value: str) -> str:
 
 def cell_too_long(column: str, size: int) -> str:
     """The reason a row is rejected for a cell longer than MAX_CELL_CHARS."""
-    return _(
-        "%(column)s: the cell holds %(size)s characters, more than the %(limit)s a cell may hold"
-    ) % {
-        "column": column,
-        "size": f"{size:,}".replace(",", " "),
-        "limit": f"{MAX_CELL_CHARS:,}".replace(",", " "),
-    }
+    return Text(
+        gettext_noop(
+            "%(column)s: the cell holds %(size)s characters, more than the %(limit)s a cell may "
+            "hold"
+        ),
+        column=column,
+        size=size,
+        limit=MAX_CELL_CHARS,
+    )
 
 
-def cell_cut(column: str, size: int, limit: int) -> str:
+def cell_cut(size: int, limit: int) -> Text:
     """The warning for a cell longer than its field may hold, cut to fit (the row is kept)."""
-    return _("%(column)s: cut to %(limit)s characters (the cell held %(size)s)") % {
-        "column": column,
-        "size": f"{size:,}".replace(",", " "),
-        "limit": f"{limit:,}".replace(",", " "),
-    }
+    return Text(
+        # Without the column's name: a warning is always shown (and written) beside it.
+        gettext_noop("cut to %(limit)s characters (the cell held %(size)s)"),
+        size=size,
+        limit=limit,
+    )
 
 
 @dataclass
@@ -83,44 +88,94 @@ class ImportOptions:
 # The two columns the rejected-rows file adds, in the user's language; an import of that file
 # (corrected) recognises them in either language and ignores them (fidele.imports.mapping).
 REJECT_COLUMNS = {"row": gettext_lazy("row"), "reason": gettext_lazy("reason")}
+WARNING_COLUMNS = (
+    gettext_lazy("row"),
+    gettext_lazy("column"),
+    gettext_lazy("warning"),
+    gettext_lazy("original value"),
+)
 
 
-class RejectWriter:
-    """The rejected rows as a CSV: the file's own columns, then the row number and the reason.
+class ImportFile:
+    """A CSV an import writes line by line as it runs, for the user to download.
 
-    Opened on the first rejected row only, so a clean import leaves no empty file behind. UTF-8
-    with a BOM and `;` so that a French Excel opens it with its accents and its columns.
+    Opened on the first line only, so a clean import leaves no empty file behind. UTF-8 with a
+    BOM and `;` so that a French Excel opens it with its accents and its columns; every cell
+    neutralised so that no cell runs as a formula. The files of an import live side by side
+    under IMPORTS_DIR, downloaded with the same permission and kept as long as each other.
     """
 
-    def __init__(self, header: list[str], *, prefix: str):
-        self.header = header
+    directory = ""
+
+    def __init__(self, *, prefix: str):
         self.prefix = prefix
         self.path: Path | None = None
         self.count = 0
         self._handle: Any = None
         self._writer: Any = None
+        # Both the reading thread and the writing thread (BatchWriter) may write lines.
+        self._lock = threading.Lock()
 
-    def write(self, row: int, cells: list[str], reason: str) -> None:
+    def columns(self) -> list[str]:
+        """The first line of the file."""
+        raise NotImplementedError
+
+    def line(self, cells: list[str]) -> None:
+        with self._lock:
+            self._line(cells)
+
+    def _line(self, cells: list[str]) -> None:
         if self._writer is None:
-            directory = Path(settings.IMPORTS_DIR) / "rejected"
+            directory = Path(settings.IMPORTS_DIR) / self.directory
             directory.mkdir(parents=True, exist_ok=True)
             self.path = directory / f"{self.prefix}-{secrets.token_hex(6)}.csv"
             self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
             self._writer = csv.writer(self._handle, delimiter=";")
-            extra = [str(REJECT_COLUMNS["row"]), str(REJECT_COLUMNS["reason"])]
-            self._writer.writerow([neutralise(h) for h in [*self.header, *extra]])
-        width = len(self.header)
-        padded = list(cells[:width]) + [""] * (width - len(cells))
-        extra = [c for c in cells[width:] if c]
-        if extra:  # cells beyond the header are kept rather than silently dropped
-            padded[-1:] = [" | ".join([padded[-1], *extra])] if padded else extra
-        self._writer.writerow([_neutralise_for_reimport(c) for c in [*padded, str(row), reason]])
+            self._writer.writerow([neutralise(h) for h in self.columns()])
+        self._writer.writerow([_neutralise_for_reimport(c) for c in cells])
         self.count += 1
 
     def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+class RejectWriter(ImportFile):
+    """The rejected rows: the file's own columns, then the row number and the reason."""
+
+    directory = "rejected"
+
+    def __init__(self, header: list[str], *, prefix: str):
+        super().__init__(prefix=prefix)
+        self.header = header
+
+    def columns(self) -> list[str]:
+        return [*self.header, str(REJECT_COLUMNS["row"]), str(REJECT_COLUMNS["reason"])]
+
+    def write(self, row: int, cells: list[str], reason: str) -> None:
+        width = len(self.header)
+        padded = list(cells[:width]) + [""] * (width - len(cells))
+        extra = [c for c in cells[width:] if c]
+        if extra:  # cells beyond the header are kept rather than silently dropped
+            padded[-1:] = [" | ".join([padded[-1], *extra])] if padded else extra
+        self.line([*padded, str(row), reason])
+
+
+class WarningWriter(ImportFile):
+    """Every warning, one line each: row, column, message and the cell as the file held it
+    (the summary keeps only counts and first examples, and a cut cell keeps only its start)."""
+
+    directory = "warnings"
+
+    def columns(self) -> list[str]:
+        return [str(name) for name in WARNING_COLUMNS]
+
+    def write(self, row: int, column: str, message: str, value: str) -> None:
+        # A character no file can hold (a lone surrogate) shows as � where it was.
+        self.line(
+            [str(row) if row else "", column, message, REFUSED_CHARACTERS.sub("\ufffd", value)]
+        )
 
 
 @dataclass
@@ -137,23 +192,38 @@ class Counters:
     lines: int = 0
     products_created: int = 0
     warnings_sample: list[dict[str, Any]] = field(default_factory=list)
+    # Rows merged because one email came with a second customer number (kept as an alias):
+    # counted in `merged`, and the first ones listed for a person to check.
+    merges_review: int = 0
+    merges_review_sample: list[dict[str, Any]] = field(default_factory=list)
     warning_groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Every warning goes to this file as it happens; memory holds only the sample and groups.
+    warnings_file: WarningWriter | None = None
 
-    def warn(self, row: int, column: str, message: str) -> None:
+    def warn(self, row: int, column: str, message: str, value: str = "") -> None:
+        """`value` is the cell as the file held it, for the warnings file."""
         self.warnings += 1
+        if self.warnings_file is not None:
+            self.warnings_file.write(row, column, message, value)
+        # The message as it reads now, and its source for the pages to show it in the viewer's
+        # language (fidele.ui.texts).
+        text = message.data if isinstance(message, Text) else None
         if len(self.warnings_sample) < WARNINGS_KEPT:
-            self.warnings_sample.append({"row": row, "column": column, "message": message})
+            self.warnings_sample.append(
+                {"row": row, "column": column, "message": str(message), "text": text}
+            )
         # 180 lines saying "unreadable phone" read worse than one line saying it 180 times:
-        # group by column and by message with its quoted value taken out.
-        key = (column, _QUOTED.sub("“…”", message))
+        # group by column and by message without its values.
+        kind = message.kind if isinstance(message, Text) else _QUOTED.sub("“…”", message)
+        key = (column, kind)
         group = self.warning_groups.get(key)
         if group is None:
             if len(self.warning_groups) >= WARNING_GROUPS_KEPT:
                 return
             group = self.warning_groups[key] = {
                 "column": column,
-                "message": key[1],
-                "example": message,
+                "example": str(message),
+                "example_text": text,
                 "count": 0,
                 "rows": [],
             }
@@ -161,8 +231,38 @@ class Counters:
         if row and len(group["rows"]) < 10:
             group["rows"].append(row)
 
+    def merge_to_review(
+        self, *, row: int, email: str | None, number: str, other_number: str, contact_id: int
+    ) -> None:
+        self.merges_review += 1
+        if len(self.merges_review_sample) < WARNINGS_KEPT:
+            self.merges_review_sample.append(
+                {
+                    "row": row,
+                    "email": email,
+                    "number": number,
+                    "other_number": other_number,
+                    "contact_id": contact_id,
+                }
+            )
+
     def grouped_warnings(self) -> list[dict[str, Any]]:
         return sorted(self.warning_groups.values(), key=lambda g: -g["count"])
+
+
+def warnings_shown(summary: dict[str, Any], *, sample: int) -> dict[str, list[dict[str, Any]]]:
+    """The summary's warning groups and first warnings, their messages in the active language
+    (the viewer's, not the one the import ran in)."""
+    return {
+        "warning_groups": [
+            {**group, "example": text_render(group.get("example_text") or group.get("example"))}
+            for group in summary.get("warning_groups") or []
+        ],
+        "warnings_sample": [
+            {**warning, "message": text_render(warning.get("text") or warning.get("message"))}
+            for warning in (summary.get("warnings_sample") or [])[:sample]
+        ],
+    }
 
 
 class IdSet:
@@ -210,12 +310,16 @@ class BatchWriter:
         self.write = write
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
+        # Reasons and warnings written from the thread are in the import's language, which is
+        # active in the caller's thread only.
+        self.language = translation.get_language()
         self.thread = threading.Thread(target=self._loop, name="fidele-import-writer", daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
         from django.db import connection
 
+        translation.activate(self.language)
         try:
             while True:
                 batch = self.queue.get()

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
@@ -28,8 +28,9 @@ from fidele.imports import mapping as mapping_mod
 from fidele.imports.contacts_engine import ContactImport
 from fidele.imports.models import ImportJob
 from fidele.imports.orders_engine import OrderImport
-from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter
+from fidele.imports.pipeline import Counters, ImportOptions, RejectWriter, WarningWriter
 from fidele.imports.reader import FileShape, ImportFileError, open_table
+from fidele.ui.texts import Text, text_render
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
 
     counters = Counters()
     rejects: RejectWriter | None = None
+    warnings: WarningWriter | None = None
     error: str | None = None
     try:
         shape = FileShape.from_dict(job.detected)
@@ -110,8 +112,10 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         header = table.header
         if header != job.detected.get("header"):
             raise ImportFileError(
-                _("%(file)s changed since it was checked: upload it again.")
-                % {"file": job.original_name}
+                Text(
+                    gettext_noop("%(file)s changed since it was checked: upload it again."),
+                    file=job.original_name,
+                )
             )
         run_options = ImportOptions(
             kind=job.kind,
@@ -128,21 +132,29 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             progress=report,
         )
         rejects = RejectWriter(header, prefix=f"import-{job.pk}")
+        warnings = WarningWriter(prefix=f"import-{job.pk}")
         engine_class = OrderImport if job.kind == ImportJob.Kind.ORDERS else ContactImport
-        engine = engine_class(options=run_options, header=header, rejects=rejects)
+        engine = engine_class(
+            options=run_options, header=header, rejects=rejects, warnings=warnings
+        )
         counters = engine.run(table.rows)
     except ImportFileError as exc:
-        error = str(exc)
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], Text) else str(exc)
         if engine is not None:
             counters = engine.counters
     except Exception:
         logger.exception("import %s failed", job.pk)
         if engine is not None:
             counters = engine.counters
-        error = _("The import stopped on an unexpected error; the rows saved before it are kept.")
+        error = Text(
+            gettext_noop(
+                "The import stopped on an unexpected error; the rows saved before it are kept."
+            )
+        )
     finally:
-        if rejects is not None:
-            rejects.close()
+        for written in (rejects, warnings):
+            if written is not None:
+                written.close()
 
     rejected_file = str(rejects.path) if rejects is not None and rejects.path else None
     summary: dict[str, Any] = {
@@ -155,6 +167,8 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         "seconds": round(time.perf_counter() - started, 3),
         "skipped": counters.skipped,
         "warnings": counters.warnings,
+        # Every warning with the cell's full original value (the summary keeps the first ones).
+        "warnings_file": str(warnings.path) if warnings is not None and warnings.path else None,
         "invalid_phones": counters.invalid_phones,
         "import_id": job.pk,
         "kind": job.kind,
@@ -163,12 +177,15 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         "encoding": job.detected.get("encoding"),
         "delimiter": job.detected.get("delimiter"),
         "error": error,
+        "error_text": error_source(error),
         "warning_groups": counters.grouped_warnings(),
         "warnings_sample": counters.warnings_sample,
     }
     if job.kind == ImportJob.Kind.CONTACTS:
         summary["list"] = options.get("list") or None
         summary["subscribed"] = counters.subscribed
+        summary["merges_to_review"] = counters.merges_review
+        summary["merges_to_review_sample"] = counters.merges_review_sample
     else:
         summary["lines"] = counters.lines
         summary["products_created"] = counters.products_created
@@ -194,10 +211,23 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         object_id=job.pk,
         object_repr=str(job)[:200],
         changes={
-            k: v for k, v in summary.items() if k not in ("warnings_sample", "warning_groups")
+            k: v
+            for k, v in summary.items()
+            if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
         },
     )
     return summary
+
+
+def error_source(error: str | None) -> dict[str, Any] | None:
+    """What an import's error is made of, for its page to say it in the reader's language;
+    `error` (and `ImportJob.error`) keep the text in the importer's (fidele.ui.texts)."""
+    return error.data if isinstance(error, Text) else None
+
+
+def error_shown(job: ImportJob) -> str:
+    """The job's error in the active language when its source was kept, else as stored."""
+    return text_render((job.summary or {}).get("error_text") or job.error)
 
 
 def _counts(counters: Counters) -> dict[str, int]:
@@ -260,11 +290,19 @@ def _interrupted_record(job: ImportJob) -> bool:
     partial = job.summary or {}
     rows = max(int(partial.get("rows") or 0), job.rows_done)
     with translation.override(options.get("language") or settings.LANGUAGE_CODE):
-        error = _(
-            "Interrupted after %(rows)s rows (the import's worker stopped): the rows before are "
-            "saved; import the file again to complete it: rows already imported are recognised "
-            "and updated or skipped."
-        ) % {"rows": rows}
+        error = Text(
+            gettext_noop(
+                "Interrupted after %(count)s row (the import's worker stopped): the rows before "
+                "are saved; import the file again to complete it: rows already imported are "
+                "recognised and updated or skipped."
+            ),
+            plural=gettext_noop(
+                "Interrupted after %(count)s rows (the import's worker stopped): the rows before "
+                "are saved; import the file again to complete it: rows already imported are "
+                "recognised and updated or skipped."
+            ),
+            count=rows,
+        )
     finished = timezone.now()
     summary: dict[str, Any] = {
         "rows": rows,
@@ -281,6 +319,7 @@ def _interrupted_record(job: ImportJob) -> bool:
         "kind": job.kind,
         "file": job.original_name,
         "error": error,
+        "error_text": error_source(error),
         "interrupted": True,
     }
     # Conditional on the claim it judged: a recovery running at the same time, or the import
@@ -317,6 +356,16 @@ def run_actor_label(options: dict[str, Any]) -> str:
 # Retention: uploaded files hold personal data
 
 
+# The source of this error before it agreed in number: jobs stored with it render it again
+# (ui.texts.text_render), so it stays in the catalogue.
+_STORED_SOURCES = (
+    gettext_noop(
+        "Not started within %(days)s days of its upload: the file was deleted (it holds "
+        "personal data). Upload it again to import it."
+    ),
+)
+
+
 def uploads_retention(*, now: datetime | None = None) -> list[int]:
     """Delete the uploaded files of jobs never started within IMPORT_UPLOAD_RETENTION_DAYS of
     their upload (awaiting confirmation, or queued with no worker: such a job is marked failed,
@@ -332,13 +381,23 @@ def uploads_retention(*, now: datetime | None = None) -> list[int]:
     )
     for job in never_started:
         with translation.override((job.options or {}).get("language") or settings.LANGUAGE_CODE):
-            error = _(
-                "Not started within %(days)s days of its upload: the file was deleted (it holds "
-                "personal data). Upload it again to import it."
-            ) % {"days": days}
+            error = Text(
+                gettext_noop(
+                    "Not started within %(count)s day of its upload: the file was deleted (it "
+                    "holds personal data). Upload it again to import it."
+                ),
+                plural=gettext_noop(
+                    "Not started within %(count)s days of its upload: the file was deleted (it "
+                    "holds personal data). Upload it again to import it."
+                ),
+                count=days,
+            )
         # Conditional on the status read: a job started meanwhile is left alone.
         if not ImportJob.objects.filter(pk=job.pk, status=job.status).update(
-            status=Status.FAILED, error=error, finished_at=now
+            status=Status.FAILED,
+            error=error,
+            finished_at=now,
+            summary={**(job.summary or {}), "error_text": error_source(error)},
         ):
             continue
         job.status, job.error = Status.FAILED, error
@@ -356,6 +415,36 @@ def uploads_retention(*, now: datetime | None = None) -> list[int]:
             done.append(job.pk)
     if done:
         logger.info("imports %s: uploaded files deleted after %s days", done, days)
+    return done + import_files_retention(now=now)
+
+
+def import_files_retention(*, now: datetime) -> list[int]:
+    """Delete the rejected-rows and warnings files of imports ended more than
+    IMPORT_REPORT_RETENTION_DAYS ago; the summary keeps its counts and says when the files went.
+    Returns the ids of the jobs concerned."""
+    cutoff = now - timedelta(days=settings.IMPORT_REPORT_RETENTION_DAYS)
+    done = []
+    ended = ImportJob.objects.filter(
+        finished_at__lt=cutoff, status__in=(ImportJob.Status.DONE, ImportJob.Status.FAILED)
+    ).exclude(summary__has_key="files_deleted_on")
+    for job in ended.iterator():
+        summary = dict(job.summary or {})
+        paths = [job.rejected_path, summary.get("rejected_file"), summary.get("warnings_file")]
+        for path in {p for p in paths if p}:
+            Path(path).unlink(missing_ok=True)
+        summary.update(
+            rejected_file=None, warnings_file=None, files_deleted_on=now.date().isoformat()
+        )
+        ImportJob.objects.filter(pk=job.pk).update(summary=summary, rejected_path="")
+        audit_record(
+            actor=System(name="import retention"),
+            action=AuditLog.Action.DELETE,
+            object_type="imports.importjob",
+            object_id=job.pk,
+            object_repr=str(job)[:200],
+            changes={"files_deleted": "rejected rows, warnings", "reason": "retention"},
+        )
+        done.append(job.pk)
     return done
 
 

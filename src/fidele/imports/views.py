@@ -1,4 +1,5 @@
-"""Import pages: list and upload, preview and mapping, progress, summary, rejected rows."""
+"""Import pages: list and upload, preview and mapping, progress, summary, rejected rows and
+warnings files."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from fidele.core.permissions import MARKETER, VIEWER, require_role
 from fidele.imports import selectors, services
 from fidele.imports.forms import MappingForm, UploadForm
 from fidele.imports.models import ImportJob
+from fidele.imports.pipeline import warnings_shown
 from fidele.imports.reader import DELIMITER_NAMES, FileShape, ImportFileError, read_preview
-from fidele.imports.runner import upload_deleted_on, upload_kept
+from fidele.imports.runner import error_shown, upload_deleted_on, upload_kept
 
 RUNNING = (ImportJob.Status.QUEUED, ImportJob.Status.RUNNING)
+# Warnings listed one by one on the summary; all of them are in the warnings file.
+WARNINGS_SHOWN = 100
 
 
 @require_role(VIEWER)
@@ -123,11 +127,11 @@ def _job_context(job: ImportJob) -> dict:
         "job": job,
         "summary": summary,
         "running": job.status in RUNNING,
+        "error": error_shown(job),
         "upload_kept": job.status == ImportJob.Status.FAILED and upload_kept(job),
         "upload_deleted_on": upload_deleted_on(job),
         "retention_days": settings.IMPORT_UPLOAD_RETENTION_DAYS,
-        "warning_groups": summary.get("warning_groups", []),
-        "warnings_sample": summary.get("warnings_sample", [])[:100],
+        **warnings_shown(summary, sample=WARNINGS_SHOWN),
     }
 
 
@@ -148,25 +152,38 @@ def progress(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "imports/_status.html", _job_context(job))
 
 
-@require_role(MARKETER)
-@require_GET
-def rejected(request: HttpRequest, pk: int) -> FileResponse:
-    job = get_object_or_404(ImportJob, pk=pk)
-    if not job.rejected_path:
+def _import_file(job: ImportJob, stored: str | None, suffix: str) -> FileResponse:
+    """A file the import wrote (rejected rows, warnings): personal data, so marketers only
+    (the decorators of the views below), never cached, and only ever a file under the imports
+    directory whatever the job says."""
+    if not stored:
         raise Http404
-    path = Path(job.rejected_path).resolve()
-    # Only ever serve a file the import wrote, under the imports directory.
+    path = Path(stored).resolve()
     if Path(settings.IMPORTS_DIR).resolve() not in path.parents or not path.is_file():
         raise Http404
     stem = Path(job.original_name).stem or "import"
     response = FileResponse(
         path.open("rb"),
         as_attachment=True,
-        filename=f"{stem}-rejected.csv",
+        filename=f"{stem}-{suffix}.csv",
         content_type="text/csv",
     )
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@require_role(MARKETER)
+@require_GET
+def rejected(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return _import_file(job, job.rejected_path, "rejected")
+
+
+@require_role(MARKETER)
+@require_GET
+def warnings(request: HttpRequest, pk: int) -> FileResponse:
+    job = get_object_or_404(ImportJob, pk=pk)
+    return _import_file(job, (job.summary or {}).get("warnings_file"), "warnings")
 
 
 @require_role(MARKETER)

@@ -52,3 +52,7 @@ class RecipientLinks:
 
     def open_pixel_url(self) -> str:
         return f"{self.base_url}/t/o/{token_make(purpose='open', subject_id=self.outbox_id)}.gif"
+
+    def honeypot_url(self) -> str:
+        """The invisible link: only machines follow it (fidele.tracking.classify)."""
+        return f"{self.base_url}/t/h/{token_make(purpose='trap', subject_id=self.outbox_id)}/"

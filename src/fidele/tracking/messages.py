@@ -8,6 +8,7 @@ starts (campaigns does, in `campaigns/message_lookup.py`).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,6 +23,8 @@ class OutboxRef:
     campaign_id: int | None
     contact_id: int | None
     email: str
+    # When it left (an image proxy fetching the pixel within seconds of it is not a reader).
+    sent_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

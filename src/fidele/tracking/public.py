@@ -20,11 +20,6 @@ from django.utils.translation import gettext_lazy
 from fidele.tracking.messages import Sender, message_lookup
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be.
-    return request.META.get("REMOTE_ADDR") or None
-
-
 def page_language(request: HttpRequest, contact: Any = None) -> str:
     """The contact's language, unless the page was switched by hand (?lang=)."""
     for candidate in (request.GET.get("lang"), getattr(contact, "language", None)):

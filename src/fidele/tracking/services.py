@@ -8,10 +8,12 @@ consequences they have on customer data (an unsubscription, a suppression) are.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from typing import Any
 
 from django.utils import timezone
 
+from fidele.tracking.classify import Click, Hit, clicks_rejudge, client_of, judge_click, judge_open
 from fidele.tracking.messages import OutboxRef, message_lookup
 from fidele.tracking.models import EmailEvent
 
@@ -19,6 +21,19 @@ from fidele.tracking.models import EmailEvent
 def outbox_ref(outbox_id: int) -> OutboxRef | None:
     """The ids of a sent message, from the app that knows the messages (tracking.messages)."""
     return message_lookup().outbox_ref(outbox_id)
+
+
+def network_of(address: str | None) -> str:
+    """The network an address belongs to, which is all that is stored of it: /24 for IPv4, /48
+    for IPv6 (a household or an office, not a device)."""
+    if not address:
+        return ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return ""
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
 def event_record(
@@ -29,11 +44,16 @@ def event_record(
     contact_id: int | None = None,
     url: str = "",
     is_machine: bool = False,
+    reason: str = "",
+    client: str = "",
+    device: str = "",
+    address: str | None = None,
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> EmailEvent:
     """One event. `outbox` (anything with the ids of an OutboxRef: a SentMessage, an
-    OutboxMessage) fills in the campaign and contact."""
+    OutboxMessage) fills in the campaign and contact. `address` is reduced to its network
+    before it is stored; a `reason` makes the event a machine's."""
     if type not in EmailEvent.Type.values:
         raise ValueError(f"unknown event type {type!r}")
     if outbox is not None:
@@ -45,7 +65,64 @@ def event_record(
         campaign_id=campaign_id,
         contact_id=contact_id,
         outbox_id=getattr(outbox, "id", None),
-        is_machine=is_machine,
+        is_machine=is_machine or bool(reason),
+        reason=reason,
+        client=client,
+        device=device,
+        network=network_of(address),
         url=url,
         details=details or {},
     )
+
+
+def open_record(*, ref: OutboxRef, hit: Hit) -> EmailEvent:
+    now = timezone.now()
+    client, device = client_of(hit.user_agent)
+    return event_record(
+        type=EmailEvent.Type.OPEN,
+        outbox=ref,
+        reason=judge_open(hit, sent_at=ref.sent_at, now=now),
+        client=client,
+        device=device,
+        address=hit.address,
+        at=now,
+    )
+
+
+def click_record(*, ref: OutboxRef, hit: Hit, url: str, honeypot: bool = False) -> EmailEvent:
+    """A click, judged alone and then with the other clicks of its message (a burst, the
+    invisible link), which may turn earlier clicks into a machine's too."""
+    client, device = client_of(hit.user_agent)
+    event = event_record(
+        type=EmailEvent.Type.CLICK,
+        outbox=ref,
+        url=url,
+        reason=EmailEvent.Reason.HONEYPOT if honeypot else judge_click(hit),
+        client=client,
+        device=device,
+        address=hit.address,
+    )
+    _message_clicks_rejudge(ref.id)
+    return event
+
+
+def _message_clicks_rejudge(outbox_id: int) -> None:
+    clicks = [
+        Click(*row)
+        for row in EmailEvent.objects.filter(
+            outbox_id=outbox_id, type=EmailEvent.Type.CLICK
+        ).values_list("id", "at", "url", "reason")
+    ]
+    if len(clicks) < 2:
+        return
+    changes = clicks_rejudge(clicks)
+    for reason in set(changes.values()):
+        ids = [pk for pk, value in changes.items() if value == reason]
+        EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)
+
+
+def events_delete_before(*, moment: dt.datetime, types: tuple[str, ...]) -> int:
+    """Delete raw events of `types` older than `moment` (the retention period; the counts
+    rolled up from them stay). Returns how many went."""
+    deleted, _by_model = EmailEvent.objects.filter(at__lt=moment, type__in=types).delete()
+    return deleted

@@ -27,7 +27,8 @@ import re
 from django.conf import settings
 from django.utils.encoding import force_bytes
 
-PURPOSES = frozenset({"unsubscribe", "preferences", "open", "click", "view", "bounce"})
+# "trap": the invisible link of each message (fidele.tracking.views.honeypot).
+PURPOSES = frozenset({"unsubscribe", "preferences", "open", "click", "trap", "view", "bounce"})
 _SIGNATURE_BYTES = 12
 # What token_make writes, and nothing else: ASCII only (hmac.compare_digest raises TypeError on a
 # non-ASCII str, and int() would read other scripts' digits, "+", "_" or spaces), so that any other

@@ -10,4 +10,5 @@ app_name = "tracking"
 urlpatterns = [
     path("o/<str:token>.gif", views.open_pixel, name="open"),
     path("c/<str:token>/", views.click, name="click"),
+    path("h/<str:token>/", views.honeypot, name="honeypot"),
 ]

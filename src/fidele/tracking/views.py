@@ -12,9 +12,9 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from fidele.tracking.models import EmailEvent
+from fidele.tracking.classify import Hit
 from fidele.tracking.public import bad_link, no_store
-from fidele.tracking.services import event_record, outbox_ref
+from fidele.tracking.services import click_record, open_record, outbox_ref
 from fidele.tracking.tokens import BadToken, token_read
 
 # The smallest transparent GIF (1x1, 43 bytes).
@@ -24,26 +24,14 @@ PIXEL_GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAA
 # --- open pixel and click redirect ---------------------------------------------------------
 
 
-def _event(request: HttpRequest, outbox_id: int, type: str, url: str = "") -> None:
-    """Record an open or a click of a message that still exists; the user agent is what the
-    machine-open filter reads."""
-    ref = outbox_ref(outbox_id)
-    if ref is not None:
-        event_record(
-            type=type,
-            outbox=ref,
-            url=url,
-            details={"user_agent": request.META.get("HTTP_USER_AGENT", "")[:300]},
-        )
-
-
 def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
     try:
         outbox_id = token_read(purpose="open", token=token)
     except BadToken:
         outbox_id = 0
-    if outbox_id and request.method == "GET":
-        _event(request, outbox_id, EmailEvent.Type.OPEN)
+    ref = outbox_ref(outbox_id) if outbox_id and request.method in ("GET", "HEAD") else None
+    if ref is not None:
+        open_record(ref=ref, hit=Hit.from_request(request))
     response = HttpResponse(PIXEL_GIF, content_type="image/gif")
     response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
     response["Pragma"] = "no-cache"
@@ -72,7 +60,23 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
         return bad_link(request)
     if not safe_redirect_url(url):
         return bad_link(request)
-    # HEAD comes from link checkers, never from a person following the link.
-    if outbox_id and request.method == "GET":
-        _event(request, outbox_id, EmailEvent.Type.CLICK, url=url)
+    # HEAD comes from link checkers: recorded as a machine's (classify), redirected all the same.
+    ref = outbox_ref(outbox_id) if request.method in ("GET", "HEAD") else None
+    if ref is not None:
+        click_record(ref=ref, hit=Hit.from_request(request), url=url)
     return no_store(HttpResponseRedirect(url))
+
+
+def honeypot(request: HttpRequest, token: str) -> HttpResponse:
+    """The invisible link every tracked message carries: no person sees it, so whatever follows
+    it is a machine, and so are the clicks of that message around it (classify)."""
+    try:
+        outbox_id = token_read(purpose="trap", token=token)
+    except BadToken:
+        return bad_link(request)
+    ref = outbox_ref(outbox_id) if request.method in ("GET", "HEAD") else None
+    if ref is not None:
+        click_record(ref=ref, hit=Hit.from_request(request), url="", honeypot=True)
+    response = no_store(HttpResponse(status=204))
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response

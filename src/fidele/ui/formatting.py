@@ -32,13 +32,19 @@ def format_number(value: Decimal | float | int | None, digits: int | None = None
     return format_decimal(value, locale=babel_locale())
 
 
+def _parse_phone(e164: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
 def format_phone(e164: str | None) -> str:
     """National format in the default region (06 12 34 56 78), international otherwise."""
     if not e164:
         return ""
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
+    number = _parse_phone(e164)
+    if number is None:
         return e164
     region = phonenumbers.region_code_for_number(number)
     fmt = (
@@ -47,3 +53,18 @@ def format_phone(e164: str | None) -> str:
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
     return phonenumbers.format_number(number, fmt)
+
+
+def format_phone_dialled(e164: str | None) -> str:
+    """The number as one dials it from the default region: national format at home
+    (06 12 34 56 78), the international call prefix abroad (00 32 2 234 56 78 from France).
+
+    Where a leading "+" is a problem (a spreadsheet reads "+32 2 ..." as a formula), this is
+    the form that stays text and that a person, and the import, still read right.
+    """
+    if not e164:
+        return ""
+    number = _parse_phone(e164)
+    if number is None:
+        return e164
+    return phonenumbers.format_out_of_country_calling_number(number, settings.DEFAULT_REGION)

@@ -12,6 +12,7 @@ from fidele.contacts import selectors as contact_selectors
 from fidele.contacts.forms import ContactSubscribeForm, ContactTagForm
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
 from fidele.core.permissions import VIEWER, require_role
+from fidele.web.details import describe_details, linked_records, references
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +42,25 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     orders = commerce_selectors.contact_orders(
         contact_id=contact.pk, limit=contact_selectors.TIMELINE_LIMIT
     )
+    # Each proof of consent as labelled rows; the campaigns, imports and users they name are
+    # read once for all of them.
+    linked = linked_records(ref for s in subscriptions for ref in references(s.consent_proof))
+    proofs = [
+        describe_details(s.consent_proof, linked=linked)
+        if isinstance(s.consent_proof, dict)
+        else []
+        for s in subscriptions
+    ]
     subscribed_ids = {
         s.mailing_list_id for s in subscriptions if s.status == Subscription.Status.SUBSCRIBED
     }
     context = {
         "contact": contact,
         "tags": tags,
-        "subscriptions": subscriptions,
+        "other_customer_numbers": list(
+            contact.customer_number_aliases.values_list("number", flat=True)
+        ),
+        "subscriptions": list(zip(subscriptions, proofs, strict=True)),
         "orders": orders[:20],
         "order_summary": commerce_selectors.contact_order_summary(contact_id=contact.pk),
         "timeline": contact_selectors.contact_timeline(

@@ -158,6 +158,14 @@ _PIXEL_HTML = (
     'style="display:block;border:0;width:1px;height:1px">{% endif %}'
 )
 
+# The invisible link (fidele.tracking.classify): no reader sees or follows it, the scanners that
+# follow every link of a message do, and give themselves away with the clicks around it. Empty,
+# hidden and out of the reading order and of screen readers.
+_HONEYPOT_HTML = (
+    '{% if __fidele_trap %}<a href="{{ __fidele_trap }}" style="display:none" aria-hidden="true" '
+    'tabindex="-1"></a>{% endif %}'
+)
+
 
 @dataclass
 class CompiledContent:
@@ -167,6 +175,9 @@ class CompiledContent:
     text_template: Any
     link_urls: list[str] = field(default_factory=list)
     track_links: bool = True
+    # Off: no open pixel. A short message whose only image is the pixel reads as "image only"
+    # to spam filters (SpamAssassin's HTML_IMAGE_ONLY_*); some senders prefer no open counts.
+    track_opens: bool = True
     click_urls: list[str] = field(default_factory=list)
     sender_html: dict[str, Any] = field(default_factory=dict)
     sender_text: dict[str, Any] = field(default_factory=dict)
@@ -188,7 +199,12 @@ class CompiledContent:
             "__fidele_urls": self.link_urls,
             "__fidele_click": click,
             "__fidele_clicks": [click(url) for url in self.click_urls],
-            "__fidele_pixel": links.open_pixel_url() if links is not None else "",
+            "__fidele_pixel": (
+                links.open_pixel_url() if (links is not None and self.track_opens) else ""
+            ),
+            "__fidele_trap": (
+                links.honeypot_url() if (links is not None and self.track_links) else ""
+            ),
         }
         html_chunks = _render_chunks(
             "body", self.html_template, {**context, **self.sender_html}, lines=False
@@ -275,7 +291,7 @@ def content_compile(*, campaign: Any, variant: Any = None) -> CompiledContent:
         if parts["preheader"]
         else protected
     )
-    with_pixel = _append_before_body_end(with_preheader, _PIXEL_HTML)
+    with_pixel = _append_before_body_end(with_preheader, _HONEYPOT_HTML + _PIXEL_HTML)
     html_source = _restore(with_pixel, tokens)
     try:
         html_t = _generated(html_source, html=True)
@@ -290,6 +306,7 @@ def content_compile(*, campaign: Any, variant: Any = None) -> CompiledContent:
         text_template=text_t,
         link_urls=link_urls,
         track_links=track,
+        track_opens=bool(getattr(campaign, "track_opens", True)),
         click_urls=click_urls,
         sender_html=_sender_context(layout, html=True),
         sender_text=_sender_context(layout, html=False),
@@ -345,6 +362,7 @@ def content_fingerprint(*, campaign: Any, variant: Any = None) -> str:
         parts["text"],
         getattr(campaign, "body_format", "") or "",
         bool(getattr(campaign, "track_links", True)),
+        bool(getattr(campaign, "track_opens", True)),
         None if layout is None else getattr(layout, "html", "") or "",
         getattr(layout, "sender_name", "") or "",
         getattr(layout, "sender_postal_address", "") or "",

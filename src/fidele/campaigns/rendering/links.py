@@ -20,6 +20,8 @@ class LinkContext(Protocol):
 
     def open_pixel_url(self) -> str: ...
 
+    def honeypot_url(self) -> str: ...
+
 
 _ANCHOR_HREF = re.compile(
     r"(<a\b[^>]*?\bhref\s*=\s*)(\"([^\"]*)\"|'([^']*)')", re.IGNORECASE | re.DOTALL
@@ -121,4 +123,7 @@ class PreviewLinks:
         return url
 
     def open_pixel_url(self) -> str:
+        return ""
+
+    def honeypot_url(self) -> str:
         return ""

@@ -4,6 +4,14 @@ scripts outside the project read (ARCHITECTURE.md).
 create  prints {"id": int} with --json
 send    prints {"sent": int, "failed": int, "skipped": int, "seconds": float} with --json; the
         counts are the campaign's totals, so a send resumed after a crash reports the whole run.
+report  prints, with --json, what the campaign did (fidele.analytics.reports): delivered,
+        bounced, opens_human, opens_machine, clicks_human, clicks_machine, unsubscribed,
+        complaints, conversions, revenue and more; opens and clicks count distinct recipients.
+        The rollup runs first, and the events since it are counted too.
+check   the deliverability check (fidele.campaigns.deliverability); with --json one object:
+        {"campaign", "ok", "score" (SpamAssassin's, null without it), "threshold", "spam_tool",
+        "recipient", "findings": [{"code", "severity", "message", "advice", "variant"}],
+        "messages": [{"variant", "size_bytes", ..., "spamassassin": {"score", "rules"}}]}.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 
 from fidele.campaigns.models import Campaign
 from fidele.campaigns.rendering.sandbox import TemplateProblem
@@ -44,11 +53,43 @@ class Command(BaseCommand):
             "--wait", action="store_true", help="Send from this process until it is done."
         )
         send.add_argument("--json", action="store_true")
+        report = sub.add_parser("report", help="What a campaign did: deliveries, opens, clicks.")
+        report.add_argument("campaign_id", type=int)
+        report.add_argument("--json", action="store_true")
+        check = sub.add_parser(
+            "check", help="Check the message as it will leave: content, headers, spam score."
+        )
+        check.add_argument("campaign_id", type=int)
+        check.add_argument(
+            "--no-spamassassin", dest="spam", action="store_false", help="Skip SpamAssassin."
+        )
+        check.add_argument("--json", action="store_true")
 
     def handle(self, *args, action: str, **options):
         if action == "create":
             return self._create(**options)
+        if action == "report":
+            return self._report(**options)
+        if action == "check":
+            return self._check(**options)
         return self._send(**options)
+
+    def _report(self, *, campaign_id: int, json: bool, **_):
+        from fidele.analytics.reports import campaign_report
+        from fidele.analytics.rollup import rollup_fill
+
+        campaign = Campaign.objects.filter(pk=campaign_id).first()
+        if campaign is None:
+            raise CommandError(f"No campaign {campaign_id}.")
+        rollup_fill()
+        report = campaign_report(campaign_id=campaign.pk)
+        lines = [f"{campaign.name} (#{campaign.pk}, {campaign.get_status_display()})"]
+        for key in (
+            "sent", "delivered", "bounced", "opens_human", "opens_machine", "clicks_human",
+            "clicks_machine", "unsubscribed", "complaints",
+        ):  # fmt: skip
+            lines.append(f"{key:<16}{report[key]}")
+        self._print(report, as_json=json, text="\n".join(lines))
 
     def _create(self, *, name, subject, from_email, from_name, html_file, text_file, lists,
                 json: bool, **_):  # fmt: skip
@@ -148,6 +189,20 @@ class Command(BaseCommand):
             ),
         )
 
+    def _check(self, *, campaign_id: int, spam: bool, json: bool, **_):
+        from fidele.campaigns.deliverability import campaign_deliverability_check
+
+        campaign = Campaign.objects.filter(pk=campaign_id).first()
+        if campaign is None:
+            raise CommandError(f"no campaign {campaign_id}")
+        # In English, like the rest of this command's output (and the codes scripts read).
+        with translation.override("en"):
+            try:
+                report = campaign_deliverability_check(campaign=campaign, spam=spam)
+            except TemplateProblem as problem:
+                raise CommandError(_template_problem_line(problem)) from problem
+            self._print(report.as_dict(), as_json=json, text=_check_text(report))
+
     def _print(self, payload: dict, *, as_json: bool, text: str) -> None:
         if as_json:
             self.stdout.write(json.dumps(payload))
@@ -159,3 +214,27 @@ def _template_problem_line(problem: TemplateProblem) -> str:
     where = f"{problem.part}, line {problem.line}" if problem.line else problem.part
     message = " ".join(str(problem.message).split())
     return f"Template problem ({where}): {message}"
+
+
+def _check_text(report) -> str:
+    lines = [f"Campaign {report.campaign_id}, as sent to {report.recipient}:"]
+    for message in report.messages:
+        prefix = f"[{message.label}] " if message.label else ""
+        lines.append(f"  {prefix}{message.summary()}")
+        for finding in message.findings:
+            lines.append(f"  {prefix}{finding.severity}: {finding.message}")
+            if finding.advice:
+                lines.append(f"  {' ' * len(prefix)}    {finding.advice}")
+        if message.spam is not None:
+            lines.append(
+                f"  {prefix}SpamAssassin ({message.spam.tool}): {message.spam.score:.1f} "
+                f"(spam from {message.spam.threshold:.1f})"
+            )
+            for rule in message.spam.rules_scored:
+                lines.append(f"    {rule.points:5.1f}  {rule.name}  {rule.description}")
+        elif message.spam_error:
+            lines.append(f"  {prefix}{message.spam_error}")
+    if not report.spam_tool:
+        lines.append("  SpamAssassin is not installed: no spam score.")
+    lines.append("All is well." if report.ok else "Some points need a look before sending.")
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""`fidele export contacts -o FILE.csv|FILE.xlsx [--q ...] [--tag ...] [--list ...] [--json]`."""
+"""`fidele export contacts -o FILE.csv|FILE.xlsx [--format canonical|excel-fr] [--q ...] [--tag ...]
+[--list ...] [--json]`."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ from fidele.imports import exports
 
 class Command(BaseCommand):
     help = (
-        "Export contacts to CSV or XLSX (format from the file extension) with the canonical "
-        "column names; cells that a spreadsheet would run as formulas are neutralised."
+        "Export contacts to CSV or XLSX (from the file extension) with the canonical column "
+        "names, or as a French Excel opens them (--format excel-fr); cells that a spreadsheet "
+        "would run as formulas are neutralised."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("what", choices=["contacts"], help="What to export.")
         parser.add_argument("-o", "--output", required=True, help="FILE.csv or FILE.xlsx")
+        parser.add_argument(
+            "--format",
+            dest="dialect",
+            choices=list(exports.DIALECTS),
+            default=exports.CANONICAL.code,
+            help=(
+                "canonical (default): the column names scripts read, ISO dates, E.164 phones. "
+                "excel-fr: French headers, ';' separator, dd/mm/yyyy dates, phones as dialled "
+                "from the shop's country; the import reads it back."
+            ),
+        )
         parser.add_argument("--q", default="", help="Search text, as in the contacts list.")
         parser.add_argument("--tag", default="", help="Only contacts with this tag (name).")
         parser.add_argument(
@@ -30,7 +43,7 @@ class Command(BaseCommand):
         parser.add_argument("--status", default="", help="Only contacts with this status.")
         parser.add_argument("--json", action="store_true", help="Print a JSON summary.")
 
-    def handle(self, *args, what: str, output: str, json: bool, **options):
+    def handle(self, *args, what: str, output: str, json: bool, dialect: str, **options):
         try:
             fmt = exports.format_for_path(output)
         except exports.ExportFormatError as exc:
@@ -49,6 +62,7 @@ class Command(BaseCommand):
             queryset=contacts_filtered(params=params),
             fmt=fmt,
             output=target,
+            dialect=exports.DIALECTS[dialect],
             actor=System(name="fidele export"),
             filters=params,
         )
@@ -56,6 +70,7 @@ class Command(BaseCommand):
             "rows": result.rows,
             "file": str(target),
             "format": result.format,
+            "dialect": result.dialect,
             "columns": result.columns,
             "seconds": result.seconds,
         }

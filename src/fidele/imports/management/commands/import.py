@@ -128,11 +128,20 @@ class Command(BaseCommand):
         ]
         if summary.get("list"):
             lines.append(f"subscribed     {summary.get('subscribed', 0)} to {summary['list']}")
+        if summary.get("merges_to_review"):
+            lines.append(f"to review      {summary['merges_to_review']} merged under two numbers")
         if summary.get("lines") is not None:
             lines.append(f"order lines    {summary['lines']}")
         if summary.get("rejected_file"):
             lines.append(f"rejected rows  {summary['rejected_file']}")
+        if summary.get("warnings_file"):
+            lines.append(f"warnings file  {summary['warnings_file']}")
         lines.append(f"seconds        {summary['seconds']}")
         self.stdout.write("\n".join(lines))
+        for merge in summary.get("merges_to_review_sample", [])[:10]:
+            self.stderr.write(
+                f"row {merge['row']}: {merge['email']} kept customer number {merge['number']}, "
+                f"{merge['other_number']} added as its other number"
+            )
         for warning in summary.get("warnings_sample", [])[:10]:
             self.stderr.write(f"row {warning['row']} {warning['column']}: {warning['message']}")

@@ -1,0 +1,100 @@
+"""What a campaign did, from the send engine's outbox and the rolled-up events.
+
+Opens and clicks count distinct recipients (a person who opened five times opened once);
+`*_total` count every event. People and machines are counted apart: a recipient whose message
+was only opened by Apple's proxy is in `opens_machine`, not in `opens_human`; one whose message
+a scanner clicked and who then clicked too is in both. `delivered` is what the receiving
+servers accepted (sent) less the recipients whose message bounced afterwards.
+
+Conversions and revenue are the orders credited to the campaign (fidele.analytics.attribution:
+the customer's last click by a person within the window before ordering), read when the report
+is made, so an order's total corrected by a later import counts as corrected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Sum
+
+from fidele.analytics.attribution import attribution_rule
+from fidele.analytics.models import Attribution
+from fidele.analytics.rollup import campaign_totals
+from fidele.delivery.selectors import campaign_counts
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def campaign_report(*, campaign_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    outbox = campaign_counts(campaign_id=campaign_id)
+    attributed = Attribution.objects.filter(campaign_id=campaign_id)
+    sales = attributed.aggregate(orders=Count("order_id"), revenue=Sum("order__total"))
+    revenue = float(sales["revenue"] or Decimal(0))
+    revenue_by_url = {
+        row["url"]: row["revenue"]
+        for row in attributed.values("url").annotate(revenue=Sum("order__total"))
+    }
+    totals = campaign_totals(campaign_id=campaign_id, now=now)
+    recipients = totals.get("recipients", {})
+    events = totals.get("events", {})
+    bounces = totals.get("bounces", {})
+
+    def people(kind: str, judgment: str = "human") -> int:
+        return recipients.get(f"{kind}:{judgment}", 0)
+
+    bounced = sum(bounces.values())
+    delivered = max(outbox["sent"] - bounced, 0)
+    opens, clicks = people("open"), people("click")
+    link_recipients = totals.get("link_recipients", {})
+    links = sorted(
+        (
+            {
+                "url": url,
+                "clicks": count,
+                "recipients": link_recipients.get(url, 0),
+                "revenue": float(revenue_by_url.get(url) or 0),
+            }
+            for url, count in totals.get("link_clicks", {}).items()
+        ),
+        key=lambda link: (-link["clicks"], link["url"]),
+    )
+    clients = sorted(
+        (
+            {"client": key.split("|")[0], "device": key.split("|")[1], "opens": count}
+            for key, count in totals.get("clients", {}).items()
+        ),
+        key=lambda row: -row["opens"],
+    )
+    return {
+        "campaign_id": campaign_id,
+        "sent": outbox["sent"],
+        "failed": outbox["failed"],
+        "delivered": delivered,
+        "bounced": bounced,
+        "bounced_hard": bounces.get("hard", 0),
+        "bounced_soft": bounces.get("soft", 0),
+        "opens_human": opens,
+        "opens_machine": people("open", "machine"),
+        "opens_human_total": events.get("open:human", 0),
+        "opens_machine_total": events.get("open:machine", 0),
+        "clicks_human": clicks,
+        "clicks_machine": people("click", "machine"),
+        "clicks_human_total": events.get("click:human", 0),
+        "clicks_machine_total": events.get("click:machine", 0),
+        "unsubscribed": people("unsubscribe"),
+        "complaints": people("complaint"),
+        "open_rate": _rate(opens, delivered),
+        "click_rate": _rate(clicks, delivered),
+        "click_to_open_rate": _rate(clicks, opens),
+        "unsubscribe_rate": _rate(people("unsubscribe"), delivered),
+        "conversions": sales["orders"],
+        "revenue": revenue,
+        "revenue_per_recipient": round(revenue / delivered, 2) if delivered else None,
+        "attribution_rule": attribution_rule(),
+        "links": links,
+        "clients": clients,
+    }
