@@ -354,7 +354,10 @@ def form_fields(page):
         def handle_starttag(self, tag, attrs):
             a = dict(attrs)
             if tag == "input" and a.get("name") and a["name"] != "csrfmiddlewaretoken":
-                data[a["name"]] = a.get("value") or ""
+                if a.get("type") == "checkbox" and "checked" not in a:
+                    return  # a browser posts nothing for an unticked box
+                default = "on" if a.get("type") == "checkbox" else ""
+                data[a["name"]] = a.get("value") or default
             elif tag == "textarea":
                 self.textarea = a["name"]
                 data[a["name"]] = ""
@@ -435,3 +438,29 @@ def test_the_same_change_made_by_two_people_is_no_conflict(marketer_client, worl
     marketer_client.post(reverse("contacts:edit", args=[c.pk]), a)
     assert marketer_client.post(reverse("contacts:edit", args=[c.pk]), b).status_code == 302
     assert AuditLog.objects.filter(action="update").count() == 1
+
+
+def test_saving_the_form_keeps_tracking_and_unticking_it_stops_it(marketer_client, world):
+    c = world["contact"]
+    form = edit_form(marketer_client, c)
+    assert form["tracking_allowed"] == "on"
+    form["city"] = "Sarlat"
+    marketer_client.post(reverse("contacts:edit", args=[c.pk]), form)
+    c.refresh_from_db()
+    assert (c.city, c.tracking_allowed) == ("Sarlat", True)
+
+    form = edit_form(marketer_client, c)
+    del form["tracking_allowed"]
+    assert marketer_client.post(reverse("contacts:edit", args=[c.pk]), form).status_code == 302
+    c.refresh_from_db()
+    assert c.tracking_allowed is False
+
+
+def test_a_list_can_be_sent_without_tracking(marketer_client):
+    marketer_client.post(
+        reverse("contacts:list_create"), {"name": "Adhérents", "description": "", "tracking": ""}
+    )
+    members = MailingList.objects.get(name="Adhérents")
+    assert members.tracking is False
+    page = marketer_client.get(reverse("contacts:list_detail", args=[members.pk])).content.decode()
+    assert "non mesurés" in page

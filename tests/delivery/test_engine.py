@@ -23,6 +23,7 @@ from fidele.delivery.engine import (
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.store import DjangoSendStore, claimer_is_gone, claimer_name
 from fidele.delivery.transports import SMTPTransport
+from fidele.tracking.models import EmailEvent
 from fidele.tracking.tokens import token_read
 from tests.factories import make_audience, make_campaign, make_contact, make_list
 
@@ -457,3 +458,50 @@ def test_the_links_in_a_sent_message_are_served_by_the_tracking_endpoints(client
     assert client.get(pixel).status_code == 200
     unsubscribe = next(url for url in urls if url.startswith("/t/u/"))
     assert client.get(unsubscribe).status_code == 200
+    # The invisible link, followed by a scanner: recorded as a machine's click, with why.
+    trap = next(url for url in urls if url.startswith("/t/h/"))
+    assert client.get(trap).status_code == 204
+    assert EmailEvent.objects.filter(reason="honeypot", is_machine=True).count() == 1
+
+
+def sent_html(campaign) -> list[str]:
+    from fidele.delivery.models import CapturedMessage
+
+    campaign_start(campaign_id=campaign.pk)
+    Sender(concurrency=1).run(CampaignContent(campaign.pk))
+    htmls = []
+    for captured in CapturedMessage.objects.order_by("id"):
+        message = email.message_from_bytes(bytes(captured.raw), policy=email.policy.default)
+        htmls.append(message.get_body(("html",)).get_content())
+    return htmls
+
+
+def test_a_contact_who_asked_not_to_be_followed_gets_no_pixel_and_untracked_links(settings):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    settings.BASE_URL = "https://cave.example"
+    news = make_list("news")
+    make_contact("alice@example.com", lists=[news])
+    make_contact("bob@example.com", lists=[news], tracking_allowed=False)
+    campaign = make_campaign(lists=[news], body='<p><a href="https://shop.example/">vins</a></p>')
+
+    alice, bob = sent_html(campaign)
+
+    assert "/t/o/" in alice and "/t/c/" in alice and "/t/h/" in alice
+    assert "/t/o/" not in bob and "/t/c/" not in bob and "/t/h/" not in bob
+    assert 'href="https://shop.example/?utm_source' in bob
+
+
+@pytest.mark.parametrize("switch", ["list", "installation"])
+def test_tracking_off_for_a_list_or_the_installation_leaves_every_message_untracked(
+    settings, switch
+):
+    settings.EMAIL_TRANSPORT = {"kind": "capture"}
+    settings.BASE_URL = "https://cave.example"
+    news = make_list("news", tracking=switch != "list")
+    settings.TRACKING_ENABLED = switch != "installation"
+    make_contact("alice@example.com", lists=[news])
+    campaign = make_campaign(lists=[news], body='<p><a href="https://shop.example/">vins</a></p>')
+
+    (html,) = sent_html(campaign)
+
+    assert "/t/" not in html.replace("/t/u/", "")  # only the unsubscribe link remains

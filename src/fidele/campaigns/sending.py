@@ -42,7 +42,9 @@ Status = Campaign.Status
 
 # What the engine reads of each recipient's contact: what templates can read (the sandbox's
 # contact context), attributes included.
-SEND_CONTACT_FIELDS: tuple[str, ...] = (*CONTACT_FIELDS, "attributes")
+# What the engine reads of each recipient: the merge fields, custom attributes, and whether the
+# person may be followed (opens and clicks).
+SEND_CONTACT_FIELDS: tuple[str, ...] = (*CONTACT_FIELDS, "attributes", "tracking_allowed")
 
 
 class SendError(ValueError):

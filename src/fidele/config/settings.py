@@ -270,6 +270,9 @@ LOGGING = {
 }
 
 # --- People or machines (fidele.tracking.classify) ------------------------------------------
+# Off: no message carries an open pixel, tracked links or the honeypot link, whatever the
+# campaign, list or contact says (a shop that does not measure at all).
+TRACKING_ENABLED = env.env_bool("FIDELE_TRACKING", True)
 # Several different links of one message clicked within this many seconds: a scanner (a person
 # reads between two clicks).
 TRACKING_BURST_SECONDS = env.env_int("FIDELE_TRACKING_BURST_SECONDS", 5, minimum=1)

@@ -22,7 +22,7 @@ PERSON_FIELDS: tuple[str, ...] = (
 )
 
 # What a person edits in the contact form: the person, then the team's own bookkeeping.
-FORM_FIELDS: tuple[str, ...] = (*PERSON_FIELDS, "status", "notes")
+FORM_FIELDS: tuple[str, ...] = (*PERSON_FIELDS, "status", "tracking_allowed", "notes")
 
 # What the contact services write: the form's, plus where the contact came from and the custom
 # attributes (both set by imports and the API, not by the form).

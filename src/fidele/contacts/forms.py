@@ -179,6 +179,15 @@ class MailingListForm(forms.Form):
         required=False,
         help_text=_("New sign-ups must confirm their address by clicking a link."),
     )
+    tracking = forms.BooleanField(
+        label=_("Measure opens and clicks"),
+        required=False,
+        initial=True,
+        help_text=_(
+            "Untick to send this list's campaigns without open pixel or tracked links (their "
+            "reports will then show no opens or clicks)."
+        ),
+    )
 
 
 class ContactTagForm(forms.Form):

@@ -69,6 +69,19 @@ class Contact(TimeStampedModel):
     status = models.CharField(
         _("status"), max_length=12, choices=Status.choices, default=Status.ACTIVE
     )
+    # Off for someone who asked not to be followed: their messages carry no open pixel and no
+    # tracked links (fidele.campaigns.rendering.compile).
+    # db_default: added to a big table by ALTER TABLE ... ADD COLUMN, not a table rebuild (which
+    # on SQLite would also drop the indexes migrations 0002-0004 made by hand), and filled by
+    # the database on an import's raw inserts.
+    tracking_allowed = models.BooleanField(
+        _("opens and clicks measured"),
+        db_default=True,
+        help_text=_(
+            "Untick for someone who asked not to be followed: their emails will carry no open "
+            "pixel and no tracked links."
+        ),
+    )
     # Indexed by contact_recent_idx below; a second single-column index would only slow imports.
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="contacts", blank=True)
@@ -166,6 +179,9 @@ class MailingList(TimeStampedModel):
     name = models.CharField(_("name"), max_length=120, unique=True)
     description = models.TextField(_("description"), blank=True)
     double_opt_in = models.BooleanField(_("double opt-in"), default=False)
+    # Off: campaigns sent to this list measure neither opens nor clicks (a list of members who
+    # were promised no tracking, for instance).
+    tracking = models.BooleanField(_("opens and clicks measured"), db_default=True)
 
     class Meta:
         verbose_name = _("list")

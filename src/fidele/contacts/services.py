@@ -281,7 +281,9 @@ def tag_delete(*, actor: Actor, tag: Tag) -> None:
 # --- lists ---------------------------------------------------------------------------------
 
 
-def _list_values(name: str, description: str, double_opt_in: bool) -> dict[str, Any]:
+def _list_values(
+    name: str, description: str, double_opt_in: bool, tracking: bool
+) -> dict[str, Any]:
     name = (name or "").strip()
     if not name:
         raise InvalidValue(_("A list needs a name."))
@@ -289,14 +291,20 @@ def _list_values(name: str, description: str, double_opt_in: bool) -> dict[str, 
         "name": name[:120],
         "description": (description or "").strip(),
         "double_opt_in": bool(double_opt_in),
+        "tracking": bool(tracking),
     }
 
 
 @transaction.atomic
 def list_create(
-    *, actor: Actor, name: str, description: str = "", double_opt_in: bool = False
+    *,
+    actor: Actor,
+    name: str,
+    description: str = "",
+    double_opt_in: bool = False,
+    tracking: bool = True,
 ) -> MailingList:
-    values = _list_values(name, description, double_opt_in)
+    values = _list_values(name, description, double_opt_in, tracking)
     _name_free(MailingList, values["name"], message=_("A list with this name already exists."))
     return _create_audited(actor=actor, model=MailingList, values=values)
 
@@ -309,8 +317,9 @@ def list_update(
     name: str,
     description: str = "",
     double_opt_in: bool = False,
+    tracking: bool = True,
 ) -> MailingList:
-    values = _list_values(name, description, double_opt_in)
+    values = _list_values(name, description, double_opt_in, tracking)
     _name_free(
         MailingList,
         values["name"],

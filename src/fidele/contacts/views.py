@@ -337,6 +337,7 @@ def list_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "name": mailing_list.name,
             "description": mailing_list.description,
             "double_opt_in": mailing_list.double_opt_in,
+            "tracking": mailing_list.tracking,
         },
     )
     saved = _submitted(

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from jinja2.exceptions import TemplateSyntaxError
 from markupsafe import Markup, escape
@@ -191,7 +192,10 @@ class CompiledContent:
         }
         subject = " ".join(_render("subject", self.subject_template, base).split())
         preheader = " ".join(_render("preheader", self.preheader_template, base).split())
-        click = links.click_url if (links is not None and self.track_links) else _identity
+        # Someone who asked not to be followed gets untracked links and no pixel.
+        followed = links is not None and _tracking_allowed(contact)
+        track_links, track_opens = followed and self.track_links, followed and self.track_opens
+        click = links.click_url if track_links else _identity
         context = {
             **base,
             "subject": subject,
@@ -199,12 +203,8 @@ class CompiledContent:
             "__fidele_urls": self.link_urls,
             "__fidele_click": click,
             "__fidele_clicks": [click(url) for url in self.click_urls],
-            "__fidele_pixel": (
-                links.open_pixel_url() if (links is not None and self.track_opens) else ""
-            ),
-            "__fidele_trap": (
-                links.honeypot_url() if (links is not None and self.track_links) else ""
-            ),
+            "__fidele_pixel": links.open_pixel_url() if links is not None and track_opens else "",
+            "__fidele_trap": links.honeypot_url() if links is not None and track_links else "",
         }
         html_chunks = _render_chunks(
             "body", self.html_template, {**context, **self.sender_html}, lines=False
@@ -220,6 +220,27 @@ class CompiledContent:
             html_chunks=html_chunks,
             text_chunks=text_chunks,
         )
+
+
+def _tracking_allowed(contact: Any) -> bool:
+    """Whether this recipient may be followed (Contact.tracking_allowed; a contact given as a
+    dict of its values, as the engine reads them, or None for a preview)."""
+    if contact is None:
+        return True
+    if isinstance(contact, dict):
+        return contact.get("tracking_allowed", True) is not False
+    return getattr(contact, "tracking_allowed", True) is not False
+
+
+def campaign_tracking(campaign: Any) -> tuple[bool, bool]:
+    """(links tracked, opens tracked) for a campaign: its own settings, unless tracking is off
+    for the whole installation (FIDELE_TRACKING) or for one of the lists it goes to."""
+    links = bool(getattr(campaign, "track_links", True))
+    opens = bool(getattr(campaign, "track_opens", True))
+    allowed = settings.TRACKING_ENABLED
+    if allowed and getattr(campaign, "pk", None) and (links or opens):
+        allowed = not campaign.lists.filter(tracking=False).exists()
+    return links and allowed, opens and allowed
 
 
 def _parts(campaign: Any, variant: Any) -> dict[str, str]:
@@ -274,7 +295,7 @@ def content_compile(*, campaign: Any, variant: Any = None) -> CompiledContent:
     }
     link_urls: list[str] = []
     click_urls: list[str] = []
-    track = bool(getattr(campaign, "track_links", True))
+    track, track_opens = campaign_tracking(campaign)
     protected = _rewrite_links(
         protected, tokens, utm=utm, track=track, link_urls=link_urls, click_urls=click_urls
     )
@@ -306,7 +327,7 @@ def content_compile(*, campaign: Any, variant: Any = None) -> CompiledContent:
         text_template=text_t,
         link_urls=link_urls,
         track_links=track,
-        track_opens=bool(getattr(campaign, "track_opens", True)),
+        track_opens=track_opens,
         click_urls=click_urls,
         sender_html=_sender_context(layout, html=True),
         sender_text=_sender_context(layout, html=False),
