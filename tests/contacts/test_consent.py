@@ -11,6 +11,7 @@ from fidele.contacts.consent import (
     Method,
     Withdrawal,
     subscriptions_add,
+    subscriptions_add_with_proof,
     subscriptions_subscribe,
     subscriptions_unsubscribe,
 )
@@ -138,6 +139,99 @@ def test_a_sign_up_waiting_for_its_confirmation_has_no_consent_time_yet():
     sub = Subscription.objects.get()
     assert (sub.status, sub.consent_at) == (Subscription.Status.UNCONFIRMED, None)
     assert sub.consent_proof["ip"] == "198.51.100.4"
+
+
+def test_many_contacts_on_one_shared_proof_are_written_by_one_statement(
+    owner, django_assert_num_queries
+):
+    newsletter = make_list()
+    contacts = [make_contact() for _ in range(30)]
+    proof = ConsentProof(method=Method.IMPORT, at=AT, user=owner.username, file="clients.csv")
+    with django_assert_num_queries(1):
+        written = subscriptions_add_with_proof(
+            actor=owner,
+            mailing_list_id=newsletter.pk,
+            proof=proof,
+            entries=[(c.pk, n + 2, None) for n, c in enumerate(contacts)],
+        )
+    assert written == 30
+    assert Subscription.objects.filter(mailing_list=newsletter).count() == 30
+
+
+def test_a_proof_written_in_bulk_is_the_proof_with_its_row_whatever_it_holds(owner):
+    # The database completes the shared proof with each row: what it stores must be exactly the
+    # proof's JSON plus the row, quotes, accents and all.
+    newsletter = make_list()
+    with_row, without_row, dated = make_contact(), make_contact(), make_contact()
+    proof = ConsentProof.by(
+        owner,
+        method=Method.IMPORT,
+        at=AT,
+        file='Clients "fidèles" été\\2026.csv',
+        import_id=7,
+        note="l’été — 😀",
+        confirmed_by_user=True,
+    )
+    consent_date = dt.datetime(2021, 3, 12, 9, 15, tzinfo=dt.UTC)
+    subscriptions_add_with_proof(
+        actor=owner,
+        mailing_list_id=newsletter.pk,
+        proof=proof,
+        entries=[
+            (with_row.pk, 41, None),
+            (without_row.pk, None, None),
+            (dated.pk, 43, consent_date),
+        ],
+    )
+
+    stored = {s.contact_id: s for s in Subscription.objects.filter(mailing_list=newsletter)}
+    assert stored[with_row.pk].consent_proof == {**proof.as_json(), "row": 41}
+    assert stored[without_row.pk].consent_proof == proof.as_json()
+    assert stored[dated.pk].consent_proof == {**proof.as_json(), "row": 43}
+    assert [stored[c.pk].consent_at for c in (with_row, without_row, dated)] == [
+        AT,
+        AT,
+        consent_date,
+    ]
+    for subscription in stored.values():
+        assert subscription.status == Subscription.Status.SUBSCRIBED
+        assert subscription.consent_source == Subscription.Source.IMPORT
+        assert subscription.created_by == owner and subscription.unsubscribed_at is None
+        assert subscription.created_at == subscription.updated_at
+    # The row is a number the JSON look-ups compare as one.
+    assert Subscription.objects.filter(consent_proof__row=41).get().contact == with_row
+
+
+def test_both_ways_of_adding_many_store_the_same_subscription_for_the_same_consent(owner):
+    contact = make_contact()
+    one_by_one, shared = make_list("One by one"), make_list("Shared")
+    proof = ConsentProof.by(owner, method=Method.IMPORT, at=AT, file="clients.csv", import_id=3)
+    given_at = dt.datetime(2021, 3, 12, tzinfo=dt.UTC)
+    subscriptions_add(
+        actor=owner, consents=[Consent(contact.pk, one_by_one.pk, proof, 9, given_at)]
+    )
+    subscriptions_add_with_proof(
+        actor=owner, mailing_list_id=shared.pk, proof=proof, entries=[(contact.pk, 9, given_at)]
+    )
+
+    fields = ("status", "consent_at", "consent_source", "consent_proof", "created_by_id")
+    a, b = (Subscription.objects.values(*fields).get(mailing_list=m) for m in (one_by_one, shared))
+    assert a == b
+
+
+def test_adding_on_a_shared_proof_leaves_existing_subscriptions_and_counts_a_contact_once():
+    newsletter = make_list()
+    left, new = make_contact(), make_contact()
+    make_subscription(left, newsletter, status=Subscription.Status.UNSUBSCRIBED)
+    written = subscriptions_add_with_proof(
+        actor=None,
+        mailing_list_id=newsletter.pk,
+        proof=ConsentProof(method=Method.IMPORT, at=AT),
+        entries=[(left.pk, 2, None), (new.pk, 3, None), (new.pk, 4, None)],
+    )
+    assert written == 1
+    assert Subscription.objects.get(contact=left).status == Subscription.Status.UNSUBSCRIBED
+    assert Subscription.objects.get(contact=new).consent_proof["row"] == 3
 
 
 # --- one contact ---------------------------------------------------------------------------

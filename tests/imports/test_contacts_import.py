@@ -182,8 +182,18 @@ def test_update_overwrites_with_the_non_empty_values_of_the_file(write_file):
 
 
 def test_update_counts_an_unchanged_contact_as_skipped(write_file):
-    Contact.objects.create(email="a@x.fr", first_name="Same")
-    summary = run(write_file("email;prénom\na@x.fr;Same\n"), update=True)
+    # Stored contacts are read back raw (not through the ORM): a date or a custom field must
+    # compare equal to the same value read in the file.
+    Contact.objects.create(
+        email="a@x.fr",
+        first_name="Same",
+        birth_date=dt.date(1975, 7, 14),
+        attributes={"vin": "Rosé"},
+    )
+    summary = run(
+        write_file("email;prénom;date de naissance;vin\na@x.fr;Same;14/07/1975;Rosé\n"),
+        update=True,
+    )
     assert (summary["updated"], summary["skipped"]) == (0, 1)
 
 
@@ -574,3 +584,28 @@ def test_reasons_written_by_the_second_thread_are_in_the_language_of_the_import(
 
     [row] = rejected_rows(summary)
     assert row["reason"].startswith("conflict: a@x.fr belongs to contact #")
+
+
+def test_contacts_written_without_the_orm_read_back_as_the_orm_writes_them(write_file):
+    # The import writes prepared rows (COPY, executemany), not model instances: their times,
+    # defaults, custom fields and search columns must be stored as Django would store them.
+    before = Contact.objects.create(email="orm@x.fr", first_name="Zoé", last_name="Lefèvre")
+    run(
+        write_file(
+            "email;prénom;nom;vin préféré\nhelene@x.fr;Hélène;Dupré;Pécharmant\n"
+            ";Inès;Çelik;Monbazillac\n"
+        )
+    )
+
+    helene = Contact.objects.get(email="helene@x.fr")
+    ines = Contact.objects.get(first_name="Inès")
+    for contact in (helene, ines):
+        # Found by the exact value it holds: stored in the ORM's format, not the driver's.
+        assert Contact.objects.filter(pk=contact.pk, created_at=contact.created_at).exists()
+        assert contact.created_at == contact.updated_at >= before.created_at
+        assert (contact.country, contact.language, contact.status) == ("FR", "fr", "active")
+        assert (contact.phone, contact.civility, contact.notes) == ("", "", "")
+    assert Contact.objects.filter(created_at__gt=before.created_at).count() == 2
+    assert helene.attributes == {"vin_prefere": "Pécharmant"}
+    assert (helene.search_first_last, helene.search_last_first) == ("helene dupre", "dupre helene")
+    assert ines.search_last_first == "celik ines"

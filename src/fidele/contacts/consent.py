@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fidele.contacts.models import Contact, Subscription
+from fidele.contacts.sql import subscriptions_insert
 from fidele.core.actors import Actor, actor_label_for
 
 # SQLite bounds the parameters of a statement; PostgreSQL plans huge IN lists badly.
@@ -178,11 +179,51 @@ def _user(actor: Actor) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
 
 
+def subscriptions_add_with_proof(
+    *,
+    actor: Actor,
+    mailing_list_id: int,
+    proof: ConsentProof,
+    entries: Iterable[tuple[int, int | None, dt.datetime | None]],
+    status: str = Subscription.Status.SUBSCRIBED,
+) -> int:
+    """Subscribe many contacts to one list on one shared proof (an import's file, user and
+    time), in one statement whatever their number: the proof is serialised once and completed
+    by the database with each entry's own file row.
+
+    `entries`: (contact id, file row or None, consent time read in the file or None). Only
+    creates: a contact already on the list, whatever its status, is left alone (an import never
+    resubscribes someone who unsubscribed); a contact named twice counts once, on its first
+    entry. Returns how many subscriptions were written. `status` UNCONFIRMED: a sign-up waiting
+    for its double opt-in confirmation (no consent time yet)."""
+    first: dict[int, tuple[int, int | None, dt.datetime | None]] = {}
+    for entry in entries:
+        first.setdefault(entry[0], entry)
+    if not first:
+        return 0
+    unique = list(first.values())
+    unconfirmed = status == Subscription.Status.UNCONFIRMED
+    if unconfirmed:
+        unique = [(contact_id, row, None) for contact_id, row, _given_at in unique]
+    created_by = _user(actor)
+    return subscriptions_insert(
+        mailing_list_id=mailing_list_id,
+        entries=unique,
+        status=status,
+        consent_at=None if unconfirmed else proof.consent_at,
+        source=proof.source,
+        proof=proof.as_json(),
+        created_by_id=None if created_by is None else created_by.pk,
+        now=timezone.now(),
+    )
+
+
 def subscriptions_add(
     *, actor: Actor, consents: Iterable[Consent], status: str = Subscription.Status.SUBSCRIBED
 ) -> int:
-    """Subscribe many contacts at once (an import, the demo): set-based, one look-up per list
-    and chunk and bulk inserts, no row saved one by one.
+    """Subscribe many contacts at once, each consent with its own proof (the demo's history):
+    one look-up per list and chunk and bulk inserts, no row saved one by one. Many contacts on
+    one shared proof (an import) go faster through `subscriptions_add_with_proof`.
 
     Only creates: a contact already on the list, whatever its status, is left alone (an import
     never resubscribes someone who unsubscribed). A contact named twice for the same list counts

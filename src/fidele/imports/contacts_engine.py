@@ -38,7 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from fidele.contacts.consent import Consent, ConsentProof, Method, subscriptions_add
+from fidele.contacts.consent import ConsentProof, Method, subscriptions_add_with_proof
 from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
@@ -95,6 +95,9 @@ _CODED = {
 }
 _IDENTITY_FIELDS = {"email", "external_id", "first_name", "last_name"}
 _COPY_COLUMNS = (*FIELDS, "attributes", "status", "created_at", "updated_at")
+# One encoder for every row: json.dumps(..., ensure_ascii=False) builds a new one per call, which
+# cost more than the encoding of a contact's few custom fields.
+_attributes_json = json.JSONEncoder(ensure_ascii=False).encode
 # Batch key prefix of a record that brings a second customer number to an email met earlier in
 # the file (see ContactImport._add).
 SECOND_NUMBER = "2:"
@@ -475,22 +478,15 @@ class ContactImport:
         columns = ("id", *FIELDS, "attributes")
         rows: list[dict[str, Any]] = []
         if emails or exts:
-            if self.is_pg:
-                for values in sql.existing_contacts(
-                    table=Contact._meta.db_table, columns=columns, emails=emails, external_ids=exts
-                ):
-                    row = dict(zip(columns, values, strict=True))
-                    if isinstance(row["attributes"], str):
-                        row["attributes"] = json.loads(row["attributes"])
-                    rows.append(row)
-            else:
-                from django.db.models import Q
-
-                rows = list(
-                    Contact.objects.filter(Q(email__in=emails) | Q(external_id__in=exts)).values(
-                        *columns
-                    )
-                )
+            for values in sql.existing_contacts(
+                table=Contact._meta.db_table, columns=columns, emails=emails, external_ids=exts
+            ):
+                row = dict(zip(columns, values, strict=True))
+                # Raw rows hold the custom fields as JSON text (SQLite; PostgreSQL's driver
+                # may already have decoded them).
+                if isinstance(row["attributes"], str):
+                    row["attributes"] = json.loads(row["attributes"])
+                rows.append(row)
         # A customer number may be a stored contact's other number (CustomerNumberAlias).
         aliases = customer_number_alias_owners(exts) if exts else {}
         missing = set(aliases.values()).difference(row["id"] for row in rows)
@@ -764,22 +760,16 @@ class ContactImport:
             return country
         return phone_country(values.get("phone") or "") or self.default_country
 
-    def _row_values(self, record: Record) -> dict[str, Any]:
-        values = record.values
-        row = {name: values.get(name, "") for name in FIELDS}
-        for name in ("email", "external_id", "birth_date", "joined_on"):
-            row[name] = values.get(name)
-        row["country"] = values.get("country") or self.default_country
-        row["language"] = values.get("language") or self.default_language
-        row["attributes"] = record.attrs
-        return row
-
     def _copy_rows(self, pairs: list[tuple[int, Record]]) -> Iterator[tuple]:
-        """(first value, *_COPY_COLUMNS) per record: the first value is an id or a position."""
-        now = timezone.now()
+        """(first value, *_COPY_COLUMNS) per record: the first value is an id or a position.
+
+        Values as the database stores them, for COPY (PostgreSQL) and executemany (SQLite)
+        alike: the time as Django would write it there (SQLite keeps naive UTC text; dates are
+        adapted by the driver), custom attributes as JSON text."""
+        now = sql.datetime_value(timezone.now())
         status = str(Contact.Status.ACTIVE)
         country, language = self.default_country, self.default_language
-        dumps = json.dumps
+        dumps = _attributes_json
         # Spelled out field by field (in FIELDS order, checked at the end of this module): this
         # runs once per contact and a generic loop costs a third of the import's CPU.
         for first, record in pairs:
@@ -802,24 +792,23 @@ class ContactImport:
                 get("joined_on"),
                 get("source", ""),
                 get("notes", ""),
-                dumps(record.attrs, ensure_ascii=False) if record.attrs else "{}",
+                dumps(record.attrs) if record.attrs else "{}",
                 status,
                 now,
                 now,
             )
 
     def _insert(self, pairs: list[tuple[int, Record]]) -> set[int]:
+        columns = ("id", *_COPY_COLUMNS)
+        rows = self._copy_rows(pairs)
         if self.is_pg:
-            columns = ("id", *_COPY_COLUMNS)
             return sql.copy_insert_ignoring_conflicts(
-                table=Contact._meta.db_table, columns=columns, rows=self._copy_rows(pairs)
+                table=Contact._meta.db_table, columns=columns, rows=rows
             )
         # SQLite holds its write lock for the whole batch: no one can insert the same email
-        # between our look-up and this insert, so a plain bulk insert is safe.
-        Contact.objects.bulk_create(
-            [Contact(id=contact_id, **self._row_values(record)) for contact_id, record in pairs],
-            batch_size=500,
-        )
+        # between our look-up and this insert, so a plain insert is safe. The prepared tuples
+        # spare building a Contact per row and Django's SQL assembly (half the import's time).
+        sql.executemany_insert(table=Contact._meta.db_table, columns=columns, rows=rows)
         return {contact_id for contact_id, _r in pairs}
 
     def _update(self, updates: list[tuple[dict, set[str]]]) -> None:
@@ -878,14 +867,14 @@ class ContactImport:
                 import_id=self.options.job_id,
                 confirmed_by_user=not self.has_consent_column,
             )
-        proof, tz, combine, midnight = self.proof, self.tz, dt.datetime.combine, dt.time(0)
-        self.counters.subscribed += subscriptions_add(
+        tz, combine, midnight = self.tz, dt.datetime.combine, dt.time(0)
+        self.counters.subscribed += subscriptions_add_with_proof(
             actor=self.options.actor,
-            consents=[
-                Consent(
+            mailing_list_id=list_id,
+            proof=self.proof,
+            entries=[
+                (
                     contact_id,
-                    list_id,
-                    proof,
                     record.consent_row,
                     None
                     if record.consent_date is None

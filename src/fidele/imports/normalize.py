@@ -14,8 +14,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from fidele.imports.mapping import header_key as _header_key
 from fidele.ui.texts import Text
@@ -61,13 +61,14 @@ def _parse(value: str) -> tuple[tuple[int, ...] | None, str | None]:
 
 def normalise_date(raw: str) -> tuple[dt.date | None, str | None]:
     """dd/mm/yyyy, dd/mm/yy, dd.mm.yyyy, ISO (Excel date cells arrive as ISO)."""
-    # Cached: birth and sign-up dates repeat across a customer file, dates are immutable,
-    # and the language is part of the key because the message is translated.
-    return _normalise_date(raw, get_language())
+    # Cached: birth and sign-up dates repeat across a customer file and dates are immutable.
+    # The message is a Text, said in its reader's language when shown: the language is not part
+    # of the key (looking it up for every cell cost as much as the cached parse).
+    return _normalise_date(raw)
 
 
 @lru_cache(maxsize=65536)
-def _normalise_date(raw: str, _language: str | None) -> tuple[dt.date | None, str | None]:
+def _normalise_date(raw: str) -> tuple[dt.date | None, str | None]:
     value = raw.strip()
     if len(value) == 10 and value[2] == "/" and value[5] == "/":
         try:  # the common dd/mm/yyyy without the regex
