@@ -175,6 +175,16 @@ def test_the_import_summary_lists_the_merge_to_review_with_a_link_to_the_contact
     assert ">C1<" in text and ">C2<" in text
 
 
+def test_the_merges_to_review_read_as_labelled_lines_on_a_phone(marketer_client, write_file):
+    summary = run(write_file("email;n° client\na@x.fr;C1\na@x.fr;C2\n"))
+
+    page = marketer_client.get(reverse("imports:detail", args=[summary["import_id"]]))
+
+    merges = page.content.decode().split('id="merges-title"')[1].split("</table>")[0]
+    assert '<table class="table responsive">' in merges
+    assert 'data-label="Autre numéro">C2<' in merges
+
+
 def test_the_contact_page_shows_the_other_customer_numbers(marketer_client):
     anne = Contact.objects.create(email="a@x.fr", external_id="C1")
     CustomerNumberAlias.objects.create(contact=anne, number="C2")
