@@ -573,4 +573,4 @@ def test_reasons_written_by_the_second_thread_are_in_the_language_of_the_import(
     summary = run(write_file("email;n client\na@x.fr;2\n"))  # run in English (conftest)
 
     [row] = rejected_rows(summary)
-    assert row["reason"].startswith("conflict: a@x.fr belongs to contact #")
+    assert row["reason"] == "conflict: a@x.fr belongs to 1 but customer number 2 to b@x.fr"

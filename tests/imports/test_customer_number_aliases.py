@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from fidele.commerce.models import Order
 from fidele.contacts.models import Contact, CustomerNumberAlias
@@ -108,6 +109,23 @@ def test_an_email_of_one_contact_with_the_other_number_of_another_is_a_conflict(
     assert "conflict" in rejected_rows(summary)[0]["reason"]
     anne.refresh_from_db()
     assert (anne.city, aliases_of(anne), aliases_of(bob)) == ("", [], ["C6"])
+
+
+def test_a_conflict_names_both_customers_as_the_shop_knows_them_not_by_database_ids(
+    write_file,
+):
+    Contact.objects.create(email="gerard@x.fr", external_id="CLI-1", first_name="Gérard")
+    Contact.objects.create(
+        email="andre@x.fr", external_id="CLI-2", first_name="André", last_name="Picard"
+    )
+
+    with translation.override("fr"):
+        summary = run(write_file("email;n° client\ngerard@x.fr;CLI-2\n"))
+
+    assert rejected_rows(summary)[0]["motif"] == (
+        "conflit : gerard@x.fr appartient à Gérard (CLI-1) mais le numéro client CLI-2 "
+        "à André Picard (andre@x.fr)"
+    )
 
 
 def test_a_second_number_already_used_by_another_email_in_the_file_is_a_conflict(write_file):

@@ -609,11 +609,13 @@ class ContactImport:
             if by_mail and by_number and by_mail["id"] != by_number["id"]:
                 self._reject_record(
                     record,
-                    _(
-                        "conflict: %(email)s belongs to contact #%(a)s but customer number "
-                        "%(ext)s to contact #%(b)s"
-                    )
-                    % {"email": email, "a": by_mail["id"], "ext": ext, "b": by_number["id"]},
+                    _("conflict: %(email)s belongs to %(a)s but customer number %(ext)s to %(b)s")
+                    % {
+                        "email": email,
+                        "a": _named(by_mail, "external_id"),
+                        "ext": ext,
+                        "b": _named(by_number, "email"),
+                    },
                 )
                 continue
             new_alias = bool(
@@ -905,3 +907,13 @@ assert FIELDS == (
     "address", "postal_code", "city", "country", "language", "birth_date", "joined_on",
     "source", "notes",
 )  # fmt: skip
+
+
+def _named(row: dict[str, Any], detail: str) -> str:
+    """A stored contact as the owner knows it, for a rejected row's reason: "Gérard Joly
+    (CLI-00001)" (its number, or else its email, after the name), never its database id alone."""
+    name = " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part)
+    extra = row.get(detail) or ""
+    if name and extra:
+        return f"{name} ({extra})"
+    return name or extra or f"#{row['id']}"
