@@ -541,7 +541,7 @@ def test_the_rejected_rows_file_once_corrected_imports_again_without_its_extra_c
     header, row, *_ = text.splitlines()
     assert header == "email;téléphone;ville;ligne;motif"
     # The phone comes back as written, the reason in French.
-    assert row.startswith("jean@x;+33 6 12 34 56 78;Agen;2;")
+    assert row.startswith("jean@x;+33 6 12 34 56 78;Agen;2;email : adresse e-mail invalide")
     assert "la partie après le @ n’a pas de point" in row
     rejected.write_text(text.replace("jean@x;", "jean@x.fr;"), encoding="utf-8-sig")
     again = run(rejected)

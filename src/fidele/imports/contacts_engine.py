@@ -280,7 +280,11 @@ class ContactImport:
             if target == "email":
                 email, problem = normalise_email(raw)
                 if problem:
-                    self.reject(number, cells, f"{column}: {problem}")
+                    self.reject(
+                        number,
+                        cells,
+                        _("%(column)s: %(message)s") % {"column": column, "message": problem},
+                    )
                     return None
                 values["email"] = email
             elif target in _TEXT_FIELDS:
