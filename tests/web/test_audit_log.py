@@ -246,3 +246,17 @@ def test_an_export_names_which_csv_it_was(owner_client):
     )
 
     assert details(owner_client.get("/audit/"))["Variante"] == (None, "Excel (France)")
+
+
+def test_an_imports_encoding_and_separator_read_as_on_its_preview(owner_client):
+    audit_record(
+        actor=SYSTEM,
+        action="import",
+        object_type="imports.importjob",
+        changes={"encoding": "utf-8-sig", "delimiter": ";"},
+    )
+
+    assert details(owner_client.get("/audit/")) == {
+        "Encodage": (None, "UTF-8 avec indicateur d’ordre des octets (BOM)"),
+        "Séparateur": (None, "point-virgule ( ; )"),
+    }

@@ -164,6 +164,17 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
         "spreadsheet": gettext_lazy("Excel workbook (XLSX)"),
         "canonical": gettext_lazy("CSV (standard)"),
     },
+    # An import's file as its preview described it (fidele.imports.reader).
+    "encoding": {
+        "cp1252": gettext_lazy("Windows (cp1252), as Excel saves a CSV in France"),
+        "utf-8-sig": gettext_lazy("UTF-8 with a byte-order mark"),
+    },
+    "delimiter": {
+        ",": gettext_lazy("comma ( , )"),
+        ";": gettext_lazy("semicolon ( ; )"),
+        "\t": gettext_lazy("tab"),
+        "|": gettext_lazy("vertical bar ( | )"),
+    },
     "kind": {
         "contacts": gettext_lazy("contacts"),
         "orders": gettext_lazy("orders"),
