@@ -271,6 +271,15 @@ def test_the_detail_page_dates_follow_the_readers_language(viewer_client):
     assert "Finished 2026-12-02 06:10" in english and "02/12/2026" not in english
 
 
+def test_the_send_now_confirmation_shows_the_deliverability_card(marketer_client):
+    made = make_campaign_via_service(lists=[make_list("Newsletter")])
+
+    page = marketer_client.get(reverse("campaigns:send_confirm", args=[made.pk])).content.decode()
+
+    assert 'id="deliverability"' in page
+    assert reverse("campaigns:deliverability", args=[made.pk]) in page
+
+
 def test_preview_as_a_contact_renders_in_a_sandboxed_iframe(viewer_client):
     made = make_campaign_via_service(html="<p>Salut {{ contact.first_name }}</p>")
     contact = Contact.objects.create(email="z@example.com", first_name="<b>Zoé</b>")
