@@ -52,6 +52,25 @@ def test_one_email_with_two_customer_numbers_is_one_contact_with_both_numbers(wr
     ]
 
 
+def test_a_value_of_the_second_card_that_differs_is_said_in_a_warning_not_dropped(write_file):
+    summary = run(
+        write_file(
+            "email;n° client;commentaire;ville\n"
+            "a@x.fr;C1;Cliente fidèle;Agen\n"
+            "a@x.fr;C2;Deuxième fiche;Agen\n"
+        )
+    )
+
+    anne = Contact.objects.get()
+    assert anne.notes == "Cliente fidèle"
+    assert [(w["row"], w["column"], w["message"]) for w in summary["warnings_sample"]] == [
+        (3, "commentaire", "not kept: the contact already has “Cliente fidèle”")
+    ]
+    with open(summary["warnings_file"], encoding="utf-8-sig", newline="") as handle:
+        [warning] = list(csv.reader(handle, delimiter=";"))[1:]
+    assert warning[-1] == "Deuxième fiche"
+
+
 def test_three_numbers_and_a_row_with_only_the_second_number_reach_one_contact(write_file):
     summary = run(
         write_file(

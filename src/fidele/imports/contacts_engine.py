@@ -669,11 +669,14 @@ class ContactImport:
                 changed = self._apply(target, record, overwrite=overwrite)
                 if changed:
                     updates.append((target, changed))
+                if not overwrite:
+                    self._warn_not_kept(target, record)
                 tagged.append((target["id"], record))
             elif target["id"] in self.created:
                 changed = self._apply(target, record, overwrite=False)
                 if changed:
                     updates.append((target, changed))
+                self._warn_not_kept(target, record)
                 counters.merged += rows
                 tagged.append((target["id"], record))
             elif self.options.update:
@@ -761,6 +764,25 @@ class ContactImport:
                 target["attributes"] = attributes
                 changed.add("attributes")
         return changed
+
+    def _warn_not_kept(self, target: dict, record: Record) -> None:
+        """A row merged into a contact only fills its blanks: each of its values that differs
+        from the contact's is said in a warning (and kept whole in the warnings file), not
+        dropped in silence ("Deuxième fiche" in the notes of a second customer card)."""
+        columns = {field: column for _index, field, column in self.plan}
+        for name, value in record.values.items():
+            kept = target.get(name)
+            if name not in columns or value in (None, "") or kept in (None, "") or value == kept:
+                continue
+            self.counters.warn(
+                record.rows[0][0],
+                columns[name],
+                Text(
+                    gettext_noop("not kept: the contact already has “%(kept)s”"),
+                    kept=_shortened(str(kept)),
+                ),
+                str(value),
+            )
 
     def _country_of(self, values: dict[str, Any]) -> str:
         """The row's country as far as the file tells: its country column, else the country of
@@ -921,3 +943,7 @@ def _named(row: dict[str, Any], detail: str) -> str:
     if name and extra:
         return f"{name} ({extra})"
     return name or extra or f"#{row['id']}"
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
