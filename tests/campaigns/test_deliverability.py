@@ -5,6 +5,7 @@ import subprocess
 
 import pytest
 from django.core.cache import cache
+from django.utils import translation
 
 from fidele.campaigns import deliverability
 from fidele.campaigns.deliverability import (
@@ -173,6 +174,24 @@ def test_links_to_an_ip_address_or_localhost_are_flagged(settings):
     report = message_check(built(make_campaign(body=LONG)))
     (finding,) = [f for f in report.findings if f.code == "link_ip_address"]
     assert "127.0.0.1" in finding.message and "FIDELE_BASE_URL" in finding.advice
+
+
+def test_a_message_without_links_of_its_own_blames_the_links_fidele_adds(settings):
+    settings.BASE_URL = "http://127.0.0.1:8000"
+    with translation.override("fr"):
+        report = message_check(built(make_campaign(body=LONG)))
+        (finding,) = [f for f in report.findings if f.code == "link_ip_address"]
+        assert report.links == 0
+        assert finding.message.startswith(
+            "Le lien de désinscription et le suivi que Fidèle ajoute au message mènent à 127.0.0.1"
+        )
+
+
+def test_a_link_of_the_message_to_a_local_name_is_named_as_the_messages(settings):
+    body = LONG + '<p><a href="http://intranet.local/promo">promo</a></p>'
+    report = message_check(built(make_campaign(body=body, track_links=False)))
+    (finding,) = [f for f in report.findings if f.code == "link_ip_address"]
+    assert finding.message.startswith("Links in the message point to intranet.local")
 
 
 @pytest.mark.parametrize(

@@ -255,6 +255,31 @@ def test_the_reason_of_an_automatic_pause_is_shown(viewer_client):
     assert "Trop d&#x27;erreurs SMTP 421" in html
 
 
+def test_the_detail_page_dates_follow_the_readers_language(viewer_client):
+    made = make_campaign_via_service()
+    finished = dt.datetime(2026, 12, 2, 5, 10, tzinfo=dt.UTC)
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENT, created_at=finished, finished_at=finished
+    )
+    url = reverse("campaigns:detail", args=[made.pk])
+
+    french = viewer_client.get(url).content.decode()
+    viewer_client.cookies["django_language"] = "en"
+    english = viewer_client.get(url).content.decode()
+
+    assert "02/12/2026 06:10" in french and "2026-12-02" not in french
+    assert "Finished 2026-12-02 06:10" in english and "02/12/2026" not in english
+
+
+def test_the_send_now_confirmation_shows_the_deliverability_card(marketer_client):
+    made = make_campaign_via_service(lists=[make_list("Newsletter")])
+
+    page = marketer_client.get(reverse("campaigns:send_confirm", args=[made.pk])).content.decode()
+
+    assert 'id="deliverability"' in page
+    assert reverse("campaigns:deliverability", args=[made.pk]) in page
+
+
 def test_preview_as_a_contact_renders_in_a_sandboxed_iframe(viewer_client):
     made = make_campaign_via_service(html="<p>Salut {{ contact.first_name }}</p>")
     contact = Contact.objects.create(email="z@example.com", first_name="<b>Zoé</b>")

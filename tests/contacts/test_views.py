@@ -464,3 +464,16 @@ def test_a_list_can_be_sent_without_tracking(marketer_client):
     assert members.tracking is False
     page = marketer_client.get(reverse("contacts:list_detail", args=[members.pk])).content.decode()
     assert "non mesurés" in page
+
+
+def test_long_notes_open_on_demand_and_short_ones_show_in_full(viewer_client):
+    long = make_contact(email="long@example.fr", notes="Très long commentaire. " * 500)
+    short = make_contact(email="short@example.fr", notes="Cliente fidèle")
+
+    long_page = viewer_client.get(reverse("web:contact_detail", args=[long.pk])).content.decode()
+    short_page = viewer_client.get(reverse("web:contact_detail", args=[short.pk])).content.decode()
+
+    assert '<details class="notes-long">' in long_page
+    assert "Tout lire (11\u202f500 caractères)" in long_page
+    assert long_page.count("Très long commentaire.") > 100  # all of it, inside the details
+    assert "notes-long" not in short_page and "<p>Cliente fidèle</p>" in short_page

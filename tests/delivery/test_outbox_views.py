@@ -6,6 +6,7 @@ from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from fidele.campaigns.models import Campaign
 from fidele.delivery.models import CapturedMessage
@@ -265,3 +266,16 @@ def test_the_esp_webhooks_are_mounted_under_delivery():
 
     match = resolve("/delivery/webhooks/anymail/brevo/tracking/")
     assert match.func is not None
+
+
+def test_the_capture_time_follows_the_readers_language(viewer_client):
+    message = captured()
+    url = reverse("delivery:outbox_detail", args=[message.pk])
+    shown = timezone.localtime(message.created_at)
+
+    french = viewer_client.get(url).content.decode()
+    viewer_client.cookies["django_language"] = "en"
+    english = viewer_client.get(url).content.decode()
+
+    assert shown.strftime("%d/%m/%Y %H:%M:%S") in french
+    assert shown.strftime("%Y-%m-%d %H:%M:%S") in english

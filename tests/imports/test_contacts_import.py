@@ -551,7 +551,7 @@ def test_the_rejected_rows_file_once_corrected_imports_again_without_its_extra_c
     header, row, *_ = text.splitlines()
     assert header == "email;téléphone;ville;ligne;motif"
     # The phone comes back as written, the reason in French.
-    assert row.startswith("jean@x;+33 6 12 34 56 78;Agen;2;")
+    assert row.startswith("jean@x;+33 6 12 34 56 78;Agen;2;email : adresse e-mail invalide")
     assert "la partie après le @ n’a pas de point" in row
     rejected.write_text(text.replace("jean@x;", "jean@x.fr;"), encoding="utf-8-sig")
     again = run(rejected)
@@ -583,7 +583,7 @@ def test_reasons_written_by_the_second_thread_are_in_the_language_of_the_import(
     summary = run(write_file("email;n client\na@x.fr;2\n"))  # run in English (conftest)
 
     [row] = rejected_rows(summary)
-    assert row["reason"].startswith("conflict: a@x.fr belongs to contact #")
+    assert row["reason"] == "conflict: a@x.fr belongs to 1 but customer number 2 to b@x.fr"
 
 
 def test_contacts_written_without_the_orm_read_back_as_the_orm_writes_them(write_file):

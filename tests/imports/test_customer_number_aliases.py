@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from fidele.commerce.models import Order
 from fidele.contacts.models import Contact, CustomerNumberAlias
@@ -49,6 +50,25 @@ def test_one_email_with_two_customer_numbers_is_one_contact_with_both_numbers(wr
     assert summary["merges_to_review_sample"] == [
         {"row": 4, "email": "a@x.fr", "number": "C1", "other_number": "C2", "contact_id": anne.pk}
     ]
+
+
+def test_a_value_of_the_second_card_that_differs_is_said_in_a_warning_not_dropped(write_file):
+    summary = run(
+        write_file(
+            "email;n° client;commentaire;ville\n"
+            "a@x.fr;C1;Cliente fidèle;Agen\n"
+            "a@x.fr;C2;Deuxième fiche;Agen\n"
+        )
+    )
+
+    anne = Contact.objects.get()
+    assert anne.notes == "Cliente fidèle"
+    assert [(w["row"], w["column"], w["message"]) for w in summary["warnings_sample"]] == [
+        (3, "commentaire", "not kept: the contact already has “Cliente fidèle”")
+    ]
+    with open(summary["warnings_file"], encoding="utf-8-sig", newline="") as handle:
+        [warning] = list(csv.reader(handle, delimiter=";"))[1:]
+    assert warning[-1] == "Deuxième fiche"
 
 
 def test_three_numbers_and_a_row_with_only_the_second_number_reach_one_contact(write_file):
@@ -108,6 +128,23 @@ def test_an_email_of_one_contact_with_the_other_number_of_another_is_a_conflict(
     assert "conflict" in rejected_rows(summary)[0]["reason"]
     anne.refresh_from_db()
     assert (anne.city, aliases_of(anne), aliases_of(bob)) == ("", [], ["C6"])
+
+
+def test_a_conflict_names_both_customers_as_the_shop_knows_them_not_by_database_ids(
+    write_file,
+):
+    Contact.objects.create(email="gerard@x.fr", external_id="CLI-1", first_name="Gérard")
+    Contact.objects.create(
+        email="andre@x.fr", external_id="CLI-2", first_name="André", last_name="Picard"
+    )
+
+    with translation.override("fr"):
+        summary = run(write_file("email;n° client\ngerard@x.fr;CLI-2\n"))
+
+    assert rejected_rows(summary)[0]["motif"] == (
+        "conflit : gerard@x.fr appartient à Gérard (CLI-1) mais le numéro client CLI-2 "
+        "à André Picard (andre@x.fr)"
+    )
 
 
 def test_a_second_number_already_used_by_another_email_in_the_file_is_a_conflict(write_file):
@@ -173,6 +210,16 @@ def test_the_import_summary_lists_the_merge_to_review_with_a_link_to_the_contact
     assert "1 fusion à vérifier" in text
     assert reverse("web:contact_detail", args=[anne.pk]) in text
     assert ">C1<" in text and ">C2<" in text
+
+
+def test_the_merges_to_review_read_as_labelled_lines_on_a_phone(marketer_client, write_file):
+    summary = run(write_file("email;n° client\na@x.fr;C1\na@x.fr;C2\n"))
+
+    page = marketer_client.get(reverse("imports:detail", args=[summary["import_id"]]))
+
+    merges = page.content.decode().split('id="merges-title"')[1].split("</table>")[0]
+    assert '<table class="table responsive">' in merges
+    assert 'data-label="Autre numéro">C2<' in merges
 
 
 def test_the_contact_page_shows_the_other_customer_numbers(marketer_client):

@@ -206,6 +206,7 @@ def test_the_export_is_audited_once_with_the_count_and_filters(helene, owner):
     assert entry.changes["count"] == 1
     assert entry.changes["filters"] == {"tag": "VIP"}
     assert entry.changes["format"] == "csv"
+    assert entry.changes["dialect"] == "canonical"
 
 
 def test_an_unknown_format_is_refused(db):
@@ -531,7 +532,9 @@ def test_the_excel_fr_csv_streams_and_is_audited_before_its_first_byte(helene, o
     )
     first = next(stream)
     assert first.startswith("\ufeffCivilité;".encode())
-    assert AuditLog.objects.get(action=AuditLog.Action.EXPORT).changes["count"] == 2
+    entry = AuditLog.objects.get(action=AuditLog.Action.EXPORT)
+    assert entry.changes["count"] == 2
+    assert entry.changes["dialect"] == "excel-fr"
     assert len(list(stream)) == 2
 
 

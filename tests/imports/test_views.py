@@ -502,3 +502,18 @@ def test_the_progress_of_one_row_read_agrees_in_number(viewer_client, owner):
     )
     fragment = viewer_client.get(reverse("imports:progress", args=[job.pk])).content.decode()
     assert "1 ligne lue" in fragment
+
+
+def test_an_import_is_signed_with_its_users_name_as_campaigns_are(viewer_client, owner):
+    owner.first_name, owner.last_name = "Léa", "Martin"
+    owner.save()
+    job = ImportJob.objects.create(
+        kind="contacts", original_name="a.csv", stored_path="/x", status="done", created_by=owner
+    )
+    ImportJob.objects.create(kind="contacts", original_name="b.csv", stored_path="/y")
+
+    listed = viewer_client.get(reverse("imports:list")).content.decode()
+    detail = viewer_client.get(reverse("imports:detail", args=[job.pk])).content.decode()
+
+    assert "Léa Martin" in listed and ">terminal<" in listed
+    assert "<dd>Léa Martin</dd>" in detail

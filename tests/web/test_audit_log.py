@@ -210,3 +210,53 @@ def test_an_import_error_kept_with_its_source_reads_in_the_readers_language(owne
 
     assert error[0] == "Error"
     assert error[1][1].startswith("Interrupted after 1 row (the import")
+
+
+def test_an_imports_files_and_merges_to_review_read_in_french_and_an_empty_error_is_not_repeated(
+    owner_client,
+):
+    audit_record(
+        actor=SYSTEM,
+        action="import",
+        object_type="imports.importjob",
+        object_repr="Contacts : clients.csv",
+        changes={
+            "warnings_file": "/srv/fidele/imports/import-7-ab12.csv",
+            "merges_to_review": 1,
+            "products_created": 2,
+            "error": None,
+            "error_text": None,
+        },
+    )
+
+    assert details(owner_client.get("/audit/")) == {
+        "Fichier des avertissements": (None, "import-7-ab12.csv"),
+        "Fusions à vérifier": (None, "1"),
+        "Produits créés": (None, "2"),
+        "Erreur": (None, "—"),
+    }
+
+
+def test_an_export_names_which_csv_it_was(owner_client):
+    audit_record(
+        actor=SYSTEM,
+        action="export",
+        object_type="contacts.contact",
+        changes={"format": "csv", "dialect": "excel-fr"},
+    )
+
+    assert details(owner_client.get("/audit/"))["Variante"] == (None, "Excel (France)")
+
+
+def test_an_imports_encoding_and_separator_read_as_on_its_preview(owner_client):
+    audit_record(
+        actor=SYSTEM,
+        action="import",
+        object_type="imports.importjob",
+        changes={"encoding": "utf-8-sig", "delimiter": ";"},
+    )
+
+    assert details(owner_client.get("/audit/")) == {
+        "Encodage": (None, "UTF-8 avec indicateur d’ordre des octets (BOM)"),
+        "Séparateur": (None, "point-virgule ( ; )"),
+    }

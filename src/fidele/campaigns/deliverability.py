@@ -512,12 +512,23 @@ def message_check(
     }
     unreachable = sorted(host for host in seen_hosts if host and _is_local_or_ip(host))
     if unreachable:
+        # Only Fidèle's own address: the message has no link of its own to blame (the summary
+        # may say "0 links"); its unsubscribe link and tracking are the ones that point there.
+        only_this_app = unreachable == [_host(base)]
         add(
             "link_ip_address",
             WARNING,
-            _(
-                "Links in the message point to %(hosts)s, an IP address or a local name: "
-                "filters distrust it, and outside your network nobody can reach it."
+            (
+                _(
+                    "The unsubscribe link and the tracking that Fidèle adds to the message point "
+                    "to %(hosts)s, an IP address or a local name: filters distrust it, and "
+                    "outside your network nobody can reach it."
+                )
+                if only_this_app
+                else _(
+                    "Links in the message point to %(hosts)s, an IP address or a local name: "
+                    "filters distrust it, and outside your network nobody can reach it."
+                )
             )
             % {"hosts": ", ".join(unreachable)},
             _(

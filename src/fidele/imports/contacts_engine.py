@@ -286,7 +286,11 @@ class ContactImport:
             if target == "email":
                 email, problem = normalise_email(raw)
                 if problem:
-                    self.reject(number, cells, f"{column}: {problem}")
+                    self.reject(
+                        number,
+                        cells,
+                        _("%(column)s: %(message)s") % {"column": column, "message": problem},
+                    )
                     return None
                 values["email"] = email
             elif target in _TEXT_FIELDS:
@@ -614,11 +618,13 @@ class ContactImport:
             if by_mail and by_number and by_mail["id"] != by_number["id"]:
                 self._reject_record(
                     record,
-                    _(
-                        "conflict: %(email)s belongs to contact #%(a)s but customer number "
-                        "%(ext)s to contact #%(b)s"
-                    )
-                    % {"email": email, "a": by_mail["id"], "ext": ext, "b": by_number["id"]},
+                    _("conflict: %(email)s belongs to %(a)s but customer number %(ext)s to %(b)s")
+                    % {
+                        "email": email,
+                        "a": _named(by_mail, "external_id"),
+                        "ext": ext,
+                        "b": _named(by_number, "email"),
+                    },
                 )
                 continue
             new_alias = bool(
@@ -668,11 +674,14 @@ class ContactImport:
                 changed = self._apply(target, record, overwrite=overwrite)
                 if changed:
                     updates.append((target, changed))
+                if not overwrite:
+                    self._warn_not_kept(target, record)
                 tagged.append((target["id"], record))
             elif target["id"] in self.created:
                 changed = self._apply(target, record, overwrite=False)
                 if changed:
                     updates.append((target, changed))
+                self._warn_not_kept(target, record)
                 counters.merged += rows
                 tagged.append((target["id"], record))
             elif self.options.update:
@@ -760,6 +769,25 @@ class ContactImport:
                 target["attributes"] = attributes
                 changed.add("attributes")
         return changed
+
+    def _warn_not_kept(self, target: dict, record: Record) -> None:
+        """A row merged into a contact only fills its blanks: each of its values that differs
+        from the contact's is said in a warning (and kept whole in the warnings file), not
+        dropped in silence ("Deuxième fiche" in the notes of a second customer card)."""
+        columns = {field: column for _index, field, column in self.plan}
+        for name, value in record.values.items():
+            kept = target.get(name)
+            if name not in columns or value in (None, "") or kept in (None, "") or value == kept:
+                continue
+            self.counters.warn(
+                record.rows[0][0],
+                columns[name],
+                Text(
+                    gettext_noop("not kept: the contact already has “%(kept)s”"),
+                    kept=_shortened(str(kept)),
+                ),
+                str(value),
+            )
 
     def _country_of(self, values: dict[str, Any]) -> str:
         """The row's country as far as the file tells: its country column, else the country of
@@ -903,3 +931,17 @@ assert FIELDS == (
     "address", "postal_code", "city", "country", "language", "birth_date", "joined_on",
     "source", "notes",
 )  # fmt: skip
+
+
+def _named(row: dict[str, Any], detail: str) -> str:
+    """A stored contact as the owner knows it, for a rejected row's reason: "Gérard Joly
+    (CLI-00001)" (its number, or else its email, after the name), never its database id alone."""
+    name = " ".join(part for part in (row.get("first_name"), row.get("last_name")) if part)
+    extra = row.get(detail) or ""
+    if name and extra:
+        return f"{name} ({extra})"
+    return name or extra or f"#{row['id']}"
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

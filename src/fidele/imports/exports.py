@@ -461,9 +461,12 @@ def _audit_export(
     filters: Mapping[str, Any] | None,
     ip_address: str | None,
     destination: str = "",
+    dialect: Dialect = CANONICAL,
 ) -> None:
     changes: dict[str, Any] = {
         "format": fmt,
+        # Which of the CSVs: "Excel (France)" and the standard one are both "csv".
+        "dialect": dialect.code,
         "count": count,
         "filters": {
             key: value for key, value in (filters or {}).items() if value not in ("", None)
@@ -528,6 +531,7 @@ def contacts_export(
         filters=filters,
         ip_address=ip_address,
         destination=destination,
+        dialect=dialect,
     )
     return ExportResult(
         rows=count,
@@ -559,6 +563,7 @@ def contacts_export_csv_stream(
         columns=header,
         filters=filters,
         ip_address=ip_address,
+        dialect=dialect,
     )
     return _csv_lines(header, rows, dialect)
 

@@ -56,7 +56,10 @@ class ImportJob(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.original_name}"
+        return _("%(kind)s: %(file)s") % {
+            "kind": self.get_kind_display(),
+            "file": self.original_name,
+        }
 
     @property
     def progress_percent(self) -> int:

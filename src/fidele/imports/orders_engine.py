@@ -135,7 +135,9 @@ class OrderImport:
         raw, column = self._cell(cells, "customer_email")
         email, problem = normalise_email(raw) if raw else (None, None)
         if problem:
-            self.reject(number, cells, f"{column}: {problem}")
+            self.reject(
+                number, cells, _("%(column)s: %(message)s") % {"column": column, "message": problem}
+            )
             return None
         row["email"] = email
         ext, _c = self._cell(cells, "customer_external_id")
@@ -146,7 +148,9 @@ class OrderImport:
         raw, column = self._cell(cells, "ordered_at")
         ordered_at, problem = norm.normalise_datetime(raw, self.tz)
         if problem:
-            self.reject(number, cells, f"{column}: {problem}")
+            self.reject(
+                number, cells, _("%(column)s: %(message)s") % {"column": column, "message": problem}
+            )
             return None
         row["ordered_at"] = ordered_at
         amounts: dict[str, Decimal | None] = {}
@@ -154,7 +158,12 @@ class OrderImport:
             raw, column = self._cell(cells, target)
             value, problem = norm.normalise_decimal(raw)
             if problem or (value is not None and abs(value) > MAX_AMOUNT):
-                self.reject(number, cells, f"{column}: {problem or _('amount too large')}")
+                self.reject(
+                    number,
+                    cells,
+                    _("%(column)s: %(message)s")
+                    % {"column": column, "message": problem or _("amount too large")},
+                )
                 return None
             amounts[target] = value
         if amounts["unit_price"] is None and amounts["total"] is None:

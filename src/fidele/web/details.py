@@ -52,6 +52,7 @@ MAX_VALUE_CHARS = 120
 DETAIL_LABELS = {
     # exports, the demo shop
     "format": gettext_lazy("format"),
+    "dialect": gettext_lazy("variant"),
     "count": gettext_lazy("number of records"),
     "filters": gettext_lazy("filters"),
     "columns": gettext_lazy("columns"),
@@ -75,6 +76,10 @@ DETAIL_LABELS = {
     "merged": gettext_lazy("merged"),
     "rejected": gettext_lazy("rows rejected"),
     "rejected_file": gettext_lazy("rejected rows file"),
+    "warnings_file": gettext_lazy("warnings file"),
+    "merges_to_review": gettext_lazy("merges to review"),
+    "lines": gettext_lazy("order lines"),
+    "products_created": gettext_lazy("products created"),
     "skipped": gettext_lazy("rows skipped"),
     "warnings": gettext_lazy("warnings"),
     "invalid_phones": gettext_lazy("invalid phone numbers"),
@@ -153,6 +158,23 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
     "source": WITHDRAWAL_SOURCES,
     # A subscription's status, in entries about a contact (whose own status means something else).
     "status": dict(Subscription.Status.choices),
+    # The export's variant (fidele.imports.exports.Dialect.code), named as on the export page.
+    "dialect": {
+        "excel-fr": gettext_lazy("Excel (France)"),
+        "spreadsheet": gettext_lazy("Excel workbook (XLSX)"),
+        "canonical": gettext_lazy("CSV (standard)"),
+    },
+    # An import's file as its preview described it (fidele.imports.reader).
+    "encoding": {
+        "cp1252": gettext_lazy("Windows (cp1252), as Excel saves a CSV in France"),
+        "utf-8-sig": gettext_lazy("UTF-8 with a byte-order mark"),
+    },
+    "delimiter": {
+        ",": gettext_lazy("comma ( , )"),
+        ";": gettext_lazy("semicolon ( ; )"),
+        "\t": gettext_lazy("tab"),
+        "|": gettext_lazy("vertical bar ( | )"),
+    },
     "kind": {
         "contacts": gettext_lazy("contacts"),
         "orders": gettext_lazy("orders"),
@@ -312,6 +334,10 @@ def describe_details(
         base = key.removesuffix("_text")
         shown_as[base] = text_render(details.pop(key))
         details.setdefault(base, None)
+    # An empty source beside its message ("error": None, "error_text": None) says nothing more.
+    for key in [k for k in details if k.endswith("_text") and details[k] is None]:
+        if key.removesuffix("_text") in details:
+            details.pop(key)
     described = []
     for name, value in details.items():
         label = _field_label(model, name)
