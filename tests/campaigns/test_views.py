@@ -751,3 +751,18 @@ def test_open_tracking_is_turned_off_from_the_campaign_form(
     marketer_client.post(reverse("campaigns:edit", args=[made.pk]), form_data(track_opens="on"))
     made.refresh_from_db()
     assert made.track_opens
+
+
+def test_a_finished_campaign_says_how_long_it_took_not_a_rate_of_the_last_minute(viewer_client):
+    made = make_campaign_via_service()
+    started = timezone.now() - dt.timedelta(hours=2)
+    Campaign.objects.filter(pk=made.pk).update(
+        status=Status.SENT, started_at=started, finished_at=started + dt.timedelta(minutes=12)
+    )
+    OutboxMessage.objects.create(campaign=made, email="s@example.com", status="sent")
+
+    html = viewer_client.get(reverse("campaigns:detail", args=[made.pk])).content.decode()
+
+    assert "Durée" in html and "12\u00a0minutes" in html
+    assert "Temps restant" not in html and "msg/min" not in html
+    assert reverse("campaigns:report", args=[made.pk]) in html

@@ -226,7 +226,9 @@ EXPORT_CHOICES: dict[str, ExportChoice] = {
         gettext_lazy("CSV (standard)"),
         gettext_lazy(
             "For another program or a script: comma-separated, the column names of the command "
-            "line (first_name, birth_date…), dates as 1980-12-31, phone numbers as +33612345678."
+            "line (first_name, birth_date…), dates as 1980-12-31, phone numbers as +33612345678 "
+            "(written '+33612345678, with an apostrophe that keeps a spreadsheet from reading "
+            "a formula; the import reads it back)."
         ),
     ),
 }
