@@ -145,3 +145,12 @@ def test_a_colour_is_lower_cased_and_defaults_to_grey():
     assert color_clean("") == "#6b7280"
     with pytest.raises(InvalidValue):
         color_clean("red")
+
+
+def test_a_well_written_phone_that_does_not_exist_is_said_so_not_unreadable():
+    from fidele.contacts.normalize import normalise_phone
+
+    value, problem = normalise_phone("07 00 00 00 01", "FR")
+    assert value == "" and problem.msgid.startswith("phone number “%(value)s” does not exist")
+    value, problem = normalise_phone("06 12", "FR")
+    assert value == "" and problem.msgid.startswith("unreadable phone number")

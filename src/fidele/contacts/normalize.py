@@ -241,6 +241,12 @@ def normalise_phone(raw: str, region: str) -> tuple[str, str | None]:
         number = None
     if number is not None and phonenumbers.is_valid_number(number):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+    if number is not None and phonenumbers.is_possible_number(number):
+        # Well written, but no such number is given out ("07 00 00 00 01"): a typo, or a
+        # placeholder someone typed to fill the field.
+        return "", Text(
+            gettext_noop("phone number “%(value)s” does not exist (kept aside)"), value=value[:64]
+        )
     return "", Text(
         gettext_noop("unreadable phone number “%(value)s” (kept aside)"), value=value[:64]
     )
