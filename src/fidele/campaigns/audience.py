@@ -16,6 +16,8 @@ from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact, Subscription
 from fidele.delivery import selectors as delivery_selectors
 from fidele.delivery import services as delivery_services
+from fidele.delivery.models import OutboxMessage
+from fidele.tracking.models import EmailEvent
 
 
 def audience_rules_apply(queryset: QuerySet[Contact], rules: Any) -> QuerySet[Contact]:
@@ -47,7 +49,22 @@ def audience_queryset(campaign: Any) -> QuerySet[Contact]:
     )
     if excluded_ids:
         queryset = queryset.exclude(Exists(subscribed.filter(mailing_list_id__in=excluded_ids)))
+    queryset = _follow_up_only(queryset, campaign)
     return audience_rules_apply(queryset, campaign.audience_rules)
+
+
+def _follow_up_only(queryset: QuerySet[Contact], campaign: Any) -> QuerySet[Contact]:
+    """For a follow-up, only the earlier campaign's recipients whose message no person opened."""
+    parent_id = getattr(campaign, "follow_up_of_id", None)
+    if not parent_id:
+        return queryset
+    sent = OutboxMessage.objects.filter(
+        campaign_id=parent_id, contact=OuterRef("pk"), status=OutboxMessage.Status.SENT
+    )
+    opened = EmailEvent.objects.filter(
+        campaign_id=parent_id, contact=OuterRef("pk"), type=EmailEvent.Type.OPEN, is_machine=False
+    )
+    return queryset.filter(Exists(sent)).exclude(Exists(opened))
 
 
 def audience_breakdown(campaign: Any) -> dict[str, int]:
@@ -72,6 +89,9 @@ def audience_breakdown(campaign: Any) -> dict[str, int]:
     counts["no_email"] = after - (after := steps.count())
     steps = steps.exclude(Exists(Suppression.objects.filter(email=OuterRef("email"))))
     counts["suppressed"] = after - (after := steps.count())
+    if getattr(campaign, "follow_up_of_id", None):
+        steps = _follow_up_only(steps, campaign)
+        counts["opened_before"] = after - (after := steps.count())
     counts["recipients"] = after
     return counts
 

@@ -78,6 +78,16 @@ class Campaign(TimeStampedModel):
     utm_medium = models.CharField(_("utm_medium"), max_length=100, blank=True, default="email")
     utm_campaign = models.CharField(_("utm_campaign"), max_length=100, blank=True)
     scheduled_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # A follow-up goes to the recipients of this earlier campaign who did not open it (people's
+    # opens: a message only Apple's proxy opened was not read), within its lists as they are now.
+    follow_up_of = models.ForeignKey(
+        "self",
+        verbose_name=_("follow-up of"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="follow_ups",
+    )
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     status_reason = models.TextField(_("reason"), blank=True)

@@ -296,6 +296,19 @@ def campaign_duplicate(*, campaign: Campaign, actor: Actor = None, name: str = "
 
 
 @transaction.atomic
+def campaign_follow_up_create(*, campaign: Campaign, actor: Actor = None) -> Campaign:
+    """A draft copy of a sent campaign for those of its recipients who did not open it."""
+    copy = campaign_duplicate(
+        campaign=campaign,
+        actor=actor,
+        name=_("%(name)s, to those who did not open") % {"name": campaign.name},
+    )
+    copy.follow_up_of = campaign
+    copy.save(update_fields=["follow_up_of"])
+    return copy
+
+
+@transaction.atomic
 def campaign_variants_set(
     *, campaign: Campaign, variants: Sequence[dict[str, str]], actor: Actor = None
 ) -> list[Variant]:

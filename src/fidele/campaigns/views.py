@@ -271,6 +271,22 @@ def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "campaigns/report.html", context)
 
 
+@require_POST
+@require_role(MARKETER)
+def campaign_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(Campaign, pk=pk)
+    follow_up = services.campaign_follow_up_create(campaign=campaign, actor=request.user)
+    messages.success(
+        request,
+        _(
+            "A follow-up was made for the recipients who did not open “%(name)s”: change its "
+            "subject, then send it."
+        )
+        % {"name": campaign.name},
+    )
+    return redirect("campaigns:edit", pk=follow_up.pk)
+
+
 def _share(part: int, whole: int) -> int:
     return round(100 * part / whole) if whole else 0
 
