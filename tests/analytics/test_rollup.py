@@ -174,3 +174,30 @@ def test_a_campaign_not_sent_yet_has_a_report_that_says_so(viewer_client):
     draft = make_campaign(lists=["Newsletter"])
     page = viewer_client.get(reverse("campaigns:report", args=[draft.pk])).content.decode()
     assert "n’a encore envoyé aucun message" in page
+
+
+def test_the_report_downloads_for_a_spreadsheet_with_hostile_links_neutralised(
+    marketer_client, campaign
+):
+    import csv as csv_module
+    import io as io_module
+
+    from django.urls import reverse
+    from openpyxl import load_workbook
+
+    anne = recipient(campaign, "anne@x.fr")
+    event(anne, "click", timezone.now(), url='=HYPERLINK("http://evil")')
+    url = reverse("campaigns:report_download", args=[campaign.pk])
+
+    french = marketer_client.get(url, {"format": "csv"})
+    assert french["Content-Disposition"].endswith('report.csv"')
+    text = french.content.decode("utf-8-sig")
+    rows = list(csv_module.reader(io_module.StringIO(text), delimiter=";"))
+    assert rows[0] == ["Section", "Élément", "Valeur", "Personnes", "Chiffre d’affaires"]
+    assert ["résumé", "clicks_human", "1", "", ""] in rows
+    assert ["lien", '\'=HYPERLINK("http://evil")', "1", "1", "0"] in rows
+
+    workbook = load_workbook(io_module.BytesIO(marketer_client.get(url).content))
+    cells = [[c.value for c in row] for row in workbook.active.iter_rows()]
+    assert ["lien", '\'=HYPERLINK("http://evil")', 1, 1, 0.0] in cells
+    assert marketer_client.get(url, {"format": "pdf"}).status_code == 404

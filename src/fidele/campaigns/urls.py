@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/progress/", views.campaign_progress, name="progress"),
     path("<int:pk>/report/", views.campaign_report_page, name="report"),
     path("<int:pk>/follow-up/", views.campaign_follow_up, name="follow_up"),
+    path("<int:pk>/report/download/", views.campaign_report_download, name="report_download"),
     path("<int:pk>/test/", views.campaign_test_send, name="test_send"),
     path("<int:pk>/schedule/", views.campaign_schedule, name="schedule"),
     path("<int:pk>/send/", views.campaign_send_confirm, name="send_confirm"),

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 from django.views.decorators.vary import vary_on_headers
 
 from fidele.analytics.attribution import attributions_record
+from fidele.analytics.report_files import campaign_report_csv, campaign_report_xlsx
 from fidele.analytics.reports import (
     INDUSTRY_AVERAGES,
     account_averages,
@@ -269,6 +270,27 @@ def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
         % {"days": settings.ATTRIBUTION_DAYS},
     }
     return render(request, "campaigns/report.html", context)
+
+
+@require_safe
+@require_role(MARKETER)
+def campaign_report_download(request: HttpRequest, pk: int) -> HttpResponse:
+    """The report as a file for management: CSV (the reader's spreadsheet) or XLSX."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    fmt = request.GET.get("format", "xlsx")
+    if fmt not in ("csv", "xlsx"):
+        raise Http404
+    attributions_record()
+    report = campaign_report(campaign_id=campaign.pk)
+    if fmt == "csv":
+        body, content_type = campaign_report_csv(report), "text/csv; charset=utf-8"
+    else:
+        body = campaign_report_xlsx(report)
+        content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-report.{fmt}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_POST
