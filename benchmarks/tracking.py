@@ -1,0 +1,203 @@
+"""Load the open pixel and the click redirect under gunicorn; compare with a hello-world view.
+
+    python benchmarks/tracking.py [--recipients 5000] [--seconds 15] [--connections 16]
+        [--workers 4] [--rounds 2] [--database-url postgres://postgres@127.0.0.1:5432/test]
+
+- The server is the product's WSGI application under gunicorn (sync workers), on a PostgreSQL
+  database of its own ("bench_tracking", dropped and created next to --database-url's).
+- The load generator is wrk (Debian's `wrk` package), bounded in time; a Lua script spreads the
+  requests over every recipient's own signed URL (a click judges its message's other clicks,
+  so one message clicked 100,000 times would measure something no campaign does).
+- The limit it is held against: a view returning "hello" through the same Django stack
+  (middleware included) under the same server, measured in the same run, rounds alternating.
+- After each round, the events stored are counted: every answered request must be one event.
+
+Prints one JSON object: requests per second, p50/p99 latency, and the ratio to hello-world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+HERE = Path(__file__).resolve().parent
+LUA = """
+local urls = {}
+for line in io.lines("%s") do urls[#urls + 1] = line end
+math.randomseed(os.time())
+request = function()
+  local agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+  return wrk.format("GET", urls[math.random(#urls)], {["User-Agent"] = agent})
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_database(url: str) -> str:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS bench_tracking")
+        conn.execute("CREATE DATABASE bench_tracking")
+    return urlunsplit(parts._replace(path="/bench_tracking"))
+
+
+def prepare(recipients: int, workdir: Path) -> dict[str, Path]:
+    """Migrate, then one sent campaign to `recipients` contacts; write their URLs."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.utils import timezone
+
+    from fidele.campaigns.models import Campaign
+    from fidele.contacts.models import Contact
+    from fidele.delivery.models import OutboxMessage
+    from fidele.tracking.tokens import token_make
+
+    campaign = Campaign.objects.create(
+        name="Bench", subject="s", from_email="bench@example.com", status="sent"
+    )
+    contacts = Contact.objects.bulk_create(
+        Contact(email=f"r{n}@example.com") for n in range(recipients)
+    )
+    now = timezone.now()
+    outbox = OutboxMessage.objects.bulk_create(
+        OutboxMessage(campaign=campaign, contact=c, email=c.email, status="sent", sent_at=now)
+        for c in contacts
+    )
+    links = ("https://cave.example/vins", "https://cave.example/fromages")
+    files = {name: workdir / f"{name}.txt" for name in ("hello", "open", "click")}
+    files["hello"].write_text("/t/hello/\n")
+    files["open"].write_text(
+        "".join(f"/t/o/{token_make(purpose='open', subject_id=o.pk)}.gif\n" for o in outbox)
+    )
+    lines = []
+    for n, message in enumerate(outbox):
+        url = links[n % 2]
+        token = token_make(purpose="click", subject_id=message.pk, extra=url)
+        lines.append(f"/t/c/{token}/?u={quote(url, safe='')}\n")
+    files["click"].write_text("".join(lines))
+    return files
+
+
+def events_count() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM tracking_emailevent")
+        return cursor.fetchone()[0]
+
+
+def run_wrk(port: int, urls: Path, seconds: int, connections: int, workdir: Path) -> dict:
+    script = workdir / f"{urls.stem}.lua"
+    script.write_text(LUA % urls)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def latency(percent: str) -> float:
+        value, unit = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return round(float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit], 2)
+
+    return {
+        "requests": requests,
+        "per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "errors": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=5000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test",
+    )
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
+    env = {
+        **os.environ,
+        "DATABASE_URL": bench_database(args.database_url),
+        "FIDELE_DATA_DIR": str(workdir / "data"),
+        "DJANGO_SETTINGS_MODULE": "tracking_settings",
+        "PYTHONPATH": f"{HERE}:{os.environ.get('PYTHONPATH', '')}",
+        "FIDELE_LOG_LEVEL": "WARNING",
+        "SECRET_KEY": secrets.token_hex(32),
+    }
+    os.environ.update(env)
+    sys.path.insert(0, str(HERE))
+    files = prepare(args.recipients, workdir)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "fidele.config.wsgi:application", "-w",
+         str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+        env=env,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        run_wrk(port, files["hello"], 2, args.connections, workdir)  # warm the workers
+        results: dict[str, list[dict]] = {"hello": [], "open": [], "click": []}
+        for _round in range(args.rounds):
+            for name in ("hello", "open", "click"):
+                before = events_count()
+                result = run_wrk(port, files[name], args.seconds, args.connections, workdir)
+                result["events_stored"] = events_count() - before
+                results[name].append(result)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def best(name: str) -> dict:
+        return max(results[name], key=lambda r: r["per_second"])
+
+    hello = best("hello")["per_second"]
+    summary = {
+        name: {**best(name), "ratio_to_hello": round(best(name)["per_second"] / hello, 3)}
+        for name in ("open", "click")
+    }
+    print(json.dumps({
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
+        "load_average": os.getloadavg(),
+        "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
+        "recipients": args.recipients, "hello": best("hello"), **summary, "rounds": results,
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
