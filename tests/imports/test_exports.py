@@ -611,3 +611,14 @@ def test_the_other_customer_numbers_are_a_column_only_when_a_contact_has_one(hel
     assert table[1][-1] == "OLD-7"
     french = read_csv(export_bytes("csv", dialect=exports.EXCEL_FR), delimiter=";")
     assert french[0][-1] == "Autres numéros client"
+
+
+def test_excel_france_names_countries_and_languages_as_people_do(db):
+    Contact.objects.create(email="luc@example.be", country="BE", language="nl")
+
+    table = read_csv(export_bytes("csv", dialect=exports.EXCEL_FR), delimiter=";")
+    row = dict(zip(table[0], table[1], strict=True))
+
+    assert (row["Pays"], row["Langue"]) == ("Belgique", "néerlandais")
+    canonical = dict(zip(*read_csv(export_bytes("csv"))[:2], strict=True))
+    assert (canonical["country"], canonical["language"]) == ("BE", "nl")  # the contract

@@ -40,10 +40,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from babel import Locale
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connections
 from django.db.models import Prefetch, QuerySet
@@ -60,6 +62,7 @@ from fidele.contacts.models import Contact, CustomerNumberAlias, Tag
 from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
+from fidele.imports import normalize as norm
 from fidele.imports.mapping import ATTR_PREFIX, CONTACT_FIELDS, guess_field
 from fidele.imports.pipeline import neutralise
 from fidele.ui.formatting import format_phone, format_phone_dialled
@@ -305,6 +308,16 @@ def _cell_readers(
 
         return read
 
+    def named(name: str) -> Callable[[Contact], Cell]:
+        language = dialect.language or translation.get_language() or "en"
+        to_name = _country_name if name == "country" else _language_name
+        get = attrgetter(name)
+
+        def read(contact: Contact) -> Cell:
+            return to_name(get(contact) or "", language)
+
+        return read
+
     readers: list[Callable[[Contact], Cell]] = []
     for name in columns:
         if name.startswith(ATTR_PREFIX):
@@ -315,9 +328,30 @@ def _cell_readers(
             readers.append(_other_numbers_text)
         elif name == "phone":
             readers.append(lambda contact: phone(contact.phone))
+        elif dialect.labels and name in ("country", "language"):
+            # "Belgique", "néerlandais" for a person; the import reads the names back.
+            readers.append(named(name))
         else:
             readers.append(field(name))
     return readers
+
+
+@lru_cache(maxsize=512)
+def _country_name(code: str, language: str) -> str:
+    """The country's name in `language`, or its code when the import would not read the name
+    back as that code (the export must survive a round trip)."""
+    if not code:
+        return ""
+    name = Locale.parse(language.split("-")[0]).territories.get(code.upper(), "")
+    return name if name and norm.normalise_country(name)[0] == code.upper() else code
+
+
+@lru_cache(maxsize=512)
+def _language_name(code: str, language: str) -> str:
+    if not code:
+        return ""
+    name = Locale.parse(language.split("-")[0]).languages.get(code.lower(), "")
+    return name if name and norm.normalise_language(name)[0] == code.lower() else code
 
 
 def _ordered(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
