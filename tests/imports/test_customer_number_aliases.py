@@ -268,3 +268,12 @@ def test_the_column_of_other_numbers_imported_again_changes_nothing(write_file):
 
     assert (again["skipped"], again["warnings"]) == (1, 0)
     assert aliases_of(Contact.objects.get()) == ["C2"]
+
+
+def test_the_contacts_history_says_where_its_other_number_came_from(marketer_client, write_file):
+    run(write_file("email;n° client\na@x.fr;C1\na@x.fr;C2\n"))
+    anne = Contact.objects.get()
+
+    page = marketer_client.get(reverse("web:contact_detail", args=[anne.pk])).content.decode()
+
+    assert "autre numéro client" in page.lower() and "C2" in page

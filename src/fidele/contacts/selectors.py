@@ -321,6 +321,10 @@ def _audit_detail(entry: AuditLog) -> str:
     return ""
 
 
+# Changes of a contact that are not one of its fields.
+_CHANGE_LABELS = {"other_customer_number": CustomerNumberAlias._meta.verbose_name}
+
+
 def _change_rows(entry: AuditLog) -> list[tuple[str, str, Any, Any]]:
     if entry.action != AuditLog.Action.UPDATE or not isinstance(entry.changes, dict):
         return []
@@ -331,7 +335,7 @@ def _change_rows(entry: AuditLog) -> list[tuple[str, str, Any, Any]]:
         try:
             label = str(Contact._meta.get_field(name).verbose_name)
         except Exception:  # a field removed since, or a key that is not a field
-            label = name
+            label = str(_CHANGE_LABELS.get(name, name))
         rows.append((name, label[:1].upper() + label[1:], pair[0], pair[1]))
     return rows
 

@@ -43,6 +43,9 @@ from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Tag
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
 from fidele.contacts.selectors import customer_number_alias_owners
+from fidele.core.actors import System
+from fidele.core.audit import audit_record
+from fidele.core.models import AuditLog
 from fidele.imports import normalize as norm
 from fidele.imports import sql
 from fidele.imports.cells import cells_without_refused
@@ -556,6 +559,19 @@ class ContactImport:
                 [CustomerNumberAlias(contact_id=c, number=number) for c, number in aliases],
                 ignore_conflicts=True,
             )
+            # Each contact's history says where its other number came from (a merge to review).
+            actor = self.options.actor or System(name=self.options.actor_name or "import")
+            for contact_id, number in aliases:
+                audit_record(
+                    actor=actor,
+                    action=AuditLog.Action.UPDATE,
+                    object_type="contacts.contact",
+                    object_id=contact_id,
+                    changes={
+                        "other_customer_number": [None, number],
+                        "import_id": self.options.job_id,
+                    },
+                )
         self._tag(tagged)
         self._subscribe(kept)
 

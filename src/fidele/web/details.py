@@ -138,6 +138,7 @@ DETAIL_LABELS = {
     "confirmed_by_user": gettext_lazy("consent confirmed at the import"),
     "unsubscribe": gettext_lazy("withdrawal of consent"),
     "previous": gettext_lazy("previous consent"),
+    "other_customer_number": gettext_lazy("other customer number"),
 }
 # Detail keys that hold the id of another record: shown as that record's name, linked.
 REFERENCE_KEYS = {
