@@ -609,3 +609,26 @@ def test_contacts_written_without_the_orm_read_back_as_the_orm_writes_them(write
     assert helene.attributes == {"vin_prefere": "Pécharmant"}
     assert (helene.search_first_last, helene.search_last_first) == ("helene dupre", "dupre helene")
     assert ines.search_last_first == "celik ines"
+
+
+def test_a_custom_column_keeps_its_header_for_the_exports_and_the_contact_page(write_file):
+    from fidele.contacts.models import AttributeLabel
+
+    run(write_file("email;Vin préféré;Société\na@x.fr;Pécharmant;Cave SA\n"))
+    run(write_file("email;vin préféré\nb@x.fr;Monbazillac\n"))  # the first header stays
+
+    assert dict(AttributeLabel.objects.values_list("key", "label")) == {
+        "vin_prefere": "Vin préféré",
+        "societe": "Société",
+    }
+
+
+def test_the_contact_page_heads_a_custom_field_as_its_file_did(marketer_client, write_file):
+    from django.urls import reverse
+
+    run(write_file("email;Vin préféré\na@x.fr;Pécharmant\n"))
+    contact = Contact.objects.get()
+
+    page = marketer_client.get(reverse("web:contact_detail", args=[contact.pk])).content.decode()
+
+    assert "<dt>Vin préféré</dt><dd>Pécharmant</dd>" in page

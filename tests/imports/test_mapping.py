@@ -128,10 +128,19 @@ def test_a_mapping_giving_one_field_to_two_columns_is_refused():
         validate_mapping("contacts", ["A", "B"], ["email", "email"])
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("language", ["fr", "en"])
-def test_the_headers_of_a_labelled_export_map_back_to_their_fields(language):
-    # Fidèle's own Excel (France) and workbook exports come back through this mapping.
+@pytest.mark.parametrize("labelled", [False, True])
+def test_the_headers_of_a_labelled_export_map_back_to_their_fields(language, labelled):
+    # Fidèle's own Excel (France) and workbook exports come back through this mapping, with
+    # a custom field headed as its file headed it, or by its key.
+    from fidele.contacts.models import AttributeLabel
+
+    if labelled:
+        AttributeLabel.objects.create(key="vin_prefere", label="Vin préféré")
+        AttributeLabel.objects.create(key="newsletter", label="Newsletter")
     columns = export_columns(["newsletter", "vin_prefere"], SPREADSHEET)
     with translation.override(language):
         header = export_header(columns, SPREADSHEET)
+    assert ("Vin préféré" in header) is labelled
     assert propose_mapping("contacts", header) == columns

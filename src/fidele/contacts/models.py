@@ -175,6 +175,22 @@ class CustomerNumberAlias(models.Model):
         return self.number
 
 
+class AttributeLabel(models.Model):
+    """How a custom attribute was headed in the file it first came from ("Vin préféré" for the
+    key `vin_prefere`): the contact page and the exports for people show it, and the import
+    reads it back as the same key."""
+
+    key = models.CharField(_("key"), max_length=100, unique=True)
+    label = models.CharField(_("label"), max_length=200)
+
+    class Meta:
+        verbose_name = _("custom field label")
+        verbose_name_plural = _("custom field labels")
+
+    def __str__(self) -> str:
+        return self.label
+
+
 class MailingList(TimeStampedModel):
     name = models.CharField(_("name"), max_length=120, unique=True)
     description = models.TextField(_("description"), blank=True)

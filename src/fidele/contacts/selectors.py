@@ -13,7 +13,14 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from fidele.contacts.consent import WITHDRAWAL_SOURCES
-from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Subscription, Tag
+from fidele.contacts.models import (
+    AttributeLabel,
+    Contact,
+    CustomerNumberAlias,
+    MailingList,
+    Subscription,
+    Tag,
+)
 from fidele.contacts.normalize import name_fold, normalise_phone
 from fidele.core.actors import actor_label_display
 from fidele.core.models import AuditLog
@@ -364,3 +371,15 @@ def customer_number_alias_owners(numbers: Iterable[str]) -> dict[str, int]:
     return dict(
         CustomerNumberAlias.objects.filter(number__in=wanted).values_list("number", "contact_id")
     )
+
+
+def contact_attributes_labelled(*, contact: Contact) -> list[tuple[str, Any]]:
+    """(label, value) of the contact's custom fields, headed as their file headed them
+    (AttributeLabel) or by their key, in key order."""
+    attributes = contact.attributes if isinstance(contact.attributes, dict) else {}
+    if not attributes:
+        return []
+    labels = dict(
+        AttributeLabel.objects.filter(key__in=list(attributes)).values_list("key", "label")
+    )
+    return [(labels.get(key, key), value) for key, value in sorted(attributes.items())]

@@ -39,6 +39,7 @@ from fidele.contacts.consent import (
     subscriptions_add,
 )
 from fidele.contacts.models import (
+    AttributeLabel,
     Contact,
     CustomerNumberAlias,
     MailingList,
@@ -943,6 +944,16 @@ class _DemoPlan:
             )
             person["status"] = status
         contacts = Contact.objects.bulk_create(contact_rows, batch_size=BATCH_SIZE)
+        # The custom fields as the till's export headed them (shown on contact pages, exports).
+        AttributeLabel.objects.bulk_create(
+            [
+                AttributeLabel(key="vin_prefere", label="Vin préféré"),
+                AttributeLabel(key="canal_acquisition", label="Canal d’acquisition"),
+                AttributeLabel(key="societe", label="Société"),
+                AttributeLabel(key="livraison", label="Livraison"),
+            ],
+            ignore_conflicts=True,
+        )
         # One customer in forty of the old till system also holds an older loyalty card: the
         # second number an import keeps as the contact's other number (no random draw, so the
         # rest of the shop stays as it was).

@@ -40,7 +40,13 @@ from django.utils.translation import gettext_noop
 
 from fidele.contacts.consent import ConsentProof, Method, subscriptions_add_with_proof
 from fidele.contacts.fields import IMPORTABLE_FIELDS
-from fidele.contacts.models import Contact, CustomerNumberAlias, MailingList, Tag
+from fidele.contacts.models import (
+    AttributeLabel,
+    Contact,
+    CustomerNumberAlias,
+    MailingList,
+    Tag,
+)
 from fidele.contacts.normalize import normalise_email, normalise_phone, phone_country
 from fidele.contacts.selectors import customer_number_alias_owners
 from fidele.core.actors import System
@@ -49,7 +55,7 @@ from fidele.core.models import AuditLog
 from fidele.imports import normalize as norm
 from fidele.imports import sql
 from fidele.imports.cells import cells_without_refused
-from fidele.imports.mapping import ATTR_PREFIX, header_key
+from fidele.imports.mapping import ATTR_PREFIX, attribute_key, header_key
 from fidele.imports.pipeline import (
     BATCH_ROWS,
     MAX_CELL_CHARS,
@@ -199,6 +205,7 @@ class ContactImport:
             if target
         ]
         targets = {target for _i, target, _c in self.plan}
+        self._attribute_labels_keep()
         # Values whose length the file decides (the others are normalised to short codes).
         self.limited = [
             (target, self.max_lengths[target], column, index)
@@ -252,6 +259,19 @@ class ContactImport:
         # Most bases have no other customer numbers: then no batch looks any up (a look-up of
         # 5,000 numbers costs as much as a tenth of the batch's own work).
         self.aliases_exist = CustomerNumberAlias.objects.exists()
+
+    def _attribute_labels_keep(self) -> None:
+        """Keep how the file heads its custom columns ("Vin préféré"), the first time a key is
+        met, when the header reads back as that key."""
+        labels = [
+            AttributeLabel(key=target[len(ATTR_PREFIX) :], label=column.strip()[:200])
+            for _i, target, column in self.plan
+            if target.startswith(ATTR_PREFIX)
+            and not column.strip().lower().startswith(ATTR_PREFIX)
+            and attribute_key(column) == target[len(ATTR_PREFIX) :]
+        ]
+        if labels:
+            AttributeLabel.objects.bulk_create(labels, ignore_conflicts=True)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from fidele.contacts.fields import PERSON_FIELDS
-from fidele.contacts.models import Contact, CustomerNumberAlias, Tag
+from fidele.contacts.models import AttributeLabel, Contact, CustomerNumberAlias, Tag
 from fidele.core.actors import Actor
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
@@ -226,11 +226,13 @@ def _other_numbers_text(contact: Contact) -> str:
     return ", ".join(sorted(alias.number for alias in contact.customer_number_aliases.all()))
 
 
-def _attribute_header(key: str) -> str:
-    # A custom attribute keeps its key as its header, unless the import would read that key
-    # as one of the contact's own fields ("ville", "newsletter"): then it keeps its "attr."
-    # prefix, which the import reads back as the same attribute.
-    return ATTR_PREFIX + key if guess_field("contacts", key) else key
+def _attribute_header(key: str, labels: dict[str, str]) -> str:
+    # A custom attribute is headed as the file it came from headed it ("Vin préféré"), else by
+    # its key; unless the import would read that header as one of the contact's own fields
+    # ("ville", "newsletter"): then it keeps its "attr." prefix, which the import reads back as
+    # the same attribute.
+    header = labels.get(key, key)
+    return ATTR_PREFIX + key if guess_field("contacts", header) else header
 
 
 def _label(name: str) -> str:
@@ -246,9 +248,15 @@ def export_header(columns: list[str], dialect: Dialect = CANONICAL) -> list[str]
     """The header row: canonical names, or the fields' labels in the dialect's language."""
     if not dialect.labels:
         return list(columns)
+    keys = [name[len(ATTR_PREFIX) :] for name in columns if name.startswith(ATTR_PREFIX)]
+    labels = (
+        dict(AttributeLabel.objects.filter(key__in=keys).values_list("key", "label"))
+        if keys
+        else {}
+    )
     with translation.override(dialect.language or translation.get_language()):
         return [
-            _attribute_header(name[len(ATTR_PREFIX) :])
+            _attribute_header(name[len(ATTR_PREFIX) :], labels)
             if name.startswith(ATTR_PREFIX)
             else _label(name)
             for name in columns

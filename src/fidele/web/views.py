@@ -70,9 +70,7 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "available_lists": MailingList.objects.exclude(pk__in=subscribed_ids).order_by("name"),
         "tag_form": ContactTagForm(),
         "subscribe_form": ContactSubscribeForm(),
-        "attributes": sorted((contact.attributes or {}).items())
-        if isinstance(contact.attributes, dict)
-        else [],
+        "attributes": contact_selectors.contact_attributes_labelled(contact=contact),
     }
     return render(request, "contacts/detail.html", context)
 
