@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import phonenumbers
+from babel import Locale
 from babel.numbers import format_currency, format_decimal, format_percent
 from django.conf import settings
 from django.utils.translation import get_language
@@ -83,3 +84,11 @@ def format_rate(value: float | None, digits: int | None = None) -> str:
     prefix, _zero, suffix = format_percent(0, locale=locale).partition("0")
     number = format_decimal(value * 100, format=f"#,##0.{'0' * digits}", locale=locale)
     return f"{prefix}{number}{suffix}"
+
+
+def format_language(code: str | None) -> str:
+    """A language code as its name in the reader's language ("nl" -> "Néerlandais")."""
+    if not code:
+        return ""
+    name = Locale.parse(babel_locale()).languages.get(code.lower())
+    return name[:1].upper() + name[1:] if name else code

@@ -16,6 +16,12 @@ def number(value, digits=None):
 
 
 @register.filter
+def language_name(code):
+    """ "nl" -> "Néerlandais" in the reader's language (the code itself when unknown)."""
+    return formatting.format_language(code)
+
+
+@register.filter
 def rate(value):
     return formatting.format_rate(value)
 
