@@ -260,3 +260,18 @@ def test_an_imports_encoding_and_separator_read_as_on_its_preview(owner_client):
         "Encodage": (None, "UTF-8 avec indicateur d’ordre des octets (BOM)"),
         "Séparateur": (None, "point-virgule ( ; )"),
     }
+
+
+def test_an_exports_filters_and_format_read_as_words(owner_client):
+    audit_record(
+        actor=SYSTEM,
+        action="export",
+        object_type="contacts.contact",
+        changes={"format": "csv", "filters": {"q": "lefevre", "tag": "VIP"}},
+    )
+
+    html = owner_client.get("/audit/").content.decode()
+
+    assert "Recherche" in html and "lefevre" in html and "Étiquette" in html
+    assert "q: lefevre" not in html
+    assert details(owner_client.get("/audit/"))["Format"] == (None, "CSV")

@@ -55,6 +55,10 @@ DETAIL_LABELS = {
     "dialect": gettext_lazy("variant"),
     "count": gettext_lazy("number of records"),
     "filters": gettext_lazy("filters"),
+    # the contacts list's filters, as an export records them
+    "q": gettext_lazy("search"),
+    "tag": gettext_lazy("tag"),
+    "sort": gettext_lazy("order"),
     "columns": gettext_lazy("columns"),
     "file": gettext_lazy("file"),
     "contacts": gettext_lazy("contacts"),
@@ -151,7 +155,7 @@ REFERENCE_KEYS = {
     "user_id": "accounts.user",
 }
 # Details whose value is a record of its own, shown as its own rows.
-NESTED_KEYS = ("unsubscribe", "previous")
+NESTED_KEYS = ("unsubscribe", "previous", "filters")
 # Details holding an actor's stored label ("recipient via unsubscribe link", "cli:lea").
 ACTOR_KEYS = frozenset({"user", "by"})
 # Codes stored as values, by key, with their names.
@@ -159,6 +163,7 @@ VALUE_LABELS: dict[str, dict[str, Any]] = {
     "source": WITHDRAWAL_SOURCES,
     # A subscription's status, in entries about a contact (whose own status means something else).
     "status": dict(Subscription.Status.choices),
+    "format": {"csv": "CSV", "xlsx": "XLSX"},
     # The export's variant (fidele.imports.exports.Dialect.code), named as on the export page.
     "dialect": {
         "excel-fr": gettext_lazy("Excel (France)"),
