@@ -517,3 +517,19 @@ def test_an_import_is_signed_with_its_users_name_as_campaigns_are(viewer_client,
 
     assert "Léa Martin" in listed and ">terminal<" in listed
     assert "<dd>Léa Martin</dd>" in detail
+
+
+def test_a_file_without_known_columns_is_explained_in_the_language_of_who_reads_it(
+    marketer_client, fixture_file
+):
+    from django.utils import translation
+
+    from fidele.imports.services import import_file
+
+    with translation.override("fr"):
+        summary = import_file(kind="contacts", path=fixture_file("no_known_columns.csv"))
+    assert summary["error"].startswith("Aucune colonne ne contient")
+
+    url = reverse("imports:detail", args=[summary["import_id"]])
+    marketer_client.cookies["django_language"] = "en"
+    assert "No column holds an email" in unescape(marketer_client.get(url).content.decode())

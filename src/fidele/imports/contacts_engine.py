@@ -215,13 +215,16 @@ class ContactImport:
         ]
         self.limited_targets = {target for target, *_rest in self.limited}
         if not targets & _IDENTITY_FIELDS:
+            # A Text: the summary says it in the language of whoever reads it (ui.texts).
             raise ImportFileError(
-                _(
-                    "No column holds an email, a customer number or a name, so no contact can be "
-                    "recognised. Columns found: %(columns)s. Choose what each column holds in the "
-                    'preview (or with --map "Column=email").'
+                Text(
+                    gettext_noop(
+                        "No column holds an email, a customer number or a name, so no contact can "
+                        "be recognised. Columns found: %(columns)s. Choose what each column holds "
+                        'in the preview (or with --map "Column=email").'
+                    ),
+                    columns=", ".join(h for h in header if h) or "-",
                 )
-                % {"columns": ", ".join(h for h in header if h) or "-"}
             )
         self.has_consent_column = "consent" in targets
         self.other_numbers_column = next(
@@ -231,13 +234,14 @@ class ContactImport:
         if options.list_name:
             if not self.has_consent_column and not options.consent_confirmed:
                 raise ImportFileError(
-                    _(
-                        "This file has no consent column (Newsletter, Opt-in...). To "
-                        "subscribe every "
-                        "row to the list “%(list)s”, confirm that you hold their consent "
-                        "(--consent-confirmed, or the box in the import form)."
+                    Text(
+                        gettext_noop(
+                            "This file has no consent column (Newsletter, Opt-in...). To "
+                            "subscribe every row to the list “%(list)s”, confirm that you hold "
+                            "their consent (--consent-confirmed, or the box in the import form)."
+                        ),
+                        list=options.list_name,
                     )
-                    % {"list": options.list_name}
                 )
         elif self.has_consent_column:
             self.counters.warn(
