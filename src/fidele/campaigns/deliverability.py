@@ -264,9 +264,7 @@ class _HtmlReader(HTMLParser):
         values = {name: value or "" for name, value in attrs}
         if tag in self._SKIPPED:
             self._skipping += 1
-        elif tag == "a" and values.get("href") and values.get("aria-hidden") != "true":
-            # The hidden honeypot link (fidele.tracking.classify) is ours and empty: not one of
-            # the links a reader or a filter weighs.
+        elif tag == "a" and values.get("href"):
             self.links.append(values["href"].strip())
         elif tag == "img":
             self.images.append(values)
@@ -369,10 +367,13 @@ def message_check(
     pixel_prefix = f"{base}/t/o/"
     pixels = [img for img in reader.images if img.get("src", "").startswith(pixel_prefix)]
     images = [img for img in reader.images if img not in pixels]
+    # Fidèle's own links are not the message's: the unsubscribe link, and the hidden, empty
+    # honeypot link (fidele.tracking.classify) that no reader sees.
+    own = (f"{base}/t/u/", f"{base}/t/h/")
     links = [
         _link_target(url)
         for url in reader.links
-        if url.lower().startswith(("http://", "https://")) and not url.startswith(f"{base}/t/u/")
+        if url.lower().startswith(("http://", "https://")) and not url.startswith(own)
     ]
     domains = sorted({host for host in map(_host, links) if host})
 

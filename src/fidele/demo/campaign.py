@@ -62,6 +62,7 @@ def _hours(rng: Random, mean: float) -> dt.timedelta:
 
 def demo_past_campaign_send(*, today: dt.date, seed: int, actor: Actor = None) -> Campaign:
     rng = Random(seed + 1)
+    newsletter = _newsletter_ids()
     tz = ZoneInfo(settings.TIME_ZONE)
     sent_at = dt.datetime.combine(today - dt.timedelta(days=14), dt.time(10, 0), tzinfo=tz)
     campaign = campaign_create(
@@ -71,12 +72,12 @@ def demo_past_campaign_send(*, today: dt.date, seed: int, actor: Actor = None) -
         from_name="Léa, Cave & Terroir",
         html=BODY,
         layout=layout_default(),
-        lists=_newsletter_ids(),
+        lists=newsletter,
         actor=actor,
     )
     recipients = list(
         Subscription.objects.filter(
-            mailing_list_id__in=_newsletter_ids(),
+            mailing_list_id__in=newsletter,
             status=Subscription.Status.SUBSCRIBED,
             contact__email__isnull=False,
         )

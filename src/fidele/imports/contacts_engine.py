@@ -376,7 +376,7 @@ class ContactImport:
             elif target == "notes":
                 values["notes"] = raw
             elif target == "other_customer_numbers":
-                self._read_other_numbers(record, raw, column)
+                self._read_other_numbers(record, number, raw, column)
             elif target.startswith(ATTR_PREFIX):
                 record.attrs.setdefault(target[len(ATTR_PREFIX) :], raw)
         if "postal_code" in values:
@@ -404,23 +404,23 @@ class ContactImport:
             return None
         return record
 
-    def _read_other_numbers(self, record: Record, raw: str, column: str) -> None:
+    def _read_other_numbers(self, record: Record, row: int, raw: str, column: str) -> None:
         limit = self.max_lengths["external_id"]
         for part in norm.split_list(raw):
-            number = " ".join(part.split())
-            if len(number) > limit:
+            alias = " ".join(part.split())
+            if len(alias) > limit:
                 self.counters.warn(
-                    record.consent_row,
+                    row,
                     column,
                     Text(
                         gettext_noop("“%(value)s…” is longer than %(limit)s characters: not kept"),
-                        value=number[:30],
+                        value=alias[:30],
                         limit=limit,
                     ),
                     raw,
                 )
-            elif number not in record.other_numbers:
-                record.other_numbers.append(number)
+            elif alias not in record.other_numbers:
+                record.other_numbers.append(alias)
 
     # -- the whole file --------------------------------------------------------------------
 
