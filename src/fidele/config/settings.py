@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "fidele.contacts",
     "fidele.commerce",
     "fidele.imports",
+    "fidele.quality",
     "fidele.compliance",
     "fidele.campaigns",
     "fidele.delivery",

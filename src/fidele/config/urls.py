@@ -17,6 +17,7 @@ urlpatterns = [
     path("imports/", include("fidele.imports.urls")),
     path("exports/", include("fidele.imports.export_urls")),
     path("campaigns/", include("fidele.campaigns.urls")),
+    path("quality/", include("fidele.quality.urls")),
     path("compliance/", include("fidele.compliance.urls")),
     # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).
     path("", include("fidele.delivery.urls")),

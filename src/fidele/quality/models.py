@@ -1,0 +1,1 @@
+"""Quality's own records: audit snapshots and duplicate-pair decisions."""
