@@ -34,13 +34,29 @@ def task_is_waiting(task: Any) -> bool:
     ).exists()
 
 
-def task_schedule_next(task: Any, *, delay: timedelta) -> bool:
+def task_schedule_next(
+    task: Any, *, delay: timedelta, forget_after: timedelta | None = None
+) -> bool:
     """Queue the next run of a recurring `task` after `delay`, unless one is waiting already;
-    False when nothing was queued. The body of every `*_schedule` function of the apps."""
+    False when nothing was queued. The body of every `*_schedule` function of the apps.
+
+    `forget_after`: for a job run every few seconds, its successful runs older than that are
+    deleted (database backend only), so that its results do not pile up by the thousand a day;
+    failed runs stay, for whoever looks into them."""
     if task_is_waiting(task):
         return False
+    if forget_after is not None:
+        _task_successes_delete(task, before=timezone.now() - forget_after)
     task.using(run_after=timezone.now() + delay).enqueue()
     return True
+
+
+def _task_successes_delete(task: Any, *, before: Any) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(
+        task_path=task.module_path, status=TaskResultStatus.SUCCESSFUL, finished_at__lt=before
+    ).delete()
 
 
 # Queues the next run of a recurring job after `delay` (unless one is waiting already); returns

@@ -6,3 +6,10 @@ class TrackingConfig(AppConfig):
     name = "fidele.tracking"
     label = "tracking"
     verbose_name = _("Tracking")
+
+    def ready(self) -> None:
+        from fidele.core.tasks import recurring_job_register
+        from fidele.tracking.tasks import hits_drain_schedule
+
+        # Opens and clicks wait in a queue until the worker records them as events.
+        recurring_job_register("tracking-hits-drain", hits_drain_schedule)

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections import defaultdict
 from typing import Any
 
 from django.utils import timezone
 
-from fidele.tracking.classify import Click, Hit, clicks_rejudge, client_of, judge_click, judge_open
-from fidele.tracking.messages import OutboxRef, message_lookup
+from fidele.tracking.classify import Click, clicks_rejudge
 from fidele.tracking.models import EmailEvent
-
-
-def outbox_ref(outbox_id: int) -> OutboxRef | None:
-    """The ids of a sent message, from the app that knows the messages (tracking.messages)."""
-    return message_lookup().outbox_ref(outbox_id)
 
 
 def network_of(address: str | None) -> str:
@@ -36,7 +31,7 @@ def network_of(address: str | None) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
-def event_record(
+def event_build(
     *,
     type: str,
     outbox: Any = None,
@@ -51,15 +46,15 @@ def event_record(
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> EmailEvent:
-    """One event. `outbox` (anything with the ids of an OutboxRef: a SentMessage, an
-    OutboxMessage) fills in the campaign and contact. `address` is reduced to its network
+    """One event, not saved yet. `outbox` (anything with the ids of an OutboxRef: a SentMessage,
+    an OutboxMessage) fills in the campaign and contact. `address` is reduced to its network
     before it is stored; a `reason` makes the event a machine's."""
     if type not in EmailEvent.Type.values:
         raise ValueError(f"unknown event type {type!r}")
     if outbox is not None:
         campaign_id = campaign_id or outbox.campaign_id
         contact_id = contact_id or outbox.contact_id
-    return EmailEvent.objects.create(
+    return EmailEvent(
         type=type,
         at=at or timezone.now(),
         campaign_id=campaign_id,
@@ -75,47 +70,34 @@ def event_record(
     )
 
 
-def open_record(*, ref: OutboxRef, hit: Hit) -> EmailEvent:
-    now = timezone.now()
-    client, device = client_of(hit.user_agent)
-    return event_record(
-        type=EmailEvent.Type.OPEN,
-        outbox=ref,
-        reason=judge_open(hit, sent_at=ref.sent_at, now=now),
-        client=client,
-        device=device,
-        address=hit.address,
-        at=now,
-    )
-
-
-def click_record(*, ref: OutboxRef, hit: Hit, url: str, honeypot: bool = False) -> EmailEvent:
-    """A click, judged alone and then with the other clicks of its message (a burst, the
-    invisible link), which may turn earlier clicks into a machine's too."""
-    client, device = client_of(hit.user_agent)
-    event = event_record(
-        type=EmailEvent.Type.CLICK,
-        outbox=ref,
-        url=url,
-        reason=EmailEvent.Reason.HONEYPOT if honeypot else judge_click(hit),
-        client=client,
-        device=device,
-        address=hit.address,
-    )
-    _message_clicks_rejudge(ref.id)
+def event_record(**fields: Any) -> EmailEvent:
+    """One event, saved: `event_build`'s fields (a bounce, an unsubscribe, a provider's
+    report). Opens and clicks from the links in emails come through the queue instead
+    (fidele.tracking.hits)."""
+    event = event_build(**fields)
+    event.save(force_insert=True)
     return event
 
 
-def _message_clicks_rejudge(outbox_id: int) -> None:
-    clicks = [
-        Click(*row)
-        for row in EmailEvent.objects.filter(
-            outbox_id=outbox_id, type=EmailEvent.Type.CLICK
-        ).values_list("id", "at", "url", "reason")
-    ]
-    if len(clicks) < 2:
-        return
-    changes = clicks_rejudge(clicks)
+def events_record(events: list[EmailEvent]) -> None:
+    """Events built by `event_build`, saved together; then the clicks among them judged again
+    with the other clicks of their messages (a burst, the invisible link), which may turn
+    earlier clicks into a machine's too."""
+    EmailEvent.objects.bulk_create(events, batch_size=1000)
+    clicked = {e.outbox_id for e in events if e.type == EmailEvent.Type.CLICK and e.outbox_id}
+    if clicked:
+        _messages_clicks_rejudge(clicked)
+
+
+def _messages_clicks_rejudge(outbox_ids: set[int]) -> None:
+    by_message: dict[int, list[Click]] = defaultdict(list)
+    rows = EmailEvent.objects.filter(outbox_id__in=outbox_ids, type=EmailEvent.Type.CLICK)
+    for outbox_id, *click in rows.values_list("outbox_id", "id", "at", "url", "reason"):
+        by_message[outbox_id].append(Click(*click))
+    changes: dict[int, str] = {}
+    for clicks in by_message.values():
+        if len(clicks) >= 2:
+            changes.update(clicks_rejudge(clicks))
     for reason in set(changes.values()):
         ids = [pk for pk, value in changes.items() if value == reason]
         EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)

@@ -1,4 +1,6 @@
 """`fidele tracking networks`: load the networks whose opens and clicks are machines'.
+`fidele tracking drain`: record the opens and clicks waiting in the queue now (the worker does it
+every few seconds; this is for a server without a worker, or before reading the events).
 
     fidele tracking networks --apple apple           # Apple's published egress list (network)
     fidele tracking networks --apple FILE.csv        # the same list, downloaded beforehand
@@ -12,6 +14,8 @@ network stops the load with its line number, leaving the previous list in place.
 from __future__ import annotations
 
 import io
+import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import NetworkRange
 from fidele.tracking.networks import (
     APPLE_EGRESS_URL,
@@ -49,7 +54,10 @@ def _lines(source: str) -> tuple[Iterator[str], str]:
 
 
 class Command(BaseCommand):
-    help = "Load the networks of Apple's privacy proxies and of security scanners."
+    help = (
+        "Load the networks of Apple's privacy proxies and of security scanners; record the "
+        "queued opens and clicks."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -60,8 +68,19 @@ class Command(BaseCommand):
         networks.add_argument(
             "--scanners", metavar="FILE|URL|shipped", help="security gateways' ranges"
         )
+        drain = sub.add_parser("drain", help="record the queued opens and clicks as events")
+        drain.add_argument("--json", action="store_true", help='print {"drained", "seconds"}')
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "drain":
+            started = time.perf_counter()
+            drained = hits_drain()
+            seconds = round(time.perf_counter() - started, 3)
+            if options["json"]:
+                self.stdout.write(json.dumps({"drained": drained, "seconds": seconds}))
+            else:
+                self.stdout.write(f"{drained} opens and clicks recorded in {seconds} s")
+            return
         wanted = {
             NetworkRange.Kind.APPLE_PRIVACY: {"apple": APPLE_EGRESS_URL}.get(
                 options["apple"] or "", options["apple"]

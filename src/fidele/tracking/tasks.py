@@ -1,0 +1,31 @@
+"""The drain of the hits queue, run by the worker every few seconds (fidele.tracking.hits).
+
+The task's path (fidele.tracking.tasks.hits_drain_task) is stored with every queued run: keep it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django_tasks import task
+
+from fidele.core.tasks import task_schedule_next
+from fidele.tracking.hits import hits_drain
+
+# How long a hit may wait: the events screens and segments read are this far behind at most
+# (reports drain before they read), and the address and user agent of a request are kept no
+# longer than this.
+DRAIN_EVERY = timedelta(seconds=10)
+
+
+@task()
+def hits_drain_task() -> int:
+    try:
+        return hits_drain()
+    finally:
+        hits_drain_schedule()
+
+
+def hits_drain_schedule(*, delay: timedelta = DRAIN_EVERY) -> bool:
+    """Queue the next drain unless one is waiting. Runs of an hour ago are forgotten: at one
+    every ten seconds, they would be thousands a day."""
+    return task_schedule_next(hits_drain_task, delay=delay, forget_after=timedelta(hours=1))
