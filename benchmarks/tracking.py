@@ -11,6 +11,11 @@
   so one message clicked 100,000 times would measure something no campaign does).
 - The limit it is held against: a view returning "hello" through the same Django stack
   (middleware included) under the same server, measured in the same run, rounds alternating.
+- Besides the rates, which the other processes of a shared machine move from round to round,
+  each round measures the CPU time its requests cost: gunicorn's workers, the worker draining
+  the queue and PostgreSQL's backends and WAL writer, per request. That figure hardly depends on
+  what else runs, and hello-world's / the endpoint's is the rate ratio a machine of our own
+  would show once the CPU is the limit.
 - The endpoints queue each hit; `fidele worker` runs beside the server, as in production, and
   drains the queue into events every few seconds, on the same cores (--no-worker leaves it out).
   After each round the rest of the queue is drained here, timed (hits per second), and the
@@ -126,6 +131,42 @@ def drain() -> dict:
     }
 
 
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rpartition(")")[2].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _database_pids() -> list[int]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() "
+            "AND pid <> pg_backend_pid()) OR backend_type = 'walwriter'"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes, as /proc tells it (Linux)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def run_wrk(port: int, urls: Path, seconds: int, connections: int, workdir: Path) -> dict:
     script = workdir / f"{urls.stem}.lua"
     script.write_text(LUA % urls)
@@ -201,14 +242,28 @@ def main() -> None:
         for _round in range(args.rounds):
             for name in ("hello", "open", "click"):
                 before = events_count()
+                parts = {
+                    "web": _children(server.pid),
+                    "database": _database_pids(),
+                    "drain": [worker.pid] if worker else [],
+                }
+                cpu_before = {part: cpu_seconds(pids) for part, pids in parts.items()}
                 result = run_wrk(port, files[name], args.seconds, args.connections, workdir)
+                requests = max(result["requests"], 1)
+                result["cpu_ms"] = {
+                    part: round((cpu_seconds(pids) - cpu_before[part]) * 1000 / requests, 3)
+                    for part, pids in parts.items()
+                }
+                result["cpu_ms_per_request"] = round(sum(result["cpu_ms"].values()), 3)
                 result.update(drain())
                 result["events_stored"] = events_count() - before
                 results[name].append(result)
-            hello = results["hello"][-1]["per_second"]
+            hello = results["hello"][-1]
             for name in ("open", "click"):
-                results[name][-1]["ratio_to_hello"] = round(
-                    results[name][-1]["per_second"] / hello, 3
+                this = results[name][-1]
+                this["ratio_to_hello"] = round(this["per_second"] / hello["per_second"], 3)
+                this["cpu_ratio_to_hello"] = round(
+                    hello["cpu_ms_per_request"] / this["cpu_ms_per_request"], 3
                 )
     finally:
         for process in (server, worker):
@@ -225,7 +280,15 @@ def main() -> None:
     summary = {
         name: {
             key: spread(name, key)
-            for key in ("per_second", "p50_ms", "p99_ms", "ratio_to_hello", "drain_per_second")
+            for key in (
+                "per_second",
+                "p50_ms",
+                "p99_ms",
+                "ratio_to_hello",
+                "cpu_ms_per_request",
+                "cpu_ratio_to_hello",
+                "drain_per_second",
+            )  # fmt: skip
             if spread(name, key)
         }
         for name in ("hello", "open", "click")

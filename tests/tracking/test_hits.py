@@ -180,6 +180,23 @@ def test_two_drains_at_once_record_each_hit_once(client):
     assert EmailEvent.objects.count() == 300
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_hit_arriving_after_the_database_restarted_is_queued_on_a_new_connection(client):
+    if connection.vendor == "sqlite":
+        pytest.skip("no database server to restart")
+    outbox = make_outbox()
+    client.get(open_url(outbox.pk))  # the web process's connection, kept for the next request
+    old = connection.connection.info.backend_pid
+    with connections["default"].copy().cursor() as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [old])
+
+    response = client.get(open_url(outbox.pk))
+
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != old
+    assert QueuedHit.objects.count() == 2
+
+
 # --- judged as on arrival ----------------------------------------------------------------------
 
 
