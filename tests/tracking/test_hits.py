@@ -187,8 +187,12 @@ def test_a_hit_arriving_after_the_database_restarted_is_queued_on_a_new_connecti
     outbox = make_outbox()
     client.get(open_url(outbox.pk))  # the web process's connection, kept for the next request
     old = connection.connection.info.backend_pid
-    with connections["default"].copy().cursor() as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [old])
+    other = connections["default"].copy()
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [old])
+    finally:
+        other.close()
 
     response = client.get(open_url(outbox.pk))
 

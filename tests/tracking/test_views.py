@@ -153,6 +153,20 @@ def test_a_bad_click_link_gets_an_error_page_in_french_unless_another_language_i
     assert "This link does not work" in english.content.decode()
 
 
+def test_the_redirects_never_cached_headers_are_djangos_own():
+    from django.http import HttpResponse
+    from django.utils.cache import add_never_cache_headers
+    from django.utils.http import parse_http_date
+
+    from fidele.tracking.public import no_store
+
+    expected = HttpResponse()
+    add_never_cache_headers(expected)
+    ours = no_store(HttpResponse())
+    assert ours["Cache-Control"] == expected["Cache-Control"]
+    assert parse_http_date(ours["Expires"]) - parse_http_date(expected["Expires"]) in (0, 1)
+
+
 # --- tokens with characters no token has -----------------------------------------------------
 
 
