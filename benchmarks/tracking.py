@@ -118,6 +118,19 @@ def events_count() -> int:
     return EmailEvent.objects.count()
 
 
+def worker_ready(timeout: float = 60) -> None:
+    """Wait until the worker has started (it queues its first drain): starting, it takes a core."""
+    from django_tasks_db.models import DBTaskResult
+
+    from fidele.tracking.tasks import hits_drain_task
+
+    deadline = time.monotonic() + timeout
+    while not DBTaskResult.objects.filter(task_path=hits_drain_task.module_path).exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the worker did not start")
+        time.sleep(0.2)
+
+
 def drain() -> dict:
     """Drain what the worker left in the queue, timed."""
     from fidele.tracking.hits import hits_drain
@@ -235,7 +248,10 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        run_wrk(port, files["hello"], 2, args.connections, workdir)  # warm the workers
+        if worker is not None:
+            worker_ready()
+        for name in ("hello", "open", "click"):  # warm the workers
+            run_wrk(port, files[name], 2, args.connections, workdir)
         drain()
         results: dict[str, list[dict]] = {"hello": [], "open": [], "click": []}
         load_before = os.getloadavg()

@@ -26,8 +26,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from fidele.core.tasks import recurring_jobs
-from fidele.tracking import hits as hits_module
-from fidele.tracking import services
+from fidele.tracking import sql as tracking_sql
 from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import EmailEvent, QueuedHit
 from fidele.tracking.tasks import hits_drain_task
@@ -73,20 +72,20 @@ def test_a_drain_that_dies_half_way_leaves_its_batch_queued_and_the_next_records
     for outbox in people(5):
         client.get(open_url(outbox.pk), HTTP_USER_AGENT=FIREFOX)
     batches = []
-    real = services.events_record
+    real = tracking_sql.events_insert
 
-    def dies_on_the_second_batch(events):
-        real(events)  # written, not committed yet
-        batches.append(len(events))
+    def dies_on_the_second_batch(rows):
+        real(rows)  # written, not committed yet
+        batches.append(len(rows))
         if len(batches) == 2:
             raise RuntimeError("killed")
 
-    monkeypatch.setattr(hits_module, "events_record", dies_on_the_second_batch)
+    monkeypatch.setattr(tracking_sql, "events_insert", dies_on_the_second_batch)
     with pytest.raises(RuntimeError):
         hits_drain(batch=2)
     assert (EmailEvent.objects.count(), QueuedHit.objects.count()) == (2, 3)
 
-    monkeypatch.setattr(hits_module, "events_record", real)
+    monkeypatch.setattr(tracking_sql, "events_insert", real)
     assert hits_drain(batch=2) == 3
     assert EmailEvent.objects.count() == 5
     assert EmailEvent.objects.values("outbox_id").distinct().count() == 5

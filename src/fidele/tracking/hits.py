@@ -29,7 +29,7 @@ from fidele.tracking import sql
 from fidele.tracking.classify import Hit, client_of, judge_click, judge_open
 from fidele.tracking.messages import message_lookup
 from fidele.tracking.models import EmailEvent, QueuedHit
-from fidele.tracking.services import event_build, events_record
+from fidele.tracking.services import clicks_rejudge_around, network_of
 
 BATCH = 1000
 Kind = QueuedHit.Kind
@@ -72,7 +72,15 @@ def hits_drain(*, batch: int = BATCH) -> int:
             )  # fmt: skip
             if not hits:
                 break
-            events_record(_events_of(hits))
+            rows = _event_rows(hits)
+            sql.events_insert(rows)
+            clicks = [row for row in rows if row[0] == EmailEvent.Type.CLICK]
+            if clicks:
+                clicks_rejudge_around(
+                    outbox_ids={row[4] for row in clicks},
+                    start=min(row[1] for row in clicks),
+                    end=max(row[1] for row in clicks),
+                )
             QueuedHit.objects.filter(id__in=[row[0] for row in hits]).delete()
         taken += len(hits)
     return taken
@@ -82,9 +90,10 @@ def hits_waiting() -> int:
     return QueuedHit.objects.count()
 
 
-def _events_of(hits: list[tuple]) -> list[EmailEvent]:
+def _event_rows(hits: list[tuple]) -> list[tuple]:
+    """The events' rows (sql.EVENT_COLUMNS) of the hits whose message still exists, judged."""
     refs = message_lookup().outbox_refs({row[2] for row in hits})
-    events = []
+    rows = []
     for _id, kind, outbox_id, at, method, prefetch, user_agent, address, url in hits:
         ref = refs.get(outbox_id)
         if ref is None:
@@ -97,16 +106,19 @@ def _events_of(hits: list[tuple]) -> list[EmailEvent]:
         else:
             reason = judge_click(hit)
         client, device = client_of(user_agent)
-        events.append(
-            event_build(
-                type=EmailEvent.Type.OPEN if kind == Kind.OPEN else EmailEvent.Type.CLICK,
-                outbox=ref,
-                url=url,
-                reason=reason,
-                client=client,
-                device=device,
-                address=address,
-                at=at,
+        rows.append(
+            (
+                EmailEvent.Type.OPEN if kind == Kind.OPEN else EmailEvent.Type.CLICK,
+                at,
+                ref.campaign_id,
+                ref.contact_id,
+                ref.id,
+                bool(reason),
+                reason,
+                client,
+                device,
+                network_of(address),
+                url,
             )
         )
-    return events
+    return rows

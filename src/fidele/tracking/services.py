@@ -8,16 +8,18 @@ consequences they have on customer data (an unsubscription, a suppression) are.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 from collections import defaultdict
 from typing import Any
 
 from django.utils import timezone
 
-from fidele.tracking.classify import Click, clicks_rejudge
+from fidele.tracking.classify import Click, clicks_rejudge, judgment_reach
 from fidele.tracking.models import EmailEvent
 
 
+@functools.lru_cache(maxsize=4096)
 def network_of(address: str | None) -> str:
     """The network an address belongs to, which is all that is stored of it: /24 for IPv4, /48
     for IPv6 (a household or an office, not a device)."""
@@ -31,7 +33,7 @@ def network_of(address: str | None) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
-def event_build(
+def event_record(
     *,
     type: str,
     outbox: Any = None,
@@ -46,15 +48,15 @@ def event_build(
     details: dict[str, Any] | None = None,
     at: dt.datetime | None = None,
 ) -> EmailEvent:
-    """One event, not saved yet. `outbox` (anything with the ids of an OutboxRef: a SentMessage,
-    an OutboxMessage) fills in the campaign and contact. `address` is reduced to its network
+    """One event. `outbox` (anything with the ids of an OutboxRef: a SentMessage, an
+    OutboxMessage) fills in the campaign and contact. `address` is reduced to its network
     before it is stored; a `reason` makes the event a machine's."""
     if type not in EmailEvent.Type.values:
         raise ValueError(f"unknown event type {type!r}")
     if outbox is not None:
         campaign_id = campaign_id or outbox.campaign_id
         contact_id = contact_id or outbox.contact_id
-    return EmailEvent(
+    return EmailEvent.objects.create(
         type=type,
         at=at or timezone.now(),
         campaign_id=campaign_id,
@@ -70,28 +72,18 @@ def event_build(
     )
 
 
-def event_record(**fields: Any) -> EmailEvent:
-    """One event, saved: `event_build`'s fields (a bounce, an unsubscribe, a provider's
-    report). Opens and clicks from the links in emails come through the queue instead
-    (fidele.tracking.hits)."""
-    event = event_build(**fields)
-    event.save(force_insert=True)
-    return event
-
-
-def events_record(events: list[EmailEvent]) -> None:
-    """Events built by `event_build`, saved together; then the clicks among them judged again
-    with the other clicks of their messages (a burst, the invisible link), which may turn
-    earlier clicks into a machine's too."""
-    EmailEvent.objects.bulk_create(events, batch_size=1000)
-    clicked = {e.outbox_id for e in events if e.type == EmailEvent.Type.CLICK and e.outbox_id}
-    if clicked:
-        _messages_clicks_rejudge(clicked)
-
-
-def _messages_clicks_rejudge(outbox_ids: set[int]) -> None:
+def clicks_rejudge_around(*, outbox_ids: set[int], start: dt.datetime, end: dt.datetime) -> None:
+    """Judge again together the clicks of these messages from `start` to `end` (new clicks'
+    times): a burst, the invisible link, which may turn earlier clicks into a machine's too.
+    Only the clicks within the judgment's reach of that span can change."""
+    reach = judgment_reach()
     by_message: dict[int, list[Click]] = defaultdict(list)
-    rows = EmailEvent.objects.filter(outbox_id__in=outbox_ids, type=EmailEvent.Type.CLICK)
+    rows = EmailEvent.objects.filter(
+        outbox_id__in=outbox_ids,
+        type=EmailEvent.Type.CLICK,
+        at__gte=start - reach,
+        at__lte=end + reach,
+    )
     for outbox_id, *click in rows.values_list("outbox_id", "id", "at", "url", "reason"):
         by_message[outbox_id].append(Click(*click))
     changes: dict[int, str] = {}
