@@ -2,18 +2,20 @@
 
     python benchmarks/tracking.py [--recipients 5000] [--seconds 15] [--connections 16]
         [--workers 4] [--rounds 3] [--no-worker]
-        [--database-url postgres://postgres@127.0.0.1:5432/test]
+        [--database-url postgres://postgres@127.0.0.1:5432/test | --database-url sqlite]
 
 - The server is the product's WSGI application under gunicorn (sync workers), on a PostgreSQL
-  database of its own ("bench_tracking", dropped and created next to --database-url's).
+  database of its own ("bench_tracking", dropped and created next to --database-url's), or
+  on a SQLite file of its own (`--database-url sqlite`: the embedded default, `make run`).
 - The load generator is wrk (Debian's `wrk` package), bounded in time; a Lua script spreads the
   requests over every recipient's own signed URL (a click judges its message's other clicks,
   so one message clicked 100,000 times would measure something no campaign does).
 - The limit it is held against: a view returning "hello" through the same Django stack
   (middleware included) under the same server, measured in the same run, rounds alternating.
 - Besides the rates, which the other processes of a shared machine move from round to round,
-  each round measures the CPU time its requests cost: gunicorn's workers, the worker draining
-  the queue and PostgreSQL's backends and WAL writer, per request. That figure hardly depends on
+  each round measures the CPU time its requests cost: gunicorn's workers, PostgreSQL's backends
+  and WAL writer, and the drain (the worker's during the round, this script's after it, each
+  with its backend), per request. That figure hardly depends on
   what else runs, and hello-world's / the endpoint's is the rate ratio a machine of our own
   would show once the CPU is the limit.
 - The endpoints queue each hit; `fidele worker` runs beside the server, as in production, and
@@ -60,7 +62,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def bench_database(url: str) -> str:
+def bench_database(url: str, workdir: Path) -> str:
+    """A database of the benchmark's own: "bench_tracking" next to a PostgreSQL URL's, or, for
+    --database-url sqlite (the embedded default), a file in the work directory."""
+    if url == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite3'}"
     import psycopg
 
     parts = urlsplit(url)
@@ -132,15 +138,24 @@ def worker_ready(timeout: float = 60) -> None:
 
 
 def drain() -> dict:
-    """Drain what the worker left in the queue, timed."""
+    """Drain what the worker left in the queue, timed, with the CPU it took (this process and
+    its PostgreSQL backend)."""
+    from django.db import connection
+
     from fidele.tracking.hits import hits_drain
 
+    connection.ensure_connection()
+    ours = {os.getpid()}
+    if connection.vendor == "postgresql":
+        ours.add(connection.connection.info.backend_pid)
+    cpu_before = cpu_times(ours)
     started = time.perf_counter()
     drained = hits_drain()
     seconds = time.perf_counter() - started
     return {
         "drained_after": drained,
         "drain_per_second": round(drained / seconds) if drained else None,
+        "drain_cpu_seconds": cpu_spent(cpu_before, cpu_times(ours)),
     }
 
 
@@ -160,6 +175,8 @@ def _children(pid: int) -> list[int]:
 def _database_pids() -> list[int]:
     from django.db import connection
 
+    if connection.vendor != "postgresql":
+        return []  # SQLite works inside the processes that use it
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE (datname = current_database() "
@@ -168,16 +185,22 @@ def _database_pids() -> list[int]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of the processes, as /proc tells it (Linux)."""
-    total = 0
+def cpu_times(pids: set[int]) -> dict[int, float]:
+    """{pid: user + system CPU seconds}, as /proc tells it (Linux)."""
+    times = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        times[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return times
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between the two readings; a process started in between counts whole
+    (a database connection opened again), one gone in between loses its last moments."""
+    return sum(after[pid] - before.get(pid, 0.0) for pid in after)
 
 
 def run_wrk(port: int, urls: Path, seconds: int, connections: int, workdir: Path) -> dict:
@@ -220,7 +243,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-tracking-"))
     env = {
         **os.environ,
-        "DATABASE_URL": bench_database(args.database_url),
+        "DATABASE_URL": bench_database(args.database_url, workdir),
         "FIDELE_DATA_DIR": str(workdir / "data"),
         "DJANGO_SETTINGS_MODULE": "tracking_settings",
         "PYTHONPATH": f"{HERE}:{os.environ.get('PYTHONPATH', '')}",
@@ -259,19 +282,23 @@ def main() -> None:
             for name in ("hello", "open", "click"):
                 before = events_count()
                 parts = {
-                    "web": _children(server.pid),
-                    "database": _database_pids(),
-                    "drain": [worker.pid] if worker else [],
+                    "web": lambda: set(_children(server.pid)),
+                    "database": lambda: set(_database_pids()),
+                    "drain": lambda: {worker.pid} if worker else set(),
                 }
-                cpu_before = {part: cpu_seconds(pids) for part, pids in parts.items()}
+                cpu_before = {part: cpu_times(pids()) for part, pids in parts.items()}
                 result = run_wrk(port, files[name], args.seconds, args.connections, workdir)
-                requests = max(result["requests"], 1)
-                result["cpu_ms"] = {
-                    part: round((cpu_seconds(pids) - cpu_before[part]) * 1000 / requests, 3)
+                cpu = {
+                    part: cpu_spent(cpu_before[part], cpu_times(pids() | set(cpu_before[part])))
                     for part, pids in parts.items()
                 }
-                result["cpu_ms_per_request"] = round(sum(result["cpu_ms"].values()), 3)
                 result.update(drain())
+                cpu["drain"] += result.pop("drain_cpu_seconds")
+                requests = max(result["requests"], 1)
+                result["cpu_ms"] = {
+                    part: round(seconds * 1000 / requests, 3) for part, seconds in cpu.items()
+                }
+                result["cpu_ms_per_request"] = round(sum(result["cpu_ms"].values()), 3)
                 result["events_stored"] = events_count() - before
                 results[name].append(result)
             hello = results["hello"][-1]

@@ -37,6 +37,15 @@ from tests.smtp_sink import free_port
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _queue_connection_closed():
+    """The endpoints outside a transaction open the queue's own connection: closed after each
+    test, so that the test database can be dropped."""
+    yield
+    tracking_sql.queue_connection_close()
+
+
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 
@@ -184,19 +193,20 @@ def test_a_hit_arriving_after_the_database_restarted_is_queued_on_a_new_connecti
     if connection.vendor == "sqlite":
         pytest.skip("no database server to restart")
     outbox = make_outbox()
-    client.get(open_url(outbox.pk))  # the web process's connection, kept for the next request
-    old = connection.connection.info.backend_pid
-    other = connections["default"].copy()
-    try:
-        with other.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [old])
-    finally:
-        other.close()
+    client.get(open_url(outbox.pk))  # the queue's connection, kept for the next request
+    with tracking_sql._queue_connection().cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid(), current_setting('synchronous_commit')")
+        old, commit = cursor.fetchone()
+    assert commit == "off"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [old])
 
     response = client.get(open_url(outbox.pk))
 
     assert response.status_code == 200
-    assert connection.connection.info.backend_pid != old
+    with tracking_sql._queue_connection().cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != old
     assert QueuedHit.objects.count() == 2
 
 

@@ -1,5 +1,6 @@
-"""Hand-written SQL for tracking: the one statement an open or a click costs, and the lock that
-keeps the drain to one process at a time.
+"""Hand-written SQL for tracking: the one statement an open or a click costs (on the queue's own
+connection), the drain's bulk write of events, and the lock that keeps the drain to one process
+at a time.
 
 Table and column names come from the models' metadata (quoted), never from a user; values always
 travel as query parameters.
@@ -7,11 +8,13 @@ travel as query parameters.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import threading
 
-from django.db import connection
-from psycopg import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from fidele.tracking.models import EmailEvent, QueuedHit
 
@@ -21,15 +24,46 @@ _DRAIN_LOCK_KEY = 0x46494445_4C450901
 
 
 @functools.cache
-def _hit_insert_sql(*, commit_async: bool) -> str:
+def _hit_insert_sql() -> str:
     # Built once per process (the quoting asks the connection's operations): the endpoints run
     # it on every request.
     quote = connection.ops.quote_name
     columns = ", ".join(quote(QueuedHit._meta.get_field(name).column) for name in _HIT_COLUMNS)
     marks = ", ".join(["%s"] * len(_HIT_COLUMNS))
-    insert = f"INSERT INTO {quote(QueuedHit._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    # One round trip, one implicit transaction: the setting lasts for this statement only.
-    return f"SET LOCAL synchronous_commit TO OFF; {insert}" if commit_async else insert
+    return f"INSERT INTO {quote(QueuedHit._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+
+
+class _QueueConnection(threading.local):
+    wrapper: BaseDatabaseWrapper | None = None
+
+
+_queue = _QueueConnection()
+
+
+def _queue_connection() -> BaseDatabaseWrapper:
+    """The queue's own connection to the database, one per thread, opened once and kept.
+
+    Kept apart from Django's, whose handling per request (SQLite's: a new connection per
+    request, PRAGMAs and functions included; PostgreSQL's: a SELECT 1 before the first
+    statement) costs more than the insert. Set up once for what the insert needs: on
+    PostgreSQL, commits that do not wait for the disk (see hit_insert)."""
+    wrapper = _queue.wrapper
+    if wrapper is None:
+        wrapper = connection.copy()
+        wrapper.ensure_connection()
+        if wrapper.vendor == "postgresql":
+            with wrapper.cursor() as cursor:
+                cursor.execute("SET synchronous_commit TO OFF")
+        _queue.wrapper = wrapper
+    return wrapper
+
+
+def queue_connection_close() -> None:
+    """Close this thread's queue connection (tests that drop their database)."""
+    wrapper, _queue.wrapper = _queue.wrapper, None
+    if wrapper is not None:
+        with contextlib.suppress(DatabaseError):  # broken beyond closing: forgotten all the same
+            wrapper.close()
 
 
 def hit_insert(
@@ -43,21 +77,18 @@ def hit_insert(
     address: str,
     url: str,
 ) -> None:
-    """One queued hit, in one statement and one round trip, committed before it returns.
+    """One queued hit: one INSERT, committed before it returns, on the queue's own connection.
 
-    On PostgreSQL, outside a transaction (the endpoints run in autocommit):
-    - the commit does not wait for the disk (synchronous_commit off, for this statement only).
-      The hit is committed, visible to the drain, and safe from any crash of the app or a
-      restart of PostgreSQL; PostgreSQL writes it to disk within a fraction of a second
-      (3 x wal_writer_delay at most), so only a crash of the database server itself in that
-      fraction of a second could lose it. Waiting for the disk costs more than the rest of the
-      request (BENCHMARKS.md).
-    - the statement goes straight to the driver, without Django's cursor and its health check
-      (a SELECT 1 when the connection was used by an earlier request): the insert is its own
-      check, and a connection found dead (the database restarted since) is replaced and the
-      insert tried once more.
-    Elsewhere (SQLite, or inside a transaction) it is a plain INSERT through Django's cursor.
-    """
+    On PostgreSQL the commit does not wait for the disk (synchronous_commit off, on that
+    connection only): the hit is committed, visible to the drain, and safe from any crash of
+    the app or a restart of PostgreSQL, which writes it to disk within a fraction of a second
+    (3 x wal_writer_delay at most); only a crash of the database server itself in that
+    fraction of a second could lose it. Waiting for the disk costs more than the rest of the
+    request (BENCHMARKS.md). A connection found broken (the database restarted since) is
+    replaced and the insert tried once more.
+
+    Inside a transaction (a caller's, a test's) the hit is written in it, on Django's
+    connection, and stands or falls with it."""
     values = (
         kind,
         outbox_id,
@@ -68,18 +99,17 @@ def hit_insert(
         address,
         url,
     )
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.in_atomic_block:
         with connection.cursor() as cursor:
-            cursor.execute(_hit_insert_sql(commit_async=False), values)
+            cursor.execute(_hit_insert_sql(), values)
         return
-    statement = _hit_insert_sql(commit_async=True)
-    connection.ensure_connection()
     try:
-        connection.connection.execute(statement, values)
+        with _queue_connection().cursor() as cursor:
+            cursor.execute(_hit_insert_sql(), values)
     except (OperationalError, InterfaceError):
-        connection.close()
-        connection.ensure_connection()
-        connection.connection.execute(statement, values)
+        queue_connection_close()
+        with _queue_connection().cursor() as cursor:
+            cursor.execute(_hit_insert_sql(), values)
 
 
 # What the drain writes of each event (`details` is always empty for opens and clicks).
