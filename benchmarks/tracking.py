@@ -233,6 +233,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn's threads per worker")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-worker", action="store_true", help="no drain during the load")
     parser.add_argument(
@@ -256,7 +257,8 @@ def main() -> None:
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "fidele.config.wsgi:application", "-w",
-         str(args.workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+         str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning"],
         env=env,
     )  # fmt: skip
     worker = None
@@ -339,7 +341,8 @@ def main() -> None:
     print(json.dumps({
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}",
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
-        "workers": args.workers, "connections": args.connections, "seconds": args.seconds,
+        "workers": args.workers, "threads": args.threads, "connections": args.connections,
+        "seconds": args.seconds,
         "recipients": args.recipients, "drained_by_worker": worker is not None,
         "summary": summary, "rounds": results,
     }, indent=2))  # fmt: skip

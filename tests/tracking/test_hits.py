@@ -194,7 +194,7 @@ def test_a_hit_arriving_after_the_database_restarted_is_queued_on_a_new_connecti
         pytest.skip("no database server to restart")
     outbox = make_outbox()
     client.get(open_url(outbox.pk))  # the queue's connection, kept for the next request
-    with tracking_sql._queue_connection().cursor() as cursor:
+    with tracking_sql._queue_connection()[0].cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid(), current_setting('synchronous_commit')")
         old, commit = cursor.fetchone()
     assert commit == "off"
@@ -204,7 +204,7 @@ def test_a_hit_arriving_after_the_database_restarted_is_queued_on_a_new_connecti
     response = client.get(open_url(outbox.pk))
 
     assert response.status_code == 200
-    with tracking_sql._queue_connection().cursor() as cursor:
+    with tracking_sql._queue_connection()[0].cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != old
     assert QueuedHit.objects.count() == 2
