@@ -167,6 +167,26 @@ def test_the_redirects_never_cached_headers_are_djangos_own():
     assert parse_http_date(ours["Expires"]) - parse_http_date(expected["Expires"]) in (0, 1)
 
 
+def altered(token: str) -> str:
+    """The token with one character of its signature changed."""
+    last = token[-1]
+    return token[:-1] + ("A" if last != "A" else "B")
+
+
+@pytest.mark.parametrize("spoil", [lambda t: t[:-1], altered, lambda t: t + "A"])
+def test_truncated_or_altered_tokens_queue_nothing_on_any_endpoint(client, spoil):
+    outbox = make_outbox()
+    target = "https://cave-de-lea.fr/"
+    pixel = spoil(token_make(purpose="open", subject_id=outbox.pk))
+    clicked = spoil(token_make(purpose="click", subject_id=outbox.pk, extra=target))
+    trap = spoil(token_make(purpose="trap", subject_id=outbox.pk))
+
+    assert client.get(f"/t/o/{pixel}.gif")["Content-Type"] == "image/gif"
+    assert client.get(f"/t/c/{clicked}/?u={quote(target, safe='')}").status_code == 400
+    assert client.get(f"/t/h/{trap}/").status_code == 400
+    assert not QueuedHit.objects.exists()
+
+
 # --- tokens with characters no token has -----------------------------------------------------
 
 
