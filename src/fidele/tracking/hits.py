@@ -20,7 +20,9 @@ audience) just before it reads.
 
 from __future__ import annotations
 
-from django.db import transaction
+import time
+
+from django.db import connection, transaction
 from django.db.models import Max
 from django.http import HttpRequest
 from django.utils import timezone
@@ -32,6 +34,12 @@ from fidele.tracking.models import EmailEvent, QueuedHit
 from fidele.tracking.services import clicks_rejudge_around, network_of
 
 BATCH = 1000
+# SQLite lets one writer in at a time, and the endpoints' inserts wait for the drain's batch in
+# SQLite's busy handler, which sleeps in growing steps: smaller batches there, and a pause after
+# each that lets the waiting inserts in before the next (else a drain of thousands of hits
+# would hold the endpoints for its whole length).
+SQLITE_BATCH = 200
+SQLITE_PAUSE_SECONDS = 0.02
 Kind = QueuedHit.Kind
 _ADDRESS_LENGTH = QueuedHit._meta.get_field("address").max_length or 45
 
@@ -54,12 +62,17 @@ def hit_append(*, kind: str, outbox_id: int, request: HttpRequest, url: str = ""
     )
 
 
-def hits_drain(*, batch: int = BATCH) -> int:
+def hits_drain(*, batch: int | None = None) -> int:
     """Record every hit queued when it starts as an event; returns how many hits it took
     (hits of messages that no longer exist are dropped). Costs one query when nothing waits."""
     last = QueuedHit.objects.aggregate(last=Max("id"))["last"]
+    one_writer = connection.vendor == "sqlite"
+    if batch is None:
+        batch = SQLITE_BATCH if one_writer else BATCH
     taken = 0
     while last is not None:
+        if taken and one_writer:
+            time.sleep(SQLITE_PAUSE_SECONDS)
         with transaction.atomic():
             sql.drain_lock()
             hits = list(
@@ -83,11 +96,9 @@ def hits_drain(*, batch: int = BATCH) -> int:
                 )
             QueuedHit.objects.filter(id__in=[row[0] for row in hits]).delete()
         taken += len(hits)
+        if len(hits) < batch:
+            break
     return taken
-
-
-def hits_waiting() -> int:
-    return QueuedHit.objects.count()
 
 
 def _event_rows(hits: list[tuple]) -> list[tuple]:
