@@ -288,6 +288,22 @@ def test_the_worker_drains_every_few_seconds_and_forgets_its_old_runs(client):
     assert not DBTaskResult.objects.filter(pk=old.pk).exists()
 
 
+def test_the_workers_log_leaves_out_the_drains_that_went_well(caplog):
+    import logging
+
+    from fidele.tracking.tasks import hits_drain_schedule
+
+    hits_drain_schedule()  # what the worker does when it starts
+    tasks_log = logging.getLogger("django_tasks")
+    with caplog.at_level(logging.INFO, logger="django_tasks"):
+        for state, log in (("SUCCESSFUL", tasks_log.info), ("FAILED", tasks_log.error)):
+            log("Task id=%s path=%s state=%s", "42", hits_drain_task.module_path, state)
+        tasks_log.info("Task id=%s path=%s state=%s", "43", "fidele.imports.tasks.x", "SUCCESSFUL")
+
+    assert [record.args[0] for record in caplog.records] == ["42", "43"]
+    assert caplog.records[0].levelname == "ERROR"
+
+
 def test_the_drain_command_records_the_queue_and_says_how_many(client):
     client.get(open_url(make_outbox().pk))
     out = io.StringIO()

@@ -30,6 +30,6 @@ def hits_drain_task() -> int:
 
 
 def hits_drain_schedule(*, delay: timedelta = DRAIN_EVERY) -> bool:
-    """Queue the next drain unless one is waiting. Runs of an hour ago are forgotten: at one
-    every five seconds, they would be thousands a day."""
-    return task_schedule_next(hits_drain_task, delay=delay, forget_after=timedelta(hours=1))
+    """Queue the next drain unless one is waiting. A frequent job: its runs are neither kept
+    nor logged (unless one fails), at one every five seconds they would be thousands a day."""
+    return task_schedule_next(hits_drain_task, delay=delay, frequent=True)
