@@ -13,6 +13,8 @@ import ipaddress
 from collections import defaultdict
 from typing import Any
 
+from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from fidele.tracking.classify import Click, clicks_rejudge, judgment_reach
@@ -75,21 +77,32 @@ def event_record(
 def clicks_rejudge_around(*, outbox_ids: set[int], start: dt.datetime, end: dt.datetime) -> None:
     """Judge again together the clicks of these messages from `start` to `end` (new clicks'
     times): a burst, the invisible link, which may turn earlier clicks into a machine's too.
-    Only the clicks within the judgment's reach of that span can change."""
+    Only the clicks within the judgment's reach of that span can change, and only in messages
+    that have there the invisible link's click or enough different links for a burst: the
+    database finds those, and only their clicks are read."""
     reach = judgment_reach()
-    by_message: dict[int, list[Click]] = defaultdict(list)
-    rows = EmailEvent.objects.filter(
+    near = EmailEvent.objects.filter(
         outbox_id__in=outbox_ids,
         type=EmailEvent.Type.CLICK,
         at__gte=start - reach,
         at__lte=end + reach,
     )
+    suspects = (
+        near.values("outbox_id")
+        .annotate(
+            links=Count("url", distinct=True),
+            traps=Count("id", filter=Q(reason=EmailEvent.Reason.HONEYPOT)),
+        )
+        .filter(Q(links__gte=settings.TRACKING_BURST_LINKS) | Q(traps__gt=0))
+        .values("outbox_id")
+    )
+    by_message: dict[int, list[Click]] = defaultdict(list)
+    rows = near.filter(outbox_id__in=suspects)
     for outbox_id, *click in rows.values_list("outbox_id", "id", "at", "url", "reason"):
         by_message[outbox_id].append(Click(*click))
     changes: dict[int, str] = {}
     for clicks in by_message.values():
-        if len(clicks) >= 2:
-            changes.update(clicks_rejudge(clicks))
+        changes.update(clicks_rejudge(clicks))
     for reason in set(changes.values()):
         ids = [pk for pk, value in changes.items() if value == reason]
         EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)
