@@ -28,17 +28,13 @@ _ONE_LETTER = [(accented, plain) for accented, plain in NAME_FOLDING if len(plai
 _TWO_LETTERS = [(accented, plain) for accented, plain in NAME_FOLDING if len(plain) > 1]
 
 
-class FoldedName(Func):
-    """`name_fold(first + " " + second)` in SQL (see the module's docstring)."""
+class Folded(Func):
+    """`name_fold(expression)` in SQL: lower case, no accents, hyphens and apostrophes as
+    spaces, single spaces (see the module's docstring). Also what the duplicate search groups
+    names by."""
 
     output_field = CharField()
-
-    def __init__(self, first: str, second: str, **extra: Any):
-        super().__init__(Concat(first, Value(" "), second), **extra)
-        self.names = (first, second)
-
-    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-        return ("fidele.contacts.search.FoldedName", self.names, {})
+    arity = 1
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
         return self.as_sql(
@@ -57,6 +53,17 @@ class FoldedName(Func):
             sql = f"replace({sql}, %s, %s)"
             params += [accented, plain]
         return f"btrim(regexp_replace({sql}, %s, %s, %s))", [*params, r"\s+", " ", "g"]
+
+
+class FoldedName(Folded):
+    """`name_fold(first + " " + second)` in SQL (see the module's docstring)."""
+
+    def __init__(self, first: str, second: str, **extra: Any):
+        super().__init__(Concat(first, Value(" "), second), **extra)
+        self.names = (first, second)
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        return ("fidele.contacts.search.FoldedName", self.names, {})
 
 
 def _sqlite_name_fold(text: str | None) -> str:
