@@ -269,6 +269,12 @@ def labelled_rows(seed: int = 20261202, people: int = 700) -> list[dict[str, Any
         if case == "moved_same_phone" and not original["phone"]:
             case = "accents"
         rows.append(_duplicate(m, original, case))
+    # A third record of some: a person typed in three times.
+    for index, original in enumerate(originals[: people // 12]):
+        case = DUPLICATE_CASES[(index + 5) % len(DUPLICATE_CASES)]
+        if case in ("email_other_provider", "birth_typo", "moved_same_phone"):
+            case = "typo_first"
+        rows.append(_duplicate(m, original, case))
     # Families: a partner, a child, twins, at the same address, often with the same landline.
     for original in originals[people // 3 : people // 3 + 120]:
         landline = original["phone"] if original["phone"].startswith("+335") else ""

@@ -11,7 +11,9 @@ contacts' service (`fidele.contacts.merge`); quality's pages call it.
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,10 +110,55 @@ def duplicates_find(
                         accepted[(low, high)] = ScoredPair(
                             low, high, round(probability(weight), 4), tuple(reasons)
                         )
+    accepted.update(_through_a_third(accepted, dismissed, threshold))
     result.pairs = sorted(accepted.values(), key=lambda p: (-p.score, p.low, p.high))
     result.contacts = (contacts if contacts is not None else Contact.objects.all()).count()
     result.seconds = time.perf_counter() - started
     return result
+
+
+# A pair proposed through a third contact must not contradict itself more than this (log2
+# odds): B and C both like A, but a different first name *and* birth date say they are two.
+CLOSURE_FLOOR = -5.0
+# A contact close to more contacts than this is a crossroads (a shared address, a generic
+# name), not one person's records: no pair is proposed through it.
+_HUB = 8
+
+
+def _through_a_third(
+    accepted: dict[tuple[int, int], ScoredPair],
+    dismissed: set[tuple[int, int]],
+    threshold: float,
+) -> dict[tuple[int, int], ScoredPair]:
+    """Pairs B-C proposed because both are likely the same person as A: a record typed twice
+    from one form differs from the other copy in more places than either does from the
+    original. Likelihood: P(A=B) x P(A=C), at or above the threshold; and the direct
+    comparison must not plainly contradict it (CLOSURE_FLOOR)."""
+    neighbours: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for pair in accepted.values():
+        neighbours[pair.low].append((pair.high, pair.score))
+        neighbours[pair.high].append((pair.low, pair.score))
+    proposed: dict[tuple[int, int], float] = {}
+    for others in neighbours.values():
+        if len(others) < 2 or len(others) > _HUB:
+            continue
+        for (b, pb), (c, pc) in itertools.combinations(sorted(others), 2):
+            key = _ordered(b, c)
+            if key in accepted or key in dismissed or pb * pc < threshold:
+                continue
+            proposed[key] = max(proposed.get(key, 0.0), pb * pc)
+    found = {}
+    records = _records(pk for key in proposed for pk in key)
+    for (low, high), score in proposed.items():
+        a, b = records.get(low), records.get(high)
+        if a is None or b is None:
+            continue
+        weight, reasons = compare(a, b)
+        if weight >= CLOSURE_FLOOR:
+            found[(low, high)] = ScoredPair(
+                low, high, round(score, 4), ("same_as_third", *reasons)
+            )
+    return found
 
 
 @transaction.atomic

@@ -109,6 +109,7 @@ REASONS = {
     "birth_date_close": _("birth date one digit apart"),
     "same_address": _("same address"),
     "same_town": _("same town"),
+    "same_as_third": _("both very close to a third contact"),
 }
 
 # Local parts many different people's addresses share.
