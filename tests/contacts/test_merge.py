@@ -31,6 +31,14 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 def _pair():
     kept = make_contact(
         "jean.dupont@example.fr",

@@ -494,6 +494,10 @@ class FieldChoice:
     chosen: str
     same: bool = field(default=False)
 
+    @property
+    def sides(self) -> list[tuple[str, Any]]:
+        return [(KEPT, self.kept), (ABSORBED, self.absorbed)]
+
 
 def merge_field_choices(kept: Contact, absorbed: Contact) -> list[FieldChoice]:
     """The side-by-side rows of the merge page, each with its default choice."""
@@ -512,3 +516,8 @@ def merge_field_choices(kept: Contact, absorbed: Contact) -> list[FieldChoice]:
             )
         )
     return rows
+
+
+def merges_recent(*, limit: int = 10) -> list[ContactMerge]:
+    """The latest merges not undone, newest first (those a person may still undo)."""
+    return list(ContactMerge.objects.filter(undone_at__isnull=True).order_by("-created_at", "-id")[:limit])

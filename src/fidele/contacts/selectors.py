@@ -307,7 +307,19 @@ def _audit_title(entry: AuditLog) -> str:
         return _("Tag added: %(tag)s") % {"tag": changes["tag_added"]}
     if entry.action == AuditLog.Action.UPDATE and changes.get("tag_removed"):
         return _("Tag removed: %(tag)s") % {"tag": changes["tag_removed"]}
+    if entry.action == AuditLog.Action.MERGE and changes.get("merged_into"):
+        return _("Merged into contact #%(id)s") % {"id": changes["merged_into"]}
+    if entry.action == AuditLog.Action.MERGE and changes.get("absorbed_id"):
+        return _("%(name)s (contact #%(id)s) merged into this contact") % {
+            "name": changes.get("absorbed") or "",
+            "id": changes["absorbed_id"],
+        }
+    if entry.action == AuditLog.Action.UPDATE and changes.get("not_duplicate_of"):
+        return _("Marked as not the same person as contact #%(id)s") % {
+            "id": changes["not_duplicate_of"]
+        }
     titles = {
+        AuditLog.Action.UNMERGE: _("Merge undone"),
         AuditLog.Action.UPDATE: _("Details changed"),
         AuditLog.Action.IMPORT: _("Updated by an import"),
         AuditLog.Action.EXPORT: _("Exported"),

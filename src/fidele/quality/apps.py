@@ -11,3 +11,10 @@ class QualityConfig(AppConfig):
 
     name = "fidele.quality"
     verbose_name = _("Data quality")
+
+    def ready(self) -> None:
+        from fidele.core.tasks import recurring_job_register
+        from fidele.quality.duplicates_tasks import duplicates_search_schedule
+
+        # The duplicates page shows a search at most a day old (fidele.quality.duplicates).
+        recurring_job_register("quality-duplicates", duplicates_search_schedule)

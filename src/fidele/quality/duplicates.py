@@ -204,7 +204,7 @@ def duplicate_pairs(*, minimum: float = DEFAULT_THRESHOLD) -> QuerySet[Duplicate
 def duplicate_contact_count() -> int:
     """How many distinct contacts are in a likely-duplicate pair (the audit's `duplicate`
     finding): read from the last search's stored pairs, not searched again."""
-    pairs = duplicate_pairs()
+    pairs = DuplicatePair.objects.filter(_live(), score__gte=DEFAULT_THRESHOLD).order_by()
     return (
         pairs.values_list("contact_low", flat=True)
         .union(pairs.values_list("contact_high", flat=True))
