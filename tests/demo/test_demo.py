@@ -244,3 +244,12 @@ def test_the_demo_newsletter_has_a_report_with_people_machines_and_orders():
         ("https://cave-et-terroir.fr/vins/primeurs", "https://cave-et-terroir.fr/fromages",
          "https://cave-et-terroir.fr/ateliers")
     )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_demo_shop_has_a_few_duplicates_to_show():
+    from fidele.quality.duplicates import duplicate_pairs
+
+    demo.demo_load(contacts=600, seed=4, reference_date=REFERENCE)
+    # Four records are planted as second records of earlier customers; the search finds them.
+    assert duplicate_pairs().count() >= 4

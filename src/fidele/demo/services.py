@@ -50,6 +50,7 @@ from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.demo.campaign import demo_past_campaign_send
+from fidele.quality.duplicates import duplicates_search
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
@@ -497,6 +498,8 @@ def demo_load(
             object_repr=SHOP_NAME,
             changes=changes,
         )
+    # The duplicates page shows the planted duplicates without waiting for the nightly search.
+    duplicates_search()
     return summary
 
 
@@ -591,6 +594,60 @@ class _DemoPlan:
         for person in self.people:
             self._orders_for(person)
         self._finish_people()
+        self._plant_duplicates()
+
+    def _plant_duplicates(self) -> None:
+        """Make a few of the last people a second record of an earlier one, as a till and a
+        web shop would have typed them (a typo, capitals without accents, swapped names, a new
+        email address...): the duplicates page has something to show. Their own orders stay,
+        so a merge shows them joined. A separate random stream keeps the rest of the shop as
+        it was."""
+        rng = Random(len(self.people))
+        count = min(len(self.people) // 4, max(2, len(self.people) // 150))
+        for n in range(count):
+            twin = self.people[len(self.people) - 1 - n]
+            original = self.people[rng.randrange(0, len(self.people) // 2)]
+            kind = n % 5
+            first, last = original["first_name"], original["last_name"]
+            email = None
+            if kind == 0:
+                letters = list(last)
+                i = rng.randrange(1, len(letters)) if len(letters) > 2 else 0
+                letters[i] = letters[i] * 2
+                last = "".join(letters)
+            elif kind == 1:
+                first, last = _ascii(first).upper(), _ascii(last).upper()
+                email = self._planted_email(original, str(rng.randint(1950, 1999)))
+            elif kind == 2:
+                first, last = last, first
+            elif kind == 3 and original["email"]:
+                local = original["email"].split("@")[0]
+                email = self._planted_email(original, "", local=local)
+            elif kind == 4 and len(first) > 3:
+                first = first[:2] + first[3] + first[2] + first[4:]
+            twin.update(
+                civility=original["civility"],
+                first_name=first,
+                last_name=last,
+                email=email,
+                phone=original["phone"] if kind != 4 else "",
+                address=original["address"] if kind in (2, 4) else twin["address"],
+                postal_code=original["postal_code"],
+                city=original["city"],
+                country=original["country"],
+                birth_date=original["birth_date"] if kind != 0 else None,
+                planted_duplicate_of=original["index"],
+            )
+
+    def _planted_email(self, original: dict[str, Any], suffix: str, local: str = "") -> str:
+        local = local or f"{_ascii(original['first_name'])}.{_ascii(original['last_name'])}{suffix}"
+        local = local.replace(" ", "").replace("'", "")
+        for domain in ("laposte.example", "free.example", "orange.example", "sfr.example"):
+            email = f"{local}@{domain}"
+            if email != original["email"] and email not in self._emails:
+                self._emails[email] = 1
+                return email
+        return f"{local}.{original['index']}@example.com"
 
     def _choice(self, table: list[tuple[Any, ...]], weight_index: int = -1) -> tuple[Any, ...]:
         items, cum = _weighted(table, weight_index)

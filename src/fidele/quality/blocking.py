@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Aggregate, CharField, Count, F, QuerySet, Value
-from django.db.models.functions import Greatest, Least, Length, Lower, Replace, StrIndex, Substr
+from django.db.models.functions import Greatest, Least, Length, Lower, Replace, StrIndex, Substr, Upper
 
 from fidele.contacts.models import Contact
 from fidele.contacts.search import Folded
+from fidele.quality.matching import Frequencies
 
 # A group of more contacts than this gives no candidate (see the module's docstring).
 BLOCK_CAP = 40
@@ -129,3 +130,26 @@ def candidate_groups(contacts: QuerySet[Contact] | None = None) -> Iterator[list
     for rule in RULES:
         for ids_text in rule_groups(rule, contacts).iterator(chunk_size=2000):
             yield sorted(int(pk) for pk in ids_text.split(","))
+
+
+def frequencies(contacts: QuerySet[Contact] | None = None) -> Frequencies:
+    """How many contacts hold each first name, last name and postal code (folded as the
+    comparison folds them), for the term-frequency adjustment of matching.Frequencies. Values
+    held once are left out: they count as once."""
+    base = contacts if contacts is not None else Contact.objects.all()
+    found = Frequencies(contacts=base.count())
+    for target, expression in (
+        (found.first, Replace(Folded(F("first_name")), Value(" "), Value(""))),
+        (found.last, Replace(Folded(F("last_name")), Value(" "), Value(""))),
+        (found.postal, Replace(Upper(F("postal_code")), Value(" "), Value(""))),
+    ):
+        rows = (
+            base.annotate(value=expression)
+            .order_by()
+            .values("value")
+            .annotate(n=Count("id"))
+            .filter(n__gte=2)
+            .values_list("value", "n")
+        )
+        target.update((value, n) for value, n in rows.iterator(chunk_size=5000) if value)
+    return found

@@ -25,10 +25,11 @@ from fidele.contacts.models import Contact
 from fidele.core.actors import Actor, actor_label_for
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
-from fidele.quality.blocking import candidate_groups
+from fidele.quality.blocking import candidate_groups, frequencies
 from fidele.quality.matching import (
     DEFAULT_THRESHOLD,
     FIELDS,
+    Frequencies,
     HIGH_CONFIDENCE,
     REASONS,
     Record,
@@ -93,6 +94,7 @@ def duplicates_find(
     started = time.perf_counter()
     dismissed = set(DuplicateDismissal.objects.values_list("contact_low", "contact_high"))
     minimum = weight_of(threshold)
+    freq = frequencies(contacts)
     result = SearchResult()
     accepted: dict[tuple[int, int], ScoredPair] = {}
     for batch in _batches(candidate_groups(contacts)):
@@ -105,12 +107,12 @@ def duplicates_find(
                     if a is None or b is None or (low, high) in accepted:
                         continue  # deleted meanwhile, or met through an earlier rule
                     result.candidates += 1
-                    weight, reasons = compare(a, b)
+                    weight, reasons = compare(a, b, freq)
                     if weight >= minimum and (low, high) not in dismissed:
                         accepted[(low, high)] = ScoredPair(
                             low, high, round(probability(weight), 4), tuple(reasons)
                         )
-    accepted.update(_through_a_third(accepted, dismissed, threshold))
+    accepted.update(_through_a_third(accepted, dismissed, threshold, freq))
     result.pairs = sorted(accepted.values(), key=lambda p: (-p.score, p.low, p.high))
     result.contacts = (contacts if contacts is not None else Contact.objects.all()).count()
     result.seconds = time.perf_counter() - started
@@ -129,6 +131,7 @@ def _through_a_third(
     accepted: dict[tuple[int, int], ScoredPair],
     dismissed: set[tuple[int, int]],
     threshold: float,
+    freq: Frequencies,
 ) -> dict[tuple[int, int], ScoredPair]:
     """Pairs B-C proposed because both are likely the same person as A: a record typed twice
     from one form differs from the other copy in more places than either does from the
@@ -153,7 +156,7 @@ def _through_a_third(
         a, b = records.get(low), records.get(high)
         if a is None or b is None:
             continue
-        weight, reasons = compare(a, b)
+        weight, reasons = compare(a, b, freq)
         if weight >= CLOSURE_FLOOR:
             found[(low, high)] = ScoredPair(
                 low, high, round(score, 4), ("same_as_third", *reasons)

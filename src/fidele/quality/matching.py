@@ -25,7 +25,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz
@@ -88,9 +88,44 @@ DEFAULT_THRESHOLD = 0.9
 HIGH_CONFIDENCE = 0.995
 
 
-def _w(table: dict[str, tuple[float, float]], level: str) -> float:
-    m, u = table[level]
-    return math.log2(m / u)
+def _w(table: dict[str, tuple[float, float]], level: str, u: float | None = None) -> float:
+    m, default_u = table[level]
+    return math.log2(m / (default_u if u is None else u))
+
+
+@dataclass
+class Frequencies:
+    """How common each first name, last name and postal code is in the base being searched.
+
+    Two Martins agreeing say less than two Lespinasses; two customers of a village shop
+    sharing its postal code say nearly nothing. The u of an exact agreement becomes the share
+    of the base holding that value (the chance that another person has it), blended with the
+    table's u as if the base had `PSEUDO` more contacts of ordinary names, so that a small base
+    does not read its own few records as the truth (term-frequency adjustment, as Splink
+    does)."""
+
+    contacts: int = 0
+    first: dict[str, int] = field(default_factory=dict)
+    last: dict[str, int] = field(default_factory=dict)
+    postal: dict[str, int] = field(default_factory=dict)
+
+    PSEUDO = 1000
+
+    def u(self, counts: dict[str, int], value: str, default: float) -> float:
+        # The pair's own record is not "another person": count - 1 (a name seen once says
+        # that no one else has it).
+        others = max(counts.get(value, 1) - 1, 0)
+        return (others + self.PSEUDO * default) / (self.contacts + self.PSEUDO)
+
+    def name_u(self, name: str, default: float) -> float:
+        """A name counts in both columns: Martin is a first name and a surname, and a file
+        that swapped its columns has Prévost as a first name."""
+        flat = name.replace(" ", "")
+        counts = {flat: self.first.get(flat, 0) + self.last.get(flat, 0)}
+        return self.u(counts, flat, default)
+
+
+NO_FREQUENCIES = Frequencies()
 
 
 # --- the reasons, shown in the reader's language -------------------------------------------
@@ -214,7 +249,7 @@ def _name_level(a: str, b: str, *, first: bool) -> str | None:
 _NAME_ORDER = {"same": 0, "one_letter": 1, "close": 2, "partial": 3, "different": 4, None: 5}
 
 
-def _names(a: Record, b: Record) -> tuple[float, float, list[str]]:
+def _names(a: Record, b: Record, freq: Frequencies) -> tuple[float, float, list[str]]:
     """(person weight, household weight, reasons) of the first and last names, in the order
     that fits best (a file may have swapped the columns)."""
     straight = (_name_level(a.first, b.first, first=True), _name_level(a.last, b.last, first=False))
@@ -225,8 +260,15 @@ def _names(a: Record, b: Record) -> tuple[float, float, list[str]]:
     if {"same", "one_letter"} & set(crossed) and rank(crossed) < rank(straight):
         straight, swapped = crossed, True
     first_level, last_level = straight
-    person = _w(FIRST_NAME, first_level) if first_level else 0.0
-    household = _w(LAST_NAME, last_level) if last_level else 0.0
+    person = household = 0.0
+    if first_level == "same":
+        person = _w(FIRST_NAME, "same", freq.name_u(a.first, FIRST_NAME["same"][1]))
+    elif first_level:
+        person = _w(FIRST_NAME, first_level)
+    if last_level == "same":
+        household = _w(LAST_NAME, "same", freq.name_u(a.last, LAST_NAME["same"][1]))
+    elif last_level:
+        household = _w(LAST_NAME, last_level)
     reasons = []
     if swapped:
         reasons.append("names_swapped")
@@ -260,7 +302,7 @@ def _one_apart(a: str, b: str) -> bool:
     return len(a) == len(b) and OSA.distance(a, b) <= 1
 
 
-def _place(a: Record, b: Record) -> tuple[float, list[str]]:
+def _place(a: Record, b: Record, freq: Frequencies) -> tuple[float, list[str]]:
     if not (a.postal_code or a.city) or not (b.postal_code or b.city):
         return 0.0, []
     city_a, city_b = a.city.replace(" ", ""), b.city.replace(" ", "")
@@ -284,7 +326,10 @@ def _place(a: Record, b: Record) -> tuple[float, list[str]]:
         if alike >= 85:
             return _w(PLACE, "same_address"), ["same_address"]
     if same_town:
-        return _w(PLACE, "same_town"), ["same_town"]
+        u = None
+        if a.postal_code and a.postal_code == b.postal_code:
+            u = freq.u(freq.postal, a.postal_code, PLACE["same_town"][1])
+        return _w(PLACE, "same_town", u), ["same_town"]
     return _w(PLACE, "different"), []
 
 
@@ -296,9 +341,12 @@ def _mobile(phone: str) -> bool:
     return phone.startswith(_MOBILE_PREFIXES)
 
 
-def compare(a: Record, b: Record) -> tuple[float, list[str]]:
-    """The match weight (log2 odds, prior included) of two records, and its reasons."""
-    person, household, reasons = _names(a, b)
+def compare(
+    a: Record, b: Record, freq: Frequencies = NO_FREQUENCIES
+) -> tuple[float, list[str]]:
+    """The match weight (log2 odds, prior included) of two records, and its reasons;
+    `freq`: how common names and postal codes are in the base (none: the tables' u)."""
+    person, household, reasons = _names(a, b, freq)
 
     if a.phone and b.phone:
         same = a.phone == b.phone
@@ -308,7 +356,7 @@ def compare(a: Record, b: Record) -> tuple[float, list[str]]:
             household += _w(PHONE, "same" if same else "different")
         if same:
             reasons.insert(0, "same_phone")
-    place, place_reasons = _place(a, b)
+    place, place_reasons = _place(a, b, freq)
     household += place
     reasons += place_reasons
 
