@@ -215,7 +215,7 @@ def _duplicate(m: _Maker, original: dict[str, Any], case: str) -> dict[str, Any]
     elif case == "email_other_provider" and original["email"]:
         local = original["email"].split("@")[0]
         domain = rng.choice([d for d in DOMAINS if not original["email"].endswith(d)])
-        dup["email"] = f"{local}@{domain}"
+        dup["email"] = f"{local}@{domain}" if f"{local}@{domain}" not in m.emails else ""
         m.emails.add(dup["email"])
     elif case == "birth_typo" and original["birth_date"]:
         dup["birth_date"] = _birth_typo(rng, original["birth_date"])
@@ -449,3 +449,57 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- a big base, for the speed benchmark -----------------------------------------------------
+
+
+class _BigMaker(_Maker):
+    """People drawn from a French-like spread of names and towns: a few very common surnames
+    and a long tail (Zipf), a couple of thousand postal codes."""
+
+    def __init__(self, seed: int, size: int) -> None:
+        super().__init__(seed)
+        rng = self.rng
+        syllables = "ba be bo bou ca ce cha che co cou da de di do du fa fe fo ga ge gi go gu la le li lo lu ma me mi mo mu na ne ni no pa pe pi po ra re ri ro ru sa se si so ta te ti to tu va ve vi vo".split()
+        endings = ["", "t", "d", "n", "r", "s", "l", "ux", "au", "in", "on", "et", "ier", "and"]
+        tail = {
+            (rng.choice(syllables) + rng.choice(syllables) + rng.choice(endings)).capitalize()
+            for _ in range(max(2000, size // 8))
+        }
+        self.surnames = LAST + sorted(tail)
+        self.surname_weights = list(itertools.accumulate(1 / (i + 1) ** 0.9 for i in range(len(self.surnames))))
+        self.towns = [(f"{rng.randint(1000, 95999):05d}", f"Ville {i}") for i in range(2500)]
+        self.town_weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(self.towns))))
+
+    def person_row(self, **given: Any) -> dict[str, Any]:
+        rng = self.rng
+        last = rng.choices(self.surnames, cum_weights=self.surname_weights, k=1)[0]
+        postal, city = rng.choices(self.towns, cum_weights=self.town_weights, k=1)[0]
+        row = super().person_row(last_name=given.pop("last_name", last), **given)
+        if "postal_code" not in given:
+            row["postal_code"], row["city"] = postal, city
+        return row
+
+
+def big_rows(size: int, seed: int = 7) -> Iterable[dict[str, Any]]:
+    """`size` rows: about 5 % second records of someone (the labelled set's cases) and 4 %
+    family members at someone's address; the rest distinct people."""
+    m = _BigMaker(seed, size)
+    rng = m.rng
+    made = 0
+    while made < size:
+        original = m.person_row()
+        yield original
+        made += 1
+        draw = rng.random()
+        if draw < 0.05 and made < size:
+            yield _duplicate(m, original, rng.choice(DUPLICATE_CASES))
+            made += 1
+        elif draw < 0.09 and made < size:
+            first = rng.choice([n for n in FEMALE + MALE if n != original["first_name"]])
+            yield m.person_row(
+                first_name=first, last_name=original["last_name"], address=original["address"],
+                postal_code=original["postal_code"], city=original["city"], case="family",
+            )  # fmt: skip
+            made += 1

@@ -15,6 +15,7 @@ inserts), forms and the demo all write them without knowing they exist.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.db.models import CharField, Func, Value
@@ -66,6 +67,9 @@ class FoldedName(Folded):
         return ("fidele.contacts.search.FoldedName", self.names, {})
 
 
+# Names repeat (a base of a million contacts has a few hundred thousand distinct ones): the
+# duplicate search folds every name of the table in several GROUP BY, at a Python call each.
+@lru_cache(maxsize=65_536)
 def _sqlite_name_fold(text: str | None) -> str:
     return name_fold(text or "")
 

@@ -3,7 +3,7 @@
 Each blocking rule is a key made of a few folded fields (the phone; the name an email address
 starts with; the name in either order with the postal code, with the birth date...). The
 database groups the contacts by each key (`GROUP BY`, one scan of the table per rule) and
-returns only the groups of two to `BLOCK_CAP` contacts, as lists of ids: every pair within
+returns only the groups of two to `BLOCK_CAP` contacts (fewer for some rules), as lists of ids: every pair within
 such a group is a candidate. A group bigger than the cap (a shared generic address, the
 hundred Marie Martin of a big base) says nothing of who is whom and would make the work grow
 with the square of the base; it is left out, and the other rules still meet its real
@@ -27,7 +27,7 @@ from fidele.contacts.search import Folded
 from fidele.quality.matching import Frequencies
 
 # A group of more contacts than this gives no candidate (see the module's docstring).
-BLOCK_CAP = 40
+BLOCK_CAP = 20
 
 
 class _IdList(Aggregate):
@@ -79,14 +79,16 @@ def _keys() -> dict[str, Any]:
 class Rule:
     name: str
     parts: tuple[str, ...]
+    # Keys that many contacts share (a name alone, an email name made of a common name) say
+    # less, and their groups cost the square of their size: a lower cap.
+    cap: int = BLOCK_CAP
 
 
 RULES: tuple[Rule, ...] = (
     Rule("phone", ("k_phone",)),
-    Rule("email_name", ("k_email",)),
+    Rule("email_name", ("k_email",), cap=6),
     Rule("name_postal", ("k_name", "k_postal")),
     Rule("name_birth", ("k_name", "k_birth")),
-    Rule("name_city", ("k_name", "k_city")),
     Rule("birth_postal", ("k_birth", "k_postal")),
     Rule("birth_city", ("k_birth", "k_city")),
     Rule("lesser_birth", ("k_lesser", "k_birth")),
@@ -94,7 +96,8 @@ RULES: tuple[Rule, ...] = (
     Rule("lesser_postal", ("k_lesser", "k_postal")),
     Rule("greater_postal", ("k_greater", "k_postal")),
     Rule("address", ("k_address", "k_postal")),
-    Rule("name", ("k_name",)),
+    # Only rare names: a moved person who kept nothing else but a rare name.
+    Rule("name", ("k_name",), cap=6),
 )
 
 
@@ -118,7 +121,7 @@ def rule_groups(rule: Rule, contacts: QuerySet[Contact] | None = None) -> QueryS
         queryset.order_by()
         .values(*rule.parts)
         .annotate(n=Count("id"), ids=_IdList("id"))
-        .filter(n__gte=2, n__lte=BLOCK_CAP)
+        .filter(n__gte=2, n__lte=rule.cap)
         .values_list("ids", flat=True)
     )
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -31,7 +32,11 @@ from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from fidele.contacts.normalize import name_fold
+from fidele.contacts.normalize import name_fold as _name_fold
+
+# Names, towns and addresses repeat across a base and across the candidate groups a contact is
+# in: each distinct one is folded once.
+name_fold = lru_cache(maxsize=131_072)(_name_fold)
 
 # --- the weights ---------------------------------------------------------------------------
 
@@ -79,8 +84,11 @@ CIVILITY = {"different": (0.015, 0.5)}
 
 # The household's fields together weigh at most this much (log2 units).
 HOUSEHOLD_CAP = 13.0
-# log2 of the prior odds that a candidate pair is one person.
+# log2 of the prior odds that a candidate pair is one person, in a base of up to PRIOR_BASE
+# contacts. In a bigger base a record has more chance look-alikes (namesakes, neighbours) and
+# no more true duplicates: the odds halve each time the base doubles (`prior`).
 PRIOR = -10.0
+PRIOR_BASE = 5000
 
 # Proposed as likely duplicates from this probability on; merged in bulk (after a preview)
 # from the second.
@@ -110,12 +118,17 @@ class Frequencies:
     postal: dict[str, int] = field(default_factory=dict)
 
     PSEUDO = 1000
+    RARE_GAIN = 4
 
     def u(self, counts: dict[str, int], value: str, default: float) -> float:
         # The pair's own record is not "another person": count - 1 (a name seen once says
         # that no one else has it).
         others = max(counts.get(value, 1) - 1, 0)
-        return (others + self.PSEUDO * default) / (self.contacts + self.PSEUDO)
+        u = (others + self.PSEUDO * default) / (self.contacts + self.PSEUDO)
+        # A rare name lowers u without end in theory; in practice relatives share rare
+        # surnames (a father and son of one first name), so a rare value weighs at most
+        # two bits more than an ordinary one. A common value weighs as little as it must.
+        return max(u, default / self.RARE_GAIN)
 
     def name_u(self, name: str, default: float) -> float:
         """A name counts in both columns: Martin is a first name and a surname, and a file
@@ -391,7 +404,11 @@ def compare(
     if a.civility and b.civility and a.civility != b.civility:
         person += _w(CIVILITY, "different")
 
-    return PRIOR + person + min(household, HOUSEHOLD_CAP), reasons
+    return prior(freq.contacts) + person + min(household, HOUSEHOLD_CAP), reasons
+
+
+def prior(contacts: int) -> float:
+    return PRIOR - math.log2(max(contacts, PRIOR_BASE) / PRIOR_BASE)
 
 
 def probability(weight: float) -> float:
