@@ -35,6 +35,11 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "quality" / "data"
 LABELLED = DATA / "labelled_contacts.csv"
 FEBRL3 = DATA / "febrl3.csv"
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 COLUMNS = [
     "person", "case", "civility", "first_name", "last_name", "email", "phone", "address",
     "postal_code", "city", "birth_date",
@@ -42,21 +47,21 @@ COLUMNS = [
 
 # --- names and places (French customer files) ----------------------------------------------
 
-MALE = (
+MALE = _words(
     "Jean Pierre Michel Philippe Alain Nicolas François Christophe Stéphane Frédéric Laurent "
     "Julien Sébastien Jérôme Thierry Éric Olivier Bernard Didier Patrick Hervé Gaël Loïc Benoît "
     "Rémi Hugo Théo Lucas Léo Raphaël Gaëtan Jérémie André Gérard René Joël Cédric Aurélien "
     "Clément Étienne Antoine Baptiste Thibault Mathieu Guillaume Yannick Romain Noël Maël "
     "Jean-Pierre Jean-Luc Jean-François Pierre-Yves Marc-Antoine"
-).split()
-FEMALE = (
+)
+FEMALE = _words(
     "Marie Nathalie Isabelle Sylvie Catherine Françoise Valérie Christine Monique Hélène Céline "
     "Émilie Aurélie Sophie Julie Camille Léa Chloé Manon Inès Zoé Anaïs Mélanie Gaëlle Noémie "
     "Maëlle Élodie Stéphanie Véronique Brigitte Danièle Geneviève Agnès Bénédicte Clémence "
     "Margaux Océane Laëtitia Joséphine Solène Thérèse Mireille Annie Pascale Odile Cécile Lucie "
     "Louise Adèle Jeanne Marie-Claire Anne-Sophie Marie-Hélène"
-).split()
-LAST = (
+)
+LAST = _words(
     "Martin Bernard Dubois Thomas Robert Richard Petit Durand Leroy Moreau Simon Laurent Lefèvre "
     "Michel Garcia David Bertrand Roux Vincent Fournier Morel Girard André Mercier Dupont Lambert "
     "Bonnet François Martinez Legrand Garnier Faure Rousseau Blanc Guérin Muller Henry Roussel "
@@ -69,7 +74,7 @@ LAST = (
     "Peyronnet Vergnaud Boissière Labrousse Lajugie Maury Couderc Soulié Bouchard Desmoulins "
     "Lespinasse Beaufils Crémoux Delbos Estève Fénelon Gouzon Janicot Lavergne Monteil "
     "Saint-Hilaire Le-Gall Martin-Dupuy Lefèvre-Pontalis"
-).split()
+)
 TOWNS = [
     ("24100", "Bergerac"), ("24000", "Périgueux"), ("24200", "Sarlat-la-Canéda"),
     ("24130", "Prigonrieux"), ("24240", "Monbazillac"), ("24150", "Lalinde"), ("24500", "Eymet"),
@@ -78,10 +83,11 @@ TOWNS = [
     ("75015", "Paris"), ("31000", "Toulouse"), ("69003", "Lyon"), ("87000", "Limoges"),
     ("17000", "La Rochelle"), ("64200", "Biarritz"), ("19100", "Brive-la-Gaillarde"),
 ]  # fmt: skip
-STREETS = (
-    "de la République|des Vignes|Victor Hugo|Jean Jaurès|du Château|de la Gare|des Écoles|"
-    "Pasteur|du Moulin|de Verdun|Gambetta|des Tilleuls|de Bordeaux|du Marché|Saint-Martin"
-).split("|")
+STREETS = [
+    "de la République", "des Vignes", "Victor Hugo", "Jean Jaurès", "du Château", "de la Gare",
+    "des Écoles", "Pasteur", "du Moulin", "de Verdun", "Gambetta", "des Tilleuls",
+    "de Bordeaux", "du Marché", "Saint-Martin",
+]  # fmt: skip
 STREET_TYPES = ["rue", "avenue", "chemin", "boulevard", "place", "allée"]
 DOMAINS = ["orange.fr", "free.fr", "laposte.net", "gmail.com", "wanadoo.fr", "sfr.fr", "yahoo.fr"]
 
@@ -256,7 +262,9 @@ def labelled_rows(seed: int = 20261202, people: int = 700) -> list[dict[str, Any
             originals.append(row)
     # Names that have accents or hyphens, so that those cases test something.
     for row in originals[:60]:
-        row["first_name"] = rng.choice([n for n in MALE + FEMALE if "-" in n or _ascii(n) != n.lower()])
+        row["first_name"] = rng.choice(
+            [n for n in MALE + FEMALE if "-" in n or _ascii(n) != n.lower()]
+        )
         row["civility"] = "Mme" if row["first_name"] in FEMALE else "M"
     rows.extend(originals)
     # Duplicates: about one person in three has a second record.
@@ -289,7 +297,9 @@ def labelled_rows(seed: int = 20261202, people: int = 700) -> list[dict[str, Any
             female = rng.random() < 0.5
             if twins:
                 female = original["civility"] != "Mme"
-            first = rng.choice([n for n in (FEMALE if female else MALE) if n != original["first_name"]])
+            first = rng.choice(
+                [n for n in (FEMALE if female else MALE) if n != original["first_name"]]
+            )
             member = m.person_row(
                 first_name=first,
                 last_name=original["last_name"],
@@ -305,7 +315,9 @@ def labelled_rows(seed: int = 20261202, people: int = 700) -> list[dict[str, Any
                 member["birth_date"] = ""
             if rng.random() < 0.5 and original["email"]:
                 # The family's addresses look alike: jean.dupont@, marie.dupont@.
-                member["email"] = m.email(first, original["last_name"], original["email"].split("@")[1])
+                member["email"] = m.email(
+                    first, original["last_name"], original["email"].split("@")[1]
+                )
             rows.append(member)
     # Namesakes: same first and last name, another town, their own phone, email, birth date.
     for original in originals[people // 3 + 120 : people // 3 + 240]:
@@ -338,7 +350,9 @@ def febrl3_rows() -> list[dict[str, Any]]:
         except ValueError:
             birth = ""  # FEBRL keeps impossible dates (a 31st of February): unknown here
         address = " ".join(
-            str(p).strip() for p in (r["street_number"], r["address_1"], r["address_2"]) if str(p).strip()
+            str(p).strip()
+            for p in (r["street_number"], r["address_1"], r["address_2"])
+            if str(p).strip()
         )
         rows.append(
             {
@@ -403,16 +417,10 @@ def true_pairs(person_of: dict[int, str]) -> set[tuple[int, int]]:
     by_person: dict[str, list[int]] = defaultdict(list)
     for pk, person in person_of.items():
         by_person[person].append(pk)
-    return {
-        (a, b)
-        for ids in by_person.values()
-        for a, b in itertools.combinations(sorted(ids), 2)
-    }
+    return {(a, b) for ids in by_person.values() for a, b in itertools.combinations(sorted(ids), 2)}
 
 
-def precision_recall(
-    found: Iterable[tuple[int, int]], person_of: dict[int, str]
-) -> dict[str, Any]:
+def precision_recall(found: Iterable[tuple[int, int]], person_of: dict[int, str]) -> dict[str, Any]:
     truth = true_pairs(person_of)
     found = {(min(a, b), max(a, b)) for a, b in found}
     hits = len(found & truth)
@@ -461,16 +469,24 @@ class _BigMaker(_Maker):
     def __init__(self, seed: int, size: int) -> None:
         super().__init__(seed)
         rng = self.rng
-        syllables = "ba be bo bou ca ce cha che co cou da de di do du fa fe fo ga ge gi go gu la le li lo lu ma me mi mo mu na ne ni no pa pe pi po ra re ri ro ru sa se si so ta te ti to tu va ve vi vo".split()
+        syllables = _words(
+            "ba be bo bou ca ce cha che co cou da de di do du fa fe fo ga ge gi go gu la le li "
+            "lo lu ma me mi mo mu na ne ni no pa pe pi po ra re ri ro ru sa se si so ta te ti "
+            "to tu va ve vi vo"
+        )
         endings = ["", "t", "d", "n", "r", "s", "l", "ux", "au", "in", "on", "et", "ier", "and"]
         tail = {
             (rng.choice(syllables) + rng.choice(syllables) + rng.choice(endings)).capitalize()
             for _ in range(max(2000, size // 8))
         }
         self.surnames = LAST + sorted(tail)
-        self.surname_weights = list(itertools.accumulate(1 / (i + 1) ** 0.9 for i in range(len(self.surnames))))
+        self.surname_weights = list(
+            itertools.accumulate(1 / (i + 1) ** 0.9 for i in range(len(self.surnames)))
+        )
         self.towns = [(f"{rng.randint(1000, 95999):05d}", f"Ville {i}") for i in range(2500)]
-        self.town_weights = list(itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(self.towns))))
+        self.town_weights = list(
+            itertools.accumulate(1 / (i + 1) ** 0.8 for i in range(len(self.towns)))
+        )
 
     def person_row(self, **given: Any) -> dict[str, Any]:
         rng = self.rng

@@ -45,9 +45,9 @@ def _django() -> None:
 def duplicates_one(size: int) -> dict:
     """One size, in this process."""
     _django()
+    from benchmarks.duplicates_data import big_rows, precision_recall
     from django.db import connection
 
-    from benchmarks.duplicates_data import big_rows, precision_recall
     from fidele.contacts.models import Contact
     from fidele.quality.duplicates import duplicates_search
 
@@ -110,7 +110,8 @@ def duplicates(sizes: list[int]) -> dict:
     at_100k = next((r for r in runs if r["contacts"] == 100_000), None)
     return {
         "part": "duplicates",
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         "runs": runs,
         "growth": growth,
         "goal_100k_seconds": 30,

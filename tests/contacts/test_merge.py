@@ -260,9 +260,13 @@ def test_every_table_that_points_at_a_contact_can_be_merged_without_collisions()
     }
     for fk in contact_foreign_keys():
         model = fk.model
-        unique_with_contact = fk.unique or any(
-            fk.name in getattr(constraint, "fields", ())
-            for constraint in model._meta.constraints
-        ) or any(fk.name in together for together in model._meta.unique_together)
+        unique_with_contact = (
+            fk.unique
+            or any(
+                fk.name in getattr(constraint, "fields", ())
+                for constraint in model._meta.constraints
+            )
+            or any(fk.name in together for together in model._meta.unique_together)
+        )
         if unique_with_contact:
             assert model._meta.label_lower in claimed, model._meta.label_lower

@@ -9,8 +9,8 @@ import json
 import os
 
 import pytest
-
 from benchmarks.duplicates_data import FEBRL3, LABELLED, load_rows, mistakes, precision_recall, read
+
 from fidele.quality.duplicates import duplicates_find
 
 pytestmark = pytest.mark.django_db

@@ -30,7 +30,9 @@ def _move(pair: MergedPair) -> dict[str, Any]:
     details = {"merge": {"from": source.email, "kept_contact_id": pair.kept_id}}
     existing = Suppression.objects.filter(email=pair.email).first()
     if existing is None:
-        created = Suppression.objects.create(email=pair.email, reason=source.reason, details=details)
+        created = Suppression.objects.create(
+            email=pair.email, reason=source.reason, details=details
+        )
         return {"created": created.pk}
     if REASON_STRENGTH.get(existing.reason, 0) >= REASON_STRENGTH.get(source.reason, 0):
         return {}

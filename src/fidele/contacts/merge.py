@@ -193,9 +193,7 @@ def _merged_values(
     for name in CHOSEN_FIELDS:
         source = absorbed if choices.get(name) == ABSORBED else kept
         values[name] = getattr(source, name)
-    if choices.get("phone") == ABSORBED:
-        values["phone_invalid"] = absorbed.phone_invalid
-    elif not kept.phone and not kept.phone_invalid:
+    if choices.get("phone") == ABSORBED or not kept.phone and not kept.phone_invalid:
         values["phone_invalid"] = absorbed.phone_invalid
     values["status"] = _merged_status(kept, absorbed, values["email"])
     values["tracking_allowed"] = kept.tracking_allowed and absorbed.tracking_allowed
@@ -243,7 +241,9 @@ def _restore(data: list[dict[str, Any]]) -> None:
 def _locked_pair(kept_id: int, absorbed_id: int) -> tuple[Contact, Contact]:
     if kept_id == absorbed_id:
         raise MergeRefused(_("A contact cannot be merged with itself."))
-    found = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[kept_id, absorbed_id])}
+    found = {
+        c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[kept_id, absorbed_id])
+    }
     if len(found) < 2:
         raise MergeRefused(
             _(
@@ -520,4 +520,6 @@ def merge_field_choices(kept: Contact, absorbed: Contact) -> list[FieldChoice]:
 
 def merges_recent(*, limit: int = 10) -> list[ContactMerge]:
     """The latest merges not undone, newest first (those a person may still undo)."""
-    return list(ContactMerge.objects.filter(undone_at__isnull=True).order_by("-created_at", "-id")[:limit])
+    return list(
+        ContactMerge.objects.filter(undone_at__isnull=True).order_by("-created_at", "-id")[:limit]
+    )

@@ -3,11 +3,12 @@
 Each blocking rule is a key made of a few folded fields (the phone; the name an email address
 starts with; the name in either order with the postal code, with the birth date...). The
 database groups the contacts by each key (`GROUP BY`, one scan of the table per rule) and
-returns only the groups of two to `BLOCK_CAP` contacts (fewer for some rules), as lists of ids: every pair within
-such a group is a candidate. A group bigger than the cap (a shared generic address, the
-hundred Marie Martin of a big base) says nothing of who is whom and would make the work grow
-with the square of the base; it is left out, and the other rules still meet its real
-duplicates. The work therefore grows with the number of contacts, not with its square.
+returns only the groups of two to `BLOCK_CAP` contacts (fewer for some rules), as lists of
+ids: every pair within such a group is a candidate. A group bigger than the cap (a shared
+generic address, the hundred Marie Martin of a big base) says nothing of who is whom and
+would make the work grow with the square of the base; it is left out, and the other rules
+still meet its real duplicates. The work therefore grows with the number of contacts, not
+with its square.
 
 The names are folded by the database itself (`fidele.contacts.search.Folded`, the expression
 the name search uses), so that "Hélène DUPRÉ" and "helene dupre" share their keys.
@@ -20,7 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Aggregate, CharField, Count, F, QuerySet, Value
-from django.db.models.functions import Greatest, Least, Length, Lower, Replace, StrIndex, Substr, Upper
+from django.db.models.functions import (
+    Greatest,
+    Least,
+    Length,
+    Lower,
+    Replace,
+    StrIndex,
+    Substr,
+    Upper,
+)
 
 from fidele.contacts.models import Contact
 from fidele.contacts.search import Folded
@@ -99,8 +109,6 @@ RULES: tuple[Rule, ...] = (
     # Only rare names: a moved person who kept nothing else but a rare name.
     Rule("name", ("k_name",), cap=6),
 )
-
-
 
 
 def rule_groups(rule: Rule, contacts: QuerySet[Contact] | None = None) -> QuerySet:

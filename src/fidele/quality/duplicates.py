@@ -29,9 +29,9 @@ from fidele.quality.blocking import candidate_groups, frequencies
 from fidele.quality.matching import (
     DEFAULT_THRESHOLD,
     FIELDS,
-    Frequencies,
     HIGH_CONFIDENCE,
     REASONS,
+    Frequencies,
     Record,
     compare,
     probability,
@@ -158,9 +158,7 @@ def _through_a_third(
             continue
         weight, reasons = compare(a, b, freq)
         if weight >= CLOSURE_FLOOR:
-            found[(low, high)] = ScoredPair(
-                low, high, round(score, 4), ("same_as_third", *reasons)
-            )
+            found[(low, high)] = ScoredPair(low, high, round(score, 4), ("same_as_third", *reasons))
     return found
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -152,9 +152,7 @@ def duplicate_merge(request: HttpRequest, a: int, b: int) -> HttpResponse:
     if request.GET.get("keep") in (str(first.pk), str(second.pk)):
         keep = int(request.GET["keep"])
         kept, absorbed = (first, second) if keep == first.pk else (second, first)
-    pair = DuplicatePair.objects.filter(
-        contact_low=min(a, b), contact_high=max(a, b)
-    ).first()
+    pair = DuplicatePair.objects.filter(contact_low=min(a, b), contact_high=max(a, b)).first()
     orders = _order_counts([kept.pk, absorbed.pk])
     return render(
         request,

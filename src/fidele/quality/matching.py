@@ -24,9 +24,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from django.utils.translation import gettext_lazy as _
 from rapidfuzz import fuzz
@@ -162,9 +162,11 @@ REASONS = {
 
 # Local parts many different people's addresses share.
 GENERIC_EMAIL_NAMES = frozenset(
-    "contact info infos information admin accueil bonjour hello mail email courrier "
-    "secretariat direction compta comptabilite commercial commande commandes sales support "
-    "service office webmaster postmaster noreply famille family home".split()
+    str.split(
+        "contact info infos information admin accueil bonjour hello mail email courrier "
+        "secretariat direction compta comptabilite commercial commande commandes sales support "
+        "service office webmaster postmaster noreply famille family home"
+    )
 )
 
 
@@ -354,9 +356,7 @@ def _mobile(phone: str) -> bool:
     return phone.startswith(_MOBILE_PREFIXES)
 
 
-def compare(
-    a: Record, b: Record, freq: Frequencies = NO_FREQUENCIES
-) -> tuple[float, list[str]]:
+def compare(a: Record, b: Record, freq: Frequencies = NO_FREQUENCIES) -> tuple[float, list[str]]:
     """The match weight (log2 odds, prior included) of two records, and its reasons;
     `freq`: how common names and postal codes are in the base (none: the tables' u)."""
     person, household, reasons = _names(a, b, freq)

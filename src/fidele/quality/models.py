@@ -42,7 +42,7 @@ class DuplicatePair(models.Model):
 
 
 class DuplicateDismissal(models.Model):
-    """"Not the same person": a pair a user looked at and dismissed. The search never proposes
+    """ "Not the same person": a pair a user looked at and dismissed. The search never proposes
     it again, even after one of them is merged away and the merge undone (ids are kept)."""
 
     contact_low = models.BigIntegerField(_("contact"))
