@@ -270,3 +270,11 @@ def test_every_table_that_points_at_a_contact_can_be_merged_without_collisions()
         )
         if unique_with_contact:
             assert model._meta.label_lower in claimed, model._meta.label_lower
+
+
+def test_the_better_spelled_name_is_kept_by_default_whichever_contact_is_kept(owner):
+    kept = make_contact(None, first_name="HELENE", last_name="DUPRE", city="PERIGUEUX")
+    absorbed = make_contact("h@example.fr", first_name="Hélène", last_name="Dupré", city="")
+    contacts_merge(actor=owner, kept_id=kept.pk, absorbed_id=absorbed.pk)
+    kept.refresh_from_db()
+    assert (kept.first_name, kept.last_name, kept.city) == ("Hélène", "Dupré", "PERIGUEUX")

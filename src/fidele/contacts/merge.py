@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.contacts.fields import PERSON_FIELDS
+from fidele.contacts.normalize import name_fold
 from fidele.contacts.models import (
     Contact,
     ContactMerge,
@@ -154,6 +155,22 @@ def _empty(value: Any) -> bool:
     return value in (None, "")
 
 
+_SPELLED_FIELDS = ("first_name", "last_name", "address", "city")
+
+
+def _better_spelled(candidate: str, current: str) -> bool:
+    """Whether `candidate` is `current` written with its accents and in mixed case."""
+    if not candidate or not current or candidate == current:
+        return False
+    if name_fold(candidate) != name_fold(current):
+        return False
+
+    def quality(text: str) -> tuple[bool, int]:
+        return (not text.isupper(), sum(not ch.isascii() for ch in text))
+
+    return quality(candidate) > quality(current)
+
+
 def merge_defaults(kept: Contact, absorbed: Contact) -> dict[str, str]:
     """Which contact each field is taken from when nobody chooses: the kept contact's value,
     unless it has none; the address as one block."""
@@ -169,6 +186,11 @@ def merge_defaults(kept: Contact, absorbed: Contact) -> dict[str, str]:
     )
     block = ABSORBED if absorbed_has_address and not kept_has_address else KEPT
     choices.update({name: block for name in ADDRESS_FIELDS})
+    # The same name written better: "Hélène" over "HELENE" (a till that typed capitals and
+    # dropped the accents), whichever contact is kept.
+    for name in _SPELLED_FIELDS:
+        if _better_spelled(getattr(absorbed, name), getattr(kept, name)):
+            choices[name] = ABSORBED
     # Customer since: the earlier of the two.
     if kept.joined_on and absorbed.joined_on and absorbed.joined_on < kept.joined_on:
         choices["joined_on"] = ABSORBED

@@ -69,6 +69,11 @@ def _kept_first(a: Contact, b: Contact, orders: dict[int, int]) -> tuple[Contact
     return a, b
 
 
+def _shown(score: float) -> float:
+    """A likelihood as shown: never "100 %", which no comparison of two records is."""
+    return min(score, 0.999)
+
+
 def _rows(pairs: list[DuplicatePair]) -> list[dict[str, Any]]:
     contacts = dup.pair_contacts(pairs)
     rows = []
@@ -76,7 +81,15 @@ def _rows(pairs: list[DuplicatePair]) -> list[dict[str, Any]]:
         a, b = contacts.get(pair.contact_low), contacts.get(pair.contact_high)
         if a is None or b is None:
             continue
-        rows.append({"pair": pair, "a": a, "b": b, "reasons": dup.reason_texts(pair.reasons)})
+        rows.append(
+            {
+                "pair": pair,
+                "a": a,
+                "b": b,
+                "reasons": dup.reason_texts(pair.reasons),
+                "likelihood": _shown(pair.score),
+            }
+        )
     return rows
 
 
@@ -162,6 +175,7 @@ def duplicate_merge(request: HttpRequest, a: int, b: int) -> HttpResponse:
             "absorbed": absorbed,
             "rows": merge_field_choices(kept, absorbed),
             "pair": pair,
+            "likelihood": _shown(pair.score) if pair else None,
             "reasons": dup.reason_texts(pair.reasons) if pair else [],
             "kept_orders": orders.get(kept.pk, 0),
             "absorbed_orders": orders.get(absorbed.pk, 0),
