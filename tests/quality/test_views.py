@@ -144,3 +144,14 @@ def test_search_again_runs_the_search(marketer_client):
     make_contact(None, first_name="Paul", last_name="Roux", phone="+33611111111")
     marketer_client.post(reverse("quality:duplicates_search"))
     assert DuplicatePair.objects.count() == 1
+
+
+def test_hostile_names_are_shown_escaped_on_the_merge_and_bulk_pages(owner_client):
+    a, b = _twins(first="<b onmouseover=x>Paul</b>", last="<script>alert(1)</script>")
+    for url in (
+        reverse("quality:duplicate_merge", args=[a.pk, b.pk]),
+        reverse("quality:duplicates_bulk"),
+    ):
+        html = owner_client.get(url).content.decode().lower()
+        assert "<script>alert(1)" not in html and "<b onmouseover" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
