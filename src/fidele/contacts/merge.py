@@ -40,13 +40,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.contacts.fields import PERSON_FIELDS
-from fidele.contacts.normalize import name_fold
 from fidele.contacts.models import (
     Contact,
     ContactMerge,
     CustomerNumberAlias,
     Subscription,
 )
+from fidele.contacts.normalize import name_fold
 from fidele.core.actors import Actor, actor_label_for
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
