@@ -278,3 +278,15 @@ def test_the_better_spelled_name_is_kept_by_default_whichever_contact_is_kept(ow
     contacts_merge(actor=owner, kept_id=kept.pk, absorbed_id=absorbed.pk)
     kept.refresh_from_db()
     assert (kept.first_name, kept.last_name, kept.city) == ("Hélène", "Dupré", "PERIGUEUX")
+
+
+def test_a_contact_with_more_rows_than_a_statement_takes_is_merged_and_undone(owner):
+    kept, absorbed = _pair()
+    now = timezone.now()
+    EmailEvent.objects.bulk_create(
+        [EmailEvent(type="delivered", at=now, contact=absorbed) for _ in range(2500)]
+    )
+    merge = contacts_merge(actor=owner, kept_id=kept.pk, absorbed_id=absorbed.pk)
+    assert EmailEvent.objects.filter(contact_id=kept.pk).count() == 2500
+    contact_merge_undo(actor=owner, merge_id=merge.pk)
+    assert EmailEvent.objects.filter(contact_id=absorbed.pk).count() == 2500

@@ -309,9 +309,19 @@ def _rows_move(kept: Contact, absorbed: Contact) -> dict[str, list[int]]:
         rows = fk.model._default_manager.filter(**{fk.name: absorbed.pk})
         ids = list(rows.values_list("pk", flat=True))
         if ids:
-            fk.model._default_manager.filter(pk__in=ids).update(**{fk.name: kept.pk})
+            _update_in_chunks(fk, ids, frm=absorbed.pk, to=kept.pk)
             moved[_key_label(fk)] = ids
     return moved
+
+
+# A contact can have tens of thousands of email events; SQLite bounds a statement's parameters.
+_CHUNK = 900
+
+
+def _update_in_chunks(fk: models.ForeignKey, ids: list[int], *, frm: int, to: int) -> None:
+    manager = fk.model._default_manager
+    for start in range(0, len(ids), _CHUNK):
+        manager.filter(pk__in=ids[start : start + _CHUNK], **{fk.name: frm}).update(**{fk.name: to})
 
 
 @transaction.atomic
@@ -463,9 +473,7 @@ def contact_merge_undo(*, actor: Actor, merge_id: int) -> Contact:
     for label, ids in merge.moved.items():
         fk = by_key.get(label)
         if fk is not None:
-            fk.model._default_manager.filter(pk__in=ids, **{fk.name: kept.pk}).update(
-                **{fk.name: merge.absorbed_contact_id}
-            )
+            _update_in_chunks(fk, ids, frm=kept.pk, to=merge.absorbed_contact_id)
     _restore(merge.subscriptions_dropped)
     for participant in merge_participants():
         if participant.name in merge.participants:
