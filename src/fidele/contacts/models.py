@@ -248,3 +248,18 @@ class Subscription(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.contact} → {self.mailing_list} ({self.status})"
+
+
+class DeferredIndex(models.Model):
+    """A search index of the contacts table set aside by a first import, to be built again.
+
+    The record is written in the import's transaction, with the DROP INDEX and the rows: a killed
+    import rolls all three back; a committed one leaves the record until the index is built, so
+    an index missing after a crash is never missed (fidele.contacts.bulk_load)."""
+
+    name = models.CharField(max_length=128, primary_key=True)
+    definition = models.TextField()
+    set_aside_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
+from fidele.contacts.bulk_load import contacts_empty
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.claims import claimer_is_gone, claimer_name
@@ -89,11 +90,11 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     last_saved = [0.0]
     engine: ContactImport | OrderImport | None = None
 
-    def report(rows: int) -> None:
+    def report(rows: int, *, now_or_never: bool = False) -> None:
         # The heartbeat: progress, the counts so far (what an interrupted import reports) and the
         # renewed lease, at most twice a second.
         now = time.perf_counter()
-        if now - last_saved[0] >= 0.5:
+        if now - last_saved[0] >= 0.5 or now_or_never:
             last_saved[0] = now
             partial = _counts(engine.counters) if engine is not None else {}
             ImportJob.objects.filter(pk=job.pk, claimed_by=claimer).update(
@@ -130,6 +131,9 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             file_name=job.original_name,
             job_id=job.pk,
             progress=report,
+            heartbeat=lambda: report(
+                engine.counters.rows if engine is not None else 0, now_or_never=True
+            ),
         )
         rejects = RejectWriter(header, prefix=f"import-{job.pk}")
         warnings = WarningWriter(prefix=f"import-{job.pk}")
@@ -148,6 +152,11 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             counters = engine.counters
         error = Text(
             gettext_noop(
+                "The import stopped on an unexpected error; nothing was saved: the contacts "
+                "are as they were before it."
+            )
+            if counters.rolled_back
+            else gettext_noop(
                 "The import stopped on an unexpected error; the rows saved before it are kept."
             )
         )
@@ -238,6 +247,7 @@ def _counts(counters: Counters) -> dict[str, int]:
         "merged": counters.merged,
         "rejected": counters.rejected,
         "skipped": counters.skipped,
+        "all_or_nothing": counters.all_or_nothing,
     }
 
 
@@ -289,8 +299,19 @@ def _interrupted_record(job: ImportJob) -> bool:
     options = job.options or {}
     partial = job.summary or {}
     rows = max(int(partial.get("rows") or 0), job.rows_done)
+    # A first import keeps all its rows at once, at its end (fidele.contacts.bulk_load): killed
+    # before that, it saved none (unless it was killed after its commit and before its next
+    # heartbeat, which the rows themselves tell).
+    saved_nothing = bool(partial.get("all_or_nothing")) and contacts_empty()
+    if saved_nothing:
+        partial = {"rejected": partial.get("rejected", 0)}
     with translation.override(options.get("language") or settings.LANGUAGE_CODE):
         error = Text(
+            gettext_noop(
+                "Interrupted before its end (the import's worker stopped). A first import saves "
+                "its rows all at once at its end: none was saved. Import the file again."
+            )
+        ) if saved_nothing else Text(
             gettext_noop(
                 "Interrupted after %(count)s row (the import's worker stopped): the rows before "
                 "are saved; import the file again to complete it: rows already imported are "
