@@ -490,8 +490,13 @@ def test_the_site_hit_dataclass_is_what_the_parser_makes():
 
 
 def test_the_command_adds_lists_and_removes_sites(capsys):
-    call_command("tracking", "site", "add", "--name", "Boutique",
-                 "--origin", "https://www.Boutique.example/", "--origin", "https://boutique.example:8443")  # fmt: skip
+    origins = [
+        "--origin",
+        "https://www.Boutique.example/",
+        "--origin",
+        "https://boutique.example:8443",
+    ]
+    call_command("tracking", "site", "add", "--name", "Boutique", *origins)
     out = capsys.readouterr().out
     assert 'data-site="www-boutique-example"' in out and "/t/s.js" in out
     site = Site.objects.get()

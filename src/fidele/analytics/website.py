@@ -78,10 +78,10 @@ def website_summary(*, site_id: int, days: DayRange) -> dict[str, Any]:
         converted |= _reached(_goal_filter(goal))
     totals = visits.aggregate(
         visits=Count("id"),
-        pageviews=Sum("pageviews"),
+        all_pageviews=Sum("pageviews"),
         bounces=Count("id", filter=Q(pageviews__lte=1)),
-        purchases=Sum("purchases"),
-        revenue=Sum("revenue"),
+        all_purchases=Sum("purchases"),
+        all_revenue=Sum("revenue"),
         from_email=Count("id", filter=Q(contact__isnull=False)),
         converted=Count("id", filter=converted),
     )
@@ -91,7 +91,7 @@ def website_summary(*, site_id: int, days: DayRange) -> dict[str, Any]:
         .order_by("day")
     )
     count = totals["visits"]
-    pageviews = totals["pageviews"] or 0
+    pageviews = totals["all_pageviews"] or 0
     return {
         "visitors": sum(row["visitors"] for row in daily),
         "visits": count,
@@ -100,8 +100,8 @@ def website_summary(*, site_id: int, days: DayRange) -> dict[str, Any]:
         "pages_per_visit": round(pageviews / count, 2) if count else None,
         "conversion_rate": _rate(totals["converted"], count),
         "converted": totals["converted"],
-        "purchases": totals["purchases"] or 0,
-        "revenue": totals["revenue"] or Decimal(0),
+        "purchases": totals["all_purchases"] or 0,
+        "revenue": totals["all_revenue"] or Decimal(0),
         "from_email": totals["from_email"],
         "daily": _every_day(daily, days),
         "goals": [
