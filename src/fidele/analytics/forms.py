@@ -20,9 +20,11 @@ PRESETS = (7, 30, 90, 365)
 
 class DayRangeForm(forms.Form):
     start = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput({"type": "date"})
+        label=_("From"), required=False, widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d")
     )
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput({"type": "date"}))
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d")
+    )
 
     def clean(self) -> dict:
         data = super().clean()
@@ -42,11 +44,14 @@ class DayRangeForm(forms.Form):
 def day_range(params: dict) -> tuple[DayRangeForm, DayRange]:
     """The form as the reader filled it, and the range it says (the last 30 days when it says
     nothing usable: the page always shows something, the form shows what was wrong)."""
+    today = timezone.localdate()
+    default = DayRange(first=today - dt.timedelta(days=DEFAULT_DAYS - 1), last=today)
+    if not params.get("start") and not params.get("end"):
+        return DayRangeForm(initial={"start": default.first, "end": default.last}), default
     form = DayRangeForm(params)
     if form.is_valid():
         return form, form.cleaned_data["range"]
-    today = timezone.localdate()
-    return form, DayRange(first=today - dt.timedelta(days=DEFAULT_DAYS - 1), last=today)
+    return form, default
 
 
 def funnel_steps(values: list[str]) -> list[str]:

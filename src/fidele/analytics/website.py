@@ -82,6 +82,7 @@ def website_summary(*, site_id: int, days: DayRange) -> dict[str, Any]:
         bounces=Count("id", filter=Q(pageviews__lte=1)),
         all_purchases=Sum("purchases"),
         all_revenue=Sum("revenue"),
+        purchase_visits=Count("id", filter=Q(purchases__gt=0)),
         from_email=Count("id", filter=Q(contact__isnull=False)),
         converted=Count("id", filter=converted),
     )
@@ -101,6 +102,8 @@ def website_summary(*, site_id: int, days: DayRange) -> dict[str, Any]:
         "conversion_rate": _rate(totals["converted"], count),
         "converted": totals["converted"],
         "purchases": totals["all_purchases"] or 0,
+        "purchase_visits": totals["purchase_visits"],
+        "purchase_rate": _rate(totals["purchase_visits"], count),
         "revenue": totals["all_revenue"] or Decimal(0),
         "from_email": totals["from_email"],
         "daily": _every_day(daily, days),
