@@ -20,10 +20,14 @@ PRESETS = (7, 30, 90, 365)
 
 class DayRangeForm(forms.Form):
     start = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d")
+        label=_("First day"),
+        required=False,
+        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
     )
     end = forms.DateField(
-        label=_("To"), required=False, widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d")
+        label=_("Last day"),
+        required=False,
+        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
     )
 
     def clean(self) -> dict:
