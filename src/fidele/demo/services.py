@@ -50,6 +50,8 @@ from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.demo.campaign import demo_past_campaign_send
+from fidele.demo.website import demo_website_traffic
+from fidele.tracking.models import Site
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
@@ -436,6 +438,7 @@ def demo_business_data_wipe() -> dict[str, int]:
         ("tags", Tag),
         ("lists", MailingList),
         ("products", Product),
+        ("websites", Site),
     ):
         counts[label] = model.objects.all().delete()[0]
     return counts
@@ -473,7 +476,9 @@ def demo_load(
         summary_counts = plan.save()
         _sign_the_default_layout()
         # The shop's last newsletter and what its readers did (fidele.demo.campaign).
-        demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        newsletter = demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        # Eight weeks of the shop's website, the newsletter's visitors among them.
+        demo_website_traffic(today=today, seed=seed, newsletter=newsletter)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
