@@ -40,9 +40,10 @@ _FAST_EMAIL = re.compile(rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@({_LABEL}(?:\.{_LABEL})+
 
 
 @lru_cache(maxsize=65536)
-def _domain_ok(domain: str) -> bool:
-    # Domains repeat (gmail.com, orange.fr...): ask the library once per domain whether it
-    # accepts it (special-use names like .local or .test, numeric TLDs...).
+def email_domain_valid(domain: str) -> bool:
+    """Whether an email address may end with this domain (the library's rules: special-use
+    names like .local or .test, numeric TLDs...). Domains repeat (gmail.com, orange.fr...): the
+    library is asked once per domain. The data-quality audit judges stored domains with it."""
     try:
         validate_email("a@" + domain, check_deliverability=False)
     except EmailNotValidError:
@@ -69,7 +70,7 @@ def normalise_email(raw: str) -> tuple[str | None, str | None]:
         and len(value) <= 254
         # A punycode domain (xn--) is spelt in Unicode by the library, as when typed so.
         and "xn--" not in match.group(2)
-        and _domain_ok(match.group(2))
+        and email_domain_valid(match.group(2))
     ):
         return value, None
     try:

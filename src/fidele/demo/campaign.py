@@ -27,6 +27,7 @@ from fidele.contacts.models import Subscription
 from fidele.core.actors import Actor
 from fidele.delivery.models import OutboxMessage
 from fidele.tracking.models import EmailEvent
+from fidele.tracking.services import contacts_engagement_refresh
 
 LINKS = (
     "https://cave-et-terroir.fr/vins/primeurs",
@@ -163,6 +164,8 @@ def demo_past_campaign_send(*, today: dt.date, seed: int, actor: Actor = None) -
                 if rng.random() < 0.03:
                     add(message, "unsubscribe", opened + dt.timedelta(minutes=3))
     EmailEvent.objects.bulk_create(events, batch_size=2000)
+    # Written in bulk, the events did not move the readers' last engagement forward: do it once.
+    contacts_engagement_refresh(contact_ids=[message.contact_id for message in outbox])
     Campaign.objects.filter(pk=campaign.pk).update(
         status=Campaign.Status.SENT,
         started_at=sent_at,
