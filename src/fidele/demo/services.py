@@ -50,6 +50,9 @@ from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.demo.campaign import demo_past_campaign_send
+from fidele.demo.quality import quality_problems_in_orders, quality_problems_plant
+from fidele.quality.audit import audit_run
+from fidele.quality.models import AuditSnapshot
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
@@ -461,6 +464,7 @@ def demo_load(
     today = reference_date or timezone.localdate()
     plan = _DemoPlan(rng=Random(seed), today=today, size=contacts)
     plan.build()
+    quality_problems_in_orders(plan.orders, seed=seed)
 
     with transaction.atomic():
         wiped = None
@@ -471,9 +475,13 @@ def demo_load(
                 )
             wiped = demo_business_data_wipe()
         summary_counts = plan.save()
+        # Something for the quality page to find (fidele.demo.quality).
+        quality_problems_plant(seed=seed, today=today, size=contacts)
         _sign_the_default_layout()
         # The shop's last newsletter and what its readers did (fidele.demo.campaign).
         demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        # The quality page opens on an audit of the shop, not on an empty page.
+        audit_run(trigger=AuditSnapshot.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,

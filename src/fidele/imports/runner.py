@@ -23,6 +23,7 @@ from django.utils.translation import gettext_noop
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.claims import claimer_is_gone, claimer_name
+from fidele.core.events import import_finished
 from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
 from fidele.imports.contacts_engine import ContactImport
@@ -216,6 +217,9 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
         },
     )
+    if counters.created or counters.updated or counters.merged:
+        # The data-quality audit (a sibling app) reruns on what the import changed.
+        import_finished.send(sender=ImportJob, kind=job.kind, job_id=job.pk)
     return summary
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy, pgettext_lazy
+from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext_lazy, pgettext_lazy
 
 # Populations a share is taken of.
 CONTACTS, EMAILS, PHONES, ORDERS = "contacts", "emails", "phones", "orders"
@@ -196,8 +197,8 @@ FINDINGS: tuple[Finding, ...] = (
         "order_outlier",
         gettext_lazy("Unusual orders"),
         gettext_lazy(
-            "Orders whose total or quantity is far from your usual ones (more than ten times "
-            "larger or smaller than the typical order, judged on your own orders): often a "
+            "Orders whose total or quantity is far from your usual ones, judged on your own "
+            "orders (and at least ten times larger or smaller than the typical one): often a "
             "misplaced comma. Listed for you to check; nothing is deleted."
         ),
         ngettext_lazy(
@@ -320,9 +321,10 @@ def score_sentence(score: float, components: list[Component], contacts: int) -> 
     if not worst:
         return text + " " + _("Nothing in it costs a point worth mentioning.")
     named = ", ".join(
-        _("%(what)s (%(points)s points)")
-        % {"what": c.label.lower(), "points": format_number(round(c.points_lost))}
+        ngettext("%(what)s (%(points)s point)", "%(what)s (%(points)s points)", points)
+        % {"what": c.label.lower(), "points": format_number(points)}
         for c in worst[:3]
+        if (points := max(1, round(c.points_lost)))
     )
     return text + " " + _("It loses the most on: %(list)s.") % {"list": named}
 
@@ -351,7 +353,7 @@ def plan_of(
             PlanAction(
                 code=finding.code,
                 count=count,
-                action=str(finding.action) % {"count": count},
+                action=str(finding.action % {"count": count}),
                 points=round(points.get(finding.code, 0.0), 1),
             )
         )
@@ -373,13 +375,18 @@ def change_lines(
             "after": current["score"],
             "better": current["score"] >= previous["score"],
         },
-        {
-            "what": _("Contacts"),
-            "before": previous["contacts"],
-            "after": current["contacts"],
-            "better": None,
-        },
     ]
+    if current["contacts"] != previous["contacts"]:
+        lines.append(
+            {
+                "what": _("Contacts"),
+                "before": previous["contacts"],
+                "after": current["contacts"],
+                "better": None,
+            }
+        )
+    for line in lines:
+        line["delta"] = round(line["after"] - line["before"], 1)
     for code in CODES:
         before = previous["counts"].get(code)
         after = current["counts"].get(code)
@@ -391,10 +398,7 @@ def change_lines(
                 "before": before,
                 "after": after,
                 "better": after < before,
+                "delta": after - before,
             }
         )
     return lines
-
-
-def plural_contacts(count: int) -> str:
-    return ngettext("%(count)s contact", "%(count)s contacts", count) % {"count": count}

@@ -23,6 +23,7 @@ class AuditSnapshot(models.Model):
         IMPORT = "import", _("after an import")
         NIGHTLY = "nightly", _("nightly")
         FIX = "fix", _("after a correction")
+        DEMO = "demo", _("demo shop loaded")
 
     created_at = models.DateTimeField(_("audited"), auto_now_add=True, db_index=True)
     trigger = models.CharField(_("why it ran"), max_length=10, choices=Trigger.choices)
