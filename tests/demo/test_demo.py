@@ -135,7 +135,15 @@ def test_contacts_look_french_and_can_never_reach_a_real_mailbox():
     assert not Subscription.objects.filter(contact__in=disposable).exists()
     assert all(
         email.rsplit("@", 1)[1].endswith(
-            (".example", "example.com", "example.net", "example.org", ".exemple", ".exampel", ".exmple")
+            (
+                ".example",
+                "example.com",
+                "example.net",
+                "example.org",
+                ".exemple",
+                ".exampel",
+                ".exmple",
+            )
         )
         for email in emails
         if not email.endswith(("@yopmail.com", "@jetable.org"))

@@ -61,7 +61,9 @@ def test_the_contacts_list_filter_opens_exactly_the_contacts_each_finding_counts
 @pytest.mark.django_db
 def test_the_unusual_orders_page_lists_exactly_the_orders_counted(messy_base, viewer_client):
     snapshot = audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
-    assert set(orders_outlying(snapshot).values_list("pk", flat=True)) == messy_base["order_outlier"]
+    assert (
+        set(orders_outlying(snapshot).values_list("pk", flat=True)) == messy_base["order_outlier"]
+    )
     response = viewer_client.get("/quality/orders/")
     assert response.status_code == 200
     page = response.content.decode()
@@ -144,9 +146,9 @@ def test_domains_without_mail_servers_count_once_looked_up(messy_base):
         "share": snapshot.finding("email_no_mx")["share"],
         "measured": True,
     }
-    assert set(contacts_filtered(params={"quality": "email_no_mx"}).values_list("email", flat=True)) == {
-        "contact@restaurant-cyrano.fr"
-    }
+    assert set(
+        contacts_filtered(params={"quality": "email_no_mx"}).values_list("email", flat=True)
+    ) == {"contact@restaurant-cyrano.fr"}
 
 
 @pytest.mark.django_db

@@ -86,7 +86,9 @@ def test_blocking_disposable_addresses_keeps_the_address_and_can_be_undone(db, m
     assert (temp.status, bounced.status, keep.status) == ("active", "bounced", "active")
 
 
-def test_the_fix_pages_need_a_marketer_and_apply_only_ticked_domains(typos, client, viewer, marketer):
+def test_the_fix_pages_need_a_marketer_and_apply_only_ticked_domains(
+    typos, client, viewer, marketer
+):
     client.force_login(viewer)
     assert client.get("/quality/fix/typos/").status_code == 403
     assert client.post("/quality/fix/typos/", {"domain": ["gmial.com"]}).status_code == 403

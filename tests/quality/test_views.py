@@ -45,7 +45,7 @@ def test_hostile_domains_and_names_are_shown_escaped(db, marketer_client):
     # Stored by some old path that did not validate (the audit reads what is there).
     make_contact(
         'x@"><img src=x onerror=alert(1)>.com',
-        first_name="=HYPERLINK(\"http://evil\")",
+        first_name='=HYPERLINK("http://evil")',
         last_name="<script>alert(1)</script>",
     )
     make_contact("paul@gmial.com")
@@ -62,7 +62,9 @@ def test_hostile_domains_and_names_are_shown_escaped(db, marketer_client):
 
 
 @pytest.mark.django_db
-def test_the_contacts_list_says_which_quality_filter_it_shows_and_keeps_it(messy_base, viewer_client):
+def test_the_contacts_list_says_which_quality_filter_it_shows_and_keeps_it(
+    messy_base, viewer_client
+):
     audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
     html = viewer_client.get("/contacts/?quality=email_role").content.decode()
     assert "contact@restaurant-cyrano.fr" in html

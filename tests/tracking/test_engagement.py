@@ -70,7 +70,9 @@ def test_the_refresh_recomputes_from_the_events_written_in_bulk():
     EmailEvent.objects.bulk_create(
         [
             EmailEvent(type="open", at=at, contact=contact),
-            EmailEvent(type="click", at=at + dt.timedelta(days=1), contact=contact, is_machine=True),
+            EmailEvent(
+                type="click", at=at + dt.timedelta(days=1), contact=contact, is_machine=True
+            ),
         ]
     )
     assert contacts_engagement_refresh(contact_ids=[contact.pk]) == 1

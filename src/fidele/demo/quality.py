@@ -92,11 +92,7 @@ def quality_problems_plant(*, seed: int, today: dt.date, size: int) -> dict[str,
         Contact.objects.filter(pk=placeholder.pk).update(birth_date=dt.date(1900, 1, 1))
         Contact.objects.filter(pk=child.pk).update(birth_date=today.replace(year=today.year - 8))
         # A year typed 2 for 1: born in the future.
-        Contact.objects.filter(pk=future_birth.pk).update(
-            birth_date=dt.date(today.year + 1, 3, 14)
-        )
-        Contact.objects.filter(pk=future_join.pk).update(
-            joined_on=today + dt.timedelta(days=300)
-        )
+        Contact.objects.filter(pk=future_birth.pk).update(birth_date=dt.date(today.year + 1, 3, 14))
+        Contact.objects.filter(pk=future_join.pk).update(joined_on=today + dt.timedelta(days=300))
         planted["dates"] = 4
     return planted

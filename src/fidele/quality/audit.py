@@ -123,9 +123,7 @@ def moment_now() -> Moment:
 # --- which contacts each finding is about --------------------------------------------------
 
 
-def contact_conditions(
-    *, domains: Mapping[str, Any], moment: Moment
-) -> dict[str, Q | Exists]:
+def contact_conditions(*, domains: Mapping[str, Any], moment: Moment) -> dict[str, Q | Exists]:
     """{code: condition} over `audited_contacts()` annotated by `annotate_for_conditions`, for
     the findings that concern contacts one by one (not `order_outlier`, not `duplicate`)."""
     cutoff = moment.stale_cutoff
@@ -273,7 +271,8 @@ def _no_mx_domains(domains: list[str]) -> tuple[bool, list[str]]:
         return False, []
     wanted = set(domains)
     return True, sorted(
-        d for d in checks.filter(receives_mail=False).values_list("domain", flat=True)
+        d
+        for d in checks.filter(receives_mail=False).values_list("domain", flat=True)
         if d in wanted
     )
 
@@ -299,9 +298,7 @@ def audit_run(*, trigger: str, moment: Moment | None = None) -> AuditSnapshot:
             row["n"] if row["domain"] in verdicts.invalid else row["malformed"]
             for row in per_domain
         ),
-        "email_domain_typo": sum(
-            row["n"] for row in per_domain if row["domain"] in verdicts.typos
-        ),
+        "email_domain_typo": sum(row["n"] for row in per_domain if row["domain"] in verdicts.typos),
         "email_disposable": sum(
             row["active"] for row in per_domain if row["domain"] in verdicts.disposable
         ),

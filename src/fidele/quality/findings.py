@@ -18,8 +18,7 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from django.utils.translation import gettext_lazy, ngettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy, ngettext, ngettext_lazy, pgettext_lazy
 
 # Populations a share is taken of.
 CONTACTS, EMAILS, PHONES, ORDERS = "contacts", "emails", "phones", "orders"

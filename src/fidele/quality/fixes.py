@@ -144,7 +144,10 @@ def typo_fix_apply(*, actor: Actor, domains: Iterable[str]) -> FixBatch:
             kind=FixBatch.Kind.DOMAIN_TYPO,
             field_name="email",
             changes=changes,
-            summary={"domains": dict(sorted(chosen.items())), "left": len(replacements) - len(changes)},
+            summary={
+                "domains": dict(sorted(chosen.items())),
+                "left": len(replacements) - len(changes),
+            },
         )
     audit_run(trigger=AuditSnapshot.Trigger.FIX)
     return batch
@@ -206,7 +209,11 @@ def fix_undo(*, actor: Actor, batch: FixBatch) -> int:
             action=AuditLog.Action.UPDATE,
             obj=locked,
             object_repr=str(locked.get_kind_display()),
-            changes={"undone": True, "restored": restored, "changed": locked.summary.get("changed")},
+            changes={
+                "undone": True,
+                "restored": restored,
+                "changed": locked.summary.get("changed"),
+            },
         )
     audit_run(trigger=AuditSnapshot.Trigger.FIX)
     batch.refresh_from_db()

@@ -55,7 +55,9 @@ def snapshots_history(*, days: int = 90) -> list[AuditSnapshot]:
     """The last audit of each day over the last `days` days, oldest first (the chart's bars)."""
     since = timezone.now() - dt.timedelta(days=days)
     per_day: dict[dt.date, AuditSnapshot] = {}
-    for snapshot in AuditSnapshot.objects.filter(created_at__gte=since).order_by("created_at", "id"):
+    for snapshot in AuditSnapshot.objects.filter(created_at__gte=since).order_by(
+        "created_at", "id"
+    ):
         per_day[timezone.localdate(snapshot.created_at)] = snapshot
     return [per_day[day] for day in sorted(per_day)]
 
@@ -194,8 +196,10 @@ def contacts_with_finding(queryset: QuerySet[Contact], code: str) -> QuerySet[Co
     )
     if code not in conditions:
         return queryset.none()
-    return annotate_for_conditions(queryset).exclude(status=Contact.Status.ERASED).filter(
-        conditions[code]
+    return (
+        annotate_for_conditions(queryset)
+        .exclude(status=Contact.Status.ERASED)
+        .filter(conditions[code])
     )
 
 
@@ -214,9 +218,7 @@ def orders_outlying(snapshot: AuditSnapshot | None) -> QuerySet[Order]:
     if snapshot is None:
         return Order.objects.none()
     return (
-        outlier_orders(snapshot.details or {})
-        .select_related("contact")
-        .order_by("-total", "-id")
+        outlier_orders(snapshot.details or {}).select_related("contact").order_by("-total", "-id")
     )
 
 

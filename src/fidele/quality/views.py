@@ -112,9 +112,7 @@ def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
         batch = apply(actor=request.user, domains=domains)
         changed = batch.summary.get("changed", 0)
         text = (
-            ngettext(
-                "%(count)s address corrected.", "%(count)s addresses corrected.", changed
-            )
+            ngettext("%(count)s address corrected.", "%(count)s addresses corrected.", changed)
             if typo
             else ngettext(
                 "%(count)s disposable address blocked.",
@@ -123,7 +121,8 @@ def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
             )
         )
         messages.success(
-            request, text % {"count": changed} + " " + _("You can undo it below, under “Corrections”.")
+            request,
+            text % {"count": changed} + " " + _("You can undo it below, under “Corrections”."),
         )
         return redirect("quality:overview")
     rows = fixes.typo_fix_preview(snapshot) if typo else fixes.disposable_block_preview(snapshot)
