@@ -13,6 +13,7 @@ from fidele.quality.audit import audit_run
 from fidele.quality.findings import CODES, FINDINGS
 from fidele.quality.models import AuditSnapshot, DomainCheck
 from fidele.quality.selectors import orders_outlying, report_of
+from tests.factories import make_contact
 
 CONTRACT_CODES = {
     "email_invalid",
@@ -157,3 +158,32 @@ def test_the_score_rises_when_a_problem_is_fixed(messy_base):
     Contact.objects.filter(email="nolist@example.fr").delete()
     after = audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
     assert after.score > before.score
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("email", "malformed"),
+    [
+        ("marie.dupont@example.fr", False),
+        ("é.à@example.fr", False),
+        (".marie@example.fr", True),
+        ("marie.@example.fr", True),
+        ("ma..rie@example.fr", True),
+        ("ma rie@example.fr", True),
+        ("marie@ex@ample.fr", True),
+        ('ma"rie@example.fr', True),
+        ("ma<rie@example.fr", True),
+        ("ma\\\\rie@example.fr", True),
+        ("ma[rie@example.fr", True),
+        ("x" * 64 + "@example.fr", False),
+        ("x" * 65 + "@example.fr", True),
+        ("marie@example.fr\n", True),
+        ("marie", True),
+    ],
+)
+def test_malformed_addresses_are_judged_alike_by_both_databases(email, malformed):
+    make_contact(email, lists=["Newsletter"])
+    snapshot = audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    assert snapshot.finding("email_invalid")["count"] == int(malformed)
+    listed = contacts_filtered(params={"quality": "email_invalid"}).count()
+    assert listed == int(malformed)

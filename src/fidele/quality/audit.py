@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from fidele.commerce.models import Order, OrderLine
@@ -42,12 +43,14 @@ from fidele.quality.findings import (
 from fidele.quality.models import AuditSnapshot, DomainCheck
 
 # A well-formed address, whatever its domain: one @, no space, none of the characters an address
-# holds only between quotes (which Fidèle never stores), no dot at either end of the local part,
-# a local part of at most 64 characters. Written for both Python's re (SQLite) and PostgreSQL's
-# regular expressions (\A and \Z: a trailing newline is not an end).
+# holds only between quotes (which Fidèle never stores), no dot at either end of the local part.
+# Written for both Python's re (SQLite) and PostgreSQL's regular expressions (\A and \Z: a
+# trailing newline is not an end). No bounded repetition ({0,62}): PostgreSQL's engine unrolls
+# it and runs sixteen times slower, so the local part's length is checked apart.
 _C = r'[^]\[@\s<>(),;:"\\]'
 _CD = r'[^]\[@\s<>(),;:"\\.]'
-_WELL_FORMED = rf"\A{_CD}({_C}{{0,62}}{_CD})?@{_C}+\Z"
+_WELL_FORMED = rf"\A{_CD}({_C}*{_CD})?@{_C}+\Z"
+LOCAL_PART_MAX = 64
 # Birth dates: younger than this or older than that is implausible for a customer.
 AGE_MIN, AGE_MAX = 15, 110
 # An order dated later than now by more than this is in the future (a till in another time
@@ -72,8 +75,13 @@ def _with_email_parts(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
 
 
 def _malformed() -> Q:
-    """Addresses wrong whatever their domain (see _WELL_FORMED), or with two dots in a row."""
-    return ~Q(email__regex=_WELL_FORMED) | Q(email__contains="..")
+    """Addresses wrong whatever their domain (see _WELL_FORMED), with two dots in a row, or a
+    local part too long. Needs the aliases of `annotate_for_conditions`."""
+    return (
+        ~Q(email__regex=_WELL_FORMED)
+        | Q(email__contains="..")
+        | Q(email_local_length__gt=LOCAL_PART_MAX)
+    )
 
 
 def _subscribed() -> Exists:
@@ -163,7 +171,7 @@ def contact_conditions(*, domains: Mapping[str, Any], moment: Moment) -> dict[st
 
 
 def annotate_for_conditions(queryset: QuerySet[Contact]) -> QuerySet[Contact]:
-    return _with_email_parts(queryset)
+    return _with_email_parts(queryset).alias(email_local_length=Length("email_local"))
 
 
 # --- orders ----------------------------------------------------------------------------------
