@@ -41,7 +41,8 @@ FIRST = ["Marie", "Jean", "Hélène", "Pierre", "Léa", "Louis", "Chloé", "Hugo
          "Camille", "Nicolas", "Zoé", "Julien", "Anaïs", "Mathieu", "Emma", "Lucas"]  # fmt: skip
 LAST = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy",
         "Moreau", "Simon", "Laurent", "Lefèvre", "Michel", "Garcia", "David", "Bertrand", "Roux",
-        "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier", "Dupont", "Lambert"]  # fmt: skip
+        "Vincent", "Fournier", "Morel", "Girard", "André", "Mercier", "Dupont",
+        "Lambert"]  # fmt: skip
 PROVIDERS = [("gmail.com", 30), ("orange.fr", 16), ("hotmail.fr", 10), ("yahoo.fr", 6),
              ("free.fr", 7), ("wanadoo.fr", 5), ("laposte.net", 4), ("sfr.fr", 4),
              ("outlook.fr", 3), ("icloud.com", 3), ("live.fr", 2)]  # fmt: skip
@@ -150,10 +151,10 @@ def generate(size: int, *, seed: int = 7) -> dict[str, int]:
                 yield (None, None, *row[2:])
                 counts["twins"] = n + 1
 
-        columns = ["email", "external_id", "civility", "first_name", "last_name", "phone", "phone_invalid",
-                   "address", "postal_code", "city", "country", "language", "birth_date",
-                   "joined_on", "source", "notes", "attributes", "status", "created_at",
-                   "updated_at", "last_engaged_at"]  # fmt: skip
+        columns = ["email", "external_id", "civility", "first_name", "last_name", "phone",
+                   "phone_invalid", "address", "postal_code", "city", "country", "language",
+                   "birth_date", "joined_on", "source", "notes", "attributes", "status",
+                   "created_at", "updated_at", "last_engaged_at"]  # fmt: skip
         counts["contacts"] = _copy(raw, "contacts_contact", columns, contacts())
         total_contacts = counts["contacts"]
 
@@ -264,13 +265,25 @@ def measure_audit() -> dict:
     }
 
 
-def part_audit(sizes: list[int]) -> list[dict]:
+def part_audit(sizes: list[int], *, reuse: bool = False) -> list[dict]:
     from django.db import connection
+
+    from fidele.commerce.models import Order
+    from fidele.contacts.models import Contact, Subscription
 
     results = []
     for size in sizes:
         started = time.perf_counter()
-        counts = generate(size)
+        if reuse:
+            # The base a previous run left (measured again on a quieter machine).
+            counts = {
+                "contacts": Contact.objects.count(),
+                "orders": Order.objects.count(),
+                "subscriptions": Subscription.objects.count(),
+                "reused": True,
+            }
+        else:
+            counts = generate(size)
         generated = time.perf_counter() - started
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")
@@ -316,6 +329,11 @@ def main() -> None:
         "generation takes a few minutes)",
     )
     parser.add_argument("--yes", action="store_true", help="empty a non-empty database")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure again on the base the last run left (one size: the one it holds)",
+    )
     parser.add_argument("--measure-audit", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -336,11 +354,13 @@ def main() -> None:
     if connection.vendor != "postgresql":
         sys.exit("this benchmark fills the base with COPY: point DATABASE_URL at PostgreSQL")
     call_command("migrate", verbosity=0, stdout=io.StringIO())
-    if Contact.objects.exists() and not args.yes:
+    if Contact.objects.exists() and not (args.yes or args.reuse):
         sys.exit("the database holds contacts: use a scratch database, or --yes to empty it")
     sizes = [int(size) for size in args.sizes.split(",") if size.strip()]
+    if args.reuse:
+        sizes = [Contact.objects.count()]
     if args.part == "audit":
-        results = part_audit(sizes)
+        results = part_audit(sizes, reuse=args.reuse)
     else:
         sys.exit("the duplicates part is not written yet (issue 10, items 4-5)")
     print(json.dumps({"benchmark": "quality", "part": args.part, "results": results}))
