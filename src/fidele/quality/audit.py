@@ -303,45 +303,77 @@ def _no_mx_domains(domains: list[str]) -> tuple[bool, list[str]]:
     )
 
 
-def audit_run(*, trigger: str, moment: Moment | None = None) -> AuditSnapshot:
-    """Measure the base and store the snapshot."""
-    started = time.perf_counter()
-    timings: dict[str, float] = {}
+class _Laps:
+    """Seconds per step of a run, for the benchmark (benchmarks/quality.py) and the curious."""
 
-    def lap(name: str, since: list[float] = [started]) -> None:  # noqa: B006 - the last lap
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        timings[name] = round(now - since[0], 3)
-        since[0] = now
+        self.seconds[name] = round(now - self.last, 3)
+        self.last = now
 
-    moment = moment or moment_now()
-    base = audited_contacts()
+    @property
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
 
+
+@dataclass
+class _EmailFigures:
+    counts: dict[str, int]
+    domains: dict[str, Any]
+    invalid: set[str]
+    mx_checked: bool
+    distinct: int
+
+
+def _email_figures(base: QuerySet[Contact], lap: _Laps) -> _EmailFigures:
+    """The findings judged by domain: grouped in SQL, each distinct domain judged in Python."""
     per_domain = _domain_counts(base)
     lap("domains_grouped")
     counts = {row["domain"]: row["n"] for row in per_domain}
     verdicts = domains_judge(counts)
     lap("domains_judged")
     mx_checked, no_mx = _no_mx_domains(list(counts))
-    domains = {
-        "typos": dict(sorted(verdicts.typos.items())),
-        "disposable": sorted(verdicts.disposable),
-        "invalid": sorted(verdicts.invalid),
-        "no_mx": no_mx,
-    }
-    email_counts = {
-        # Plus the malformed addresses at other domains, counted with the contacts below.
-        "email_invalid": sum(row["n"] for row in per_domain if row["domain"] in verdicts.invalid),
-        "email_domain_typo": sum(row["n"] for row in per_domain if row["domain"] in verdicts.typos),
-        "email_disposable": sum(
-            row["active"] for row in per_domain if row["domain"] in verdicts.disposable
-        ),
-        "email_no_mx": sum(row["n"] for row in per_domain if row["domain"] in no_mx),
-    }
 
-    conditions = contact_conditions(domains=domains, moment=moment)
-    simple = ("phone_invalid", "birth_date_outlier")
+    def addresses(domains: Any, key: str = "n") -> int:
+        return sum(row[key] for row in per_domain if row["domain"] in domains)
+
+    return _EmailFigures(
+        counts={
+            # The malformed addresses at other domains are added with the contacts' figures.
+            "email_invalid": addresses(verdicts.invalid),
+            "email_domain_typo": addresses(verdicts.typos),
+            "email_disposable": addresses(verdicts.disposable, "active"),
+            "email_no_mx": addresses(set(no_mx)),
+        },
+        domains={
+            "typos": dict(sorted(verdicts.typos.items())),
+            "disposable": sorted(verdicts.disposable),
+            "invalid": sorted(verdicts.invalid),
+            "no_mx": no_mx,
+        },
+        invalid=verdicts.invalid,
+        mx_checked=mx_checked,
+        distinct=len(counts),
+    )
+
+
+# The findings counted with the fields in one pass over the contacts, and those counted apart:
+# each of these is one (anti-)join the database plans well, where a filter inside the one pass
+# would probe the other table once per contact.
+_IN_THE_PASS = ("phone_invalid", "birth_date_outlier", "email_role")
+_APART = ("consent_missing", "stale", "date_in_future")
+
+
+def _contact_figures(
+    base: QuerySet[Contact], conditions: Mapping[str, Any], invalid_domains: set[str], lap: _Laps
+) -> dict[str, int]:
+    """Fields filled and the findings about contacts one by one."""
     # The aggregates' names may not be the fields' own (an alias would hide the column).
-    row = annotate_for_conditions(base).aggregate(
+    aggregated = annotate_for_conditions(base).aggregate(
         n_contacts=Count("pk"),
         n_email=Count("pk", filter=Q(email__isnull=False)),
         n_phone=Count("pk", filter=~Q(phone="")),
@@ -350,23 +382,17 @@ def audit_run(*, trigger: str, moment: Moment | None = None) -> AuditSnapshot:
         n_address=Count("pk", filter=~Q(address="")),
         n_postal_code=Count("pk", filter=~Q(postal_code="")),
         n_birth_date=Count("pk", filter=Q(birth_date__isnull=False)),
-        **{f"n_{code}": Count("pk", filter=conditions[code]) for code in simple},
-        n_email_role=Count("pk", filter=conditions["email_role"]),
+        **{f"n_{code}": Count("pk", filter=conditions[code]) for code in _IN_THE_PASS},
         n_malformed=Count(
             "pk",
             filter=Q(email__isnull=False)
             & _malformed()
-            & ~Q(email_domain__in=sorted(verdicts.invalid)),
+            & ~Q(email_domain__in=sorted(invalid_domains)),
         ),
     )
-    figures = {key.removeprefix("n_"): value for key, value in row.items()}
+    figures = {key.removeprefix("n_"): value for key, value in aggregated.items()}
     lap("contacts_aggregated")
-    email_counts["email_invalid"] += figures["malformed"]
-    email_counts["email_role"] = figures["email_role"]
-    # The findings that join another table are counted on their own: each is then one
-    # (anti-)join the database plans well, where a filter inside one aggregate would probe the
-    # other table once per contact.
-    # Contacts on a list: counted from the subscriptions alone (an erasure withdraws them).
+    # Contacts on a list, counted from the subscriptions alone (an erasure withdraws them).
     figures["consent"] = (
         Subscription.objects.filter(status=Subscription.Status.SUBSCRIBED)
         # The erased are few (an index finds them): no join with every contact.
@@ -375,49 +401,63 @@ def audit_run(*, trigger: str, moment: Moment | None = None) -> AuditSnapshot:
         .distinct()
         .count()
     )
-    separate = ("consent_missing", "stale", "date_in_future")
-    for code in separate:
+    for code in _APART:
         figures[code] = annotate_for_conditions(base).filter(conditions[code]).count()
         lap(code)
+    return figures
 
+
+def _order_figures(lap: _Laps) -> tuple[int, int, dict[str, Any]]:
+    """(orders, unusual orders, the bounds of what is usual)."""
     total_counts = value_counts(Order.objects.all(), "total")
-    orders = sum(n for _value, n in total_counts)
     totals = robust_bounds(total_counts)
     quantities = robust_bounds(value_counts(OrderLine.objects.all(), "quantity"))
-    outlier_details = {
+    details = {
         "totals": totals.as_dict() if totals else None,
         "quantities": quantities.as_dict() if quantities else None,
     }
-    order_outliers = orders_unusual_count(outlier_details, total_counts)
+    unusual = orders_unusual_count(details, total_counts)
     lap("orders")
+    return sum(n for _value, n in total_counts), unusual, details
+
+
+def audit_run(*, trigger: str, moment: Moment | None = None) -> AuditSnapshot:
+    """Measure the base and store the snapshot."""
+    lap = _Laps()
+    moment = moment or moment_now()
+    base = audited_contacts()
+    emails = _email_figures(base, lap)
+    conditions = contact_conditions(domains=emails.domains, moment=moment)
+    figures = _contact_figures(base, conditions, emails.invalid, lap)
+    orders, unusual_orders, order_details = _order_figures(lap)
     duplicates = duplicate_contact_count()
     lap("duplicates")
 
-    contacts = figures["contacts"]
-    findings: list[dict[str, Any]] = []
-    all_counts = {
-        **email_counts,
-        **{code: figures[code] for code in (*simple, *separate)},
-        "order_outlier": order_outliers,
+    counts = {
+        **emails.counts,
+        **{code: figures[code] for code in (*_IN_THE_PASS, *_APART)},
+        "email_invalid": emails.counts["email_invalid"] + figures["malformed"],
+        "order_outlier": unusual_orders,
         "duplicate": duplicates,
     }
+    contacts = figures["contacts"]
     populations = {
         CONTACTS: contacts,
         EMAILS: figures["email"],
         PHONES: figures["phones"],
         ORDERS: orders,
     }
+    findings: list[dict[str, Any]] = []
     for code in CODES:
-        count = all_counts[code]
         population = populations[BY_CODE[code].population]
-        row: dict[str, Any] = {
+        finding: dict[str, Any] = {
             "code": code,
-            "count": count,
-            "share": round(count / population, 4) if population else 0.0,
+            "count": counts[code],
+            "share": round(counts[code] / population, 4) if population else 0.0,
         }
         if code == "email_no_mx":
-            row["measured"] = mx_checked
-        findings.append(row)
+            finding["measured"] = emails.mx_checked
+        findings.append(finding)
     components = score_components(findings=findings, populations=populations)
     fields = {
         name: {
@@ -434,16 +474,15 @@ def audit_run(*, trigger: str, moment: Moment | None = None) -> AuditSnapshot:
         orders=orders,
         fields=fields,
         findings=findings,
-        domains=domains,
+        domains=emails.domains,
         details={
-            **outlier_details,
+            **order_details,
             "stale_months": moment.stale_months,
             "stale_cutoff": moment.stale_cutoff.isoformat(),
             "phones": figures["phones"],
-            "mx_checked": mx_checked,
-            "domains_distinct": len(counts),
-            # Seconds per step, for the benchmark (benchmarks/quality.py) and the curious.
-            "timings": timings,
+            "mx_checked": emails.mx_checked,
+            "domains_distinct": emails.distinct,
+            "timings": lap.seconds,
         },
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=lap.total,
     )
