@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from django_tasks_db.models import DBTaskResult
 
@@ -42,5 +44,23 @@ def test_an_import_from_the_command_line_queues_the_audit(tmp_path):
 
     path = tmp_path / "clients.csv"
     path.write_text("email;prenom\nmarie@example.fr;Marie\n", encoding="utf-8")
-    call_command("import", "contacts", str(path), "--json", stdout=__import__("io").StringIO())
+    call_command("import", "contacts", str(path), "--json", stdout=io.StringIO())
     assert DBTaskResult.objects.filter(task_path=tasks.audit_after_import.module_path).exists()
+
+
+@pytest.mark.django_db
+def test_a_listener_that_fails_never_fails_the_import(tmp_path):
+    from django.core.management import call_command
+
+    def broken(**kwargs):
+        raise RuntimeError("listener down")
+
+    import_finished.connect(broken, dispatch_uid="test-broken")
+    try:
+        path = tmp_path / "clients.csv"
+        path.write_text("email;prenom\nmarie@example.fr;Marie\n", encoding="utf-8")
+        out = io.StringIO()
+        call_command("import", "contacts", str(path), "--json", stdout=out)
+    finally:
+        import_finished.disconnect(dispatch_uid="test-broken")
+    assert '"created": 1' in out.getvalue()

@@ -218,8 +218,13 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         },
     )
     if counters.created or counters.updated or counters.merged:
-        # The data-quality audit (a sibling app) reruns on what the import changed.
-        import_finished.send(sender=ImportJob, kind=job.kind, job_id=job.pk)
+        # The data-quality audit (a sibling app) reruns on what the import changed. The import
+        # is done and recorded: a listener's failure is logged, never the import's.
+        for receiver, result in import_finished.send_robust(
+            sender=ImportJob, kind=job.kind, job_id=job.pk
+        ):
+            if isinstance(result, Exception):
+                logger.error("after import %s, %r failed: %r", job.pk, receiver, result)
     return summary
 
 

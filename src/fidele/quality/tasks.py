@@ -29,7 +29,11 @@ def audit_after_import() -> int:
 
 
 def audit_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
-    """The receiver of fidele.core.events.import_finished: queue one audit, unless one waits."""
+    """The receiver of fidele.core.events.import_finished: queue one audit, unless one waits.
+    A backend that cannot defer a task (the immediate one) runs it now."""
+    if not audit_after_import.get_backend().supports_defer:
+        audit_after_import.enqueue()
+        return True
     return task_schedule_next(audit_after_import, delay=AFTER_IMPORT_DELAY)
 
 
