@@ -1,4 +1,5 @@
-"""Contact.last_engaged_at: the last time the person, not a machine, opened or clicked."""
+"""Contact.last_engaged_at: the last time the person, not a machine, opened or clicked; moved
+forward over settled hours by the rollup, never on the open and click path."""
 
 from __future__ import annotations
 
@@ -7,74 +8,55 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from fidele.analytics.models import FillState
+from fidele.analytics.rollup import ENGAGEMENT, raw_events_retention, rollup_fill
 from fidele.tracking.models import EmailEvent
-from fidele.tracking.services import (
-    _message_clicks_rejudge,
-    contacts_engagement_refresh,
-    event_record,
-)
-from tests.factories import make_contact, make_outbox
+from fidele.tracking.services import contacts_engagement_refresh, event_record
+from tests.factories import make_contact
 
 
 @pytest.mark.django_db
-def test_a_persons_open_or_click_moves_their_last_engagement_forward_to_the_day():
-    contact = make_contact()
-    then = timezone.now() - dt.timedelta(days=10)
-    event_record(type="open", contact_id=contact.pk, at=then)
+def test_only_a_persons_own_opens_and_clicks_move_it_forward_never_back():
+    contact, other = make_contact(), make_contact()
+    ten_days_ago = timezone.now() - dt.timedelta(days=10)
+    event_record(type="open", contact_id=contact.pk, at=ten_days_ago)
+    event_record(type="click", contact_id=contact.pk, reason=EmailEvent.Reason.BURST)
+    event_record(type="delivered", contact_id=other.pk)
+    event_record(type="open", contact_id=other.pk, reason=EmailEvent.Reason.APPLE_PRIVACY)
+    assert contacts_engagement_refresh() == 1
     contact.refresh_from_db()
-    assert contact.last_engaged_at == then
-    # An hour later the same day: kept to the day, nothing written.
-    event_record(type="click", contact_id=contact.pk, at=then + dt.timedelta(hours=1))
+    other.refresh_from_db()
+    assert contact.last_engaged_at == ten_days_ago and other.last_engaged_at is None
+    # An older window never moves it back.
+    event_record(type="click", contact_id=contact.pk, at=ten_days_ago - dt.timedelta(days=30))
+    assert contacts_engagement_refresh(until=ten_days_ago) == 0
     contact.refresh_from_db()
-    assert contact.last_engaged_at == then
-    later = timezone.now()
-    event_record(type="click", contact_id=contact.pk, at=later)
-    contact.refresh_from_db()
-    assert contact.last_engaged_at == later
+    assert contact.last_engaged_at == ten_days_ago
 
 
 @pytest.mark.django_db
-def test_machines_and_other_events_are_no_engagement():
+def test_the_open_path_writes_no_engagement_the_rollup_does(django_assert_num_queries):
     contact = make_contact()
-    event_record(type="open", contact_id=contact.pk, reason=EmailEvent.Reason.APPLE_PRIVACY)
-    event_record(type="delivered", contact_id=contact.pk)
-    event_record(type="bounce", contact_id=contact.pk)
+    two_hours_ago = timezone.now() - dt.timedelta(hours=2)
+    event_record(type="open", contact_id=contact.pk, at=two_hours_ago)
     contact.refresh_from_db()
     assert contact.last_engaged_at is None
+    rollup_fill()
+    contact.refresh_from_db()
+    assert contact.last_engaged_at == two_hours_ago
+    assert FillState.objects.get(stat=ENGAGEMENT).filled_until <= timezone.now()
 
 
 @pytest.mark.django_db
-def test_clicks_judged_a_machines_afterwards_give_back_the_persons_own_engagement():
-    contact = make_contact(lists=["Newsletter"])
-    outbox = make_outbox(contact)
-    opened = timezone.now() - dt.timedelta(days=30)
-    event_record(type="open", outbox=outbox, at=opened)
-    now = timezone.now()
-    # Three links within a second, each alone looking like a person's click...
-    for i in range(2):
-        event_record(type="click", outbox=outbox, url=f"https://example.fr/{i}", at=now)
-    contact.refresh_from_db()
-    assert contact.last_engaged_at == now
-    # ... until the third shows a scanner's burst: the engagement goes back to the open.
-    event_record(type="click", outbox=outbox, url="https://example.fr/2", at=now)
-    _message_clicks_rejudge(outbox.pk)
-    assert EmailEvent.objects.filter(type="click", is_machine=True).count() == 3
-    contact.refresh_from_db()
-    assert contact.last_engaged_at == opened
-
-
-@pytest.mark.django_db
-def test_the_refresh_recomputes_from_the_events_written_in_bulk():
+def test_old_events_are_deleted_only_once_the_engagement_took_them_in(settings):
+    settings.EVENT_RETENTION_DAYS = 30
     contact = make_contact()
-    at = timezone.now() - dt.timedelta(days=3)
-    EmailEvent.objects.bulk_create(
-        [
-            EmailEvent(type="open", at=at, contact=contact),
-            EmailEvent(
-                type="click", at=at + dt.timedelta(days=1), contact=contact, is_machine=True
-            ),
-        ]
-    )
-    assert contacts_engagement_refresh(contact_ids=[contact.pk]) == 1
+    long_ago = timezone.now() - dt.timedelta(days=400)
+    event_record(type="open", contact_id=contact.pk, at=long_ago)
+    rollup_fill()
+    FillState.objects.filter(stat=ENGAGEMENT).delete()
+    assert raw_events_retention() == 0
+    rollup_fill()
+    assert raw_events_retention() == 1
     contact.refresh_from_db()
-    assert contact.last_engaged_at == at
+    assert contact.last_engaged_at == long_ago

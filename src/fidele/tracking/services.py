@@ -11,7 +11,7 @@ import datetime as dt
 import ipaddress
 from typing import Any
 
-from django.db.models import Max, OuterRef, Q, Subquery
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from fidele.contacts.models import Contact
@@ -61,7 +61,7 @@ def event_record(
     if outbox is not None:
         campaign_id = campaign_id or outbox.campaign_id
         contact_id = contact_id or outbox.contact_id
-    event = EmailEvent.objects.create(
+    return EmailEvent.objects.create(
         type=type,
         at=at or timezone.now(),
         campaign_id=campaign_id,
@@ -75,44 +75,41 @@ def event_record(
         url=url,
         details=details or {},
     )
-    if event.contact_id and not event.is_machine and type in _ENGAGEMENT:
-        contact_engagement_note(contact_id=event.contact_id, at=event.at)
-    return event
 
 
 # What shows a person read our email: their own opens and clicks (not a machine's).
 _ENGAGEMENT = (EmailEvent.Type.OPEN, EmailEvent.Type.CLICK)
-# Contact.last_engaged_at is kept to the day: a person's later opens the same day write nothing.
-_ENGAGEMENT_GRAIN = dt.timedelta(days=1)
 
 
-def contact_engagement_note(*, contact_id: int, at: dt.datetime) -> None:
-    """Move the contact's last human engagement forward to `at` (contacts owns the column,
-    tracking is its only writer). One conditional UPDATE by primary key, which matches nothing
-    when the day is already recorded: cheap on the open and click path."""
-    Contact.objects.filter(pk=contact_id).filter(
-        Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=at - _ENGAGEMENT_GRAIN)
-    ).update(last_engaged_at=at)
-
-
-def contacts_engagement_refresh(*, contact_ids: list[int] | None = None) -> int:
-    """Recompute the contacts' last human engagement from the events (all contacts with events
-    when `contact_ids` is None): after events were written in bulk (the demo) or judged again
-    as a machine's. A contact whose events are all gone keeps what it had, since the raw events
-    are deleted after their retention period while the engagement they showed stays true.
-    Returns how many contacts were updated."""
-    human = EmailEvent.objects.filter(type__in=_ENGAGEMENT, is_machine=False)
-    latest = (
+def contacts_engagement_refresh(
+    *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> int:
+    """Move each contact's last human engagement (Contact.last_engaged_at: contacts owns the
+    column, tracking decides what counts) forward to their latest own open or click in
+    [since, until), never back. Set-based, off the open and click path (which costs one read
+    and one write): the hourly rollup runs it over each settled hour, once the clicks of a
+    burst have been judged a machine's (fidele.analytics.rollup). Returns how many contacts
+    moved."""
+    human = EmailEvent.objects.filter(
+        type__in=_ENGAGEMENT, is_machine=False, contact_id__isnull=False
+    )
+    if since is not None:
+        human = human.filter(at__gte=since)
+    if until is not None:
+        human = human.filter(at__lt=until)
+    latest = Subquery(
         human.filter(contact_id=OuterRef("pk"))
         .order_by()
         .values("contact_id")
         .annotate(last=Max("at"))
         .values("last")
     )
-    targets = Contact.objects.filter(pk__in=human.values("contact_id"))
-    if contact_ids is not None:
-        targets = targets.filter(pk__in=contact_ids)
-    return targets.update(last_engaged_at=Subquery(latest))
+    return (
+        Contact.objects.filter(pk__in=human.values("contact_id"))
+        .alias(latest=latest)
+        .filter(Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=F("latest")))
+        .update(last_engaged_at=latest)
+    )
 
 
 def open_record(*, ref: OutboxRef, hit: Hit) -> EmailEvent:
@@ -159,20 +156,6 @@ def _message_clicks_rejudge(outbox_id: int) -> None:
     for reason in set(changes.values()):
         ids = [pk for pk, value in changes.items() if value == reason]
         EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)
-    if changes:
-        # The clicks a person seemed to make were a machine's: the engagement they recorded
-        # goes back to the person's own last open or click.
-        contact_ids = list(
-            EmailEvent.objects.filter(pk__in=list(changes), contact_id__isnull=False)
-            .values_list("contact_id", flat=True)
-            .distinct()
-        )
-        _engagement_forget(contact_ids)
-
-
-def _engagement_forget(contact_ids: list[int]) -> None:
-    Contact.objects.filter(pk__in=contact_ids).update(last_engaged_at=None)
-    contacts_engagement_refresh(contact_ids=contact_ids)
 
 
 def events_delete_before(*, moment: dt.datetime, types: tuple[str, ...]) -> int:
