@@ -248,8 +248,9 @@ def campaign_totals(*, campaign_id: int, now: dt.datetime | None = None) -> dict
 
 def raw_events_retention(*, now: dt.datetime | None = None) -> int:
     """Delete the opens and clicks older than EVENT_RETENTION_DAYS, never before every stat has
-    counted them (and the contacts' engagement taken them in) (a rollup that fell behind keeps its events until it catches up). Bounces,
-    unsubscribes and complaints are kept: they are the proof behind a suppression."""
+    counted them and the contacts' engagement taken them in (a rollup that fell behind keeps its
+    events until it catches up). Bounces, unsubscribes and complaints are kept: they are the
+    proof behind a suppression."""
     cutoff = (now or timezone.now()) - dt.timedelta(days=settings.EVENT_RETENTION_DAYS)
     counted = {*STATS, ENGAGEMENT}
     states = dict(FillState.objects.filter(stat__in=counted).values_list("stat", "filled_until"))
