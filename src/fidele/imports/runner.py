@@ -24,6 +24,7 @@ from fidele.contacts.bulk_load import contacts_empty
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.claims import claimer_is_gone, claimer_name
+from fidele.core.events import import_finished
 from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
 from fidele.imports.contacts_engine import ContactImport
@@ -225,6 +226,14 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
         },
     )
+    if counters.created or counters.updated or counters.merged:
+        # The data-quality audit (a sibling app) reruns on what the import changed. The import
+        # is done and recorded: a listener's failure is logged, never the import's.
+        for receiver, result in import_finished.send_robust(
+            sender=ImportJob, kind=job.kind, job_id=job.pk
+        ):
+            if isinstance(result, Exception):
+                logger.error("after import %s, %r failed: %r", job.pk, receiver, result)
     return summary
 
 
