@@ -57,6 +57,8 @@ def test_a_first_import_gives_what_a_batch_by_batch_import_gives_with_every_inde
     keys = ("rows", "created", "rejected", "subscribed", "error")
     assert {k: first_load[k] for k in keys} == {k: batch_by_batch[k] for k in keys}
     assert first_load["created"] == 23 and first_load["subscribed"] == 23
+    assert "search_indexes_seconds" not in batch_by_batch
+    assert first_load["search_indexes_seconds"] >= 0
     assert sorted(Contact.objects.values_list("email", "search_last_first")) == stored
     assert MailingList.objects.get(name="Lettre").subscriptions.count() == 23
     assert _search_indexes() == indexes

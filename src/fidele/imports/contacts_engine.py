@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -471,7 +472,9 @@ class ContactImport:
                 writes.end(keep)
             if writes.first_load:
                 # After the commit: the rows are there, searchable once these are built.
+                started = time.perf_counter()
                 search_indexes_build()
+                self.counters.search_indexes_seconds = round(time.perf_counter() - started, 3)
         if progress:
             progress(self.counters.rows)
         return self.counters

@@ -203,6 +203,8 @@ class Counters:
     rolled_back: bool = False
     # Set while such a transaction is open: an interrupted import's last heartbeat says so.
     all_or_nothing: bool = False
+    # Seconds spent building the search indexes after a first import's commit.
+    search_indexes_seconds: float | None = None
     warning_groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # Every warning goes to this file as it happens; memory holds only the sample and groups.
     warnings_file: WarningWriter | None = None

@@ -196,6 +196,8 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         summary["subscribed"] = counters.subscribed
         summary["merges_to_review"] = counters.merges_review
         summary["merges_to_review_sample"] = counters.merges_review_sample
+        if counters.search_indexes_seconds is not None:
+            summary["search_indexes_seconds"] = counters.search_indexes_seconds
     else:
         summary["lines"] = counters.lines
         summary["products_created"] = counters.products_created
