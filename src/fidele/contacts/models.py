@@ -82,6 +82,12 @@ class Contact(TimeStampedModel):
             "pixel and no tracked links."
         ),
     )
+    # The last time this person (not a machine: a mail privacy proxy, a security scanner) opened
+    # or clicked one of our emails. Moved forward hour by hour by the rollup with tracking's rule
+    # (tracking.services.contacts_engagement_refresh; the raw events are deleted after their
+    # retention period, this stays), read by the quality audit's "stale" finding, which may not
+    # read tracking's tables.
+    last_engaged_at = models.DateTimeField(_("last opened or clicked"), null=True, blank=True)
     # Indexed by contact_recent_idx below; a second single-column index would only slow imports.
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="contacts", blank=True)
@@ -248,6 +254,21 @@ class Subscription(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.contact} → {self.mailing_list} ({self.status})"
+
+
+class DeferredIndex(models.Model):
+    """A search index of the contacts table set aside by a first import, to be built again.
+
+    The record is written in the import's transaction, with the DROP INDEX and the rows: a killed
+    import rolls all three back; a committed one leaves the record until the index is built, so
+    an index missing after a crash is never missed (fidele.contacts.bulk_load)."""
+
+    name = models.CharField(max_length=128, primary_key=True)
+    definition = models.TextField()
+    set_aside_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class ContactMerge(models.Model):

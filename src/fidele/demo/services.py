@@ -50,7 +50,12 @@ from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.demo.campaign import demo_past_campaign_send
+from fidele.demo.quality import quality_problems_in_orders, quality_problems_plant
+from fidele.demo.website import demo_website_traffic
+from fidele.quality.audit import audit_run
 from fidele.quality.duplicates import duplicates_search
+from fidele.quality.models import AuditSnapshot
+from fidele.tracking.models import Site
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
@@ -437,6 +442,7 @@ def demo_business_data_wipe() -> dict[str, int]:
         ("tags", Tag),
         ("lists", MailingList),
         ("products", Product),
+        ("websites", Site),
     ):
         counts[label] = model.objects.all().delete()[0]
     return counts
@@ -462,6 +468,7 @@ def demo_load(
     today = reference_date or timezone.localdate()
     plan = _DemoPlan(rng=Random(seed), today=today, size=contacts)
     plan.build()
+    quality_problems_in_orders(plan.orders, seed=seed)
 
     with transaction.atomic():
         wiped = None
@@ -472,9 +479,18 @@ def demo_load(
                 )
             wiped = demo_business_data_wipe()
         summary_counts = plan.save()
+        # Something for the quality page to find (fidele.demo.quality).
+        quality_problems_plant(seed=seed, today=today, size=contacts)
         _sign_the_default_layout()
         # The shop's last newsletter and what its readers did (fidele.demo.campaign).
-        demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        newsletter = demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        # Eight weeks of the shop's website, the newsletter's visitors among them.
+        demo_website_traffic(today=today, seed=seed, newsletter=newsletter)
+        # The duplicates page shows the planted duplicates without waiting for the nightly
+        # search, and the audit counts them.
+        duplicates_search()
+        # The quality page opens on an audit of the shop, not on an empty page.
+        audit_run(trigger=AuditSnapshot.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
@@ -498,8 +514,6 @@ def demo_load(
             object_repr=SHOP_NAME,
             changes=changes,
         )
-    # The duplicates page shows the planted duplicates without waiting for the nightly search.
-    duplicates_search()
     return summary
 
 

@@ -1,10 +1,12 @@
-"""Background runs of the duplicate search: on demand from the duplicates page, and nightly.
+"""Background runs of the duplicate search: on demand from the duplicates page, after each
+import, and nightly.
 
 The task's path is stored with every queued run: keep it."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django_tasks import task
 
@@ -39,6 +41,12 @@ def duplicates_search_queue() -> bool:
         return False
     duplicates_search_run.enqueue()
     return True
+
+
+def duplicates_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
+    """The receiver of fidele.core.events.import_finished: a search after the import, unless
+    one is waiting already."""
+    return duplicates_search_queue()
 
 
 def duplicates_search_pending() -> bool:

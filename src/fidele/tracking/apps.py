@@ -6,3 +6,9 @@ class TrackingConfig(AppConfig):
     name = "fidele.tracking"
     label = "tracking"
     verbose_name = _("Tracking")
+
+    def ready(self) -> None:
+        from fidele.core.tasks import recurring_job_register
+        from fidele.tracking.tasks import site_upkeep_schedule
+
+        recurring_job_register("tracking-site-upkeep", site_upkeep_schedule)

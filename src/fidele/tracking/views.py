@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from fidele.tracking.classify import Hit
 from fidele.tracking.public import bad_link, no_store
 from fidele.tracking.services import click_record, open_record, outbox_ref
+from fidele.tracking.site import landing_url_with_visit
 from fidele.tracking.tokens import BadToken, token_read
 
 # The smallest transparent GIF (1x1, 43 bytes).
@@ -64,6 +65,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     ref = outbox_ref(outbox_id) if request.method in ("GET", "HEAD") else None
     if ref is not None:
         click_record(ref=ref, hit=Hit.from_request(request), url=url)
+    url = landing_url_with_visit(url, ref)  # the shop's own site learns the visit's contact
     return no_store(HttpResponseRedirect(url))
 
 

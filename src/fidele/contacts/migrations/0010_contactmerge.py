@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0007_attribute_labels'),
+        ('contacts', '0009_last_engagement'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
