@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -71,19 +71,10 @@ def _populations(snapshot: AuditSnapshot) -> dict[str, int]:
     }
 
 
-def _duplicates_url() -> str | None:
-    # The duplicate search's page (issue 10, items 4-5) lives beside this one; until it is
-    # there, the plan names the action without a link.
-    try:
-        return reverse("quality:duplicates")
-    except NoReverseMatch:
-        return None
-
-
 def finding_contacts_url(code: str) -> str | None:
     """The page that lists exactly what a finding counts."""
     if code == "duplicate":
-        return _duplicates_url()
+        return reverse("quality:duplicates")
     if code == "order_outlier":
         return reverse("quality:order_outliers")
     if BY_CODE[code].listable:
