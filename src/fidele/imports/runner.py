@@ -317,24 +317,7 @@ def _interrupted_record(job: ImportJob) -> bool:
     if saved_nothing:
         partial = {"rejected": partial.get("rejected", 0)}
     with translation.override(options.get("language") or settings.LANGUAGE_CODE):
-        error = Text(
-            gettext_noop(
-                "Interrupted before its end (the import's worker stopped). A first import saves "
-                "its rows all at once at its end: none was saved. Import the file again."
-            )
-        ) if saved_nothing else Text(
-            gettext_noop(
-                "Interrupted after %(count)s row (the import's worker stopped): the rows before "
-                "are saved; import the file again to complete it: rows already imported are "
-                "recognised and updated or skipped."
-            ),
-            plural=gettext_noop(
-                "Interrupted after %(count)s rows (the import's worker stopped): the rows before "
-                "are saved; import the file again to complete it: rows already imported are "
-                "recognised and updated or skipped."
-            ),
-            count=rows,
-        )
+        error = _nothing_saved() if saved_nothing else _rows_before_saved(rows)
     finished = timezone.now()
     summary: dict[str, Any] = {
         "rows": rows,
@@ -501,3 +484,28 @@ def upload_deleted_on(job: ImportJob) -> datetime | None:
     if job.started_at is None:
         return job.created_at + days
     return None
+
+
+def _nothing_saved() -> Text:
+    return Text(
+        gettext_noop(
+            "Interrupted before its end (the import's worker stopped). A first import saves "
+            "its rows all at once at its end: none was saved. Import the file again."
+        )
+    )
+
+
+def _rows_before_saved(rows: int) -> Text:
+    return Text(
+        gettext_noop(
+            "Interrupted after %(count)s row (the import's worker stopped): the rows before "
+            "are saved; import the file again to complete it: rows already imported are "
+            "recognised and updated or skipped."
+        ),
+        plural=gettext_noop(
+            "Interrupted after %(count)s rows (the import's worker stopped): the rows before "
+            "are saved; import the file again to complete it: rows already imported are "
+            "recognised and updated or skipped."
+        ),
+        count=rows,
+    )
