@@ -7,7 +7,11 @@ from django.urls import reverse
 
 from fidele.campaigns.audience import audience_breakdown, audience_queryset
 from fidele.campaigns.models import Campaign
+from fidele.campaigns.sending import campaign_start
+from fidele.campaigns.services import campaign_follow_up_create
+from fidele.delivery.models import OutboxMessage
 from fidele.tracking.services import event_record
+from fidele.tracking.tokens import token_make
 from tests.factories import make_campaign, make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
@@ -63,3 +67,14 @@ def test_the_follow_ups_page_names_the_campaign_it_follows(marketer_client, sent
     page = marketer_client.get(reverse("campaigns:detail", args=[follow_up.pk])).content.decode()
 
     assert "Relance de" in page and reverse("campaigns:report", args=[sent.pk]) in page
+
+
+def test_an_open_still_queued_when_the_follow_up_starts_leaves_its_reader_out(client, sent):
+    carl = OutboxMessage.objects.get(campaign=sent, email="carl@x.fr")
+    client.get(f"/t/o/{token_make(purpose='open', subject_id=carl.pk)}.gif")  # not drained yet
+    follow_up = campaign_follow_up_create(campaign=sent)
+
+    campaign_start(campaign_id=follow_up.pk)
+
+    sent_to = OutboxMessage.objects.filter(campaign=follow_up).values_list("email", flat=True)
+    assert set(sent_to) == {"bob@x.fr"}

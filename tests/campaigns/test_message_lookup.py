@@ -16,13 +16,15 @@ def test_the_campaigns_app_registers_the_lookup_the_links_use():
 def test_a_sent_message_carries_its_ids_its_campaigns_lists_and_its_sender():
     outbox = make_outbox(campaign=make_campaign(lists=["Newsletter", "Ateliers"]))
     lookup = CampaignMessageLookup()
-    assert lookup.outbox_ref(outbox.pk) == OutboxRef(
-        outbox.pk,
-        outbox.campaign_id,
-        outbox.contact_id,
-        "marie.dupont@example.fr",
-        outbox.sent_at,
-    )
+    assert lookup.outbox_refs([outbox.pk, 999999]) == {
+        outbox.pk: OutboxRef(
+            outbox.pk,
+            outbox.campaign_id,
+            outbox.contact_id,
+            "marie.dupont@example.fr",
+            outbox.sent_at,
+        )
+    }
     message = lookup.sent_message(outbox.pk)
     assert message == SentMessage(
         id=outbox.pk,
@@ -39,7 +41,7 @@ def test_a_sent_message_carries_its_ids_its_campaigns_lists_and_its_sender():
 
 def test_a_message_that_no_longer_exists_is_none():
     lookup = CampaignMessageLookup()
-    assert lookup.outbox_ref(999999) is None
+    assert lookup.outbox_refs([999999]) == {}
     assert lookup.sent_message(999999) is None
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.utils import timezone
@@ -21,6 +22,7 @@ from fidele.delivery.engine import Sender
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.transports import CaptureTransport
 from fidele.tracking.models import EmailEvent
+from fidele.tracking.tokens import token_make
 from tests.factories import make_audience, make_campaign
 
 pytestmark = pytest.mark.django_db
@@ -90,6 +92,17 @@ def test_the_winner_is_picked_by_human_clicks_and_sent_to_everyone_held_back():
     )
     assert summary.sent == 80 and summary.finished
     # Picking again changes nothing.
+    assert ab_winner_pick(campaign_id=campaign.pk) == b
+
+
+def test_clicks_still_queued_when_the_winner_is_picked_count(client):
+    campaign, a, b = ab_campaign(20)
+    campaign_start(campaign_id=campaign.pk)
+    row = OutboxMessage.objects.filter(campaign=campaign, variant=b).first()
+    url = "https://cave-de-lea.fr/"
+    token = token_make(purpose="click", subject_id=row.pk, extra=url)
+    client.get(f"/t/c/{token}/?u={quote(url, safe='')}")  # not drained yet
+
     assert ab_winner_pick(campaign_id=campaign.pk) == b
 
 

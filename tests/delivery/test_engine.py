@@ -23,6 +23,7 @@ from fidele.delivery.engine import (
 from fidele.delivery.models import OutboxMessage
 from fidele.delivery.store import DjangoSendStore, claimer_is_gone, claimer_name
 from fidele.delivery.transports import SMTPTransport
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.tokens import token_read
 from tests.factories import make_audience, make_campaign, make_contact, make_list
@@ -461,6 +462,7 @@ def test_the_links_in_a_sent_message_are_served_by_the_tracking_endpoints(client
     # The invisible link, followed by a scanner: recorded as a machine's click, with why.
     trap = next(url for url in urls if url.startswith("/t/h/"))
     assert client.get(trap).status_code == 204
+    hits_drain()
     assert EmailEvent.objects.filter(reason="honeypot", is_machine=True).count() == 1
 
 

@@ -13,10 +13,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from fidele.tracking.classify import client_of
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import EmailEvent, NetworkRange
 from fidele.tracking.networks import network_contains, networks_forget_cache
 from fidele.tracking.tokens import token_make
-from tests.factories import make_outbox
+from tests.factories import make_contact, make_outbox
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +36,20 @@ def networks():
 
 
 def open_pixel(client, outbox, agent, address, **headers):
+    """An open through the endpoint, then recorded (the queue drained)."""
     token = token_make(purpose="open", subject_id=outbox.pk)
-    return client.get(f"/t/o/{token}.gif", HTTP_USER_AGENT=agent, REMOTE_ADDR=address, **headers)
+    response = client.get(
+        f"/t/o/{token}.gif", HTTP_USER_AGENT=agent, REMOTE_ADDR=address, **headers
+    )
+    hits_drain()
+    return response
+
+
+def trap(client, outbox, **headers):
+    """The invisible link followed, then recorded."""
+    response = client.get(f"/t/h/{token_make(purpose='trap', subject_id=outbox.pk)}/", **headers)
+    hits_drain()
+    return response
 
 
 def click(
@@ -47,16 +60,22 @@ def click(
     agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0",
     address="203.0.113.9",
     method="get",
+    drain=True,
     **headers,
 ):
+    """A click through the endpoint, then recorded (the queue drained, unless `drain` is
+    False: several clicks then wait to be drained together)."""
     token = token_make(purpose="click", subject_id=outbox.pk, extra=url)
     request = getattr(client, method)
-    return request(
+    response = request(
         f"/t/c/{token}/?u={quote(url, safe='')}",
         HTTP_USER_AGENT=agent,
         REMOTE_ADDR=address,
         **headers,
     )
+    if drain:
+        hits_drain()
+    return response
 
 
 def last_event():
@@ -127,8 +146,7 @@ def test_two_links_a_person_opens_one_after_the_other_are_not_a_burst(client, se
 def test_the_invisible_link_marks_its_follower_and_the_clicks_around_it(client):
     outbox = make_outbox()
     click(client, outbox, "https://cave-de-lea.fr/vins")
-    token = token_make(purpose="trap", subject_id=outbox.pk)
-    response = client.get(f"/t/h/{token}/", REMOTE_ADDR="203.0.113.77")
+    response = trap(client, outbox, REMOTE_ADDR="203.0.113.77")
 
     assert response.status_code == 204
     assert response["X-Robots-Tag"] == "noindex, nofollow"
@@ -138,9 +156,25 @@ def test_the_invisible_link_marks_its_follower_and_the_clicks_around_it(client):
     ]
 
 
+def test_clicks_drained_together_are_judged_as_when_drained_one_by_one(client):
+    # A scanner's burst and the invisible link, with a person's click on another message, all
+    # waiting in the queue: one drain judges each message's clicks together.
+    scanned, read = make_outbox(), make_outbox(contact=make_contact("paul@example.fr"))
+    for page in ("vins", "fromages", "contact"):
+        click(client, scanned, f"https://cave-de-lea.fr/{page}", drain=False)
+    click(client, read, "https://cave-de-lea.fr/vins", drain=False)
+    trap(client, read)
+
+    def reasons(outbox):
+        return list(EmailEvent.objects.filter(outbox=outbox).order_by("id").values_list("reason"))
+
+    assert reasons(scanned) == [("burst",)] * 3
+    assert reasons(read) == [("near_honeypot",), ("honeypot",)]
+
+
 def test_a_click_long_after_the_invisible_link_counts_as_a_person(client):
     outbox = make_outbox()
-    client.get(f"/t/h/{token_make(purpose='trap', subject_id=outbox.pk)}/")
+    trap(client, outbox)
     EmailEvent.objects.update(at=timezone.now() - dt.timedelta(minutes=30))
     click(client, outbox, "https://cave-de-lea.fr/vins")
 
@@ -151,7 +185,7 @@ def test_a_forged_invisible_link_records_nothing(client):
     outbox = make_outbox()
     for token in ("garbage", token_make(purpose="click", subject_id=outbox.pk)):
         assert client.get(f"/t/h/{token}/").status_code == 400
-    assert not EmailEvent.objects.exists()
+    assert hits_drain() == 0 and not EmailEvent.objects.exists()
 
 
 def test_neither_the_address_nor_the_user_agent_is_stored(client):

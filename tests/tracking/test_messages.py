@@ -14,8 +14,8 @@ def test_the_links_fail_clearly_when_no_app_registered_a_message_lookup(monkeypa
 
 def test_the_registered_lookup_is_the_one_answered(monkeypatch):
     class Fixed:
-        def outbox_ref(self, outbox_id):
-            return messages.OutboxRef(outbox_id, 2, 3, "a@example.fr")
+        def outbox_refs(self, outbox_ids):
+            return {i: messages.OutboxRef(i, 2, 3, "a@example.fr") for i in outbox_ids}
 
         def sent_message(self, outbox_id):
             return None
@@ -25,4 +25,6 @@ def test_the_registered_lookup_is_the_one_answered(monkeypatch):
 
     monkeypatch.setattr(messages, "_lookup", None)
     messages.message_lookup_register(Fixed())
-    assert messages.message_lookup().outbox_ref(1) == messages.OutboxRef(1, 2, 3, "a@example.fr")
+    assert messages.message_lookup().outbox_refs([1]) == {
+        1: messages.OutboxRef(1, 2, 3, "a@example.fr")
+    }

@@ -414,7 +414,7 @@ def test_a_click_to_the_shops_site_carries_a_visit_token_and_no_other_site_does(
         assert (VISIT_PARAM in location) is tokened
     assert location == "https://partenaire.example/"
     with override_settings(TRACKING_ENABLED=False):
-        assert landing_url_with_visit(f"{ORIGIN}/", outbox) == f"{ORIGIN}/"
+        assert landing_url_with_visit(f"{ORIGIN}/", outbox.pk) == f"{ORIGIN}/"
 
 
 def _landing(client, outbox, path="/primeurs"):

@@ -24,6 +24,7 @@ from fidele.analytics.attribution import attribution_rule
 from fidele.analytics.models import Attribution, CampaignCount
 from fidele.analytics.rollup import campaign_totals, campaign_totals_since_fill, fill_hour
 from fidele.delivery.selectors import campaign_counts, campaigns_status_counts
+from fidele.tracking.hits import hits_drain
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -31,6 +32,7 @@ def _rate(part: int, whole: int) -> float | None:
 
 
 def campaign_report(*, campaign_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
+    hits_drain()  # the opens and clicks still queued count too (one query when none wait)
     outbox = campaign_counts(campaign_id=campaign_id)
     attributed = Attribution.objects.filter(campaign_id=campaign_id)
     sales = attributed.aggregate(orders=Count("order_id"), revenue=Sum("order__total"))

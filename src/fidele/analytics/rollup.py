@@ -11,7 +11,9 @@ of recipients who ever did it. Hours are filled a minute after they end, since a
 re-judged (a burst, the honeypot) within seconds of the clicks after it.
 
 Reports read the filled hours plus the events since, counted by the same functions
-(`campaign_totals`): a report is never behind what the server recorded.
+(`campaign_totals`): a report is never behind what the server recorded. Opens and clicks wait
+in tracking's queue for a few seconds before they are events: the fill and the report drain it
+first (fidele.tracking.hits), so that neither misses a hit the server answered.
 
 The customer-analytics issue extends it with stats over orders and customers: one more entry in
 STATS, with its own count table if it is not per campaign.
@@ -31,6 +33,7 @@ from django.utils import timezone
 
 from fidele.analytics.attribution import attributions_record
 from fidele.analytics.models import CampaignCount, FillState
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import EmailEvent
 from fidele.tracking.services import contacts_engagement_refresh, events_delete_before
 
@@ -173,6 +176,7 @@ def rollup_fill(*, now: dt.datetime | None = None) -> FillResult:
     """Fill every stat up to the last complete, settled hour, and the contacts' last human
     engagement with them (read by the data-quality audit: the raw events do not last)."""
     until = _floor_hour((now or timezone.now()) - SETTLE)
+    hits_drain()  # the hours to fill, and the orders to credit, see every hit answered
     result = FillResult(attributed=attributions_record())
     _engagement_fill(until)
     for stat, counter in STATS.items():

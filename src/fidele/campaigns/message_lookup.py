@@ -4,6 +4,7 @@ from the send engine's outbox and the campaign. Registered in `CampaignsConfig.r
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from fidele.campaigns.models import Campaign, Layout
@@ -23,13 +24,11 @@ def _sender_of(campaign: Any) -> Sender:
 
 
 class CampaignMessageLookup:
-    def outbox_ref(self, outbox_id: int) -> OutboxRef | None:
-        row = (
-            OutboxMessage.objects.filter(pk=outbox_id)
-            .values_list("id", "campaign_id", "contact_id", "email", "sent_at")
-            .first()
+    def outbox_refs(self, outbox_ids: Collection[int]) -> dict[int, OutboxRef]:
+        rows = OutboxMessage.objects.filter(pk__in=outbox_ids).values_list(
+            "id", "campaign_id", "contact_id", "email", "sent_at"
         )
-        return OutboxRef(*row) if row else None
+        return {row[0]: OutboxRef(*row) for row in rows}
 
     def sent_message(self, outbox_id: int) -> SentMessage | None:
         outbox = (

@@ -33,6 +33,7 @@ from fidele.delivery import services as delivery_services
 from fidele.delivery.engine import rendered_message_build
 from fidele.delivery.mime import DkimKey, Identity, dkim_key_from_settings
 from fidele.delivery.transports import OutgoingMessage, transport_from_settings
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.links import RecipientLinks
 from fidele.tracking.models import EmailEvent
 
@@ -74,6 +75,7 @@ def campaign_start(
     tasks depend on this module, not the reverse); None queues nothing.
     """
     now = now or timezone.now()
+    hits_drain()  # a follow-up's audience leaves out who opened the first: every open counts
     with transaction.atomic():
         campaign = campaign_locked(campaign_id)
         if campaign.status == Status.SENDING:
@@ -178,6 +180,7 @@ def ab_winner_pick(*, campaign_id: int, now: Any = None) -> Variant | None:
     """Pick the variant with the most human clicks (or opens) per recipient, and give it the
     recipients held back. Ties go to the first variant by label."""
     now = now or timezone.now()
+    hits_drain()  # the variants' clicks and opens still queued count too
     with transaction.atomic():
         campaign = campaign_locked(campaign_id)
         if not campaign.ab_enabled or campaign.ab_winner_id is not None:

@@ -269,7 +269,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     # A 403 is an expected answer: one line, without the traceback Django attaches to it.
-    "filters": {"permission_denied": {"()": "fidele.core.permissions.PermissionDeniedLogFilter"}},
+    "filters": {
+        "permission_denied": {"()": "fidele.core.permissions.PermissionDeniedLogFilter"},
+        "frequent_jobs": {"()": "fidele.core.tasks.FrequentJobsLogFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.env_str("FIDELE_LOG_LEVEL", "INFO")},
     "loggers": {
@@ -277,6 +280,8 @@ LOGGING = {
         # Each failed login is in the audit log; axes logs lockouts as warnings.
         "axes": {"level": "WARNING"},
         "django.request": {"filters": ["permission_denied"]},
+        # A job every five seconds (tracking's drain) would fill the worker's log.
+        "django_tasks": {"filters": ["frequent_jobs"]},
     },
 }
 

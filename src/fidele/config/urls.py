@@ -2,6 +2,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 urlpatterns = [
+    # First: the open pixel and the click redirect are what the server answers most (every
+    # recipient, many times), and Django tries the patterns in order.
+    path("t/", include("fidele.tracking.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path(
         "login/",
@@ -23,8 +26,7 @@ urlpatterns = [
     # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).
     path("", include("fidele.delivery.urls")),
     # Public, token-protected, from links in emails: unsubscribe and preference centre
-    # (compliance), open pixel and click redirect (tracking).
+    # (compliance; the open pixel and click redirect of tracking are at the top).
     path("t/", include("fidele.compliance.link_urls")),
-    path("t/", include("fidele.tracking.urls")),
     path("", include("fidele.web.urls")),
 ]

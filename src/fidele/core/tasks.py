@@ -34,13 +34,45 @@ def task_is_waiting(task: Any) -> bool:
     ).exists()
 
 
-def task_schedule_next(task: Any, *, delay: timedelta) -> bool:
+# How long the successful runs of a frequent job stay in the task table.
+FREQUENT_RUNS_KEPT = timedelta(hours=1)
+_frequent_task_paths: set[str] = set()
+
+
+def task_schedule_next(task: Any, *, delay: timedelta, frequent: bool = False) -> bool:
     """Queue the next run of a recurring `task` after `delay`, unless one is waiting already;
-    False when nothing was queued. The body of every `*_schedule` function of the apps."""
+    False when nothing was queued. The body of every `*_schedule` function of the apps.
+
+    `frequent`: a job run every few seconds (tracking's drain). Its successful runs are deleted
+    after FREQUENT_RUNS_KEPT and not logged (a failed one is, with its traceback): at thousands
+    a day they would bury the other tasks, in the table and in the worker's log."""
+    if frequent:
+        _frequent_task_paths.add(task.module_path)
     if task_is_waiting(task):
         return False
+    if frequent:
+        _task_successes_delete(task, before=timezone.now() - FREQUENT_RUNS_KEPT)
     task.using(run_after=timezone.now() + delay).enqueue()
     return True
+
+
+def _task_successes_delete(task: Any, *, before: Any) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    DBTaskResult.objects.filter(
+        task_path=task.module_path, status=TaskResultStatus.SUCCESSFUL, finished_at__lt=before
+    ).delete()
+
+
+class FrequentJobsLogFilter(logging.Filter):
+    """Leaves out django-tasks' lines about the runs of frequent jobs (task_schedule_next),
+    except the failures (settings.LOGGING puts it on the "django_tasks" logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO:
+            return True
+        args = record.args
+        return not (isinstance(args, tuple) and len(args) >= 2 and args[1] in _frequent_task_paths)
 
 
 # Queues the next run of a recurring job after `delay` (unless one is waiting already); returns

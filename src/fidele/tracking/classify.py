@@ -146,6 +146,12 @@ class Click:
     reason: str
 
 
+def judgment_reach() -> dt.timedelta:
+    """How far apart two clicks of a message may be and still change each other's judgment."""
+    seconds = max(settings.TRACKING_BURST_SECONDS, settings.TRACKING_HONEYPOT_SECONDS)
+    return dt.timedelta(seconds=seconds)
+
+
 def clicks_rejudge(clicks: list[Click]) -> dict[int, str]:
     """{click id: new reason} for the clicks of one message that their neighbours show to be a
     machine's: a burst of several different links within TRACKING_BURST_SECONDS, and every click

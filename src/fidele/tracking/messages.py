@@ -9,6 +9,7 @@ starts (campaigns does, in `campaigns/message_lookup.py`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -17,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 @dataclass(frozen=True, slots=True)
 class OutboxRef:
-    """The ids an event needs about the message it concerns (read in one query)."""
+    """The ids an event needs about the message it concerns (read many at once)."""
 
     id: int
     campaign_id: int | None
@@ -50,8 +51,8 @@ class SentMessage:
 
 
 class MessageLookup(Protocol):
-    def outbox_ref(self, outbox_id: int) -> OutboxRef | None:
-        """The message's ids, or None when it no longer exists."""
+    def outbox_refs(self, outbox_ids: Collection[int]) -> dict[int, OutboxRef]:
+        """{id: the message's ids} of those of `outbox_ids` that exist, in one query."""
         ...
 
     def sent_message(self, outbox_id: int) -> SentMessage | None:

@@ -240,3 +240,36 @@ class SiteEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.path} {self.at:%Y-%m-%d %H:%M}"
+
+
+class QueuedHit(models.Model):
+    """An open or a click as its request arrived, waiting to become an EmailEvent.
+
+    The endpoints only check the token and append a row here (one INSERT, committed before they
+    answer: a process killed afterwards loses nothing); `fidele.tracking.hits.hits_drain` moves
+    the rows into EmailEvent in batches, with the message's ids and the judgment. Append-only,
+    no foreign key (an insert checks nothing), no index but its key. The address and the user
+    agent are kept only until the drain (seconds, see tracking/tasks.py), which stores their
+    network and mail client instead.
+    """
+
+    class Kind(models.TextChoices):
+        OPEN = "open", _("open")
+        CLICK = "click", _("click")
+        TRAP = "trap", _("invisible link")
+
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    outbox_id = models.BigIntegerField()
+    at = models.DateTimeField()
+    method = models.CharField(max_length=8)
+    prefetch = models.BooleanField(default=False)
+    user_agent = models.CharField(max_length=500, blank=True)
+    address = models.CharField(max_length=45, blank=True)
+    url = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("queued hit")
+        verbose_name_plural = _("queued hits")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.outbox_id} {self.at:%Y-%m-%d %H:%M:%S}"

@@ -10,6 +10,7 @@ Apple's (see fidele.tracking.classify), so the list's size costs nothing per req
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import time
 from collections.abc import Iterable, Iterator
@@ -36,6 +37,7 @@ def _key(number: int) -> str:
     return f"{number:032x}"
 
 
+@functools.lru_cache(maxsize=4096)
 def address_key(address: str) -> str | None:
     """The address as the text key ranges are compared with, or None for no address."""
     try:
@@ -125,8 +127,15 @@ def _in_memory(kind: str) -> tuple[list[str], list[str]]:
     return cached[1], cached[2]
 
 
+# Answers about the large lists, per address, forgotten with the small lists: the drain asks
+# about Apple's list for each open by Apple's proxy, whose addresses come back again and again.
+_answers: dict[tuple[str, str], bool] = {}
+_answers_since = 0.0
+
+
 def networks_forget_cache() -> None:
     _small_lists.clear()
+    _answers.clear()
 
 
 def network_contains(*, kind: str, address: str) -> bool:
@@ -139,10 +148,18 @@ def network_contains(*, kind: str, address: str) -> bool:
         firsts, lasts = _in_memory(kind)
         index = bisect.bisect_right(firsts, key) - 1
         return index >= 0 and key <= lasts[index]
-    last = (
-        NetworkRange.objects.filter(kind=kind, first__lte=key)
-        .order_by("-first")
-        .values_list("last", flat=True)
-        .first()
-    )
-    return last is not None and key <= last
+    global _answers_since
+    now = time.monotonic()
+    if now - _answers_since > _SMALL_LISTS_SECONDS or len(_answers) > 100_000:
+        _answers.clear()
+        _answers_since = now
+    answer = _answers.get((kind, key))
+    if answer is None:
+        last = (
+            NetworkRange.objects.filter(kind=kind, first__lte=key)
+            .order_by("-first")
+            .values_list("last", flat=True)
+            .first()
+        )
+        answer = _answers[(kind, key)] = last is not None and key <= last
+    return answer

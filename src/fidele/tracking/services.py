@@ -8,23 +8,20 @@ consequences they have on customer data (an unsubscription, a suppression) are.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
+from collections import defaultdict
 from typing import Any
 
 from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from fidele.contacts.models import Contact
-from fidele.tracking.classify import Click, Hit, clicks_rejudge, client_of, judge_click, judge_open
-from fidele.tracking.messages import OutboxRef, message_lookup
+from fidele.tracking.classify import Click, clicks_rejudge, judgment_reach
 from fidele.tracking.models import EmailEvent
 
 
-def outbox_ref(outbox_id: int) -> OutboxRef | None:
-    """The ids of a sent message, from the app that knows the messages (tracking.messages)."""
-    return message_lookup().outbox_ref(outbox_id)
-
-
+@functools.lru_cache(maxsize=4096)
 def network_of(address: str | None) -> str:
     """The network an address belongs to, which is all that is stored of it: /24 for IPv4, /48
     for IPv6 (a household or an office, not a device)."""
@@ -77,6 +74,36 @@ def event_record(
     )
 
 
+def clicks_rejudge_around(*, outbox_ids: set[int], start: dt.datetime, end: dt.datetime) -> None:
+    """Judge again together the clicks of these messages from `start` to `end` (new clicks'
+    times): a burst, the invisible link, which may turn earlier clicks into a machine's too.
+    Only the clicks within the judgment's reach of that span can change."""
+    reach = judgment_reach()
+    by_message: dict[int, list[Click]] = defaultdict(list)
+    rows = EmailEvent.objects.filter(
+        outbox_id__in=outbox_ids,
+        type=EmailEvent.Type.CLICK,
+        at__gte=start - reach,
+        at__lte=end + reach,
+    )
+    for outbox_id, *click in rows.values_list("outbox_id", "id", "at", "url", "reason"):
+        by_message[outbox_id].append(Click(*click))
+    changes: dict[int, str] = {}
+    for clicks in by_message.values():
+        if len(clicks) >= 2:
+            changes.update(clicks_rejudge(clicks))
+    for reason in set(changes.values()):
+        ids = [pk for pk, value in changes.items() if value == reason]
+        EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)
+
+
+def events_delete_before(*, moment: dt.datetime, types: tuple[str, ...]) -> int:
+    """Delete raw events of `types` older than `moment` (the retention period; the counts
+    rolled up from them stay). Returns how many went."""
+    deleted, _by_model = EmailEvent.objects.filter(at__lt=moment, type__in=types).delete()
+    return deleted
+
+
 # What shows a person read our email: their own opens and clicks (not a machine's).
 _ENGAGEMENT = (EmailEvent.Type.OPEN, EmailEvent.Type.CLICK)
 
@@ -110,56 +137,3 @@ def contacts_engagement_refresh(
         .filter(Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=F("latest")))
         .update(last_engaged_at=latest)
     )
-
-
-def open_record(*, ref: OutboxRef, hit: Hit) -> EmailEvent:
-    now = timezone.now()
-    client, device = client_of(hit.user_agent)
-    return event_record(
-        type=EmailEvent.Type.OPEN,
-        outbox=ref,
-        reason=judge_open(hit, sent_at=ref.sent_at, now=now),
-        client=client,
-        device=device,
-        address=hit.address,
-        at=now,
-    )
-
-
-def click_record(*, ref: OutboxRef, hit: Hit, url: str, honeypot: bool = False) -> EmailEvent:
-    """A click, judged alone and then with the other clicks of its message (a burst, the
-    invisible link), which may turn earlier clicks into a machine's too."""
-    client, device = client_of(hit.user_agent)
-    event = event_record(
-        type=EmailEvent.Type.CLICK,
-        outbox=ref,
-        url=url,
-        reason=EmailEvent.Reason.HONEYPOT if honeypot else judge_click(hit),
-        client=client,
-        device=device,
-        address=hit.address,
-    )
-    _message_clicks_rejudge(ref.id)
-    return event
-
-
-def _message_clicks_rejudge(outbox_id: int) -> None:
-    clicks = [
-        Click(*row)
-        for row in EmailEvent.objects.filter(
-            outbox_id=outbox_id, type=EmailEvent.Type.CLICK
-        ).values_list("id", "at", "url", "reason")
-    ]
-    if len(clicks) < 2:
-        return
-    changes = clicks_rejudge(clicks)
-    for reason in set(changes.values()):
-        ids = [pk for pk, value in changes.items() if value == reason]
-        EmailEvent.objects.filter(pk__in=ids).update(is_machine=True, reason=reason)
-
-
-def events_delete_before(*, moment: dt.datetime, types: tuple[str, ...]) -> int:
-    """Delete raw events of `types` older than `moment` (the retention period; the counts
-    rolled up from them stay). Returns how many went."""
-    deleted, _by_model = EmailEvent.objects.filter(at__lt=moment, type__in=types).delete()
-    return deleted

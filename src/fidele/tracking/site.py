@@ -46,7 +46,7 @@ from fidele.commerce.services import order_record
 from fidele.contacts.models import Contact, MailingList
 from fidele.core.actors import System
 from fidele.tracking.classify import client_of
-from fidele.tracking.messages import OutboxRef, message_lookup
+from fidele.tracking.messages import message_lookup
 from fidele.tracking.models import SiteEvent, SiteSalt, SiteVisit
 from fidele.tracking.site_config import SiteInfo, origin_of, site_by_key, site_by_origin
 from fidele.tracking.tokens import BadToken, token_make, token_read
@@ -338,13 +338,15 @@ def visit_token_read(token: str, *, now: float | None = None) -> int:
     return outbox_id
 
 
-def landing_url_with_visit(url: str, ref: OutboxRef | None) -> str:
+def landing_url_with_visit(url: str, outbox_id: int) -> str:
     """The landing page of a click with a visit token, when that page is on one of the shop's
-    sites (never on someone else's) and tracking is on; the address unchanged otherwise."""
-    if ref is None or not settings.TRACKING_ENABLED or site_by_origin(origin_of(url)) is None:
+    sites (never on someone else's) and tracking is on; the address unchanged otherwise. The
+    token names the message; whether its contact may be followed is decided when the visit
+    arrives (`_contact_may_be_followed`)."""
+    if not outbox_id or not settings.TRACKING_ENABLED or site_by_origin(origin_of(url)) is None:
         return url
     parts = urlsplit(url)
-    token = urlencode({VISIT_PARAM: visit_token_make(outbox_id=ref.id)})
+    token = urlencode({VISIT_PARAM: visit_token_make(outbox_id=outbox_id)})
     return urlunsplit(parts._replace(query=f"{parts.query}&{token}" if parts.query else token))
 
 

@@ -3,6 +3,9 @@ URL carries a signed token (tracking/tokens.py). The unsubscribe and preference 
 the same way under the same /t/ prefix, are compliance's (compliance/link_views.py).
 
 The open pixel always answers with an image: never an error page inside a mail client.
+
+Each request checks its token and queues the hit (fidele.tracking.hits: one INSERT); who opened
+or clicked, and whether a person did, is worked out when the queue is drained.
 """
 
 from __future__ import annotations
@@ -12,9 +15,8 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from fidele.tracking.classify import Hit
+from fidele.tracking.hits import Kind, hit_append
 from fidele.tracking.public import bad_link, no_store
-from fidele.tracking.services import click_record, open_record, outbox_ref
 from fidele.tracking.site import landing_url_with_visit
 from fidele.tracking.tokens import BadToken, token_read
 
@@ -30,9 +32,8 @@ def open_pixel(request: HttpRequest, token: str) -> HttpResponse:
         outbox_id = token_read(purpose="open", token=token)
     except BadToken:
         outbox_id = 0
-    ref = outbox_ref(outbox_id) if outbox_id and request.method in ("GET", "HEAD") else None
-    if ref is not None:
-        open_record(ref=ref, hit=Hit.from_request(request))
+    if request.method in ("GET", "HEAD"):
+        hit_append(kind=Kind.OPEN, outbox_id=outbox_id, request=request)
     response = HttpResponse(PIXEL_GIF, content_type="image/gif")
     response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
     response["Pragma"] = "no-cache"
@@ -62,10 +63,9 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     if not safe_redirect_url(url):
         return bad_link(request)
     # HEAD comes from link checkers: recorded as a machine's (classify), redirected all the same.
-    ref = outbox_ref(outbox_id) if request.method in ("GET", "HEAD") else None
-    if ref is not None:
-        click_record(ref=ref, hit=Hit.from_request(request), url=url)
-    url = landing_url_with_visit(url, ref)  # the shop's own site learns the visit's contact
+    if request.method in ("GET", "HEAD"):
+        hit_append(kind=Kind.CLICK, outbox_id=outbox_id, request=request, url=url)
+    url = landing_url_with_visit(url, outbox_id)  # the shop's own site learns the visit's contact
     return no_store(HttpResponseRedirect(url))
 
 
@@ -76,9 +76,8 @@ def honeypot(request: HttpRequest, token: str) -> HttpResponse:
         outbox_id = token_read(purpose="trap", token=token)
     except BadToken:
         return bad_link(request)
-    ref = outbox_ref(outbox_id) if request.method in ("GET", "HEAD") else None
-    if ref is not None:
-        click_record(ref=ref, hit=Hit.from_request(request), url="", honeypot=True)
+    if request.method in ("GET", "HEAD"):
+        hit_append(kind=Kind.TRAP, outbox_id=outbox_id, request=request)
     response = no_store(HttpResponse(status=204))
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response

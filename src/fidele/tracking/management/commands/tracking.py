@@ -1,4 +1,6 @@
 """`fidele tracking networks`: load the networks whose opens and clicks are machines'.
+`fidele tracking drain`: record the opens and clicks waiting in the queue now (the worker does it
+every few seconds; this is for a server without a worker, or before reading the events).
 
     fidele tracking networks --apple apple           # Apple's published egress list (network)
     fidele tracking networks --apple FILE.csv        # the same list, downloaded beforehand
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +31,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from fidele.core.actors import System
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import NetworkRange, Site
 from fidele.tracking.networks import (
     APPLE_EGRESS_URL,
@@ -62,7 +66,10 @@ def _lines(source: str) -> tuple[Iterator[str], str]:
 
 
 class Command(BaseCommand):
-    help = "Load the networks of Apple's privacy proxies and of security scanners."
+    help = (
+        "Load the networks of Apple's privacy proxies and of security scanners; record the "
+        "queued opens and clicks."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -85,10 +92,21 @@ class Command(BaseCommand):
         listing.add_argument("--json", action="store_true")
         remove = site_actions.add_parser("remove", help="a website, with its visits")
         remove.add_argument("key")
+        drain = sub.add_parser("drain", help="record the queued opens and clicks as events")
+        drain.add_argument("--json", action="store_true", help='print {"drained", "seconds"}')
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "site":
             self._site(options)
+            return
+        if options["action"] == "drain":
+            started = time.perf_counter()
+            drained = hits_drain()
+            seconds = round(time.perf_counter() - started, 3)
+            if options["json"]:
+                self.stdout.write(json.dumps({"drained": drained, "seconds": seconds}))
+            else:
+                self.stdout.write(f"{drained} opens and clicks recorded in {seconds} s")
             return
         wanted = {
             NetworkRange.Kind.APPLE_PRIVACY: {"apple": APPLE_EGRESS_URL}.get(
