@@ -49,6 +49,17 @@ def viewer_client(client, viewer):
 
 
 @pytest.fixture(autouse=True)
+def _website_caches_reset():
+    """The website endpoint's per-process caches (sites, salts, hits per minute) hold rows a
+    previous test rolled back: every test starts without them."""
+    from fidele.tracking.site import site_counters_reset
+    from fidele.tracking.site_config import sites_changed
+
+    sites_changed()
+    site_counters_reset()
+
+
+@pytest.fixture(autouse=True)
 def _login_lockouts_reset(request, django_db_blocker):
     """No test inherits another's failed logins. django-axes keeps them in the database, which
     each test rolls back; a test that commits (a live server for the browser, a transactional

@@ -286,3 +286,13 @@ def make_outbox(
     }
     values.update(fields)
     return OutboxMessage.objects.create(**values)
+
+
+# --- the shop's website --------------------------------------------------------------------
+
+
+def make_site(origins: str = "https://cave-de-lea.fr", *, key: str = "cave-de-lea", **fields):
+    """A website allowed to send hits (through the service: the endpoint's cache learns it)."""
+    from fidele.tracking.site_config import site_create
+
+    return site_create(actor=None, name=fields.pop("name", "Cave de Léa"), origins=origins, key=key)

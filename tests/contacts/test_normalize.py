@@ -13,6 +13,7 @@ from fidele.contacts.normalize import (
     InvalidValue,
     color_clean,
     email_clean,
+    email_domain_valid,
     normalise_email,
     normalise_phone,
     phone_clean,
@@ -50,6 +51,23 @@ def test_the_fast_email_check_agrees_with_email_validator():
         except EmailNotValidError:
             expected = None
         assert normalise_email(raw)[0] == expected, raw
+
+
+def test_the_fast_domain_check_agrees_with_email_validator():
+    rng = random.Random(11)
+    alphabet = "abz09.-é"
+    domains = ["orange.fr", "x.test", "a.local", "b.localhost", "c.onion", "gmail.con", "a--b.fr",
+               "xn--caf-dma.fr", "1.2", "a.b1", "-a.fr", "a-.fr", "a" * 64 + ".fr"]  # fmt: skip
+    domains += [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(3000)
+    ]
+    for domain in domains:
+        try:
+            validate_email("a@" + domain, check_deliverability=False)
+            expected = True
+        except EmailNotValidError:
+            expected = False
+        assert email_domain_valid(domain) is expected, domain
 
 
 @pytest.mark.parametrize(

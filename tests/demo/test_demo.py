@@ -129,9 +129,24 @@ def test_contacts_look_french_and_can_never_reach_a_real_mailbox():
     demo.demo_load(contacts=SMALL, seed=11, reference_date=REFERENCE)
     emails = list(Contact.objects.exclude(email=None).values_list("email", flat=True))
     assert emails and all(email == email.lower() for email in emails)
+    # The data-quality problems planted on purpose (fidele.demo.quality) include throwaway
+    # inboxes at real disposable domains: those contacts are on no list, no campaign reaches them.
+    disposable = Contact.objects.filter(email__regex=r"@(yopmail\.com|jetable\.org)$")
+    assert not Subscription.objects.filter(contact__in=disposable).exists()
     assert all(
-        email.rsplit("@", 1)[1].endswith((".example", "example.com", "example.net", "example.org"))
+        email.rsplit("@", 1)[1].endswith(
+            (
+                ".example",
+                "example.com",
+                "example.net",
+                "example.org",
+                ".exemple",
+                ".exampel",
+                ".exmple",
+            )
+        )
         for email in emails
+        if not email.endswith(("@yopmail.com", "@jetable.org"))
     )
     assert Contact.objects.filter(email=None).exists()
     assert Contact.objects.filter(phone="").exists()
@@ -244,3 +259,12 @@ def test_the_demo_newsletter_has_a_report_with_people_machines_and_orders():
         ("https://cave-et-terroir.fr/vins/primeurs", "https://cave-et-terroir.fr/fromages",
          "https://cave-et-terroir.fr/ateliers")
     )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_demo_shop_has_a_few_duplicates_to_show():
+    from fidele.quality.duplicates import duplicate_pairs
+
+    demo.demo_load(contacts=600, seed=4, reference_date=REFERENCE)
+    # Four records are planted as second records of earlier customers; the search finds them.
+    assert duplicate_pairs().count() >= 4

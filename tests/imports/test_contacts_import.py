@@ -436,6 +436,9 @@ def test_a_failure_in_the_writing_thread_fails_the_import_and_keeps_earlier_batc
 ):
     from fidele.imports import contacts_engine
 
+    # Into a base that has contacts, each batch is kept on its own (a first import is all or
+    # nothing: tests/imports/test_first_load.py).
+    Contact.objects.create(email="before@x.fr")
     settings.IMPORT_WRITER_THREAD = True
     monkeypatch.setattr(contacts_engine, "BATCH_ROWS", 2)
     original = contacts_engine.ContactImport._tag
@@ -451,7 +454,7 @@ def test_a_failure_in_the_writing_thread_fails_the_import_and_keeps_earlier_batc
     summary = run(write_file("email\n" + "".join(f"a{i}@x.fr\n" for i in range(7))))
 
     assert summary["error"]
-    assert Contact.objects.count() == 2
+    assert Contact.objects.count() == 3
     assert ImportJob.objects.get().status == ImportJob.Status.FAILED
 
 

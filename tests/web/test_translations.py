@@ -12,6 +12,7 @@ its interpolated forms too.
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,6 +25,8 @@ from fidele.compliance import services as compliance
 from fidele.contacts import services as contacts
 from fidele.imports.services import import_file
 from fidele.tracking.services import event_record
+from fidele.tracking.site import Visitor, hit_parse, site_hit_record
+from fidele.tracking.site_config import goal_add, site_by_key
 from tests.factories import (
     make_campaign,
     make_campaign_via_service,
@@ -32,6 +35,7 @@ from tests.factories import (
     make_list,
     make_order,
     make_outbox,
+    make_site,
     make_tag,
     make_user,
 )
@@ -189,6 +193,7 @@ def shop(owner, tmp_path, settings):
         import_file(kind="contacts", path=source, actor=owner)
         claire = make_user("viewer", username="claire")
         compliance.suppression_add(email="parti@example.fr", reason="hard_bounce", actor=owner)
+        _website_visits(owner)
     return {
         "contact": hélène,
         "campaign": campaign,
@@ -197,6 +202,25 @@ def shop(owner, tmp_path, settings):
         "order": order,
         "viewer": claire,
     }
+
+
+def _website_visits(owner) -> None:
+    """The shop's site with a goal, two visits, an event and a purchase."""
+    site = make_site("https://cave-de-lea.fr")
+    goal_add(actor=owner, site=site, kind="page", value="/merci")
+    info = site_by_key(site.key)
+    for agent, path, kind, extra in (
+        ("Firefox/128.0", "/vins?utm_source=lettre&utm_campaign=vendanges", "pageview", {}),
+        ("Firefox/128.0", "/merci", "purchase", {"p": {"amount": 30}}),
+        ("Firefox/128.0", "/merci", "event", {"n": "newsletter"}),
+        ("Safari/604.1", "/", "pageview", {"r": "https://www.qwant.com/"}),
+    ):
+        body = {"s": site.key, "t": kind, "u": f"https://cave-de-lea.fr{path}", **extra}
+        site_hit_record(
+            hit=hit_parse(json.dumps(body).encode()),
+            site=info,
+            visitor=Visitor(origin="", address="203.0.113.9", user_agent=f"Mozilla/5.0 {agent}"),
+        )
 
 
 def pages(shop) -> list[str]:
@@ -227,6 +251,8 @@ def pages(shop) -> list[str]:
         "/audit/",
         "/accounts/users/",
         f"/accounts/users/{shop['viewer'].pk}/edit/",
+        "/analytics/website/?step=/vins&step=/merci",
+        "/analytics/website/settings/",
     ]
 
 

@@ -11,3 +11,9 @@ class AnalyticsConfig(AppConfig):
         from fidele.core.tasks import recurring_job_register
 
         recurring_job_register("analytics-rollup", rollup_schedule)
+
+        from fidele.analytics.merge import PARTICIPANT
+        from fidele.contacts.merge import merge_participant_register
+
+        # Attributions follow their orders when two contacts are merged.
+        merge_participant_register(PARTICIPANT)

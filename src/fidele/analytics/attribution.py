@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from fidele.analytics.models import Attribution, FillState
 from fidele.commerce.models import Order
+from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import EmailEvent
 
 STAT = "attribution"
@@ -32,6 +33,7 @@ def attribution_rule() -> str:
 
 def attributions_record() -> int:
     """Judge the orders not judged yet; returns how many were credited to a campaign."""
+    hits_drain()  # a click still queued may be the one an order follows
     window = dt.timedelta(days=settings.ATTRIBUTION_DAYS)
     types = [EmailEvent.Type.CLICK]
     if settings.ATTRIBUTION_OPENS:

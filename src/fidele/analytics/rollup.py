@@ -35,7 +35,7 @@ from fidele.analytics.attribution import attributions_record
 from fidele.analytics.models import CampaignCount, FillState
 from fidele.tracking.hits import hits_drain
 from fidele.tracking.models import EmailEvent
-from fidele.tracking.services import events_delete_before
+from fidele.tracking.services import contacts_engagement_refresh, events_delete_before
 
 HOUR = dt.timedelta(hours=1)
 # How long after its end an hour is left alone before it is filled.
@@ -158,11 +158,27 @@ class FillResult:
     rows: int = 0
 
 
+# The fill state of the contacts' last human engagement (Contact.last_engaged_at), moved forward
+# over the same settled hours; no count table of its own.
+ENGAGEMENT = "contacts_engagement"
+
+
+def _engagement_fill(until: dt.datetime) -> None:
+    since = FillState.objects.filter(stat=ENGAGEMENT).values_list("filled_until", flat=True).first()
+    if since is not None and since >= until:
+        return
+    with transaction.atomic():
+        contacts_engagement_refresh(since=since, until=until)
+        FillState.objects.update_or_create(stat=ENGAGEMENT, defaults={"filled_until": until})
+
+
 def rollup_fill(*, now: dt.datetime | None = None) -> FillResult:
-    """Fill every stat up to the last complete, settled hour."""
+    """Fill every stat up to the last complete, settled hour, and the contacts' last human
+    engagement with them (read by the data-quality audit: the raw events do not last)."""
     until = _floor_hour((now or timezone.now()) - SETTLE)
     hits_drain()  # the hours to fill, and the orders to credit, see every hit answered
     result = FillResult(attributed=attributions_record())
+    _engagement_fill(until)
     for stat, counter in STATS.items():
         start = _start_of(stat)
         if start is None:
@@ -236,11 +252,13 @@ def campaign_totals(*, campaign_id: int, now: dt.datetime | None = None) -> dict
 
 def raw_events_retention(*, now: dt.datetime | None = None) -> int:
     """Delete the opens and clicks older than EVENT_RETENTION_DAYS, never before every stat has
-    counted them (a rollup that fell behind keeps its events until it catches up). Bounces,
-    unsubscribes and complaints are kept: they are the proof behind a suppression."""
+    counted them and the contacts' engagement taken them in (a rollup that fell behind keeps its
+    events until it catches up). Bounces, unsubscribes and complaints are kept: they are the
+    proof behind a suppression."""
     cutoff = (now or timezone.now()) - dt.timedelta(days=settings.EVENT_RETENTION_DAYS)
-    states = dict(FillState.objects.filter(stat__in=STATS).values_list("stat", "filled_until"))
-    if set(states) != set(STATS):
+    counted = {*STATS, ENGAGEMENT}
+    states = dict(FillState.objects.filter(stat__in=counted).values_list("stat", "filled_until"))
+    if set(states) != counted:
         return 0
     moment = min(cutoff, *states.values())
     return events_delete_before(moment=moment, types=(EmailEvent.Type.OPEN, EmailEvent.Type.CLICK))

@@ -37,6 +37,7 @@ from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
 from fidele.core.actors import Actor
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
+from fidele.ui.charts import bar_chart
 from fidele.ui.pagination import listing_page
 
 Status = Campaign.Status
@@ -231,8 +232,6 @@ def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
         row["device"] = DEVICE_LABELS.get(row["device"], row["device"])
         row["client"] = CLIENT_NAMES.get(row["client"], row["client"])
     averages = account_averages(exclude_campaign_id=campaign.pk)
-    timeline = campaign_timeline(campaign_id=campaign.pk)
-    peak = max((max(slot["open"], slot["click"]) for slot in timeline), default=0)
     rates = [
         (_("Opened by people"), "open_rate", report["open_rate"]),
         (_("Clicked by people"), "click_rate", report["click_rate"]),
@@ -253,15 +252,11 @@ def campaign_report_page(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "account_campaigns": averages["campaigns"],
         "industry_source": INDUSTRY_AVERAGES["source"],
-        "timeline": [
-            {
-                **slot,
-                "open_pct": _share(slot["open"], peak),
-                "click_pct": _share(slot["click"], peak),
-            }
-            for slot in timeline
-        ],
-        "peak": peak,
+        "chart": bar_chart(
+            campaign_timeline(campaign_id=campaign.pk),
+            when="hour",
+            series=[("open", _("opens")), ("click", _("clicks"))],
+        ),
         "attribution_rule": (
             _("last click or open within %(days)s days")
             if settings.ATTRIBUTION_OPENS
@@ -307,10 +302,6 @@ def campaign_follow_up(request: HttpRequest, pk: int) -> HttpResponse:
         % {"name": campaign.name},
     )
     return redirect("campaigns:edit", pk=follow_up.pk)
-
-
-def _share(part: int, whole: int) -> int:
-    return round(100 * part / whole) if whole else 0
 
 
 def _schedule_suggestion() -> dict[str, Any]:

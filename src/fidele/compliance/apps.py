@@ -6,3 +6,10 @@ class ComplianceConfig(AppConfig):
     name = "fidele.compliance"
     label = "compliance"
     verbose_name = _("Compliance")
+
+    def ready(self) -> None:
+        from fidele.compliance.merge import PARTICIPANT
+        from fidele.contacts.merge import merge_participant_register
+
+        # A merge keeps the suppressions that are about the person (fidele.compliance.merge).
+        merge_participant_register(PARTICIPANT)

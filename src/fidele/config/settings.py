@@ -208,6 +208,17 @@ IMPORT_XLSX_MAX_RATIO = env.env_int("FIDELE_IMPORT_XLSX_MAX_RATIO", 100)
 # (fidele.imports.pipeline.BatchWriter): None chooses by database (on for PostgreSQL, off for
 # SQLite, whose single writer gains nothing from it). Tests force it to exercise both paths.
 IMPORT_WRITER_THREAD: bool | None = None
+# A first import into an empty contacts table writes the whole file in one transaction and builds
+# the search indexes after the rows (fidele.contacts.bulk_load): all or nothing, and several
+# times faster. Off: batch by batch, each batch kept, as into a non-empty base.
+IMPORT_FIRST_LOAD = env.env_bool("FIDELE_IMPORT_FIRST_LOAD", True)
+
+# The data-quality audit (fidele.quality): a contact with no order, no sign-up and no opened or
+# clicked email for this many months counts as "stale"; domains' mail servers, once looked up
+# (on demand), are trusted for this many days; one look-up waits at most this many seconds.
+QUALITY_STALE_MONTHS = env.env_int("FIDELE_QUALITY_STALE_MONTHS", 24, minimum=1)
+QUALITY_MX_CACHE_DAYS = env.env_int("FIDELE_QUALITY_MX_CACHE_DAYS", 30, minimum=1)
+QUALITY_MX_TIMEOUT_SECONDS = env.env_int("FIDELE_QUALITY_MX_TIMEOUT_SECONDS", 3, minimum=1)
 
 # `fidele worker` retries a database that does not answer, waiting twice as long each time up to
 # this many seconds.

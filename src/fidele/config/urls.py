@@ -22,6 +22,7 @@ urlpatterns = [
     path("campaigns/", include("fidele.campaigns.urls")),
     path("quality/", include("fidele.quality.urls")),
     path("compliance/", include("fidele.compliance.urls")),
+    path("analytics/", include("fidele.analytics.urls")),
     # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).
     path("", include("fidele.delivery.urls")),
     # Public, token-protected, from links in emails: unsubscribe and preference centre

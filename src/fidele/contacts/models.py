@@ -82,6 +82,12 @@ class Contact(TimeStampedModel):
             "pixel and no tracked links."
         ),
     )
+    # The last time this person (not a machine: a mail privacy proxy, a security scanner) opened
+    # or clicked one of our emails. Moved forward hour by hour by the rollup with tracking's rule
+    # (tracking.services.contacts_engagement_refresh; the raw events are deleted after their
+    # retention period, this stays), read by the quality audit's "stale" finding, which may not
+    # read tracking's tables.
+    last_engaged_at = models.DateTimeField(_("last opened or clicked"), null=True, blank=True)
     # Indexed by contact_recent_idx below; a second single-column index would only slow imports.
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     tags = models.ManyToManyField(Tag, verbose_name=_("tags"), related_name="contacts", blank=True)
@@ -248,3 +254,58 @@ class Subscription(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.contact} → {self.mailing_list} ({self.status})"
+
+
+class DeferredIndex(models.Model):
+    """A search index of the contacts table set aside by a first import, to be built again.
+
+    The record is written in the import's transaction, with the DROP INDEX and the rows: a killed
+    import rolls all three back; a committed one leaves the record until the index is built, so
+    an index missing after a crash is never missed (fidele.contacts.bulk_load)."""
+
+    name = models.CharField(max_length=128, primary_key=True)
+    definition = models.TextField()
+    set_aside_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ContactMerge(models.Model):
+    """One contact folded into another (`fidele.contacts.merge`), with what it takes to undo it.
+
+    The two contacts are named by id, not by foreign key: the absorbed contact no longer exists,
+    and the kept one may itself be folded into a third later; a foreign key would either vanish
+    with them or be moved by that later merge, and this record would lose which rows to give
+    back.
+    """
+
+    kept_contact_id = models.BigIntegerField(_("kept contact"), db_index=True)
+    absorbed_contact_id = models.BigIntegerField(_("absorbed contact"), db_index=True)
+    # The absorbed contact as it was (Django's serialised form, tags included), and the kept
+    # contact's fields that the merge changed, as they were.
+    absorbed = models.JSONField(_("absorbed contact"), default=dict)
+    kept_before = models.JSONField(_("kept contact before"), default=dict)
+    # {"app_label.model.field": [row ids]}: the rows moved from the absorbed contact to the kept.
+    moved = models.JSONField(default=dict)
+    # Subscriptions both had to one list: the one that lost (the less strict), as it was.
+    subscriptions_dropped = models.JSONField(default=list)
+    # Tags the kept contact received, customer numbers made aliases, and what the apps that
+    # take part in merges (compliance, analytics...) need to undo their part.
+    tags_added = models.JSONField(default=list)
+    aliases_added = models.JSONField(default=list)
+    participants = models.JSONField(default=dict)
+    created_at = models.DateTimeField(_("merged"), auto_now_add=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(_("by"), max_length=150, blank=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("contact merge")
+        verbose_name_plural = _("contact merges")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.absorbed_contact_id} → #{self.kept_contact_id}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,40 @@ def _search_condition(q: str) -> Q:
     return condition
 
 
+@dataclass(frozen=True)
+class ContactFilter:
+    """A filter of the contacts list that an app above contacts hands down from its
+    AppConfig.ready() (the quality audit's `?quality=CODE`): contacts cannot know it, and the
+    list page, the export and later the segments apply it like their own.
+
+    `apply(queryset, value)` narrows the queryset; `describe(value)` says in the reader's
+    language what it shows ("" for a value it does not know, which is then ignored, as the
+    list's own filters ignore malformed values)."""
+
+    param: str
+    apply: Callable[[QuerySet[Contact], str], QuerySet[Contact]]
+    describe: Callable[[str], str]
+
+
+_handed_down_filters: dict[str, ContactFilter] = {}
+
+
+def contact_filter_register(contact_filter: ContactFilter) -> None:
+    """Make the contacts list honour `?<param>=value` (registering a param again replaces it)."""
+    _handed_down_filters[contact_filter.param] = contact_filter
+
+
+def contact_filters_active(params: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(param, value, description) of the handed-down filters the query string uses."""
+    active = []
+    for param, contact_filter in sorted(_handed_down_filters.items()):
+        value = clean_param(params.get(param))
+        description = contact_filter.describe(value) if value else ""
+        if description:
+            active.append((param, value, description))
+    return active
+
+
 def contacts_filtered(
     *, params: Mapping[str, str], search_cap: int | None = None
 ) -> QuerySet[Contact]:
@@ -71,7 +105,8 @@ def contacts_filtered(
 
     q: search text (email prefix, last-name prefix, customer number, phone number);
     tag: tag name; list: list id (currently subscribed); status: Contact.Status value;
-    place: city prefix or postal-code prefix; has_email: "1" (with an email) or "0" (without).
+    place: city prefix or postal-code prefix; has_email: "1" (with an email) or "0" (without);
+    and the filters apps above hand down (`contact_filter_register`).
     Unknown or malformed values are ignored rather than failing: these come from a URL.
 
     search_cap: keep only that many search matches (the list page; an export wants them all).
@@ -123,6 +158,8 @@ def contacts_filtered(
         queryset = queryset.filter(email__isnull=False)
     elif has_email == "0":
         queryset = queryset.filter(email__isnull=True)
+    for param, value, _description in contact_filters_active(params):
+        queryset = _handed_down_filters[param].apply(queryset, value)
     return queryset
 
 
@@ -307,7 +344,19 @@ def _audit_title(entry: AuditLog) -> str:
         return _("Tag added: %(tag)s") % {"tag": changes["tag_added"]}
     if entry.action == AuditLog.Action.UPDATE and changes.get("tag_removed"):
         return _("Tag removed: %(tag)s") % {"tag": changes["tag_removed"]}
+    if entry.action == AuditLog.Action.MERGE and changes.get("merged_into"):
+        return _("Merged into contact #%(id)s") % {"id": changes["merged_into"]}
+    if entry.action == AuditLog.Action.MERGE and changes.get("absorbed_id"):
+        return _("%(name)s (contact #%(id)s) merged into this contact") % {
+            "name": changes.get("absorbed") or "",
+            "id": changes["absorbed_id"],
+        }
+    if entry.action == AuditLog.Action.UPDATE and changes.get("not_duplicate_of"):
+        return _("Marked as not the same person as contact #%(id)s") % {
+            "id": changes["not_duplicate_of"]
+        }
     titles = {
+        AuditLog.Action.UNMERGE: _("Merge undone"),
         AuditLog.Action.UPDATE: _("Details changed"),
         AuditLog.Action.IMPORT: _("Updated by an import"),
         AuditLog.Action.EXPORT: _("Exported"),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fidele.contacts.consent import (
@@ -22,7 +24,7 @@ from fidele.contacts.normalize import (
     phone_clean,
 )
 from fidele.core.actors import Actor, actor_label_for
-from fidele.core.audit import audit_record, model_changes
+from fidele.core.audit import audit_record, audit_record_many, model_changes
 from fidele.core.models import AuditLog
 
 # --- contacts ------------------------------------------------------------------------------
@@ -162,6 +164,89 @@ def _jsonable_fields(contact: Contact, cleaned: dict[str, Any]) -> dict[str, Any
             continue
         out[key] = value if isinstance(value, (str, int, float, bool, dict, list)) else str(value)
     return out
+
+
+# --- corrections in bulk (the data-quality plan) ------------------------------------------
+
+# (contact id, value before, value after)
+FieldChange = tuple[int, str, str]
+
+
+@transaction.atomic
+def contacts_emails_replace(
+    *, actor: Actor, replacements: Mapping[int, tuple[str, str]], reason: str
+) -> list[FieldChange]:
+    """Give each contact `{id: (old, new)}` its new address, where its address is still `old`
+    (someone may have edited it since) and no other contact holds `new` (that would be the same
+    person twice: a duplicate to merge, not an address to overwrite). Each contact's change is
+    audited with `reason`. Returns the changes made; an undo passes them back reversed."""
+    changed = _field_replace(
+        field="email", replacements=replacements, taken=_emails_taken(replacements)
+    )
+    _bulk_audited(actor=actor, field="email", changes=changed, reason=reason)
+    return changed
+
+
+def _emails_taken(replacements: Mapping[int, tuple[str, str]]) -> set[str]:
+    wanted = {new for _old, new in replacements.values()}
+    return set(Contact.objects.filter(email__in=wanted).values_list("email", flat=True))
+
+
+@transaction.atomic
+def contacts_status_replace(
+    *, actor: Actor, replacements: Mapping[int, tuple[str, str]], reason: str
+) -> list[FieldChange]:
+    """Set each contact's status `{id: (old, new)}` where it is still `old`; audited with
+    `reason`. Returns the changes made."""
+    for _old, new in replacements.values():
+        if new not in Contact.Status.values:
+            raise InvalidValue(f"unknown status {new!r}")
+    changed = _field_replace(field="status", replacements=replacements, taken=set())
+    _bulk_audited(actor=actor, field="status", changes=changed, reason=reason)
+    return changed
+
+
+def _field_replace(
+    *, field: str, replacements: Mapping[int, tuple[str, str]], taken: set[str]
+) -> list[FieldChange]:
+    # Locked until the end of the transaction: what is checked is what is written over.
+    current = dict(
+        Contact.objects.select_for_update()
+        .filter(pk__in=list(replacements))
+        .values_list("pk", field)
+    )
+    changes: list[FieldChange] = []
+    for pk, (old, new) in sorted(replacements.items()):
+        if current.get(pk) != old or new in taken:
+            continue
+        if field == "email":
+            taken.add(new)  # two addresses corrected into one: the first keeps it
+        changes.append((pk, old, new))
+    now = timezone.now()
+    Contact.objects.bulk_update(
+        [Contact(pk=pk, **{field: new, "updated_at": now}) for pk, _old, new in changes],
+        [field, "updated_at"],
+        batch_size=500,
+    )
+    return changes
+
+
+def _bulk_audited(*, actor: Actor, field: str, changes: list[FieldChange], reason: str) -> None:
+    names = {
+        pk: Contact(pk=pk, first_name=first, last_name=last, email=email, external_id=number)
+        for pk, first, last, email, number in Contact.objects.filter(
+            pk__in=[pk for pk, _old, _new in changes]
+        ).values_list("pk", "first_name", "last_name", "email", "external_id")
+    }
+    audit_record_many(
+        actor=actor,
+        action=AuditLog.Action.UPDATE,
+        object_type=Contact._meta.label_lower,
+        entries=(
+            (pk, str(names.get(pk, f"#{pk}")), {field: [old, new], "reason": reason})
+            for pk, old, new in changes
+        ),
+    )
 
 
 # --- tags on a contact ---------------------------------------------------------------------

@@ -44,7 +44,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     queryset = selectors.contacts_filtered(params=params, search_cap=SEARCH_CAP + 1)
     sort = selectors.contacts_sort(params)
     fields, descending = selectors.SORTS[sort]
-    filters_active = any(
+    handed_down = selectors.contact_filters_active(params)
+    filters_active = bool(handed_down) or any(
         params.get(key) for key in ("q", "tag", "list", "status", "place", "has_email")
     )
     context = {
@@ -58,6 +59,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         ),
         "sort": sort,
         "filters_active": filters_active,
+        # Filters of apps above contacts (the data-quality audit's), each with its sentence.
+        "handed_down_filters": handed_down,
         "tags": Tag.objects.order_by("name"),
         "lists": MailingList.objects.order_by("name"),
         "statuses": Contact.Status.choices,

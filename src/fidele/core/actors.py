@@ -65,6 +65,7 @@ ACTOR_LABELS = {
     "import recovery": _("import recovery"),
     "import retention": _("clean-up of old imported files"),
     "login page": _("login page"),
+    "website snippet": _("the shop's website (analytics snippet)"),
 }
 
 

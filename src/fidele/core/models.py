@@ -30,6 +30,8 @@ class AuditLog(models.Model):
         UNSUBSCRIBE = "unsubscribe", _("unsubscribed")
         LOGIN = "login", _("logged in")
         LOGIN_FAILED = "login_failed", _("failed to log in")
+        MERGE = "merge", _("merged")
+        UNMERGE = "unmerge", _("merge undone")
         OTHER = "other", _("other")
 
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)

@@ -168,7 +168,8 @@ def demo_past_campaign_send(*, today: dt.date, seed: int, actor: Actor = None) -
         started_at=sent_at,
         finished_at=sent_at + dt.timedelta(seconds=len(outbox) // 20 + 1),
     )
-    # The report reads counts, not raw events: fill them now rather than at the next hour.
+    # The report reads counts, not raw events: fill them now rather than at the next hour (the
+    # readers' last engagement, which the data-quality audit reads, moves with them).
     rollup_fill(now=timezone.now())
     return campaign
 

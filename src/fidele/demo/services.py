@@ -50,6 +50,12 @@ from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.demo.campaign import demo_past_campaign_send
+from fidele.demo.quality import quality_problems_in_orders, quality_problems_plant
+from fidele.demo.website import demo_website_traffic
+from fidele.quality.audit import audit_run
+from fidele.quality.duplicates import duplicates_search
+from fidele.quality.models import AuditSnapshot
+from fidele.tracking.models import Site
 
 SHOP_NAME = "Cave & Terroir"
 # Fictional, in Bergerac: the legal footer of the demo's emails needs a postal address.
@@ -436,6 +442,7 @@ def demo_business_data_wipe() -> dict[str, int]:
         ("tags", Tag),
         ("lists", MailingList),
         ("products", Product),
+        ("websites", Site),
     ):
         counts[label] = model.objects.all().delete()[0]
     return counts
@@ -461,6 +468,7 @@ def demo_load(
     today = reference_date or timezone.localdate()
     plan = _DemoPlan(rng=Random(seed), today=today, size=contacts)
     plan.build()
+    quality_problems_in_orders(plan.orders, seed=seed)
 
     with transaction.atomic():
         wiped = None
@@ -471,9 +479,18 @@ def demo_load(
                 )
             wiped = demo_business_data_wipe()
         summary_counts = plan.save()
+        # Something for the quality page to find (fidele.demo.quality).
+        quality_problems_plant(seed=seed, today=today, size=contacts)
         _sign_the_default_layout()
         # The shop's last newsletter and what its readers did (fidele.demo.campaign).
-        demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        newsletter = demo_past_campaign_send(today=today, seed=seed, actor=actor)
+        # Eight weeks of the shop's website, the newsletter's visitors among them.
+        demo_website_traffic(today=today, seed=seed, newsletter=newsletter)
+        # The duplicates page shows the planted duplicates without waiting for the nightly
+        # search, and the audit counts them.
+        duplicates_search()
+        # The quality page opens on an audit of the shop, not on an empty page.
+        audit_run(trigger=AuditSnapshot.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
@@ -591,6 +608,60 @@ class _DemoPlan:
         for person in self.people:
             self._orders_for(person)
         self._finish_people()
+        self._plant_duplicates()
+
+    def _plant_duplicates(self) -> None:
+        """Make a few of the last people a second record of an earlier one, as a till and a
+        web shop would have typed them (a typo, capitals without accents, swapped names, a new
+        email address...): the duplicates page has something to show. Their own orders stay,
+        so a merge shows them joined. A separate random stream keeps the rest of the shop as
+        it was."""
+        rng = Random(len(self.people))
+        count = min(len(self.people) // 4, max(2, len(self.people) // 150))
+        for n in range(count):
+            twin = self.people[len(self.people) - 1 - n]
+            original = self.people[rng.randrange(0, len(self.people) // 2)]
+            kind = n % 5
+            first, last = original["first_name"], original["last_name"]
+            email = None
+            if kind == 0:
+                letters = list(last)
+                i = rng.randrange(1, len(letters)) if len(letters) > 2 else 0
+                letters[i] = letters[i] * 2
+                last = "".join(letters)
+            elif kind == 1:
+                first, last = _ascii(first).upper(), _ascii(last).upper()
+                email = self._planted_email(original, str(rng.randint(1950, 1999)))
+            elif kind == 2:
+                first, last = last, first
+            elif kind == 3 and original["email"]:
+                local = original["email"].split("@")[0]
+                email = self._planted_email(original, "", local=local)
+            elif kind == 4 and len(first) > 3:
+                first = first[:2] + first[3] + first[2] + first[4:]
+            twin.update(
+                civility=original["civility"],
+                first_name=first,
+                last_name=last,
+                email=email,
+                phone=original["phone"] if kind != 4 else "",
+                address=original["address"] if kind in (2, 4) else twin["address"],
+                postal_code=original["postal_code"],
+                city=original["city"],
+                country=original["country"],
+                birth_date=original["birth_date"] if kind != 0 else None,
+                planted_duplicate_of=original["index"],
+            )
+
+    def _planted_email(self, original: dict[str, Any], suffix: str, local: str = "") -> str:
+        local = local or f"{_ascii(original['first_name'])}.{_ascii(original['last_name'])}{suffix}"
+        local = local.replace(" ", "").replace("'", "")
+        for domain in ("laposte.example", "free.example", "orange.example", "sfr.example"):
+            email = f"{local}@{domain}"
+            if email != original["email"] and email not in self._emails:
+                self._emails[email] = 1
+                return email
+        return f"{local}.{original['index']}@example.com"
 
     def _choice(self, table: list[tuple[Any, ...]], weight_index: int = -1) -> tuple[Any, ...]:
         items, cum = _weighted(table, weight_index)

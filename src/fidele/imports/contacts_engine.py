@@ -29,15 +29,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from fidele.contacts.bulk_load import (
+    contacts_empty,
+    search_indexes_build,
+    search_indexes_set_aside,
+)
 from fidele.contacts.consent import ConsentProof, Method, subscriptions_add_with_proof
 from fidele.contacts.fields import IMPORTABLE_FIELDS
 from fidele.contacts.models import (
@@ -428,9 +434,11 @@ class ContactImport:
         batch: dict[str, Record] = {}
         owners: dict[str, str] = {}  # customer number -> key of its record in the batch
         pending = 0
-        writer = BatchWriter(self.flush) if overlap_writes() else None
-        submit = writer.submit if writer else self.flush
-        failed = True
+        writes = _Writes(self)
+        writer = BatchWriter(writes, finish=writes.end) if overlap_writes() else None
+        submit = writer.submit if writer else writes
+        progress = self.options.progress
+        keep = False
         try:
             try:
                 for number, cells in rows:
@@ -442,18 +450,33 @@ class ContactImport:
                     if pending >= BATCH_ROWS:
                         submit(batch)
                         batch, owners, pending = {}, {}, 0
+                        # A first import's transaction hides the progress the writes report:
+                        # PostgreSQL shows it from this thread's own connection (SQLite's one
+                        # writer is busy with that transaction until its end).
+                        if progress and self.is_pg and self.counters.all_or_nothing:
+                            progress(self.counters.rows)
             except ImportFileError:
                 # A broken line further down: the rows read before it are valid and are
                 # saved, and the summary says where the reading stopped.
                 if batch:
                     submit(batch)
+                keep = True
                 raise
             if batch:
                 submit(batch)
-            failed = False
+            keep = True
         finally:
             if writer is not None:
-                writer.close(raise_error=not failed)
+                writer.close(raise_error=keep, keep=keep)
+            else:
+                writes.end(keep)
+            if writes.first_load:
+                # After the commit: the rows are there, searchable once these are built.
+                started = time.perf_counter()
+                search_indexes_build()
+                self.counters.search_indexes_seconds = round(time.perf_counter() - started, 3)
+        if progress:
+            progress(self.counters.rows)
         return self.counters
 
     def _add(self, batch: dict[str, Record], owners: dict[str, str], record: Record) -> None:
@@ -566,7 +589,8 @@ class ContactImport:
             self._flush(first)
             if second:
                 self._flush(second)
-        if self.options.progress:
+        if self.options.progress and not self.counters.all_or_nothing:
+            # After the commit: the heartbeat's counts are what is saved.
             self.options.progress(self.counters.rows)
 
     def _flush(self, records: list[Record]) -> None:
@@ -960,6 +984,61 @@ class ContactImport:
                 for contact_id, record in pairs
             ],
         )
+
+
+class _Writes:
+    """The writing side of a contact import, run by the thread that writes.
+
+    Each batch is its own transaction, except in a first import into an empty base: there the
+    whole file is one transaction, the contacts' search indexes are set aside at its start and
+    built after its commit (fidele.contacts.bulk_load), and a failure leaves the base empty."""
+
+    def __init__(self, engine: ContactImport):
+        self.engine = engine
+        self.first_load = False
+        self.started = False
+        self.atomic: transaction.Atomic | None = None
+        # Decided and said before any batch is written, by the reading thread: inside the
+        # transaction heartbeats are not seen by others on SQLite (one writer), and a recovery
+        # must know that a killed import saved nothing.
+        self.wanted = settings.IMPORT_FIRST_LOAD and contacts_empty()
+        if self.wanted:
+            if not connection.in_atomic_block:
+                # Pending builds of an earlier first import, before new rows make them slower.
+                search_indexes_build()
+            engine.counters.all_or_nothing = True
+            if engine.options.heartbeat:
+                engine.options.heartbeat()
+
+    def __call__(self, batch: dict[str, Record]) -> None:
+        if not self.started:
+            self.started = True
+            if self.wanted:
+                self._begin()
+        self.engine.flush(batch)
+
+    def _begin(self) -> None:
+        self.atomic = transaction.atomic()
+        self.atomic.__enter__()
+        try:
+            self.first_load = search_indexes_set_aside()
+        except BaseException:
+            self.end(keep=False)
+            raise
+        if not self.first_load:
+            # Someone else's contacts arrived since the check: batch by batch, as usual.
+            self.end(keep=True)
+
+    def end(self, keep: bool) -> None:
+        atomic, self.atomic = self.atomic, None
+        if atomic is not None:
+            if not keep:
+                transaction.set_rollback(True)
+                if self.first_load:
+                    self.engine.counters.nothing_kept()
+                    self.first_load = False
+            atomic.__exit__(None, None, None)
+        self.engine.counters.all_or_nothing = False
 
 
 # Every field an import may fill (fidele.contacts.fields), plus the phone as typed when it was not

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from fidele.contacts.selectors import contacts_filtered
+from fidele.contacts.selectors import contact_filters_active, contacts_filtered
 from fidele.core.http import client_ip
 from fidele.core.permissions import MARKETER, require_role
 from fidele.imports import exports
@@ -30,7 +30,11 @@ FILTER_KEYS = ("q", "tag", "list", "status", "place", "has_email", "sort")
 
 
 def _filters(request: HttpRequest) -> dict[str, str]:
-    return {key: request.GET[key] for key in FILTER_KEYS if request.GET.get(key)}
+    """The list's filters, its own and those apps above contacts hand down (?quality=...),
+    carried from the page to the export it posts."""
+    filters = {key: request.GET[key] for key in FILTER_KEYS if request.GET.get(key)}
+    filters.update((param, value) for param, value, _text in contact_filters_active(request.GET))
+    return filters
 
 
 def _filename(extension: str) -> str:

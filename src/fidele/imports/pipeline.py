@@ -83,6 +83,8 @@ class ImportOptions:
     file_name: str = ""
     job_id: int | None = None
     progress: Callable[[int], None] | None = None
+    # Saves the counts so far now (the progress saves them at most twice a second).
+    heartbeat: Callable[[], None] | None = None
 
 
 # The two columns the rejected-rows file adds, in the user's language; an import of that file
@@ -196,9 +198,22 @@ class Counters:
     # counted in `merged`, and the first ones listed for a person to check.
     merges_review: int = 0
     merges_review_sample: list[dict[str, Any]] = field(default_factory=list)
+    # A first import writes the whole file in one transaction: when it fails, nothing is kept
+    # and the counts of what was written say so (rows read, rejected and warned stay).
+    rolled_back: bool = False
+    # Set while such a transaction is open: an interrupted import's last heartbeat says so.
+    all_or_nothing: bool = False
+    # Seconds spent building the search indexes after a first import's commit.
+    search_indexes_seconds: float | None = None
     warning_groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # Every warning goes to this file as it happens; memory holds only the sample and groups.
     warnings_file: WarningWriter | None = None
+
+    def nothing_kept(self) -> None:
+        self.rolled_back = True
+        self.created = self.updated = self.merged = self.skipped = self.subscribed = 0
+        self.merges_review = 0
+        self.merges_review_sample = []
 
     def warn(self, row: int, column: str, message: str, value: str = "") -> None:
         """`value` is the cell as the file held it, for the warnings file."""
@@ -306,8 +321,16 @@ class BatchWriter:
     caller's rows would be invisible to it).
     """
 
-    def __init__(self, write: Callable[[Any], None]):
+    def __init__(
+        self,
+        write: Callable[[Any], None],
+        finish: Callable[[bool], None] | None = None,
+    ):
         self.write = write
+        # Called in the thread once the last batch is written, with whether to keep what was
+        # written (the whole file's transaction of a first import ends where it began).
+        self.finish = finish
+        self.keep = True
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         # Reasons and warnings written from the thread are in the import's language, which is
@@ -324,6 +347,11 @@ class BatchWriter:
             while True:
                 batch = self.queue.get()
                 if batch is None:
+                    if self.finish is not None:
+                        try:
+                            self.finish(self.keep and self.error is None)
+                        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+                            self.error = self.error or exc
                     return
                 if self.error is None:  # after a failure, drain without writing
                     try:
@@ -338,7 +366,8 @@ class BatchWriter:
             raise self.error
         self.queue.put(batch)
 
-    def close(self, *, raise_error: bool = True) -> None:
+    def close(self, *, raise_error: bool = True, keep: bool = True) -> None:
+        self.keep = keep
         self.queue.put(None)
         self.thread.join()
         if raise_error and self.error is not None:

@@ -20,9 +20,11 @@ from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext_noop
 
+from fidele.contacts.bulk_load import contacts_empty
 from fidele.core.actors import Actor, System
 from fidele.core.audit import audit_record
 from fidele.core.claims import claimer_is_gone, claimer_name
+from fidele.core.events import import_finished
 from fidele.core.models import AuditLog
 from fidele.imports import mapping as mapping_mod
 from fidele.imports.contacts_engine import ContactImport
@@ -89,11 +91,11 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
     last_saved = [0.0]
     engine: ContactImport | OrderImport | None = None
 
-    def report(rows: int) -> None:
+    def report(rows: int, *, now_or_never: bool = False) -> None:
         # The heartbeat: progress, the counts so far (what an interrupted import reports) and the
         # renewed lease, at most twice a second.
         now = time.perf_counter()
-        if now - last_saved[0] >= 0.5:
+        if now - last_saved[0] >= 0.5 or now_or_never:
             last_saved[0] = now
             partial = _counts(engine.counters) if engine is not None else {}
             ImportJob.objects.filter(pk=job.pk, claimed_by=claimer).update(
@@ -130,6 +132,9 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             file_name=job.original_name,
             job_id=job.pk,
             progress=report,
+            heartbeat=lambda: report(
+                engine.counters.rows if engine is not None else 0, now_or_never=True
+            ),
         )
         rejects = RejectWriter(header, prefix=f"import-{job.pk}")
         warnings = WarningWriter(prefix=f"import-{job.pk}")
@@ -148,6 +153,11 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             counters = engine.counters
         error = Text(
             gettext_noop(
+                "The import stopped on an unexpected error; nothing was saved: the contacts "
+                "are as they were before it."
+            )
+            if counters.rolled_back
+            else gettext_noop(
                 "The import stopped on an unexpected error; the rows saved before it are kept."
             )
         )
@@ -186,6 +196,8 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
         summary["subscribed"] = counters.subscribed
         summary["merges_to_review"] = counters.merges_review
         summary["merges_to_review_sample"] = counters.merges_review_sample
+        if counters.search_indexes_seconds is not None:
+            summary["search_indexes_seconds"] = counters.search_indexes_seconds
     else:
         summary["lines"] = counters.lines
         summary["products_created"] = counters.products_created
@@ -216,6 +228,14 @@ def _run(job: ImportJob, progress: Callable[[int], None] | None) -> dict[str, An
             if k not in ("warnings_sample", "warning_groups", "merges_to_review_sample")
         },
     )
+    if counters.created or counters.updated or counters.merged:
+        # The data-quality audit (a sibling app) reruns on what the import changed. The import
+        # is done and recorded: a listener's failure is logged, never the import's.
+        for receiver, result in import_finished.send_robust(
+            sender=ImportJob, kind=job.kind, job_id=job.pk
+        ):
+            if isinstance(result, Exception):
+                logger.error("after import %s, %r failed: %r", job.pk, receiver, result)
     return summary
 
 
@@ -238,6 +258,7 @@ def _counts(counters: Counters) -> dict[str, int]:
         "merged": counters.merged,
         "rejected": counters.rejected,
         "skipped": counters.skipped,
+        "all_or_nothing": counters.all_or_nothing,
     }
 
 
@@ -289,20 +310,14 @@ def _interrupted_record(job: ImportJob) -> bool:
     options = job.options or {}
     partial = job.summary or {}
     rows = max(int(partial.get("rows") or 0), job.rows_done)
+    # A first import keeps all its rows at once, at its end (fidele.contacts.bulk_load): killed
+    # before that, it saved none (unless it was killed after its commit and before its next
+    # heartbeat, which the rows themselves tell).
+    saved_nothing = bool(partial.get("all_or_nothing")) and contacts_empty()
+    if saved_nothing:
+        partial = {"rejected": partial.get("rejected", 0)}
     with translation.override(options.get("language") or settings.LANGUAGE_CODE):
-        error = Text(
-            gettext_noop(
-                "Interrupted after %(count)s row (the import's worker stopped): the rows before "
-                "are saved; import the file again to complete it: rows already imported are "
-                "recognised and updated or skipped."
-            ),
-            plural=gettext_noop(
-                "Interrupted after %(count)s rows (the import's worker stopped): the rows before "
-                "are saved; import the file again to complete it: rows already imported are "
-                "recognised and updated or skipped."
-            ),
-            count=rows,
-        )
+        error = _nothing_saved() if saved_nothing else _rows_before_saved(rows)
     finished = timezone.now()
     summary: dict[str, Any] = {
         "rows": rows,
@@ -469,3 +484,28 @@ def upload_deleted_on(job: ImportJob) -> datetime | None:
     if job.started_at is None:
         return job.created_at + days
     return None
+
+
+def _nothing_saved() -> Text:
+    return Text(
+        gettext_noop(
+            "Interrupted before its end (the import's worker stopped). A first import saves "
+            "its rows all at once at its end: none was saved. Import the file again."
+        )
+    )
+
+
+def _rows_before_saved(rows: int) -> Text:
+    return Text(
+        gettext_noop(
+            "Interrupted after %(count)s row (the import's worker stopped): the rows before "
+            "are saved; import the file again to complete it: rows already imported are "
+            "recognised and updated or skipped."
+        ),
+        plural=gettext_noop(
+            "Interrupted after %(count)s rows (the import's worker stopped): the rows before "
+            "are saved; import the file again to complete it: rows already imported are "
+            "recognised and updated or skipped."
+        ),
+        count=rows,
+    )

@@ -11,3 +11,36 @@ class QualityConfig(AppConfig):
 
     name = "fidele.quality"
     verbose_name = _("Data quality")
+
+    def ready(self) -> None:
+        from fidele.contacts.selectors import ContactFilter, contact_filter_register
+        from fidele.core.events import import_finished
+        from fidele.core.tasks import recurring_job_register
+        from fidele.quality.selectors import (
+            FILTER_PARAM,
+            contacts_with_finding,
+            finding_filter_describe,
+        )
+        from fidele.quality.tasks import audit_after_import_queue, audit_nightly_schedule
+
+        # The plan's links open the contacts list on exactly the contacts of a finding.
+        contact_filter_register(
+            ContactFilter(
+                param=FILTER_PARAM,
+                apply=contacts_with_finding,
+                describe=finding_filter_describe,
+            )
+        )
+        import_finished.connect(audit_after_import_queue, dispatch_uid="fidele.quality.audit")
+        recurring_job_register("quality-audit-nightly", audit_nightly_schedule)
+
+        from fidele.quality.duplicates_tasks import (
+            duplicates_after_import_queue,
+            duplicates_search_schedule,
+        )
+
+        # The duplicates page shows a search at most a day old, and one made after each import.
+        import_finished.connect(
+            duplicates_after_import_queue, dispatch_uid="fidele.quality.duplicates"
+        )
+        recurring_job_register("quality-duplicates", duplicates_search_schedule)

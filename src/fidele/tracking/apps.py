@@ -9,7 +9,8 @@ class TrackingConfig(AppConfig):
 
     def ready(self) -> None:
         from fidele.core.tasks import recurring_job_register
-        from fidele.tracking.tasks import hits_drain_schedule
+        from fidele.tracking.tasks import hits_drain_schedule, site_upkeep_schedule
 
+        recurring_job_register("tracking-site-upkeep", site_upkeep_schedule)
         # Opens and clicks wait in a queue until the worker records them as events.
         recurring_job_register("tracking-hits-drain", hits_drain_schedule)

@@ -96,6 +96,152 @@ class NetworkRange(models.Model):
         return f"{self.kind} {self.first}-{self.last}"
 
 
+# --- The shop's own website (fidele.tracking.site) -------------------------------------------
+
+
+class Site(models.Model):
+    """A website of the shop that carries the analytics snippet. `key` is what the snippet's
+    `data-site` names; only pages served from one of `origins` are counted (the endpoint refuses
+    the others, and answers their browsers' CORS questions with nothing)."""
+
+    key = models.SlugField(_("site key"), max_length=100, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    # Exact origins, one per line: "https://www.example.fr" (scheme, host and any port).
+    origins = models.TextField(_("addresses of the site"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("website")
+        verbose_name_plural = _("websites")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def origin_list(self) -> list[str]:
+        return [line for line in self.origins.split() if line]
+
+
+class SiteGoal(models.Model):
+    """What counts as a success on the site besides a purchase: reaching a page (a thank-you
+    page, the contact form's confirmation) or a custom event the site sends."""
+
+    class Kind(models.TextChoices):
+        PAGE = "page", _("page visited")
+        EVENT = "event", _("event sent")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="goals")
+    kind = models.CharField(_("kind"), max_length=5, choices=Kind.choices)
+    # A page's path ("/merci") or an event's name ("newsletter").
+    value = models.CharField(_("page or event"), max_length=300)
+
+    class Meta:
+        verbose_name = _("goal")
+        verbose_name_plural = _("goals")
+        constraints = [
+            models.UniqueConstraint(fields=["site", "kind", "value"], name="sitegoal_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+class SiteSalt(models.Model):
+    """The secret mixed into the day's visitor ids. A visitor id is a hash of the salt, the site,
+    the address and the browser: without the salt it cannot be recomputed, so once a salt is
+    deleted (48 hours at most after its day began) nobody can link that day's visitors to
+    anyone, or to another day's."""
+
+    day = models.DateField(primary_key=True)
+    salt = models.BinaryField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("visitor salt")
+        verbose_name_plural = _("visitor salts")
+
+    def __str__(self) -> str:
+        return str(self.day)
+
+
+class SiteVisit(models.Model):
+    """One visit: the page views of one visitor with no gap of 30 minutes or more.
+
+    Nothing here names a person unless they came from a tracked email link and allowed it
+    (`contact`): the visitor is a hash that changes every day, the browser is its family and
+    device class, the referrer its host, the pages their paths."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="visits")
+    # The day of the salt the visitor id was made with (the shop's time zone).
+    day = models.DateField()
+    visitor = models.BigIntegerField()
+    started_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    pageviews = models.PositiveIntegerField(default=0)
+    # Custom events and purchases; all hits, page views included, are capped per visit.
+    events = models.PositiveIntegerField(default=0)
+    entry_path = models.CharField(max_length=300, blank=True)
+    exit_path = models.CharField(max_length=300, blank=True)
+    referrer = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    browser = models.CharField(max_length=40, blank=True)
+    device = models.CharField(max_length=8, blank=True)
+    purchases = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Set only when the visit came through a tracked email link (a signed visit token) and the
+    # contact's consent and the tracking switches allow it.
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    campaign_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("website visit")
+        verbose_name_plural = _("website visits")
+        indexes = [
+            models.Index(fields=["site", "day"], name="sitevisit_site_day_idx"),
+            models.Index(fields=["site", "visitor", "last_at"], name="sitevisit_visitor_idx"),
+            models.Index(fields=["contact"], name="sitevisit_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"visit {self.pk} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class SiteEvent(models.Model):
+    """One hit of the snippet: a page view, a custom event or a purchase."""
+
+    class Type(models.TextChoices):
+        PAGEVIEW = "pageview", _("page view")
+        EVENT = "event", _("event")
+        PURCHASE = "purchase", _("purchase")
+
+    visit = models.ForeignKey(SiteVisit, on_delete=models.CASCADE, related_name="hits")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    at = models.DateTimeField()
+    type = models.CharField(max_length=8, choices=Type.choices)
+    path = models.CharField(max_length=300)
+    name = models.CharField(max_length=60, blank=True)
+    props = models.JSONField(default=dict, blank=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    order_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("website event")
+        verbose_name_plural = _("website events")
+        indexes = [
+            models.Index(fields=["visit", "at"], name="siteevent_visit_at_idx"),
+            models.Index(fields=["site", "type", "at"], name="siteevent_site_type_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.path} {self.at:%Y-%m-%d %H:%M}"
+
+
 class QueuedHit(models.Model):
     """An open or a click as its request arrived, waiting to become an EmailEvent.
 

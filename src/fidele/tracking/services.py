@@ -14,9 +14,10 @@ from collections import defaultdict
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from fidele.contacts.models import Contact
 from fidele.tracking.classify import Click, clicks_rejudge, judgment_reach
 from fidele.tracking.models import EmailEvent
 
@@ -117,3 +118,38 @@ def events_delete_before(*, moment: dt.datetime, types: tuple[str, ...]) -> int:
     rolled up from them stay). Returns how many went."""
     deleted, _by_model = EmailEvent.objects.filter(at__lt=moment, type__in=types).delete()
     return deleted
+
+
+# What shows a person read our email: their own opens and clicks (not a machine's).
+_ENGAGEMENT = (EmailEvent.Type.OPEN, EmailEvent.Type.CLICK)
+
+
+def contacts_engagement_refresh(
+    *, since: dt.datetime | None = None, until: dt.datetime | None = None
+) -> int:
+    """Move each contact's last human engagement (Contact.last_engaged_at: contacts owns the
+    column, tracking decides what counts) forward to their latest own open or click in
+    [since, until), never back. Set-based, off the open and click path (which costs one read
+    and one write): the hourly rollup runs it over each settled hour, once the clicks of a
+    burst have been judged a machine's (fidele.analytics.rollup). Returns how many contacts
+    moved."""
+    human = EmailEvent.objects.filter(
+        type__in=_ENGAGEMENT, is_machine=False, contact_id__isnull=False
+    )
+    if since is not None:
+        human = human.filter(at__gte=since)
+    if until is not None:
+        human = human.filter(at__lt=until)
+    latest = Subquery(
+        human.filter(contact_id=OuterRef("pk"))
+        .order_by()
+        .values("contact_id")
+        .annotate(last=Max("at"))
+        .values("last")
+    )
+    return (
+        Contact.objects.filter(pk__in=human.values("contact_id"))
+        .alias(latest=latest)
+        .filter(Q(last_engaged_at__isnull=True) | Q(last_engaged_at__lt=F("latest")))
+        .update(last_engaged_at=latest)
+    )

@@ -27,8 +27,11 @@ import re
 from django.conf import settings
 from django.utils.encoding import force_bytes
 
-# "trap": the invisible link of each message (fidele.tracking.views.honeypot).
-PURPOSES = frozenset({"unsubscribe", "preferences", "open", "click", "trap", "view", "bounce"})
+# "trap": the invisible link of each message (fidele.tracking.views.honeypot); "visit": the
+# expiring token a click adds to a landing page of the shop's site (fidele.tracking.site).
+PURPOSES = frozenset(
+    {"unsubscribe", "preferences", "open", "click", "trap", "view", "bounce", "visit"}
+)
 _SIGNATURE_BYTES = 12
 # What token_make writes, and nothing else: ASCII only (hmac.compare_digest raises TypeError on a
 # non-ASCII str, and int() would read other scripts' digits, "+", "_" or spaces), so that any other

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from fidele.tracking import views
+from fidele.tracking import site_views, views
 
 app_name = "tracking"
 
@@ -11,4 +11,8 @@ urlpatterns = [
     path("o/<str:token>.gif", views.open_pixel, name="open"),
     path("c/<str:token>/", views.click, name="click"),
     path("h/<str:token>/", views.honeypot, name="honeypot"),
+    # The web analytics snippet of the shop's own site, and the endpoint it sends to
+    # (site_views.py): pasted into the site's pages, so these shapes must not change either.
+    path("s.js", site_views.snippet, name="site_snippet"),
+    path("e", site_views.hit, name="site_hit"),
 ]

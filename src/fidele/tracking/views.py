@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from fidele.tracking.hits import Kind, hit_append
 from fidele.tracking.public import bad_link, no_store
+from fidele.tracking.site import landing_url_with_visit
 from fidele.tracking.tokens import BadToken, token_read
 
 # The smallest transparent GIF (1x1, 43 bytes).
@@ -64,6 +65,7 @@ def click(request: HttpRequest, token: str) -> HttpResponse:
     # HEAD comes from link checkers: recorded as a machine's (classify), redirected all the same.
     if request.method in ("GET", "HEAD"):
         hit_append(kind=Kind.CLICK, outbox_id=outbox_id, request=request, url=url)
+    url = landing_url_with_visit(url, outbox_id)  # the shop's own site learns the visit's contact
     return no_store(HttpResponseRedirect(url))
 
 

@@ -17,6 +17,14 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         report = sub.add_parser("report", help="Run the audit and print its score, findings, plan")
         report.add_argument("--json", action="store_true", help="one JSON object")
+        report.add_argument(
+            "--latest", action="store_true", help="print the last audit instead of running one"
+        )
+        report.add_argument(
+            "--check-mx",
+            action="store_true",
+            help="first look up the mail servers of the base's domains (DNS; slow on a big base)",
+        )
         duplicates = sub.add_parser("duplicates", help="The pairs proposed as likely duplicates")
         duplicates.add_argument("--json", action="store_true", help="one JSON object")
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracking', '0003_scanner_networks_shipped'),
+        ('tracking', '0004_website'),
     ]
 
     operations = [

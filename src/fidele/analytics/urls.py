@@ -1,0 +1,14 @@
+from django.urls import path
+
+from fidele.analytics import views
+
+app_name = "analytics"
+
+urlpatterns = [
+    path("website/", views.website, name="website"),
+    path("website/settings/", views.website_settings, name="website_settings"),
+    path("website/settings/add/", views.website_site_add, name="website_site_add"),
+    path("website/settings/<int:pk>/", views.website_site_edit, name="website_site_edit"),
+    path("website/settings/<int:pk>/goals/", views.website_goal_add, name="website_goal_add"),
+    path("website/goals/<int:pk>/delete/", views.website_goal_delete, name="website_goal_delete"),
+]

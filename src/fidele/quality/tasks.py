@@ -1,0 +1,73 @@
+"""The audit in the background: a few minutes after an import (announced by imports through
+fidele.core.events), every night, and the mail-server look-ups asked for from the page.
+
+The tasks' paths (fidele.quality.tasks.*) are stored with every queued run: keep them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+from django_tasks import task
+
+from fidele.core.tasks import task_is_waiting, task_schedule_next
+from fidele.quality.audit import audit_run
+from fidele.quality.models import AuditSnapshot
+from fidele.quality.mx import domains_mx_check
+
+# After an import, the audit waits this long, so that an import of contacts followed by one of
+# orders is audited once.
+AFTER_IMPORT_DELAY = timedelta(minutes=2)
+# The nightly audit runs at this local hour, after the day's imports and before the day's work.
+NIGHTLY_HOUR = 3
+
+
+@task()
+def audit_after_import() -> int:
+    return audit_run(trigger=AuditSnapshot.Trigger.IMPORT).pk
+
+
+def audit_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
+    """The receiver of fidele.core.events.import_finished: queue one audit, unless one waits.
+    A backend that cannot defer a task (the immediate one) runs it now."""
+    if not audit_after_import.get_backend().supports_defer:
+        audit_after_import.enqueue()
+        return True
+    return task_schedule_next(audit_after_import, delay=AFTER_IMPORT_DELAY)
+
+
+@task()
+def audit_nightly() -> int:
+    try:
+        return audit_run(trigger=AuditSnapshot.Trigger.NIGHTLY).pk
+    finally:
+        audit_nightly_schedule()
+
+
+def audit_nightly_schedule(*, delay: timedelta | None = None) -> bool:
+    """Queue the next nightly audit (by default at NIGHTLY_HOUR tonight or tomorrow night,
+    local time) unless one is waiting."""
+    if delay is None:
+        now = timezone.localtime()
+        next_run = now.replace(hour=NIGHTLY_HOUR, minute=0, second=0, microsecond=0)
+        if next_run <= now:
+            next_run += timedelta(days=1)
+        delay = next_run - now
+    return task_schedule_next(audit_nightly, delay=delay)
+
+
+@task()
+def mx_check() -> int:
+    """Look the base's domains up, then audit again so that the finding shows them."""
+    checked = domains_mx_check()
+    audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    return checked
+
+
+def mx_check_queue() -> bool:
+    """Queue the look-ups unless they are waiting already; False when nothing was queued."""
+    if task_is_waiting(mx_check):
+        return False
+    mx_check.enqueue()
+    return True

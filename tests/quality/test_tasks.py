@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import io
+
+import pytest
+from django_tasks_db.models import DBTaskResult
+
+from fidele.core.events import import_finished
+from fidele.core.tasks import recurring_jobs
+from fidele.quality import tasks
+from fidele.quality.models import AuditSnapshot
+from tests.factories import make_contact
+
+
+@pytest.mark.django_db
+def test_an_import_queues_one_audit_and_a_second_import_does_not_queue_another():
+    import_finished.send(sender=None, kind="contacts", job_id=1)
+    import_finished.send(sender=None, kind="orders", job_id=2)
+    waiting = DBTaskResult.objects.filter(task_path=tasks.audit_after_import.module_path)
+    assert waiting.count() == 1
+    assert waiting.get().run_after is not None
+
+
+@pytest.mark.django_db
+def test_the_audit_after_an_import_stores_a_snapshot():
+    make_contact("paul@gmial.com")
+    pk = tasks.audit_after_import.call()
+    snapshot = AuditSnapshot.objects.get(pk=pk)
+    assert snapshot.trigger == AuditSnapshot.Trigger.IMPORT
+    assert snapshot.finding("email_domain_typo")["count"] == 1
+
+
+@pytest.mark.django_db
+def test_the_nightly_audit_is_a_recurring_job_that_queues_its_next_night():
+    assert "quality-audit-nightly" in recurring_jobs()
+    tasks.audit_nightly.call()
+    assert AuditSnapshot.objects.get().trigger == AuditSnapshot.Trigger.NIGHTLY
+    assert DBTaskResult.objects.filter(task_path=tasks.audit_nightly.module_path).count() == 1
+
+
+@pytest.mark.django_db
+def test_an_import_from_the_command_line_queues_the_audit(tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "clients.csv"
+    path.write_text("email;prenom\nmarie@example.fr;Marie\n", encoding="utf-8")
+    call_command("import", "contacts", str(path), "--json", stdout=io.StringIO())
+    assert DBTaskResult.objects.filter(task_path=tasks.audit_after_import.module_path).exists()
+
+
+@pytest.mark.django_db
+def test_a_listener_that_fails_never_fails_the_import(tmp_path):
+    from django.core.management import call_command
+
+    def broken(**kwargs):
+        raise RuntimeError("listener down")
+
+    import_finished.connect(broken, dispatch_uid="test-broken")
+    try:
+        path = tmp_path / "clients.csv"
+        path.write_text("email;prenom\nmarie@example.fr;Marie\n", encoding="utf-8")
+        out = io.StringIO()
+        call_command("import", "contacts", str(path), "--json", stdout=out)
+    finally:
+        import_finished.disconnect(dispatch_uid="test-broken")
+    assert '"created": 1' in out.getvalue()
