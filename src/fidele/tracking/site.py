@@ -49,7 +49,7 @@ from fidele.tracking.classify import client_of
 from fidele.tracking.messages import message_lookup
 from fidele.tracking.models import SiteEvent, SiteSalt, SiteVisit
 from fidele.tracking.site_config import SiteInfo, origin_of, site_by_key, site_by_origin
-from fidele.tracking.tokens import BadToken, token_make, token_read
+from fidele.tracking.tokens import BadToken, base36, token_make, token_read
 
 # The landing page's query parameter that carries the visit token (the snippet reads it and
 # removes it from the address bar, so that a copied address does not carry it).
@@ -312,18 +312,8 @@ def salts_expire(*, now: dt.datetime | None = None) -> int:
 
 def visit_token_make(*, outbox_id: int, now: float | None = None) -> str:
     expires = int((now or time.time()) // 60) + VISIT_TOKEN_MINUTES
-    expiry = _base36(expires)
+    expiry = base36(expires)
     return f"{token_make(purpose='visit', subject_id=outbox_id, extra=expiry)}.{expiry}"
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if not number:
-            return out
 
 
 def visit_token_read(token: str, *, now: float | None = None) -> int:

@@ -70,7 +70,7 @@ _BASE36_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 @functools.lru_cache(maxsize=4096)
-def _base36(number: int) -> str:
+def base36(number: int) -> str:
     # Cached: a message's five tokens share one id.
     digits = _BASE36_DIGITS
     out = ""
@@ -86,7 +86,7 @@ def token_make(*, purpose: str, subject_id: int, extra: str = "") -> str:
         raise ValueError(f"unknown token purpose {purpose!r}")
     if subject_id < 0:
         raise ValueError("subject_id must be positive")
-    return f"{_base36(subject_id)}.{_signature(purpose, subject_id, extra)}"
+    return f"{base36(subject_id)}.{_signature(purpose, subject_id, extra)}"
 
 
 def token_read(*, purpose: str, token: str, extra: str = "") -> int:
