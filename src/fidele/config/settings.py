@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "fidele.campaigns",
     "fidele.delivery",
     "fidele.tracking",
+    "fidele.segments",
     "fidele.analytics",
     "fidele.web",
     "fidele.ui",
