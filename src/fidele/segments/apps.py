@@ -11,3 +11,9 @@ class SegmentsConfig(AppConfig):
 
     name = "fidele.segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        from fidele.contacts.merge import merge_participant_register
+        from fidele.segments.merge import PARTICIPANT
+
+        merge_participant_register(PARTICIPANT)
