@@ -105,7 +105,8 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "from_name", "from_email", "reply_to", "subject", "preheader",
             "body_format", "body", "text_body", "layout", "lists", "exclude_lists",
-            "segments", "exclude_segments", "track_links", "track_opens", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
+            "segments", "exclude_segments", "track_links", "track_opens", "utm_source",
+            "utm_medium", "utm_campaign", "ab_enabled",
             "ab_sample_percent", "ab_metric", "ab_wait_minutes",
         ]  # fmt: skip
         widgets = {
