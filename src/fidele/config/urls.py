@@ -21,6 +21,7 @@ urlpatterns = [
     path("exports/", include("fidele.imports.export_urls")),
     path("campaigns/", include("fidele.campaigns.urls")),
     path("quality/", include("fidele.quality.urls")),
+    path("segments/", include("fidele.segments.urls")),
     path("compliance/", include("fidele.compliance.urls")),
     path("analytics/", include("fidele.analytics.urls")),
     # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).

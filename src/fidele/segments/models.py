@@ -2,10 +2,59 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fidele.core.models import TimeStampedModel
 from fidele.segments.rfm_segments import RFM_SEGMENTS
+
+# Saved segments
+
+
+class Segment(TimeStampedModel):
+    """A named rule (DESIGN.md, "Segment rules (JSON)"): its members are computed each time it is
+    read, never stored, so a segment is always up to date. The rule is checked when it is saved
+    (fidele.segments.services) and again when it runs (a list or tag it names may be gone)."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    rules = models.JSONField(_("rules"), default=dict)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SegmentSize(models.Model):
+    """How many contacts a segment had on a day (the daily job, fidele.segments.tasks): its
+    size drawn over time."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
+    day = models.DateField(_("day"))
+    size = models.PositiveIntegerField(_("contacts"))
+    # Empty when the count ran; the reason when the rule could not (a tag it names was deleted).
+    problem = models.CharField(_("problem"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("segment size")
+        verbose_name_plural = _("segment sizes")
+        constraints = [
+            models.UniqueConstraint(fields=["segment", "day"], name="segmentsize_segment_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.segment_id} {self.day}: {self.size}"
+
+
+# RFM
 
 
 class ContactRfm(models.Model):
