@@ -95,13 +95,12 @@ def behaviour_load(*, now: datetime) -> Behaviour:
         "frequency": frequency,
         "monetary": monetary,
         "basket": basket,
-        "holiday_orders": holiday,
-        "summer_orders": summer,
+        "holiday_share": holiday / frequency,
+        "summer_share": summer / frequency,
         "interactions": opens + clicks,
         "engaged": (~np.isnan(engaged_days) & (np.nan_to_num(engaged_days, nan=1e9) <= 365)).astype(
             float
         ),
-        "lines_total": lines_total,
     }
     columns: dict[str, np.ndarray] = {
         "recency": np.log1p(recency),
@@ -113,7 +112,7 @@ def behaviour_load(*, now: datetime) -> Behaviour:
         "engagement": np.log1p(opens + clicks),
     }
     for index in range(n_cat):
-        figures[f"category_total:{index}"] = category_totals[:, index]
+        figures[f"category_share:{index}"] = shares[:, index]
         columns[f"category:{index}"] = shares[:, index]
     return Behaviour(contact_ids, categories, figures, columns)
 
@@ -171,27 +170,28 @@ def clusters_fit(matrix: np.ndarray, k: int) -> np.ndarray:
 
 
 def _pooled(figures: dict[str, np.ndarray], mask: np.ndarray, categories: list[str]) -> dict:
-    """Key figures of the customers in `mask`, in plain units."""
-    frequency = figures["frequency"][mask]
-    orders = float(frequency.sum()) or 1.0
-    lines = float(figures["lines_total"][mask].sum())
-    category_shares = [
-        float(figures[f"category_total:{i}"][mask].sum()) / lines if lines > 0 else 0.0
-        for i in range(len(categories))
-    ]
+    """Key figures of the customers in `mask`, in plain units. Medians and averages of each
+    customer's own figures, as k-means sees them: a few professionals' orders would otherwise
+    make every basket look large and every share look like theirs."""
+
+    def median(name: str, digits: int) -> float:
+        return round(float(np.median(figures[name][mask])), digits)
+
+    def mean(name: str) -> float:
+        return round(float(np.mean(figures[name][mask])), 3)
+
     return {
         "customers": int(mask.sum()),
         "revenue": round(float(figures["monetary"][mask].sum()), 2),
         "recency_days": int(round(float(np.median(figures["recency_days"][mask])))),
-        "orders_per_year": round(float(np.median(figures["orders_per_year"][mask])), 1),
-        "orders": round(float(np.mean(frequency)), 1),
-        # Medians: a few professionals' orders would make every average look large.
-        "basket": round(float(np.median(figures["basket"][mask])), 2),
-        "monetary": round(float(np.median(figures["monetary"][mask])), 2),
-        "holiday_share": round(float(figures["holiday_orders"][mask].sum()) / orders, 3),
-        "summer_share": round(float(figures["summer_orders"][mask].sum()) / orders, 3),
-        "engaged_share": round(float(np.mean(figures["engaged"][mask])), 3),
-        "category_shares": [round(share, 3) for share in category_shares],
+        "orders_per_year": median("orders_per_year", 1),
+        "orders": median("frequency", 1),
+        "basket": median("basket", 2),
+        "monetary": median("monetary", 2),
+        "holiday_share": mean("holiday_share"),
+        "summer_share": mean("summer_share"),
+        "engaged_share": mean("engaged"),
+        "category_shares": [mean(f"category_share:{i}") for i in range(len(categories))],
     }
 
 
