@@ -9,10 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from django_tasks import task
 
-from fidele.core.tasks import task_is_waiting, task_schedule_next
+from fidele.core.tasks import delay_until_local_hour, task_is_waiting, task_schedule_next
 from fidele.segments.personas import personas_refresh
 from fidele.segments.rfm import rfm_refresh
 
@@ -70,9 +69,5 @@ def insights_nightly_schedule(*, delay: timedelta | None = None) -> bool:
     """Queue the next nightly refresh (by default at NIGHTLY_HOUR tonight or tomorrow night,
     local time) unless one is waiting."""
     if delay is None:
-        now = timezone.localtime()
-        next_run = now.replace(hour=NIGHTLY_HOUR, minute=0, second=0, microsecond=0)
-        if next_run <= now:
-            next_run += timedelta(days=1)
-        delay = next_run - now
+        delay = delay_until_local_hour(NIGHTLY_HOUR)
     return task_schedule_next(insights_nightly, delay=delay)
