@@ -125,7 +125,7 @@ def main() -> None:
     )
     result = {
         "database": connection.vendor,
-        "database_version": connection.cursor().connection.server_version
+        "database_version": connection.pg_version
         if connection.vendor == "postgresql"
         else __import__("sqlite3").sqlite_version,
         "contacts": args.customers,
