@@ -9,7 +9,7 @@ from fidele.compliance.models import Suppression
 from fidele.segments import services
 from tests.factories import make_campaign, make_contact, make_list, make_subscription
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 
 def test_segments_narrow_the_lists_subscribers_and_exclusion_segments_remove(owner):

@@ -23,7 +23,7 @@ from tests.factories import (
     make_tag,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 
 def members(rule) -> set[str]:

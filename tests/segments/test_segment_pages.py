@@ -16,7 +16,7 @@ from fidele.segments import services
 from fidele.segments.models import Segment, SegmentSize
 from tests.factories import make_contact, make_list, make_subscription, make_tag
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 BERGERAC = {"field": "city", "op": "eq", "value": "bergerac"}
 

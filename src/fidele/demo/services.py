@@ -55,6 +55,8 @@ from fidele.demo.website import demo_website_traffic
 from fidele.quality.audit import audit_run
 from fidele.quality.duplicates import duplicates_search
 from fidele.quality.models import AuditSnapshot
+from fidele.segments.personas import personas_refresh
+from fidele.segments.rfm import rfm_refresh
 from fidele.tracking.models import Site
 
 SHOP_NAME = "Cave & Terroir"
@@ -491,6 +493,9 @@ def demo_load(
         duplicates_search()
         # The quality page opens on an audit of the shop, not on an empty page.
         audit_run(trigger=AuditSnapshot.Trigger.DEMO)
+        # The customer pages open on the shop's RFM segments and personas.
+        rfm_refresh()
+        personas_refresh()
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,

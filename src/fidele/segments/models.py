@@ -90,3 +90,53 @@ class ContactRfm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} {self.r_score}{self.f_score}{self.m_score} {self.segment}"
+
+
+# RFM and personas
+
+
+class Persona(models.Model):
+    """A group of customers who behave alike, found by k-means on their standardised behaviour
+    (fidele.segments.personas). The whole set is replaced by each refresh; a group that keeps
+    most of its members keeps its id, so that links and saved segments naming it stay true.
+
+    `figures` holds the key figures shown with it (medians and shares over its members);
+    `traits` what sets it apart from the whole base, as codes and values: the description is
+    written from them in the reader's language when it is shown."""
+
+    number = models.PositiveSmallIntegerField(_("number"))
+    customers = models.PositiveIntegerField(_("customers"))
+    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2)
+    figures = models.JSONField(_("key figures"), default=dict)
+    traits = models.JSONField(_("distinctive traits"), default=list)
+    computed_at = models.DateTimeField(_("computed"))
+
+    class Meta:
+        verbose_name = _("persona")
+        verbose_name_plural = _("personas")
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"persona {self.number} ({self.customers})"
+
+
+class ContactPersona(models.Model):
+    """The persona a customer belongs to, as of the last refresh."""
+
+    contact = models.OneToOneField(
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="persona",
+        verbose_name=_("contact"),
+    )
+    persona = models.ForeignKey(
+        Persona, on_delete=models.CASCADE, related_name="members", verbose_name=_("persona")
+    )
+
+    class Meta:
+        verbose_name = _("contact's persona")
+        verbose_name_plural = _("contacts' personas")
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} {self.persona_id}"
