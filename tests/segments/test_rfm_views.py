@@ -15,13 +15,13 @@ from fidele.core.tasks import recurring_jobs
 from fidele.segments import tasks
 from fidele.segments.insight_selectors import (
     contacts_in_rfm_segment,
-    persona_condition,
     persona_rule,
 )
-from fidele.segments.models import ContactPersona, ContactRfm, Persona
+from fidele.segments.models import ContactPersona, ContactRfm, Persona, Segment
 from fidele.segments.personas import personas_refresh
 from fidele.segments.profile import category_profile_table
 from fidele.segments.rfm import rfm_refresh
+from fidele.segments.rules import segment_contacts
 from tests.factories import make_contact, make_order
 from tests.segments.conftest import NOW
 
@@ -52,13 +52,13 @@ def test_the_rfm_page_shows_the_grid_with_a_link_per_segment_in_french(viewer_cl
     assert 'href="/contacts/?rfm=champions"' in page
     assert "150" in page  # customers scored
     # A viewer may not write a campaign.
-    assert "/campaigns/new/?rfm=" not in page
+    assert "/segments/write-to/" not in page
 
 
 def test_the_rfm_page_in_english_offers_a_campaign_to_a_marketer(marketer_client, scored):
     page = _en(marketer_client, "/customers/").content.decode()
     assert "The RFM grid" in page and "Champions" in page
-    assert "/campaigns/new/?rfm=" in page
+    assert 'action="/segments/write-to/"' in page
 
 
 def test_the_rfm_page_says_what_to_do_before_any_order(viewer_client):
@@ -120,15 +120,15 @@ def test_an_unknown_rfm_code_leaves_no_contact():
 
 
 def test_a_personas_contacts_are_its_members(scored):
-    from fidele.contacts.models import Contact
 
     persona = Persona.objects.first()
     members = set(
         ContactPersona.objects.filter(persona=persona).values_list("contact_id", flat=True)
     )
-    found = set(Contact.objects.filter(persona_condition(persona.pk)).values_list("pk", flat=True))
+    rule = persona_rule(persona)
+    found = set(segment_contacts(rule).values_list("pk", flat=True))
+    assert rule == {"persona": persona.pk}
     assert found == members
-    assert persona_rule(persona) == {"persona": persona.pk}
 
 
 def test_the_contacts_list_filters_by_persona(viewer_client, scored):
@@ -178,3 +178,41 @@ def test_the_nightly_refresh_is_a_recurring_job_that_queues_its_next_night(plant
     result = tasks.insights_nightly.call()
     assert result["customers"] == 150 and result["personas"] == 3
     assert DBTaskResult.objects.filter(task_path=tasks.insights_nightly.module_path).count() == 1
+
+
+# --- "write to them" --------------------------------------------------------------------------
+
+
+def test_writing_to_an_rfm_segment_saves_it_once_and_opens_a_campaign_aimed_at_it(
+    marketer_client, scored
+):
+    first = marketer_client.post("/segments/write-to/", {"rfm": "champions"})
+    again = marketer_client.post("/segments/write-to/", {"rfm": "champions"})
+
+    segment = Segment.objects.get()
+    assert segment.rules == {"rfm": "champions"}
+    assert first.url == again.url == f"/campaigns/new/?segment={segment.pk}"
+    form = marketer_client.get(first.url).context["form"]
+    assert list(form.initial["segments"]) == [segment]
+
+
+def test_writing_to_a_persona_saves_the_persona_as_a_segment_of_its_members(
+    marketer_client, scored
+):
+    persona = Persona.objects.first()
+    marketer_client.post("/segments/write-to/", {"persona": str(persona.pk)})
+
+    segment = Segment.objects.get()
+    members = set(persona.members.values_list("contact_id", flat=True))
+    assert set(segment_contacts(segment.rules).values_list("pk", flat=True)) == members
+
+
+def test_writing_to_an_unknown_group_saves_nothing(marketer_client, scored):
+    assert marketer_client.post("/segments/write-to/", {"rfm": "nobody"}).status_code == 302
+    assert marketer_client.post("/segments/write-to/", {"persona": "999999"}).status_code == 302
+    assert not Segment.objects.exists()
+
+
+def test_a_viewer_cannot_write_to_a_group(viewer_client, scored):
+    assert viewer_client.post("/segments/write-to/", {"rfm": "champions"}).status_code == 403
+    assert not Segment.objects.exists()

@@ -38,6 +38,7 @@ from fidele.contacts.models import Contact
 from fidele.core.actors import Actor
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
 from fidele.segments.errors import RuleError
+from fidele.segments.models import Segment
 from fidele.ui.charts import bar_chart
 from fidele.ui.pagination import listing_page
 
@@ -126,7 +127,12 @@ def _form_save(request: HttpRequest, form: CampaignForm, save: Any) -> Campaign 
 
 @require_role(MARKETER)
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None, initial=selectors.new_campaign_initial())
+    initial = selectors.new_campaign_initial()
+    # "Write to them" from a segment, an RFM segment or a persona: that segment as the audience.
+    segment_id = request.GET.get("segment", "")
+    if segment_id.isdigit():
+        initial["segments"] = list(Segment.objects.filter(pk=int(segment_id)))
+    form = CampaignForm(request.POST or None, initial=initial)
     campaign = _form_save(request, form, services.campaign_create)
     if campaign is not None:
         messages.success(request, _("Campaign saved as a draft."))

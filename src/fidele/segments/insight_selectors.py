@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -88,22 +88,20 @@ def persona_filter_describe(value: str) -> str:
     persona = Persona.objects.filter(pk=int(value)).first() if value.isdigit() else None
     if persona is None:
         return ""
-    return _("Persona %(number)s: %(title)s.") % {
+    return persona_name(persona) + "."
+
+
+def persona_name(persona: Persona) -> str:
+    return _("Persona %(number)s: %(title)s") % {
         "number": persona.number,
         "title": persona_describe(persona).title,
     }
 
 
-def persona_condition(persona_id: int) -> Q:
-    """The condition on Contact that a persona stands for: what a segment rule
-    `{"persona": ID}` compiles to (see persona_rule)."""
-    return Q(persona__persona_id=persona_id)
-
-
 def persona_rule(persona: Persona) -> dict[str, int]:
-    """The persona as a segment rule, for "save as a segment". The segment engine resolves it
-    with persona_condition; it follows the persona across refreshes as long as the group keeps
-    its id (fidele.segments.personas keeps it when most members stay)."""
+    """The persona as a segment rule (`fidele.segments.leaves.persona`). It follows the persona
+    across refreshes as long as the group keeps its id (fidele.segments.personas keeps it when
+    most members stay)."""
     return {"persona": persona.pk}
 
 

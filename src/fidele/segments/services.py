@@ -51,6 +51,20 @@ def segment_create(*, actor: Actor, name: str, rules: Any, description: str = ""
     return segment
 
 
+def segment_for_rule(*, actor: Actor, name: str, rules: Any) -> Segment:
+    """The saved segment named `name` for `rules` (an RFM segment, a persona): the one saved
+    before when it still holds these rules, else a new one (named "name (2)"... when the name
+    was since given to other rules)."""
+    for attempt in range(1, 20):
+        candidate = name if attempt == 1 else f"{name} ({attempt})"
+        existing = Segment.objects.filter(name=candidate).first()
+        if existing is None:
+            return segment_create(actor=actor, name=candidate, rules=rules)
+        if existing.rules == rules:
+            return existing
+    raise SegmentError(_("A segment with this name already exists."))
+
+
 def segment_update(
     *, actor: Actor, segment: Segment, name: str, rules: Any, description: str = ""
 ) -> Segment:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.segment_list, name="list"),
     path("new/", views.segment_create, name="create"),
     path("count/", views.segment_count_live, name="count"),
+    path("write-to/", views.segment_write_to, name="write_to"),
     path("<int:pk>/", views.segment_detail, name="detail"),
     path("<int:pk>/edit/", views.segment_edit, name="edit"),
     path("<int:pk>/delete/", views.segment_delete, name="delete"),

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
@@ -18,7 +19,9 @@ from fidele.segments import selectors, services
 from fidele.segments.builder import builder_config
 from fidele.segments.errors import RuleError
 from fidele.segments.forms import EXAMPLE_RULE, BulkForm, FreezeForm, SegmentForm, rules_text
-from fidele.segments.models import Segment
+from fidele.segments.insight_selectors import persona_name, persona_rule
+from fidele.segments.models import Persona, Segment
+from fidele.segments.rfm_segments import RFM_SEGMENTS, rfm_segment_label
 from fidele.segments.rules import rule_parse, segment_count
 from fidele.ui.charts import bar_chart
 
@@ -37,6 +40,28 @@ def _builder(request: HttpRequest, form: SegmentForm, segment: Segment | None) -
         "segments/builder.html",
         {"form": form, "segment": segment, "config": builder_config()},
     )
+
+
+@require_POST
+@require_role(MARKETER)
+def segment_write_to(request: HttpRequest) -> HttpResponse:
+    """ "Write to them" on an RFM segment or a persona: its saved segment (made the first time),
+    then a new campaign with that segment as its audience."""
+    rfm, persona_id = request.POST.get("rfm", ""), request.POST.get("persona", "")
+    if rfm in RFM_SEGMENTS:
+        name, rules = _("RFM: %(segment)s") % {"segment": rfm_segment_label(rfm)}, {"rfm": rfm}
+    elif persona_id.isdigit() and Persona.objects.filter(pk=int(persona_id)).exists():
+        persona = Persona.objects.get(pk=int(persona_id))
+        name, rules = persona_name(persona), persona_rule(persona)
+    else:
+        messages.error(request, _("This group no longer exists: compute the segments again."))
+        return redirect("segments:list")
+    try:
+        segment = services.segment_for_rule(actor=request.user, name=name, rules=rules)
+    except services.SegmentError as exc:
+        messages.error(request, str(exc))
+        return redirect("segments:list")
+    return redirect(f"{reverse('campaigns:create')}?segment={segment.pk}")
 
 
 @require_role(MARKETER)

@@ -49,8 +49,17 @@ def builtin_leaves_register() -> None:
     from fidele.segments.leaves.field import FieldLeaf
     from fidele.segments.leaves.lists import ListLeaf
     from fidele.segments.leaves.orders import OrdersLeaf
+    from fidele.segments.leaves.persona import PersonaLeaf
     from fidele.segments.leaves.rfm import RfmLeaf
     from fidele.segments.leaves.tag import TagLeaf
 
-    for leaf in (FieldLeaf(), TagLeaf(), ListLeaf(), OrdersLeaf(), EmailLeaf(), RfmLeaf()):
+    for leaf in (
+        FieldLeaf(),
+        TagLeaf(),
+        ListLeaf(),
+        OrdersLeaf(),
+        EmailLeaf(),
+        RfmLeaf(),
+        PersonaLeaf(),
+    ):
         leaf_register(leaf)
