@@ -108,15 +108,15 @@ def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
         if not domains:
             messages.error(request, _("Tick at least one domain to correct."))
             return redirect(request.path)
-        apply = fixes.typo_fix_apply if typo else fixes.disposable_block_apply
+        apply = fixes.typo_fix_apply if typo else fixes.disposable_suppress_apply
         batch = apply(actor=request.user, domains=domains)
         changed = batch.summary.get("changed", 0)
         text = (
             ngettext("%(count)s address corrected.", "%(count)s addresses corrected.", changed)
             if typo
             else ngettext(
-                "%(count)s disposable address blocked.",
-                "%(count)s disposable addresses blocked.",
+                "%(count)s disposable address suppressed.",
+                "%(count)s disposable addresses suppressed.",
                 changed,
             )
         )
@@ -125,7 +125,7 @@ def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
             text % {"count": changed} + " " + _("You can undo it below, under “Corrections”."),
         )
         return redirect("quality:overview")
-    rows = fixes.typo_fix_preview(snapshot) if typo else fixes.disposable_block_preview(snapshot)
+    rows = fixes.typo_fix_preview(snapshot) if typo else fixes.disposable_suppress_preview(snapshot)
     return render(
         request,
         "quality/fix_preview.html",
