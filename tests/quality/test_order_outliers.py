@@ -62,3 +62,16 @@ def test_the_demo_shop_flags_its_two_planted_orders_and_none_of_its_customers_or
     }
     assert len(planted) == 2
     assert unusual == planted
+
+
+def test_the_unusual_orders_page_says_why_each_order_stands_out(messy_base, client, viewer):
+    from fidele.quality.audit import audit_run
+    from fidele.quality.models import AuditSnapshot
+
+    audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    client.force_login(viewer)
+    page = client.get("/quality/orders/").content.decode()
+    assert "fois votre commande type" in page  # the 4,500 € order
+    assert "une ligne à la quantité inhabituelle" in page  # 500 bottles at 0.07 €
+    assert "total négatif" in page  # the refund
+    assert "sort=" not in page  # the list is by total; no date sort that would not apply

@@ -122,3 +122,23 @@ def test_a_search_asked_for_from_the_duplicates_page_is_followed_by_an_audit_tha
     _a_person_typed_twice()
     assert duplicates_search_run.call() == 1
     assert AuditSnapshot.objects.get().finding("duplicate")["count"] == 2
+
+
+@pytest.mark.django_db
+def test_a_worker_starting_after_a_fresh_audit_waits_for_the_night():
+    from django.utils import timezone
+
+    AuditSnapshot.objects.create(trigger="demo", score=90, contacts=0, emails=0, orders=0)
+    tasks.audit_nightly_schedule(delay=dt.timedelta(seconds=5))
+    queued = DBTaskResult.objects.get(task_path=tasks.audit_nightly.module_path)
+    local = timezone.localtime(queued.run_after)
+    assert (local.hour, local.minute) == (tasks.NIGHTLY_HOUR, 0)
+
+
+@pytest.mark.django_db
+def test_a_worker_starting_when_no_audit_ran_for_a_day_audits_soon():
+    from django.utils import timezone
+
+    tasks.audit_nightly_schedule(delay=dt.timedelta(seconds=5))
+    queued = DBTaskResult.objects.get(task_path=tasks.audit_nightly.module_path)
+    assert queued.run_after <= timezone.now() + dt.timedelta(seconds=6)

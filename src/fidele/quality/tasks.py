@@ -27,6 +27,8 @@ from fidele.quality.mx import domains_mx_check
 AFTER_IMPORT_DELAY = timedelta(minutes=2)
 # The nightly audit runs at this local hour, after the day's imports and before the day's work.
 NIGHTLY_HOUR = 3
+# A worker that starts when no audit ran for this long audits soon instead of waiting for night.
+CATCH_UP_AFTER = timedelta(hours=24)
 
 
 def audit_with_fresh_duplicates(*, trigger: str) -> AuditSnapshot:
@@ -59,15 +61,21 @@ def audit_nightly() -> int:
 
 
 def audit_nightly_schedule(*, delay: timedelta | None = None) -> bool:
-    """Queue the next nightly audit (by default at NIGHTLY_HOUR tonight or tomorrow night,
-    local time) unless one is waiting."""
-    if delay is None:
+    """Queue the next nightly audit unless one is waiting: at NIGHTLY_HOUR tonight or tomorrow
+    night, local time. A worker starting (which passes its `delay`) runs it sooner only when no
+    audit ran for a day: a restart in the afternoon does not add a "nightly" audit that finds
+    nothing changed since the morning's."""
+    if delay is None or _audited_within(CATCH_UP_AFTER):
         now = timezone.localtime()
         next_run = now.replace(hour=NIGHTLY_HOUR, minute=0, second=0, microsecond=0)
         if next_run <= now:
             next_run += timedelta(days=1)
         delay = next_run - now
     return task_schedule_next(audit_nightly, delay=delay)
+
+
+def _audited_within(period: timedelta) -> bool:
+    return AuditSnapshot.objects.filter(created_at__gte=timezone.now() - period).exists()
 
 
 @task()

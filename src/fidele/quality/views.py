@@ -3,9 +3,12 @@ safe corrections with their preview. Views parse, call one service or selector, 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
@@ -96,8 +99,23 @@ def order_outliers(request: HttpRequest) -> HttpResponse:
     snapshot = selectors.snapshot_latest()
     queryset = selectors.orders_outlying(snapshot)
     context = listing_page(queryset, request.GET, fields=["total", "id"], descending=True)
-    context.update(snapshot=snapshot, bounds=(snapshot.details or {}) if snapshot else {})
+    bounds = (snapshot.details or {}) if snapshot else {}
+    for order in context["page"].rows:
+        order.why = _why_unusual(order.total, bounds.get("totals"))
+    context.update(snapshot=snapshot, bounds=bounds)
     return render(request, "quality/order_outliers.html", context)
+
+
+def _why_unusual(total: Decimal, totals: dict | None) -> str:
+    """What makes an order of `outlier_orders` stand out, in the owner's words."""
+    if total < 0:
+        return _("negative total")
+    if totals and float(total) > totals["high"]:
+        times = round(float(total) / totals["median"]) if totals["median"] else 0
+        return _("total %(times)s times your typical order") % {"times": number_format(times)}
+    if totals and 0 < float(total) < totals["low"]:
+        return _("total far below your typical order")
+    return _("a line with an unusual quantity")
 
 
 def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
