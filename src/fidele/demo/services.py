@@ -943,9 +943,9 @@ class _DemoPlan:
         rng = self.rng
         if person["professional"]:
             if kind == "gift" and day.month in (11, 12):
-                return rng.choice([10, 15, 20, 25, 40])
+                return rng.choice([5, 10, 10, 15, 20])
             if kind in ("red", "white", "rose", "sweet"):
-                return rng.choice([6, 6, 12, 12, 18, 24, 36])
+                return rng.choice([6, 6, 6, 12, 12, 12, 24])
             return rng.choice([2, 4, 6, 10])
         if kind in ("red", "white", "rose", "sweet"):
             return rng.choices([1, 2, 3, 6, 12], weights=[42, 30, 13, 12, 3], k=1)[0]
