@@ -97,27 +97,29 @@ class DynamicsResult:
 
 
 def _steps(cursor: Any, cm_sql: str, params: list[Any], current: int) -> dict[str, dict[int, int]]:
-    cap = "cap"
+    """{state: {month: +n or -n}}: each customer-month row starts an active span, then a lapsing
+    one, then a lost one, each cut short by the customer's next month with an order (`cap`)."""
+    # The spans' lengths are the module's constants, written into the statement as integers.
+    a, lost = int(ACTIVE_MONTHS), int(LOST_MONTHS)
     sql = f"""
         WITH cm AS ({cm_sql}),
         seq AS (
-            SELECT contact_id, m,
+            SELECT m,
                    COALESCE(LEAD(m) OVER (PARTITION BY contact_id ORDER BY m) - 1, %s) AS cap
             FROM cm
         )
         SELECT st, mo, SUM(d) FROM (
             SELECT 'active' AS st, m AS mo, 1 AS d FROM seq
-            UNION ALL SELECT 'active', {_least("m + %s", cap)} + 1, -1 FROM seq
-            UNION ALL SELECT 'lapsing', m + %s, 1 FROM seq WHERE m + %s <= {cap}
-            UNION ALL SELECT 'lapsing', {_least("m + %s", cap)} + 1, -1 FROM seq
-                WHERE m + %s <= {cap}
-            UNION ALL SELECT 'lost', m + %s, 1 FROM seq WHERE m + %s <= {cap}
-            UNION ALL SELECT 'lost', {cap} + 1, -1 FROM seq WHERE m + %s <= {cap}
+            UNION ALL SELECT 'active', {_least(f"m + {a - 1}", "cap")} + 1, -1 FROM seq
+            UNION ALL SELECT 'lapsing', m + {a}, 1 FROM seq WHERE m + {a} <= cap
+            UNION ALL SELECT 'lapsing', {_least(f"m + {lost - 1}", "cap")} + 1, -1 FROM seq
+                WHERE m + {a} <= cap
+            UNION ALL SELECT 'lost', m + {lost}, 1 FROM seq WHERE m + {lost} <= cap
+            UNION ALL SELECT 'lost', cap + 1, -1 FROM seq WHERE m + {lost} <= cap
         ) steps
         GROUP BY st, mo
     """
-    a, lost = ACTIVE_MONTHS, LOST_MONTHS
-    cursor.execute(sql, [*params, current, a - 1, a, a, lost - 1, a, lost, lost, lost])
+    cursor.execute(sql, [*params, current])
     steps: dict[str, dict[int, int]] = defaultdict(dict)
     for state, month, delta in cursor.fetchall():
         steps[state][int(month)] = int(delta)
@@ -318,7 +320,9 @@ def cohort_table(*, last: int = 12, offsets: int = 12) -> list[dict[str, Any]]:
             cohort__gte=first, offset__gte=1, offset__lte=offsets
         ).values_list("cohort", "offset", "customers")
     }
-    latest = month_index(max(c for c, _n in cohorts))
+    # Months after a cohort up to the month of the last refresh are reached; later ones are not.
+    last_month = MonthlyCustomers.objects.order_by("-month").values_list("month", flat=True)
+    latest = month_index(last_month.first() or max(c for c, _n in cohorts))
     table = []
     for cohort, size in cohorts:
         reached = latest - month_index(cohort)
