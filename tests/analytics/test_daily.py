@@ -155,9 +155,11 @@ def test_a_fill_killed_mid_way_is_completed_by_the_next_one(shop):
             raise RuntimeError("killed")
         return real(rows, **kwargs)
 
-    with mock.patch.object(DailyCount.objects, "bulk_create", side_effect=dies_on_the_second_month):
-        with pytest.raises(RuntimeError):
-            metric_fill(daily.METRICS["orders"], now=NOW)
+    with (
+        mock.patch.object(DailyCount.objects, "bulk_create", side_effect=dies_on_the_second_month),
+        pytest.raises(RuntimeError),
+    ):
+        metric_fill(daily.METRICS["orders"], now=NOW)
     # The first month is committed and the state says so; the second rolled back.
     state = FillState.objects.get(stat="daily:orders").filled_until
     assert dt.date(2026, 7, 3) < state.astimezone(PARIS).date() <= dt.date(2026, 9, 10)

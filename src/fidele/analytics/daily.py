@@ -25,7 +25,7 @@ What is counted, and how the dashboards' bad input is treated:
   the raw events.
 - mailable, contacts: the number of contacts one can email (an address, status active) and of
   all contacts, a snapshot taken at each run for that day (a count cannot be rebuilt for a past
-  day).
+  day); and the customers per RFM segment (`rfm`), for the customers at risk's trend.
 
 A day already filled is not read again unless rows were written for it since: each run first
 looks for orders created or updated since the previous run (and subscriptions updated), and
@@ -50,6 +50,7 @@ from fidele.analytics.models import CampaignCount, DailyCount, FillState
 from fidele.commerce.models import Order, OrderLine
 from fidele.contacts.models import Subscription
 from fidele.contacts.selectors import contact_counts
+from fidele.segments.dashboard_selectors import rfm_segment_counts
 from fidele.tracking.models import EmailEvent
 
 DAY = dt.timedelta(days=1)
@@ -272,6 +273,9 @@ METRICS: dict[str, Metric] = {
 # status: no bounce, complaint or block), and every contact.
 MAILABLE = "mailable"
 CONTACTS = "contacts"
+# Customers per RFM segment (as the last RFM refresh left them), kept day by day so that the
+# dashboard can say how the customers at risk changed.
+RFM = "rfm"
 
 
 # -- the fill ----------------------------------------------------------------------------------
@@ -400,14 +404,14 @@ def daily_fill(
         result = metric_fill(METRICS[name], now=now)
         total.days += result.days
         total.rows += result.rows
+    today = now.astimezone(shop_zone()).date()
     counts = contact_counts()
-    for metric, value in ((MAILABLE, counts.mailable), (CONTACTS, counts.total)):
-        DailyCount.objects.update_or_create(
-            metric=metric,
-            dimension="all",
-            key="",
-            day=now.astimezone(shop_zone()).date(),
-            defaults={"count": value, "amount": Decimal(0)},
+    snapshots = [(MAILABLE, "all", "", counts.mailable), (CONTACTS, "all", "", counts.total)]
+    snapshots += [(RFM, "segment", code, n) for code, n in rfm_segment_counts().items()]
+    with transaction.atomic():
+        DailyCount.objects.filter(metric__in=(MAILABLE, CONTACTS, RFM), day=today).delete()
+        DailyCount.objects.bulk_create(
+            DailyCount(metric=m, dimension=d, key=k, day=today, count=n) for m, d, k, n in snapshots
         )
     return total
 

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fidele.analytics.dynamics import dashboard_data_refresh
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.consent import (
     Consent,
@@ -491,6 +492,9 @@ def demo_load(
         duplicates_search()
         # The quality page opens on an audit of the shop, not on an empty page.
         audit_run(trigger=AuditSnapshot.Trigger.DEMO)
+        # The overview and the base dynamics open on the shop's figures, not on empty charts
+        # (after the RFM refresh, whose segments split the revenue).
+        dashboard_data_refresh()
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
