@@ -526,6 +526,7 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
                     for row in rows
                 ],
                 "kind": "line",
+                "unit": "days",
             },
         ],
         kind="line",

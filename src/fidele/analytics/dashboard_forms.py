@@ -31,7 +31,7 @@ class DashboardFilterForm(forms.Form):
     )
     # The segment filter reads the RFM segments (segments.ContactRfm) until saved segments can
     # be chosen here.
-    rfm = forms.ChoiceField(label=_("RFM segment"), required=False)
+    rfm = forms.ChoiceField(label=_("Customers"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

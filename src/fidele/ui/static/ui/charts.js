@@ -15,6 +15,10 @@
       var money = new Intl.NumberFormat(lang, { style: "currency", currency: currency || "EUR", maximumFractionDigits: 0 });
       return function (v) { return v == null ? "—" : money.format(v); };
     }
+    if (unit === "days") {
+      var days = new Intl.NumberFormat(lang, { style: "unit", unit: "day", unitDisplay: "short", maximumFractionDigits: 0 });
+      return function (v) { return v == null ? "—" : days.format(v); };
+    }
     if (unit === "percent") {
       return function (v) { return v == null ? "—" : new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(v) + " %"; };
     }
@@ -35,6 +39,8 @@
       return {
         type: "value",
         position: i === 0 ? "left" : "right",
+        // A third scale (days beside money and counts) stands further right.
+        offset: i > 1 ? (narrow ? 36 : 52) * (i - 1) : 0,
         splitLine: { show: i === 0 },
         axisLabel: { formatter: format, fontSize: narrow ? 10 : 12 },
       };
