@@ -548,7 +548,6 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
             {
                 "name": _("Customers who ordered"),
                 "data": [segments[key]["customers"] for key in segment_keys],
-                "kind": "line",
             },
         ],
         unit="money",
@@ -568,7 +567,6 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
             {
                 "name": _("Order lines"),
                 "data": [categories[key]["orders"] for key in category_keys],
-                "kind": "line",
             },
         ],
         unit="money",

@@ -68,7 +68,8 @@
       aria: { enabled: true },
       textStyle: { fontFamily: "system-ui, sans-serif" },
       color: PALETTE,
-      grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+      // Room on the right for a third scale, and for the last label of the axis.
+      grid: { left: 8, right: units.length > 2 ? (narrow ? 48 : 68) : 24, top: 40, bottom: 8, containLabel: true },
       legend: { top: 0, type: "scroll" },
       tooltip: { trigger: "axis", confine: true },
       xAxis: { type: "category", data: data.labels, axisLabel: { fontSize: narrow ? 10 : 12, hideOverlap: true } },
