@@ -35,17 +35,12 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
+# The COPY helper of the quality benchmark, beside this file.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from quality import _copy  # noqa: E402
+
 CATEGORIES = ["Vins", "Coffrets", "Épicerie fine", "Bières", "Spiritueux", "Champagnes",
               "Accessoires", "Livres", "Fromages", "Chocolats", "Cafés", "Thés"]  # fmt: skip
-
-
-def _copy(cursor, table: str, columns: list[str], rows) -> int:
-    count = 0
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            count += 1
-    return count
 
 
 def generate(contacts: int, lines: int, *, seed: int = 11) -> dict[str, int]:

@@ -532,44 +532,20 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
         kind="line",
     )
     first = rows[0].month if rows else last.replace(day=1)
-    segments = breakdown(dimension="segment", start=first, end=last)
     labels_of = dict(rfm_segment_choices())
-    segment_keys = sorted(segments, key=lambda key: -segments[key]["revenue"])
-    by_segment = Chart(
+    by_segment = _revenue_split_chart(
         id="chart-segments",
         title=_("Revenue by RFM segment"),
-        labels=[labels_of.get(key, _("Not scored yet")) for key in segment_keys],
-        series=[
-            {
-                "name": _("Revenue"),
-                "data": [float(segments[key]["revenue"]) for key in segment_keys],
-                "unit": "money",
-            },
-            {
-                "name": _("Customers who ordered"),
-                "data": [segments[key]["customers"] for key in segment_keys],
-            },
-        ],
-        unit="money",
+        split=breakdown(dimension="segment", start=first, end=last),
+        label=lambda key: labels_of.get(key, _("Not scored yet")),
+        second=("customers", _("Customers who ordered")),
     )
-    categories = breakdown(dimension="category", start=first, end=last)
-    category_keys = sorted(categories, key=lambda key: -categories[key]["revenue"])[:12]
-    by_category = Chart(
+    by_category = _revenue_split_chart(
         id="chart-categories",
         title=_("Revenue by product category"),
-        labels=[key or _("No category") for key in category_keys],
-        series=[
-            {
-                "name": _("Revenue"),
-                "data": [float(categories[key]["revenue"]) for key in category_keys],
-                "unit": "money",
-            },
-            {
-                "name": _("Order lines"),
-                "data": [categories[key]["orders"] for key in category_keys],
-            },
-        ],
-        unit="money",
+        split=breakdown(dimension="category", start=first, end=last),
+        label=lambda key: key or _("No category"),
+        second=("orders", _("Order lines")),
     )
     period = Period(first=first, last=last)
     return {
@@ -578,6 +554,35 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
         "growth": mailable_growth_chart(period=period),
         "period": period,
     }
+
+
+def _revenue_split_chart(
+    *,
+    id: str,
+    title: str,
+    split: dict[str, dict[str, Any]],
+    label: Callable[[str], str],
+    second: tuple[str, str],
+    limit: int = 12,
+) -> Chart:
+    """Revenue per key of a breakdown, largest first, beside a count (`second`: its field and
+    its name)."""
+    keys = sorted(split, key=lambda key: -split[key]["revenue"])[:limit]
+    field_name, name = second
+    return Chart(
+        id=id,
+        title=title,
+        labels=[label(key) for key in keys],
+        series=[
+            {
+                "name": _("Revenue"),
+                "data": [float(split[key]["revenue"]) for key in keys],
+                "unit": "money",
+            },
+            {"name": name, "data": [split[key][field_name] for key in keys]},
+        ],
+        unit="money",
+    )
 
 
 def cohort_heatmap(*, table: list[dict[str, Any]]) -> Chart:

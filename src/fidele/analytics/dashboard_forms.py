@@ -11,24 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fidele.analytics.dashboard import Period, rfm_choices
+from fidele.analytics.forms import DEFAULT_DAYS, DayRangeForm
 
-DEFAULT_DAYS = 30
-MAX_DAYS = 3660
 # The periods offered in one click, in days back from today.
 PRESETS = (7, 30, 90, 365)
 
 
-class DashboardFilterForm(forms.Form):
-    start = forms.DateField(
-        label=_("First day"),
-        required=False,
-        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
-    )
-    end = forms.DateField(
-        label=_("Last day"),
-        required=False,
-        widget=forms.DateInput({"type": "date"}, format="%Y-%m-%d"),
-    )
+class DashboardFilterForm(DayRangeForm):
+    """The web analytics page's range of days (at most a little over a year), and a segment."""
+
     # The segment filter reads the RFM segments (segments.ContactRfm) until saved segments can
     # be chosen here.
     rfm = forms.ChoiceField(label=_("Customers"), required=False)
@@ -39,16 +30,8 @@ class DashboardFilterForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if self.errors:
-            return data
-        today = timezone.localdate()
-        end = data.get("end") or today
-        start = data.get("start") or end - dt.timedelta(days=DEFAULT_DAYS - 1)
-        if start > end:
-            raise forms.ValidationError(_("The first day comes after the last one."))
-        if (end - start).days >= MAX_DAYS:
-            raise forms.ValidationError(_("Choose at most %(days)s days.") % {"days": MAX_DAYS})
-        data["period"] = Period(first=start, last=end)
+        if "range" in data:
+            data["period"] = Period(first=data["range"].first, last=data["range"].last)
         return data
 
 
