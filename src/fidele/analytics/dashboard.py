@@ -370,6 +370,10 @@ def revenue_chart(*, period: Period) -> Chart:
         title=_("Revenue and orders by the day")
         if grain == "day"
         else _("Revenue and orders by the month"),
+        description=_(
+            "Bars: the revenue of each day or month; line: the number of orders, on the "
+            "right-hand scale."
+        ),
         labels=[_label(first, grain) for first, _last in buckets],
         series=[
             {"name": _("Revenue"), "data": _bucket_sums(series, buckets, 1), "unit": "money"},
@@ -392,6 +396,10 @@ def mailable_growth_chart(*, period: Period) -> Chart:
     return Chart(
         id="chart-mailable",
         title=_("Subscriptions against unsubscriptions and bounces"),
+        description=_(
+            "Above zero, consents given; below, consents withdrawn and people whose address "
+            "bounced. The mailable base grows when the bars above outweigh those below."
+        ),
         labels=[_label(first, grain) for first, _last in buckets],
         series=[
             {"name": _("Subscriptions"), "data": values("subscriptions")},
@@ -483,6 +491,10 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
     states = Chart(
         id="chart-states",
         title=_("Active, lapsing and lost customers at the end of each month"),
+        description=_(
+            "Every customer is in exactly one of the three each month, from their first order: "
+            "the bar's height is every customer so far."
+        ),
         labels=labels,
         series=[
             {"name": _("Active"), "data": [row.active for row in rows]},
@@ -494,6 +506,9 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
     new = Chart(
         id="chart-new",
         title=_("New customers and customers who ordered, by month"),
+        description=_(
+            "Customers who ordered: different customers with at least one order in the month."
+        ),
         labels=labels,
         series=[
             {"name": _("New customers"), "data": [row.new for row in rows]},
@@ -503,6 +518,10 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
     habits = Chart(
         id="chart-habits",
         title=_("Average basket, orders per customer and days between orders, by month"),
+        description=_(
+            "Orders per customer: the month's orders divided by the customers who ordered that "
+            "month."
+        ),
         labels=labels,
         series=[
             {
@@ -536,6 +555,10 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
     by_segment = _revenue_split_chart(
         id="chart-segments",
         title=_("Revenue by RFM segment"),
+        description=_(
+            "The revenue of the months shown, split by the segment each customer is in today "
+            "(after the latest RFM refresh)."
+        ),
         split=breakdown(dimension="segment", start=first, end=last),
         label=lambda key: labels_of.get(key, _("Not scored yet")),
         second=("customers", _("Customers who ordered")),
@@ -543,6 +566,9 @@ def dynamics_charts(*, last: dt.date, months: int = 24) -> dict[str, Any]:
     by_category = _revenue_split_chart(
         id="chart-categories",
         title=_("Revenue by product category"),
+        description=_(
+            "Order lines of the orders above zero, by the category their product has in your files."
+        ),
         split=breakdown(dimension="category", start=first, end=last),
         label=lambda key: key or _("No category"),
         second=("orders", _("Order lines")),
@@ -563,6 +589,7 @@ def _revenue_split_chart(
     split: dict[str, dict[str, Any]],
     label: Callable[[str], str],
     second: tuple[str, str],
+    description: str = "",
     limit: int = 12,
 ) -> Chart:
     """Revenue per key of a breakdown, largest first, beside a count (`second`: its field and
@@ -582,6 +609,7 @@ def _revenue_split_chart(
             {"name": name, "data": [split[key][field_name] for key in keys]},
         ],
         unit="money",
+        description=description,
     )
 
 
