@@ -149,3 +149,13 @@ def tasks_orphaned_fail() -> int:
     if failed:
         logger.warning("%s task run(s) of stopped workers marked failed", failed)
     return failed
+
+
+def delay_until_local_hour(hour: int) -> timedelta:
+    """How long until `hour`:00 local time, tonight or tomorrow night: the delay of a nightly
+    job's next run."""
+    now = timezone.localtime()
+    next_run = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if next_run <= now:
+        next_run += timedelta(days=1)
+    return next_run - now

@@ -1,7 +1,7 @@
-"""Segments' part in merging two contacts (`fidele.contacts.merge`): RFM scores are computed
-from a contact's orders, and two contacts' orders become one contact's. Both scores are taken
-away at the merge (the next refresh scores the merged contact from all its orders) and put back
-by its undo."""
+"""Segments' part in merging two contacts (`fidele.contacts.merge`): RFM scores and personas
+are computed from a contact's orders, and two contacts' orders become one contact's. Both
+contacts' scores and persona are taken away at the merge (the next refresh scores the merged
+contact from all its orders) and put back by its undo."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from fidele.contacts.merge import MergedPair, MergeParticipant
-from fidele.segments.models import ContactRfm
+from django.db.models import Q
 
-_COLUMNS = (
+from fidele.contacts.merge import MergedPair, MergeParticipant
+from fidele.segments.models import ContactPersona, ContactRfm, Persona
+
+_RFM_COLUMNS = (
     "contact_id",
     "recency_days",
     "frequency",
@@ -25,18 +27,32 @@ _COLUMNS = (
 )
 
 
-def _move(pair: MergedPair) -> list[dict[str, Any]]:
-    scores = ContactRfm.objects.filter(contact_id__in=(pair.kept_id, pair.absorbed_id))
-    kept = [
-        {**row, "monetary": str(row["monetary"]), "computed_at": row["computed_at"].isoformat()}
-        for row in scores.values(*_COLUMNS)
-    ]
+def _of_pair(pair: MergedPair) -> Q:
+    return Q(contact_id__in=(pair.kept_id, pair.absorbed_id))
+
+
+def _move(pair: MergedPair) -> dict[str, list[Any]]:
+    scores = ContactRfm.objects.filter(_of_pair(pair))
+    personas = ContactPersona.objects.filter(_of_pair(pair))
+    taken = {
+        "rfm": [
+            {
+                **row,
+                "monetary": str(row["monetary"]),
+                "computed_at": row["computed_at"].isoformat(),
+            }
+            for row in scores.values(*_RFM_COLUMNS)
+        ],
+        "personas": [list(row) for row in personas.values_list("contact_id", "persona_id")],
+    }
     scores.delete()
-    return kept
+    personas.delete()
+    return taken
 
 
 def _undo(pair: MergedPair, data: Any) -> None:
-    ContactRfm.objects.filter(contact_id__in=(pair.kept_id, pair.absorbed_id)).delete()
+    data = data or {}
+    ContactRfm.objects.filter(_of_pair(pair)).delete()
     ContactRfm.objects.bulk_create(
         ContactRfm(
             **{
@@ -45,10 +61,21 @@ def _undo(pair: MergedPair, data: Any) -> None:
                 "computed_at": dt.datetime.fromisoformat(row["computed_at"]),
             }
         )
-        for row in data or []
+        for row in data.get("rfm", [])
+    )
+    ContactPersona.objects.filter(_of_pair(pair)).delete()
+    # A persona a refresh has since removed is not brought back: the next refresh places them.
+    existing = set(Persona.objects.values_list("pk", flat=True))
+    ContactPersona.objects.bulk_create(
+        ContactPersona(contact_id=contact_id, persona_id=persona_id)
+        for contact_id, persona_id in data.get("personas", [])
+        if persona_id in existing
     )
 
 
 PARTICIPANT = MergeParticipant(
-    name="segments-rfm", move=_move, undo=_undo, claims=("segments.contactrfm",)
+    name="segments-insights",
+    move=_move,
+    undo=_undo,
+    claims=("segments.contactrfm", "segments.contactpersona"),
 )
