@@ -1,9 +1,9 @@
 """What the dashboards (fidele.analytics) read of the RFM scores: the lookup from a contact to
-its current segment, the number of customers per segment, the contacts of one segment."""
+its current segment, the number of customers per segment, the segments' names."""
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 
 from fidele.segments.models import ContactRfm
 from fidele.segments.rfm_segments import RFM_SEGMENTS, rfm_segment_label
@@ -17,11 +17,6 @@ def rfm_segment_counts() -> dict[str, int]:
     """{segment code: customers} of the last RFM refresh (empty before the first one)."""
     rows = ContactRfm.objects.values("segment").annotate(n=Count("contact_id")).order_by()
     return {row["segment"]: row["n"] for row in rows}
-
-
-def rfm_segment_contact_ids(code: str) -> QuerySet:
-    """The ids of the contacts currently in a segment (a subquery)."""
-    return ContactRfm.objects.filter(segment=code).values("contact_id")
 
 
 def rfm_segment_choices() -> list[tuple[str, str]]:
