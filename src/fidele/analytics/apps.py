@@ -12,6 +12,21 @@ class AnalyticsConfig(AppConfig):
 
         recurring_job_register("analytics-rollup", rollup_schedule)
 
+        from fidele.analytics.dashboard_tasks import (
+            daily_rollup_schedule,
+            dashboard_after_import_queue,
+            dashboard_nightly_schedule,
+        )
+        from fidele.core.events import import_finished
+
+        # The dashboards read rollups: counted every hour, their monthly tables every night,
+        # and both again after each import.
+        recurring_job_register("analytics-daily-rollup", daily_rollup_schedule)
+        recurring_job_register("analytics-dashboard-nightly", dashboard_nightly_schedule)
+        import_finished.connect(
+            dashboard_after_import_queue, dispatch_uid="fidele.analytics.dashboard"
+        )
+
         from fidele.analytics.merge import PARTICIPANT
         from fidele.contacts.merge import merge_participant_register
 
