@@ -46,6 +46,7 @@ SECTIONS: tuple[Section, ...] = (
         (
             Page(_("RFM and personas"), "/customers/"),
             Page(_("Segments"), "/segments/"),
+            Page(_("Base dynamics"), "/analytics/dynamics/"),
         ),
     ),
     Section(_("Campaigns"), (Page(_("Campaigns"), "/campaigns/", also=("/delivery/",)),)),
