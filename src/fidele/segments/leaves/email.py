@@ -90,11 +90,15 @@ class EmailLeaf:
         events = events.order_by()
 
         def counted(**having: Any) -> Q:
+            # Correlated, like the orders leaf: the candidate's own events through the
+            # (contact, type, at) index, not every event of the window grouped first.
             return Q(
-                pk__in=events.values("contact_id")
-                .annotate(n=Count("id"))
-                .filter(**having)
-                .values("contact_id")
+                Exists(
+                    events.filter(contact_id=OuterRef("pk"))
+                    .values("contact_id")
+                    .annotate(n=Count("id"))
+                    .filter(**having)
+                )
             )
 
         if count_gte:

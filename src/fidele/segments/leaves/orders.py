@@ -10,8 +10,9 @@ Without `count_gte` or `count_lte` the leaf means "has ordered" (`count_gte` 1).
 that zero orders meet (`count_lte: 0`, `count_gte: 0`) includes the contacts without any order
 in the window: `{"orders": {"since_days": 365, "count_lte": 0}}` is "no order this year".
 
-One `IN (SELECT contact_id ... GROUP BY contact_id HAVING ...)`, or an EXISTS when only "has
-ordered" is asked: the (contact, ordered_at) index of orders answers both.
+One correlated `EXISTS (SELECT ... WHERE contact_id = contact.id GROUP BY contact_id HAVING ...)`,
+or a plain EXISTS when only "has ordered" is asked: the database evaluates it for the contacts
+the cheaper conditions kept, each through the (contact, ordered_at) index of orders.
 """
 
 from __future__ import annotations
@@ -108,13 +109,17 @@ class OrdersLeaf:
         if not having:
             condition = Q(any_order)
         else:
-            grouped = (
-                base.values(contact)
-                .annotate(n=count, spent=total, last=Max(moment))
-                .filter(**having)
-                .values(contact)
+            # Correlated: the candidate contact's own orders, read through the (contact,
+            # ordered_at) index, are totalled after the cheaper conditions have kept it. An
+            # `IN (SELECT ... GROUP BY ... HAVING)` totalled every order of the window first.
+            condition = Q(
+                Exists(
+                    base.filter(**{contact: OuterRef("pk")})
+                    .values(contact)
+                    .annotate(n=count, spent=total, last=Max(moment))
+                    .filter(**having)
+                )
             )
-            condition = Q(pk__in=grouped)
         if zero_ok:
             condition |= ~Q(any_order)
         return condition
