@@ -21,16 +21,16 @@ pytestmark = pytest.mark.django_db
 BERGERAC = {"field": "city", "op": "eq", "value": "bergerac"}
 
 
-def test_the_live_count_counts_the_rule_as_typed_and_shows_first_members(viewer_client):
+def test_the_live_count_counts_the_rule_as_typed_and_shows_first_members(marketer_client):
     make_contact("a@example.fr", first_name="Anne", city="Bergerac")
     make_contact("b@example.fr", city="Pau")
-    response = viewer_client.post(reverse("segments:count"), {"rules": json.dumps(BERGERAC)})
+    response = marketer_client.post(reverse("segments:count"), {"rules": json.dumps(BERGERAC)})
     assert response.status_code == 200
     assert "1 contact" in response.content.decode() and "Anne" in response.content.decode()
 
 
-def test_the_live_count_answers_a_bad_rule_with_its_json_path(viewer_client):
-    response = viewer_client.post(
+def test_the_live_count_answers_a_bad_rule_with_its_json_path(marketer_client):
+    response = marketer_client.post(
         reverse("segments:count"), {"rules": '{"all": [{"orders": {"count_gte": "x"}}]}'}
     )
     assert "$.all[0].orders.count_gte: expected a whole number" in response.content.decode()

@@ -94,10 +94,11 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@require_role(VIEWER)
+@require_role(MARKETER)
 def segment_count_live(request: HttpRequest) -> HttpResponse:
     """The builder's live count and first members (htmx, debounced by the page): the rule as
-    typed, never saved. A rule that cannot run answers with its JSON path."""
+    typed, never saved. A rule that cannot run answers with its JSON path. For those who may
+    build (a POST by a viewer is refused everywhere, tests/core/test_write_permissions.py)."""
     context: dict[str, Any] = {}
     try:
         rule = rule_parse(request.POST.get("rules", ""))
