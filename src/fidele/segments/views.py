@@ -31,57 +31,37 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     return render(request, "segments/list.html", {"rows": rows})
 
 
-def _builder(request: HttpRequest, form: SegmentForm, segment: Segment | None) -> HttpResponse:
-    return render(
-        request,
-        "segments/builder.html",
-        {"form": form, "segment": segment, "config": builder_config()},
-    )
-
-
 @require_role(MARKETER)
 def segment_create(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = SegmentForm(request.POST)
-        if form.is_valid():
-            try:
-                segment = services.segment_create(
-                    actor=request.user,
-                    name=form.cleaned_data["name"],
-                    rules=form.cleaned_data["rules"],
-                    description=form.cleaned_data["description"],
-                )
-            except (services.SegmentError, RuleError) as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("Segment saved."))
-                return redirect("segments:detail", pk=segment.pk)
-    else:
-        # "Save as a segment" from the contacts list or a script hands a rule over in ?rules=.
-        initial_rules = request.GET.get("rules") or rules_text(EXAMPLE_RULE)
-        form = SegmentForm(initial={"rules": initial_rules})
-    return _builder(request, form, None)
+    return _builder(request, None)
 
 
 @require_role(MARKETER)
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=pk)
+    return _builder(request, get_object_or_404(Segment, pk=pk))
+
+
+def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
+    """The builder page, for a new segment (`segment` None) or an existing one."""
     if request.method == "POST":
         form = SegmentForm(request.POST)
         if form.is_valid():
+            values = {key: form.cleaned_data[key] for key in ("name", "rules", "description")}
             try:
-                services.segment_update(
-                    actor=request.user,
-                    segment=segment,
-                    name=form.cleaned_data["name"],
-                    rules=form.cleaned_data["rules"],
-                    description=form.cleaned_data["description"],
-                )
+                if segment is None:
+                    segment = services.segment_create(actor=request.user, **values)
+                    done = _("Segment saved.")
+                else:
+                    services.segment_update(actor=request.user, segment=segment, **values)
+                    done = _("Changes saved.")
             except (services.SegmentError, RuleError) as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("Changes saved."))
+                messages.success(request, done)
                 return redirect("segments:detail", pk=segment.pk)
+    elif segment is None:
+        # "Save as a segment" from the contacts list or a script hands a rule over in ?rules=.
+        form = SegmentForm(initial={"rules": request.GET.get("rules") or rules_text(EXAMPLE_RULE)})
     else:
         form = SegmentForm(
             initial={
@@ -90,7 +70,11 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "rules": rules_text(segment.rules),
             }
         )
-    return _builder(request, form, segment)
+    return render(
+        request,
+        "segments/builder.html",
+        {"form": form, "segment": segment, "config": builder_config()},
+    )
 
 
 @require_POST
