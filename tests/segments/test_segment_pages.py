@@ -44,7 +44,8 @@ def test_a_marketer_saves_a_segment_from_the_builder(marketer_client):
     assert response.status_code == 302 and segment.rules == BERGERAC
     assert AuditLog.objects.filter(action="create", object_type="segments.segment").exists()
     page = marketer_client.get(reverse("segments:detail", args=[segment.pk]))
-    assert page.status_code == 200
+    # The page tells the rule in words, not only as JSON.
+    assert page.status_code == 200 and "City is bergerac" in page.content.decode()
 
 
 def test_the_builder_refuses_to_save_a_rule_that_cannot_run(marketer_client):

@@ -16,6 +16,7 @@ from fidele.core.http import client_ip
 from fidele.core.permissions import MARKETER, OWNER, VIEWER, has_role, require_role
 from fidele.segments import selectors, services
 from fidele.segments.builder import builder_config
+from fidele.segments.describe import rule_lines
 from fidele.segments.errors import RuleError
 from fidele.segments.forms import EXAMPLE_RULE, BulkForm, FreezeForm, SegmentForm, rules_text
 from fidele.segments.models import Segment
@@ -97,7 +98,11 @@ def segment_count_live(request: HttpRequest) -> HttpResponse:
 @require_role(VIEWER)
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
-    context: dict[str, Any] = {"segment": segment, "rules_json": rules_text(segment.rules)}
+    context: dict[str, Any] = {
+        "segment": segment,
+        "rules_json": rules_text(segment.rules),
+        "rule_lines": rule_lines(segment.rules),
+    }
     try:
         context["count"], context["ms"] = segment_count(segment.rules)
         context["sample"] = selectors.segment_sample(segment.rules, limit=10)
