@@ -100,3 +100,22 @@ def test_campaign_create_takes_segments_by_name(owner):
             lists=[news],
             segments=["Nope"],
         )
+
+
+def test_the_campaign_page_shows_its_segments_and_exclusion_segments(marketer_client, owner):
+    from django.urls import reverse
+
+    news = make_list("News")
+    bergerac = services.segment_create(
+        actor=owner, name="Bergerac", rules={"field": "city", "op": "eq", "value": "Bergerac"}
+    )
+    pau = services.segment_create(
+        actor=owner, name="Pau", rules={"field": "city", "op": "eq", "value": "Pau"}
+    )
+    campaign = make_campaign(lists=[news])
+    campaign.segments.set([bergerac])
+    campaign.exclude_segments.set([pau])
+    page = marketer_client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+    assert reverse("segments:detail", args=[bergerac.pk]) in page
+    assert reverse("segments:detail", args=[pau.pk]) in page
+    assert "Except the segments" in page
