@@ -268,3 +268,24 @@ def test_the_demo_shop_has_a_few_duplicates_to_show():
     demo.demo_load(contacts=600, seed=4, reference_date=REFERENCE)
     # Four records are planted as second records of earlier customers; the search finds them.
     assert duplicate_pairs().count() >= 4
+
+
+@pytest.mark.django_db
+def test_the_demo_shop_has_saved_segments_with_members_and_a_size_today():
+    from fidele.segments.models import Segment, SegmentSize
+    from fidele.segments.rules import segment_count
+
+    demo.demo_load(contacts=600, seed=4)
+    segments = list(Segment.objects.order_by("name"))
+    assert [s.name for s in segments] == [
+        "Clients fidèles de Bergerac",
+        "Grands amateurs à reconquérir",
+        "N'ont pas ouvert depuis 90 jours",
+    ]
+    for segment in segments:
+        count, _ms = segment_count(segment.rules)
+        assert count > 0, segment.name
+        assert SegmentSize.objects.get(segment=segment).size == count
+    # Loading the demo again replaces its segments rather than failing on their names.
+    demo.demo_load(contacts=50, seed=4, reset=True)
+    assert Segment.objects.count() == 3

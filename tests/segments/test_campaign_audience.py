@@ -12,17 +12,18 @@ from tests.factories import make_campaign, make_contact, make_list, make_subscri
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_english")]
 
 
+def field_segment(owner, name: str, value: str, field: str = "city"):
+    rules = {"field": field, "op": "eq", "value": value}
+    return services.segment_create(actor=owner, name=name, rules=rules)
+
+
 def test_segments_narrow_the_lists_subscribers_and_exclusion_segments_remove(owner):
     news = make_list("News")
     anne = make_contact("anne@example.fr", city="Bergerac", lists=[news])
     make_contact("paul@example.fr", city="Pau", lists=[news])
     vip = make_contact("vip@example.fr", city="Bergerac", last_name="Vip", lists=[news])
-    bergerac = services.segment_create(
-        actor=owner, name="B", rules={"field": "city", "op": "eq", "value": "Bergerac"}
-    )
-    vips = services.segment_create(
-        actor=owner, name="V", rules={"field": "last_name", "op": "eq", "value": "vip"}
-    )
+    bergerac = field_segment(owner, "B", "Bergerac")
+    vips = field_segment(owner, "V", "vip", field="last_name")
     campaign = make_campaign(lists=[news])
     campaign.segments.set([bergerac])
     assert set(audience_queryset(campaign)) == {anne, vip}
@@ -100,3 +101,18 @@ def test_campaign_create_takes_segments_by_name(owner):
             lists=[news],
             segments=["Nope"],
         )
+
+
+def test_the_campaign_page_shows_its_segments_and_exclusion_segments(marketer_client, owner):
+    from django.urls import reverse
+
+    news = make_list("News")
+    bergerac = field_segment(owner, "Bergerac", "Bergerac")
+    pau = field_segment(owner, "Pau", "Pau")
+    campaign = make_campaign(lists=[news])
+    campaign.segments.set([bergerac])
+    campaign.exclude_segments.set([pau])
+    page = marketer_client.get(reverse("campaigns:detail", args=[campaign.pk])).content.decode()
+    assert reverse("segments:detail", args=[bergerac.pk]) in page
+    assert reverse("segments:detail", args=[pau.pk]) in page
+    assert "Except the segments" in page

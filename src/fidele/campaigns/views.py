@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -208,6 +209,14 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "subject_shown": subject_preview(campaign.subject),
         "lists": list(campaign.lists.all()),
         "exclude_lists": list(campaign.exclude_lists.all()),
+        "segments": list(campaign.segments.all()),
+        "exclude_segments": list(campaign.exclude_segments.all()),
+        # Set by the API or a script (no form edits it): shown as the JSON it was given.
+        "audience_rules": (
+            json.dumps(campaign.audience_rules, ensure_ascii=False)
+            if campaign.audience_rules
+            else ""
+        ),
         "schedule_form": ScheduleForm(initial=_schedule_suggestion()),
         "test_form": TestSendForm(),
         "progress": _progress_context(campaign),

@@ -52,6 +52,7 @@ from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.demo.campaign import demo_past_campaign_send
 from fidele.demo.quality import quality_problems_in_orders, quality_problems_plant
+from fidele.demo.segments import demo_segments_create
 from fidele.demo.website import demo_website_traffic
 from fidele.quality.audit import audit_run
 from fidele.quality.duplicates import duplicates_search
@@ -500,6 +501,8 @@ def demo_load(
         # The overview and the base dynamics open on the shop's figures, not on empty charts
         # (after the RFM refresh, whose segments split the revenue).
         dashboard_data_refresh()
+        # A few saved segments, to show what segments are for (fidele.demo.segments).
+        demo_segments_create(actor=actor or System(name=DEMO_ACTOR))
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,

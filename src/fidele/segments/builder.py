@@ -14,8 +14,8 @@ from fidele.segments.rfm_segments import RFM_SEGMENTS
 from fidele.segments.selectors import builder_suggestions
 
 
-def builder_config() -> dict[str, Any]:
-    ops = {
+def operator_labels() -> dict[str, str]:
+    return {
         "eq": _("is"),
         "ne": _("is not"),
         "lt": _("is before / less than"),
@@ -30,7 +30,10 @@ def builder_config() -> dict[str, Any]:
         "is_not_empty": _("is not empty"),
         "within_last_days": _("in the last … days"),
     }
-    events = {
+
+
+def event_labels() -> dict[str, str]:
+    return {
         "delivered": _("was sent"),
         "open": _("opened"),
         "click": _("clicked"),
@@ -38,6 +41,10 @@ def builder_config() -> dict[str, Any]:
         "unsubscribe": _("unsubscribed"),
         "complaint": _("complained"),
     }
+
+
+def builder_config() -> dict[str, Any]:
+    ops, events = operator_labels(), event_labels()
     return {
         "fields": [
             {"name": name, "label": str(label), "type": kind, "ops": list(OPS_OF[kind])}

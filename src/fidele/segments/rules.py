@@ -3,9 +3,10 @@
 A rule is a group (`{"all": [...]}`, `{"any": [...]}`, `{"not": RULE}`) or a leaf; each kind of
 leaf is one small class in the registry of `fidele.segments.leaves` (field, tag, list, orders,
 email, rfm; an app above registers its own from its `ready()`). Compiling walks the JSON once,
-checks every name and value, and returns a `Q` made of column comparisons, EXISTS and `IN
-(SELECT ... GROUP BY ... HAVING ...)` subqueries: the database counts a segment in one statement,
-and no user value is ever part of the SQL text (the ORM passes them all as parameters).
+checks every name and value, and returns a `Q` made of column comparisons and EXISTS subqueries
+(correlated, `... GROUP BY ... HAVING ...` when a leaf counts or adds up): the database counts a
+segment in one statement, and no user value is ever part of the SQL text (the ORM passes them all
+as parameters).
 
 A rule that names something unknown, or carries a malformed value, raises `RuleError` with the
 JSON path of the culprit (`$.all[2].orders.count_gte: expected a whole number, got "x"`) before

@@ -122,20 +122,17 @@ def _audit_bulk(actor: Actor, segment: Segment, action: str, **changes: Any) -> 
 
 def segment_tag(*, actor: Actor, segment: Segment, tag: Tag) -> int:
     """Tag the segment's contacts (each audited on its contact, the whole on the segment)."""
-    with transaction.atomic():
-        count = contact_services.contacts_tag_add(
-            actor=actor, contact_ids=segment_member_ids(segment), tag=tag
-        )
-        _audit_bulk(actor, segment, "tag", tag=tag.name, contacts=count)
-    return count
+    return _segment_tags_change(actor, segment, tag, contact_services.contacts_tag_add, "tag")
 
 
 def segment_untag(*, actor: Actor, segment: Segment, tag: Tag) -> int:
+    return _segment_tags_change(actor, segment, tag, contact_services.contacts_tag_remove, "untag")
+
+
+def _segment_tags_change(actor: Actor, segment: Segment, tag: Tag, change: Any, action: str) -> int:
     with transaction.atomic():
-        count = contact_services.contacts_tag_remove(
-            actor=actor, contact_ids=segment_member_ids(segment), tag=tag
-        )
-        _audit_bulk(actor, segment, "untag", tag=tag.name, contacts=count)
+        count = change(actor=actor, contact_ids=segment_member_ids(segment), tag=tag)
+        _audit_bulk(actor, segment, action, tag=tag.name, contacts=count)
     return count
 
 

@@ -38,43 +38,48 @@ def iso_date_read(value: Any) -> str | None:
     return text[:10] if _ISO_DATE.match(text) else None
 
 
-class AttributeNumber(Func):
+class _AttributeRead(Func):
+    """A reading of an attribute's text: on SQLite the registered function `sqlite_function`,
+    on PostgreSQL `postgresql_template` (`{sql}` the text, `%s` the pattern) guarded by
+    `pattern`, the text passed once for the test and once for the reading."""
+
+    arity = 1
+    sqlite_function = ""
+    postgresql_template = ""
+    pattern = ""
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler,
+            connection,
+            function=self.sqlite_function,
+            template="%(function)s(%(expressions)s)",
+        )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = compiler.compile(self.source_expressions[0])
+        return self.postgresql_template.format(sql=sql), [*params, self.pattern, *params]
+
+
+class AttributeNumber(_AttributeRead):
     """The text of an attribute as a number, NULL when it is not one."""
 
-    arity = 1
     output_field = FloatField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, function=SQLITE_NUMBER, template="%(function)s(%(expressions)s)"
-        )
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.source_expressions[0])
-        return (
-            f"(CASE WHEN ({sql}) ~ %s "
-            f"THEN CAST(replace(btrim({sql}), ',', '.') AS double precision) END)",
-            [*params, NUMBER_PATTERN, *params],
-        )
+    sqlite_function = SQLITE_NUMBER
+    postgresql_template = (
+        "(CASE WHEN ({sql}) ~ %s "
+        "THEN CAST(replace(btrim({sql}), ',', '.') AS double precision) END)"
+    )
+    pattern = NUMBER_PATTERN
 
 
-class AttributeIsoDate(Func):
+class AttributeIsoDate(_AttributeRead):
     """The first ten characters of an attribute when they are an ISO date, else NULL."""
 
-    arity = 1
     output_field = CharField()
-
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(
-            compiler, connection, function=SQLITE_ISO_DATE, template="%(function)s(%(expressions)s)"
-        )
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        sql, params = compiler.compile(self.source_expressions[0])
-        return (
-            f"(CASE WHEN ({sql}) ~ %s THEN substr({sql}, 1, 10) END)",
-            [*params, ISO_DATE_PATTERN, *params],
-        )
+    sqlite_function = SQLITE_ISO_DATE
+    postgresql_template = "(CASE WHEN ({sql}) ~ %s THEN substr({sql}, 1, 10) END)"
+    pattern = ISO_DATE_PATTERN
 
 
 def sqlite_functions_register(sender: Any, connection: Any, **kwargs: Any) -> None:

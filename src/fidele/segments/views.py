@@ -17,6 +17,7 @@ from fidele.core.http import client_ip
 from fidele.core.permissions import MARKETER, OWNER, VIEWER, has_role, require_role
 from fidele.segments import selectors, services
 from fidele.segments.builder import builder_config
+from fidele.segments.describe import rule_lines
 from fidele.segments.errors import RuleError
 from fidele.segments.forms import EXAMPLE_RULE, BulkForm, FreezeForm, SegmentForm, rules_text
 from fidele.segments.insight_selectors import persona_name, persona_rule
@@ -32,14 +33,6 @@ def segment_list(request: HttpRequest) -> HttpResponse:
     latest = selectors.segment_latest_sizes()
     rows = [(segment, latest.get(segment.pk)) for segment in selectors.segments_all()]
     return render(request, "segments/list.html", {"rows": rows})
-
-
-def _builder(request: HttpRequest, form: SegmentForm, segment: Segment | None) -> HttpResponse:
-    return render(
-        request,
-        "segments/builder.html",
-        {"form": form, "segment": segment, "config": builder_config()},
-    )
 
 
 @require_POST
@@ -66,47 +59,35 @@ def segment_write_to(request: HttpRequest) -> HttpResponse:
 
 @require_role(MARKETER)
 def segment_create(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = SegmentForm(request.POST)
-        if form.is_valid():
-            try:
-                segment = services.segment_create(
-                    actor=request.user,
-                    name=form.cleaned_data["name"],
-                    rules=form.cleaned_data["rules"],
-                    description=form.cleaned_data["description"],
-                )
-            except (services.SegmentError, RuleError) as exc:
-                form.add_error(None, str(exc))
-            else:
-                messages.success(request, _("Segment saved."))
-                return redirect("segments:detail", pk=segment.pk)
-    else:
-        # "Save as a segment" from the contacts list or a script hands a rule over in ?rules=.
-        initial_rules = request.GET.get("rules") or rules_text(EXAMPLE_RULE)
-        form = SegmentForm(initial={"rules": initial_rules})
-    return _builder(request, form, None)
+    return _builder(request, None)
 
 
 @require_role(MARKETER)
 def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    segment = get_object_or_404(Segment, pk=pk)
+    return _builder(request, get_object_or_404(Segment, pk=pk))
+
+
+def _builder(request: HttpRequest, segment: Segment | None) -> HttpResponse:
+    """The builder page, for a new segment (`segment` None) or an existing one."""
     if request.method == "POST":
         form = SegmentForm(request.POST)
         if form.is_valid():
+            values = {key: form.cleaned_data[key] for key in ("name", "rules", "description")}
             try:
-                services.segment_update(
-                    actor=request.user,
-                    segment=segment,
-                    name=form.cleaned_data["name"],
-                    rules=form.cleaned_data["rules"],
-                    description=form.cleaned_data["description"],
-                )
+                if segment is None:
+                    segment = services.segment_create(actor=request.user, **values)
+                    done = _("Segment saved.")
+                else:
+                    services.segment_update(actor=request.user, segment=segment, **values)
+                    done = _("Changes saved.")
             except (services.SegmentError, RuleError) as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, _("Changes saved."))
+                messages.success(request, done)
                 return redirect("segments:detail", pk=segment.pk)
+    elif segment is None:
+        # "Save as a segment" from the contacts list or a script hands a rule over in ?rules=.
+        form = SegmentForm(initial={"rules": request.GET.get("rules") or rules_text(EXAMPLE_RULE)})
     else:
         form = SegmentForm(
             initial={
@@ -115,14 +96,19 @@ def segment_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "rules": rules_text(segment.rules),
             }
         )
-    return _builder(request, form, segment)
+    return render(
+        request,
+        "segments/builder.html",
+        {"form": form, "segment": segment, "config": builder_config()},
+    )
 
 
 @require_POST
-@require_role(VIEWER)
+@require_role(MARKETER)
 def segment_count_live(request: HttpRequest) -> HttpResponse:
     """The builder's live count and first members (htmx, debounced by the page): the rule as
-    typed, never saved. A rule that cannot run answers with its JSON path."""
+    typed, never saved. A rule that cannot run answers with its JSON path. For those who may
+    build (a POST by a viewer is refused everywhere, tests/core/test_write_permissions.py)."""
     context: dict[str, Any] = {}
     try:
         rule = rule_parse(request.POST.get("rules", ""))
@@ -137,7 +123,11 @@ def segment_count_live(request: HttpRequest) -> HttpResponse:
 @require_role(VIEWER)
 def segment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     segment = get_object_or_404(Segment, pk=pk)
-    context: dict[str, Any] = {"segment": segment, "rules_json": rules_text(segment.rules)}
+    context: dict[str, Any] = {
+        "segment": segment,
+        "rules_json": rules_text(segment.rules),
+        "rule_lines": rule_lines(segment.rules),
+    }
     try:
         context["count"], context["ms"] = segment_count(segment.rules)
         context["sample"] = selectors.segment_sample(segment.rules, limit=10)

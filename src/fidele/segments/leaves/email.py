@@ -39,33 +39,21 @@ class EmailLeaf:
     options = frozenset({"event", "within_days", "campaign", "count_gte", "count_lte"})
 
     def compile(self, node: dict[str, Any], path: str) -> Q:
-        values.keys_check(node, self.keys, path)
-        spec = node["email"]
-        path = f"{path}.email"
-        if not isinstance(spec, dict):
-            raise RuleError(path, _("expected an object, got %(v)s") % {"v": shown(spec)})
-        values.keys_check(spec, self.options, path)
-        event = spec.get("event")
+        options = values.Options(node, self.key, self.options, path)
+        event = options.spec.get("event")
         if event not in EVENTS:
             raise RuleError(
-                f"{path}.event",
+                f"{options.path}.event",
                 _("unknown email event %(v)s (expected one of: %(events)s)")
                 % {"v": shown(event), "events": ", ".join(EVENTS)},
             )
-
-        def read(name: str, reader: Any) -> Any:
-            return reader(spec[name], f"{path}.{name}") if name in spec else None
-
+        read = options.read
         within = read(
             "within_days", lambda v, p: values.whole_number(v, p, maximum=values.MAX_DAYS)
         )
         count_gte = read("count_gte", values.whole_number)
         count_lte = read("count_lte", values.whole_number)
-        campaigns = (
-            values.one_or_many(spec["campaign"], f"{path}.campaign", _campaign_id)
-            if "campaign" in spec
-            else None
-        )
+        campaigns = read("campaign", lambda v, p: values.one_or_many(v, p, _campaign_id))
         if count_gte is None and count_lte is None:
             count_gte = 1
 
@@ -90,11 +78,15 @@ class EmailLeaf:
         events = events.order_by()
 
         def counted(**having: Any) -> Q:
+            # Correlated, like the orders leaf: the candidate's own events through the
+            # (contact, type, at) index, not every event of the window grouped first.
             return Q(
-                pk__in=events.values("contact_id")
-                .annotate(n=Count("id"))
-                .filter(**having)
-                .values("contact_id")
+                Exists(
+                    events.filter(contact_id=OuterRef("pk"))
+                    .values("contact_id")
+                    .annotate(n=Count("id"))
+                    .filter(**having)
+                )
             )
 
         if count_gte:

@@ -10,8 +10,9 @@ Without `count_gte` or `count_lte` the leaf means "has ordered" (`count_gte` 1).
 that zero orders meet (`count_lte: 0`, `count_gte: 0`) includes the contacts without any order
 in the window: `{"orders": {"since_days": 365, "count_lte": 0}}` is "no order this year".
 
-One `IN (SELECT contact_id ... GROUP BY contact_id HAVING ...)`, or an EXISTS when only "has
-ordered" is asked: the (contact, ordered_at) index of orders answers both.
+One correlated `EXISTS (SELECT ... WHERE contact_id = contact.id GROUP BY contact_id HAVING ...)`,
+or a plain EXISTS when only "has ordered" is asked: the database evaluates it for the contacts
+the cheaper conditions kept, each through the (contact, ordered_at) index of orders.
 """
 
 from __future__ import annotations
@@ -22,10 +23,8 @@ from typing import Any
 
 from django.db.models import Count, Exists, Max, OuterRef, Q, Sum
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from fidele.commerce.models import Order, OrderLine
-from fidele.segments.errors import RuleError, shown
 from fidele.segments.leaves import values
 
 
@@ -38,16 +37,8 @@ class OrdersLeaf:
     )  # fmt: skip
 
     def compile(self, node: dict[str, Any], path: str) -> Q:
-        values.keys_check(node, self.keys, path)
-        spec = node["orders"]
-        path = f"{path}.orders"
-        if not isinstance(spec, dict):
-            raise RuleError(path, _("expected an object, got %(v)s") % {"v": shown(spec)})
-        values.keys_check(spec, self.options, path)
-
-        def read(name: str, reader: Any) -> Any:
-            return reader(spec[name], f"{path}.{name}") if name in spec else None
-
+        options = values.Options(node, self.key, self.options, path)
+        read = options.read
         days = lambda v, p: values.whole_number(v, p, maximum=values.MAX_DAYS)  # noqa: E731
         since_days = read("since_days", days)
         count_gte = read("count_gte", values.whole_number)
@@ -56,16 +47,9 @@ class OrdersLeaf:
         total_lte = read("total_lte", values.amount)
         last_days = read("last_within_days", days)
         text = lambda v, p: values.text(v, p).strip()  # noqa: E731
-        products = (
-            values.one_or_many(spec["product"], f"{path}.product", text)
-            if "product" in spec
-            else None
-        )
-        categories = (
-            values.one_or_many(spec["category"], f"{path}.category", text)
-            if "category" in spec
-            else None
-        )
+        many = lambda v, p: values.one_or_many(v, p, text)  # noqa: E731
+        products = read("product", many)
+        categories = read("category", many)
         if count_gte is None and count_lte is None:
             count_gte = 1
 
@@ -108,13 +92,17 @@ class OrdersLeaf:
         if not having:
             condition = Q(any_order)
         else:
-            grouped = (
-                base.values(contact)
-                .annotate(n=count, spent=total, last=Max(moment))
-                .filter(**having)
-                .values(contact)
+            # Correlated: the candidate contact's own orders, read through the (contact,
+            # ordered_at) index, are totalled after the cheaper conditions have kept it. An
+            # `IN (SELECT ... GROUP BY ... HAVING)` totalled every order of the window first.
+            condition = Q(
+                Exists(
+                    base.filter(**{contact: OuterRef("pk")})
+                    .values(contact)
+                    .annotate(n=count, spent=total, last=Max(moment))
+                    .filter(**having)
+                )
             )
-            condition = Q(pk__in=grouped)
         if zero_ok:
             condition |= ~Q(any_order)
         return condition

@@ -90,3 +90,19 @@ def one_or_many(value: Any, path: str, read: Any) -> list[Any]:
             raise RuleError(path, _("too many values (at most %(max)d)") % {"max": MAX_VALUES})
         return [read(item, f"{path}[{index}]") for index, item in enumerate(value)]
     return [read(value, path)]
+
+
+class Options:
+    """The object of a leaf that holds one key (`{"orders": {...}}`), its keys checked:
+    `read(name, reader)` is the option read by `reader(value, path)`, None when absent."""
+
+    def __init__(self, node: dict[str, Any], key: str, allowed: frozenset[str], path: str):
+        keys_check(node, frozenset({key}), path)
+        self.spec = node[key]
+        self.path = f"{path}.{key}"
+        if not isinstance(self.spec, dict):
+            raise RuleError(self.path, _("expected an object, got %(v)s") % {"v": shown(self.spec)})
+        keys_check(self.spec, allowed, self.path)
+
+    def read(self, name: str, reader: Any) -> Any:
+        return reader(self.spec[name], f"{self.path}.{name}") if name in self.spec else None

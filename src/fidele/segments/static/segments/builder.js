@@ -157,19 +157,21 @@
       box.appendChild(labelled(T.kinds.rfm, select(config.rfm.map(function (r) { return [r.code, r.label]; }), leaf.rfm, function (v) { leaf.rfm = v; changed(); })));
     } else if (kind === "orders") {
       var spec = leaf.orders = (leaf.orders && typeof leaf.orders === "object") ? leaf.orders : {};
+      var grid = box.appendChild(el("div", { className: "sb-options" }));
       [["since_days", "number"], ["count_gte", "number"], ["count_lte", "number"], ["total_gte", "number"], ["total_lte", "number"], ["last_within_days", "number"], ["product", "text"], ["category", "text"]].forEach(function (pair) {
         var key = pair[0];
         var control = textInput(spec[key], function (v) { setOption(spec, key, v, pair[1] === "text"); }, pair[1], key === "category" ? "sb-categories" : null);
         if (pair[1] === "number") control.setAttribute("min", "0");
-        box.appendChild(el("span", { className: "sb-option" }, [labelledVisible(T[key], control)]));
+        grid.appendChild(el("span", { className: "sb-option" }, [labelledVisible(T[key], control)]));
       });
     } else if (kind === "email") {
       var espec = leaf.email = (leaf.email && typeof leaf.email === "object") ? leaf.email : { event: "open" };
-      box.appendChild(el("span", { className: "sb-option" }, [labelledVisible(T.event, select(config.events.map(function (e) { return [e.code, e.label]; }), espec.event, function (v) { espec.event = v; changed(); }))]));
+      var egrid = box.appendChild(el("div", { className: "sb-options" }));
+      egrid.appendChild(el("span", { className: "sb-option" }, [labelledVisible(T.event, select(config.events.map(function (e) { return [e.code, e.label]; }), espec.event, function (v) { espec.event = v; changed(); }))]));
       ["within_days", "campaign", "count_gte", "count_lte"].forEach(function (key) {
         var control = textInput(espec[key], function (v) { setOption(espec, key, v, false); }, "number");
         control.setAttribute("min", "0");
-        box.appendChild(el("span", { className: "sb-option" }, [labelledVisible(T[key], control)]));
+        egrid.appendChild(el("span", { className: "sb-option" }, [labelledVisible(T[key], control)]));
       });
       box.appendChild(el("p", { className: "help", text: T.did_not }));
     }
