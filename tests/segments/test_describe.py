@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fidele.segments.describe import rule_lines
+
+pytestmark = pytest.mark.usefixtures("in_english")
 
 
 def test_a_nested_rule_reads_as_indented_sentences():
