@@ -1,0 +1,369 @@
+"""Lifetime value and churn: the BG/NBD and Gamma-Gamma models, pure maths on numpy arrays.
+
+BG/NBD (Fader, Hardie & Lee 2005, "Counting Your Customers the Easy Way"): while alive, a
+customer buys at a Poisson rate lambda (Gamma(r, alpha) across customers) and, after each
+purchase, drops out for good with probability p (Beta(a, b) across customers). Per customer it
+needs three numbers: x, the repeat transactions (transactions after the first); t_x, the time
+of the last one since the first; T, the time observed since the first. Gamma-Gamma (Fader &
+Hardie 2013, "The Gamma-Gamma Model of Monetary Value"): each transaction's value is Gamma(p,
+nu) with nu Gamma(q, v) across customers, independent of the purchase process; it needs x and
+zbar, the mean value of the repeat transactions.
+
+Both are fitted by maximum likelihood: scipy.optimize.minimize over the logarithms of the
+parameters (positive without bounds), with the log-likelihood written in closed form
+(gammaln, betaln; the paper's equation 6) and evaluated on arrays. Customers with the same
+(x, t_x, T) have the same likelihood, so they are collapsed into one row with a weight: with
+time in days a million customers become a few hundred thousand rows, and each term that depends
+on one of the three only (gammaln(r + x), log(alpha + T)...) is computed once per distinct
+value and gathered. That is what makes a million customers fit in about a second.
+
+Nothing here knows Django: the data in and out is fidele.analytics.predictions.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.special import betaln, gammaln, hyp2f1
+
+# Days in the average month, for horizons given in months whatever the time unit.
+DAYS_PER_MONTH = 365.25 / 12
+
+
+class FitError(ValueError):
+    """The data cannot support the model (no repeat customer, a degenerate optimum)."""
+
+
+@dataclass(frozen=True)
+class BgNbd:
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float
+    iterations: int = 0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "r": self.r,
+            "alpha": self.alpha,
+            "a": self.a,
+            "b": self.b,
+            "log_likelihood": self.log_likelihood,
+        }
+
+
+@dataclass(frozen=True)
+class GammaGamma:
+    p: float
+    q: float
+    v: float
+    log_likelihood: float
+    customers: int = 0  # repeat customers the fit used
+    left_out: int = 0  # repeat customers whose repeat purchases are worth nothing
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "p": self.p,
+            "q": self.q,
+            "v": self.v,
+            "log_likelihood": self.log_likelihood,
+            "customers": self.customers,
+            "left_out": self.left_out,
+        }
+
+
+def _as_arrays(*columns: object) -> list[np.ndarray]:
+    return [np.asarray(c, dtype=np.float64) for c in columns]
+
+
+def rows_collapse(
+    x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (x, t_x, T) rows and how many customers each stands for."""
+    stacked = np.stack(_as_arrays(x, t_x, big_t), axis=1)
+    distinct, counts = np.unique(stacked, axis=0, return_counts=True)
+    return distinct[:, 0], distinct[:, 1], distinct[:, 2], counts.astype(np.float64)
+
+
+class _BgNbdTerms:
+    """The rows of a fit, indexed by their distinct x, t_x and T, so that each evaluation of
+    the likelihood computes the special functions once per distinct value."""
+
+    def __init__(self, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, weights: np.ndarray):
+        self.ux, self.ix = np.unique(x, return_inverse=True)
+        self.utx, self.itx = np.unique(t_x, return_inverse=True)
+        self.ut, self.it = np.unique(big_t, return_inverse=True)
+        self.repeat = x > 0
+        self.weights = weights
+        self.total_weight = float(weights.sum())
+
+    def log_likelihood(self, r: float, alpha: float, a: float, b: float) -> float:
+        ux = self.ux
+        # Equation 6 of the paper, as logarithms: A1 + log(exp(A2) + [x > 0] exp(A3)).
+        a1 = (gammaln(r + ux) - gammaln(r) + r * math.log(alpha))[self.ix]
+        beta_ab = betaln(a, b)
+        x_weight = r + ux
+        a2 = (betaln(a, b + ux) - beta_ab)[self.ix] - x_weight[self.ix] * np.log(alpha + self.ut)[
+            self.it
+        ]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # betaln(a + 1, b - 1) is undefined for b <= 1 at x = 0, a row the mask leaves out.
+            a3_x = betaln(a + 1, b + ux - 1) - beta_ab
+        a3 = a3_x[self.ix] - x_weight[self.ix] * np.log(alpha + self.utx)[self.itx]
+        per_row = a1 + np.where(self.repeat, np.logaddexp(a2, a3), a2)
+        return float(np.dot(self.weights, per_row))
+
+
+def bgnbd_log_likelihood(
+    *,
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> float:
+    x, t_x, big_t = _as_arrays(x, t_x, big_t)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=np.float64)
+    return _BgNbdTerms(x, t_x, big_t, w).log_likelihood(r, alpha, a, b)
+
+
+def _minimise(negative: object, start: np.ndarray) -> object:
+    """Nelder-Mead first (robust far from the optimum, no gradient), then a quasi-Newton
+    polish: the paper's values are met to four figures in a few hundred evaluations."""
+    first = minimize(
+        negative,
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 2000, "maxfev": 4000},
+    )
+    second = minimize(negative, first.x, method="L-BFGS-B", options={"maxiter": 200})
+    best = second if second.fun <= first.fun else first
+    best.nfev = first.nfev + second.nfev
+    return best
+
+
+def bgnbd_fit(
+    *,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    weights: np.ndarray | None = None,
+    collapse: bool = True,
+) -> BgNbd:
+    """Maximum-likelihood BG/NBD. `weights`: how many customers each row stands for (rows are
+    collapsed here when `collapse` and no weights are given)."""
+    x, t_x, big_t = _as_arrays(x, t_x, big_t)
+    if weights is None:
+        if collapse:
+            x, t_x, big_t, weights = rows_collapse(x, t_x, big_t)
+        else:
+            weights = np.ones_like(x)
+    weights = np.asarray(weights, dtype=np.float64)
+    if not np.any(x > 0):
+        raise FitError("no repeat customer: the purchase rate and dropout cannot be told apart")
+    terms = _BgNbdTerms(x, t_x, big_t, weights)
+    scale = terms.total_weight
+
+    def negative(log_params: np.ndarray) -> float:
+        r, alpha, a, b = np.exp(log_params)
+        value = terms.log_likelihood(r, alpha, a, b)
+        # Scaled so that the optimiser's tolerances mean the same at 2,000 or 1,000,000 rows.
+        return -value / scale if np.isfinite(value) else np.inf
+
+    # Start alpha near the mean observation time so that r/alpha is a plausible rate.
+    mean_t = float(np.dot(weights, big_t) / scale) or 1.0
+    start = np.log([1.0, max(mean_t, 1e-3), 1.0, 1.0])
+    result = _minimise(negative, start)
+    r, alpha, a, b = (float(v) for v in np.exp(result.x))
+    if not np.isfinite(result.fun):
+        raise FitError("the BG/NBD likelihood has no finite maximum on these data")
+    return BgNbd(r, alpha, a, b, -float(result.fun) * scale, int(result.nfev))
+
+
+def _gamma_gamma_parts(x: np.ndarray, zbar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keep = (x > 0) & (zbar > 0)
+    return x[keep], zbar[keep]
+
+
+def gamma_gamma_log_likelihood(
+    *, p: float, q: float, v: float, x: np.ndarray, zbar: np.ndarray
+) -> float:
+    x, zbar = _gamma_gamma_parts(*_as_arrays(x, zbar))
+    return _GammaGammaTerms(x, zbar).log_likelihood(p, q, v)
+
+
+class _GammaGammaTerms:
+    def __init__(self, x: np.ndarray, zbar: np.ndarray):
+        self.ux, self.ix = np.unique(x, return_inverse=True)
+        self.x = x
+        self.xz = x * zbar
+        self.sum_log_z = float(np.log(zbar).sum())
+        self.sum_x_log_xz = float((x * np.log(self.xz)).sum())
+        self.n = float(len(x))
+        self.counts = np.bincount(self.ix, minlength=len(self.ux)).astype(np.float64)
+
+    def log_likelihood(self, p: float, q: float, v: float) -> float:
+        # f(zbar) = G(px+q) / (G(px) G(q)) v^q zbar^(px-1) x^(px) / (v + x zbar)^(px+q); the
+        # terms linear in p and q are summed once, up front.
+        px = p * self.ux
+        per_x = gammaln(px + q) - gammaln(px)
+        value = float(np.dot(self.counts, per_x))
+        value += self.n * (q * math.log(v) - gammaln(q))
+        value += p * self.sum_x_log_xz - self.sum_log_z
+        value -= float(np.dot(p * self.x + q, np.log(v + self.xz)))
+        return value
+
+
+def gamma_gamma_fit(*, x: np.ndarray, zbar: np.ndarray) -> GammaGamma:
+    """Maximum-likelihood Gamma-Gamma on the repeat customers (x > 0). Those whose repeat
+    purchases are worth nothing (zbar = 0: free samples, refunds netted to 0) have no
+    likelihood under a Gamma and are left out; `left_out` says how many."""
+    x, zbar = _as_arrays(x, zbar)
+    repeat = x > 0
+    left_out = int(np.count_nonzero(repeat & (zbar <= 0)))
+    x, zbar = _gamma_gamma_parts(x, zbar)
+    if len(x) < 2:
+        raise FitError("fewer than two repeat customers with a value: no spend model")
+    terms = _GammaGammaTerms(x, zbar)
+
+    def negative(log_params: np.ndarray) -> float:
+        p, q, v = np.exp(log_params)
+        value = terms.log_likelihood(p, q, v)
+        return -value / terms.n if np.isfinite(value) else np.inf
+
+    start = np.log([1.0, 2.0, max(float(np.mean(zbar)), 1e-3)])
+    result = _minimise(negative, start)
+    if not np.isfinite(result.fun):
+        raise FitError("the Gamma-Gamma likelihood has no finite maximum on these data")
+    p, q, v = (float(val) for val in np.exp(result.x))
+    return GammaGamma(p, q, v, -float(result.fun) * terms.n, len(x), left_out)
+
+
+# Predictions per customer: arrays in, arrays out, times in the fit's unit.
+
+
+def probability_alive(
+    model: BgNbd, *, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """P(still a customer | x, t_x, T) (the paper's equation 11); 1 for x = 0."""
+    x, t_x, big_t = _as_arrays(x, t_x, big_t)
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_ratio = (
+            math.log(a)
+            - np.log(b + x - 1)
+            + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        )
+        odds = np.where(x > 0, np.exp(np.minimum(log_ratio, 700.0)), 0.0)
+    return 1.0 / (1.0 + odds)
+
+
+def expected_purchases(
+    model: BgNbd, *, t: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+) -> np.ndarray:
+    """Expected transactions in the next `t` (the paper's equation 10)."""
+    x, t_x, big_t = _as_arrays(x, t_x, big_t)
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    if t <= 0:
+        return np.zeros_like(x)
+    if abs(a - 1) < 1e-9:
+        a = 1 + 1e-9  # the closed form divides by a - 1; its limit is continuous
+    z = t / (alpha + big_t + t)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        head = (a + b + x - 1) / (a - 1)
+        power = np.exp((r + x) * (np.log(alpha + big_t) - np.log(alpha + big_t + t)))
+        hyper = hyp2f1(r + x, b + x, a + b + x - 1, z)
+        numerator = head * (1 - power * hyper)
+        log_ratio = (
+            math.log(a)
+            - np.log(b + x - 1)
+            + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+        )
+        odds = np.where(x > 0, np.exp(np.minimum(log_ratio, 700.0)), 0.0)
+        value = numerator / (1 + odds)
+    # hyp2f1 can lose its precision for a very loyal customer far out; such a value is not
+    # shown as a number of purchases.
+    return np.where(np.isfinite(value) & (value >= 0), value, np.nan)
+
+
+def expected_purchases_new(model: BgNbd, *, t: np.ndarray) -> np.ndarray:
+    """E[X(t)]: transactions expected in `t` after a first purchase (the paper's equation 9),
+    what the holdout check compares a customer's first weeks with."""
+    t = np.asarray(t, dtype=np.float64)
+    r, alpha, a, b = model.r, model.alpha, model.a, model.b
+    if abs(a - 1) < 1e-9:
+        a = 1 + 1e-9
+    z = t / (alpha + t)
+    return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, z))
+
+
+def expected_spend(model: GammaGamma, *, x: np.ndarray, zbar: np.ndarray) -> np.ndarray:
+    """Expected value of a future transaction given x repeat transactions of mean zbar: the
+    population mean p v / (q - 1) for a customer with none, moving towards their own mean with
+    each purchase."""
+    x, zbar = _as_arrays(x, zbar)
+    p, q, v = model.p, model.q, model.v
+    if q <= 1:
+        # The population mean is infinite: fall back on the customer's own mean.
+        return np.where(x > 0, zbar, np.nan)
+    return (p * (v + x * zbar)) / (p * x + q - 1)
+
+
+def lifetime_value(
+    bgnbd: BgNbd,
+    *,
+    spend: np.ndarray,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    months: int,
+    monthly_discount: float,
+    unit_days: float,
+) -> np.ndarray:
+    """The value of the purchases expected month by month over `months`, each month's
+    discounted at `monthly_discount` (0.01: a euro next month is worth 0.99 today)."""
+    x, t_x, big_t = _as_arrays(x, t_x, big_t)
+    total = np.zeros_like(x)
+    previous = np.zeros_like(x)
+    for month in range(1, months + 1):
+        t = month * DAYS_PER_MONTH / unit_days
+        cumulative = expected_purchases(bgnbd, t=t, x=x, t_x=t_x, big_t=big_t)
+        total += (cumulative - previous) * spend / (1 + monthly_discount) ** month
+        previous = cumulative
+    return total
+
+
+def next_purchase_in(
+    model: BgNbd,
+    *,
+    x: np.ndarray,
+    t_x: np.ndarray,
+    big_t: np.ndarray,
+    unit_days: float,
+    max_days: int = 730,
+) -> np.ndarray:
+    """Days until the customer is expected to have bought once more (the expected purchases
+    reach one), NaN when that does not happen within `max_days`: who is likely gone, or buys
+    less than once in two years, has no date to wait for."""
+    x, t_x, big_t = _as_arrays(x, t_x, big_t)
+    grid = np.unique(np.concatenate([np.arange(1, 61), np.geomspace(60, max_days, 40)]))
+    reached = np.full(x.shape, np.nan)
+    below = np.zeros_like(x)
+    last_day = 0.0
+    for day in grid:
+        value = expected_purchases(model, t=day / unit_days, x=x, t_x=t_x, big_t=big_t)
+        crossing = np.isnan(reached) & (value >= 1)
+        if np.any(crossing):
+            # Linear between the grid's points.
+            share = (1 - below[crossing]) / np.maximum(value[crossing] - below[crossing], 1e-12)
+            reached[crossing] = last_day + share * (day - last_day)
+        below = np.where(np.isnan(value), below, value)
+        last_day = float(day)
+    return reached
