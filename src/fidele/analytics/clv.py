@@ -367,3 +367,46 @@ def next_purchase_in(
         below = np.where(np.isnan(value), below, value)
         last_day = float(day)
     return reached
+
+
+# Simulation, for the tests' parameter recovery and the benchmark: customers drawn from the
+# models' own processes with known parameters.
+
+
+def bgnbd_simulate(
+    *, r: float, alpha: float, a: float, b: float, big_t: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, t_x) of customers observed for `big_t` after their first purchase: a purchase rate
+    lambda ~ Gamma(r, alpha) each, a dropout chance p ~ Beta(a, b) after each repeat purchase.
+    Vectorised over the customers still buying."""
+    rng = np.random.default_rng(seed)
+    big_t = np.asarray(big_t, dtype=np.float64)
+    n = len(big_t)
+    rate = rng.gamma(r, 1 / alpha, n)
+    dropout = rng.beta(a, b, n)
+    x = np.zeros(n)
+    t_x = np.zeros(n)
+    now = np.zeros(n)
+    active = np.flatnonzero(rate > 0)
+    while len(active):
+        now[active] += rng.exponential(1 / rate[active])
+        bought = now[active] <= big_t[active]
+        active = active[bought]
+        x[active] += 1
+        t_x[active] = now[active]
+        stays = rng.random(len(active)) >= dropout[active]
+        active = active[stays]
+    return x, t_x
+
+
+def gamma_gamma_simulate(
+    *, p: float, q: float, v: float, x: np.ndarray, seed: int = 0
+) -> np.ndarray:
+    """zbar, the mean of each customer's x transaction values (0 for x = 0): each value
+    Gamma(p, nu), nu ~ Gamma(q, v) per customer; a mean of x such values is Gamma(p x, x nu)."""
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float64)
+    nu = rng.gamma(q, 1 / v, len(x))
+    shape = np.maximum(p * x, 1e-12)
+    zbar = rng.gamma(shape, 1 / (np.maximum(x, 1) * nu))
+    return np.where(x > 0, zbar, 0.0)

@@ -256,9 +256,11 @@ def holdout_sentence(fit: ClvFit) -> str:
     )
     error = holdout.get("error_total")
     if error is not None:
-        text += " " + _(
-            "Its total is off by %(error)s; per customer, it misses by %(mae)s purchases on average."
-        ) % (values | {"error": format_rate(abs(error), 0)})
+        off = _(
+            "Its total is off by %(error)s; per customer, it misses by %(mae)s purchases "
+            "on average."
+        )
+        text += " " + off % (values | {"error": format_rate(abs(error), 0)})
         if abs(error) <= 0.1:
             text += " " + _("That is close: the figures below can guide decisions.")
         elif abs(error) <= 0.25:
