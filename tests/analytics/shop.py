@@ -22,7 +22,7 @@ def shop_make(*, customers: int, history_days: int = 400, seed: int = 1) -> list
     first = rng.integers(history_days // 2, history_days + 1, customers)  # days ago
     big_t = first.astype(float)
     rates = {"r": 0.9, "alpha": 45.0, "a": 0.7, "b": 3.0}
-    x, _t_x = clv.bgnbd_simulate(**rates, big_t=big_t, seed=seed)
+    x, t_x = clv.bgnbd_simulate(**rates, big_t=big_t, seed=seed)
     contacts = Contact.objects.bulk_create(
         Contact(first_name="Client", last_name=f"Numéro {i:04d}", external_id=f"S{i:04d}")
         for i in range(customers)
@@ -30,11 +30,13 @@ def shop_make(*, customers: int, history_days: int = 400, seed: int = 1) -> list
     orders = []
     zone = timezone.get_current_timezone()
     for i, contact in enumerate(contacts):
-        # The simulation's repeat days, drawn again at random within the observed span: only
-        # their number matters to the tests.
+        # The last repeat purchase where the simulation put it, the others at random before it
+        # (only their number and the last one's date matter to the models).
         days_ago = [int(first[i])]
         if x[i]:
-            days_ago += sorted(rng.integers(0, int(first[i]), int(x[i])).tolist(), reverse=True)
+            last = int(first[i] - t_x[i])
+            between = rng.integers(last, int(first[i]), int(x[i]) - 1).tolist()
+            days_ago += sorted(between, reverse=True) + [last]
         for k, ago in enumerate(days_ago):
             day = today - dt.timedelta(days=ago)
             orders.append(
