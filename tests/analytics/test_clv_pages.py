@@ -104,6 +104,17 @@ def test_the_contact_page_shows_the_customers_line(viewer_client, modelled):
 
 
 @pytest.mark.django_db
+def test_a_one_time_buyers_line_does_not_call_them_safe(viewer_client, modelled):
+    # BG/NBD gives a customer without repeat purchase a churn risk of 0 by construction.
+    prediction = ContactPrediction.objects.filter(transactions=1).first()
+    assert prediction.churn_risk == 0
+    viewer_client.cookies["django_language"] = "en"
+    url = reverse("web:contact_detail", args=[prediction.contact_id])
+    html = viewer_client.get(url).content.decode()
+    assert "Bought once" in html and "whether they will come back cannot be told yet" in html
+
+
+@pytest.mark.django_db
 def test_a_contact_without_order_has_no_customer_value_card(viewer_client, modelled):
     contact = make_contact()
     html = viewer_client.get(reverse("web:contact_detail", args=[contact.pk])).content.decode()

@@ -33,7 +33,7 @@ OPS = ("lt", "lte", "gt", "gte", "eq", "ne")
 FILTER_PARAM = "predicted"
 PRESETS = ("at_risk", "late")
 AT_RISK = 0.5
-TOP_LIMIT = 20
+TOP_LIMIT = 10
 
 
 class PredictedRuleError(ValueError):
@@ -320,25 +320,38 @@ def prediction_line(
         if late:
             text += " " + _("Late against their own rhythm: worth a word.")
         return text
-    if prediction.churn_risk >= AT_RISK:
-        head = _("Probably no longer buying (churn risk %(risk)s)") % {
-            "risk": format_rate(prediction.churn_risk, 0)
-        }
-    else:
-        head = _("Likely still a customer (churn risk %(risk)s)") % {
-            "risk": format_rate(prediction.churn_risk, 0)
-        }
-    text = (
-        head
-        + ": "
-        + _(
-            "about %(n)s purchases expected in the next 12 months, worth %(clv)s over %(months)s "
-            "months."
+    values = {
+        "risk": format_rate(prediction.churn_risk),
+        "n": format_number(prediction.purchases_12m or 0, 1),
+        "clv": format_money(prediction.clv or 0),
+        "months": months,
+        "days": format_number(days_since),
+        "gap": format_number(prediction.usual_gap_days, 0),
+    }
+    if prediction.transactions == 1:
+        # BG/NBD lets a customer leave only after a repeat purchase: a one-time buyer's churn
+        # risk is 0 by construction, which must not read as "safe".
+        return (
+            _(
+                "Bought once, %(days)s days ago: whether they will come back cannot be told "
+                "yet; about %(n)s purchases expected in the next 12 months, worth %(clv)s over "
+                "%(months)s months."
+            )
+            % values
         )
-        % {
-            "n": format_number(prediction.purchases_12m or 0, 1),
-            "clv": format_money(prediction.clv or 0),
-            "months": months,
-        }
+    if prediction.churn_risk >= AT_RISK:
+        return (
+            _(
+                "Probably no longer buying (churn risk %(risk)s): no purchase for %(days)s "
+                "days where they used to buy every %(gap)s; about %(n)s purchases expected in "
+                "the next 12 months, worth %(clv)s over %(months)s months."
+            )
+            % values
+        )
+    return (
+        _(
+            "Likely still a customer (churn risk %(risk)s): about %(n)s purchases expected in "
+            "the next 12 months, worth %(clv)s over %(months)s months."
+        )
+        % values
     )
-    return text

@@ -95,6 +95,7 @@ class ClvFit(models.Model):
         NIGHTLY = "nightly", _("nightly")
         COMMAND = "command", _("command line")
         MANUAL = "manual", _("by hand")
+        DEMO = "demo", _("demo shop")
 
     class Kind(models.TextChoices):
         MODEL = "model", _("models fitted")

@@ -332,16 +332,20 @@ def _histogram(values: np.ndarray, edges: list[float]) -> list[dict]:
 
 
 def _value_edges(values: np.ndarray) -> list[float]:
-    """Round amounts (1, 2, 5 x 10^k) spanning the values, so that the bars read as prices."""
+    """Round amounts (1, 2, 5 x 10^k) growing by steps of about 2.5: customers' values are
+    skewed (many small, a few large), and bars of equal width would put nearly everyone in the
+    first. From 0 to the largest value, about eight bars."""
     finite = values[np.isfinite(values)]
-    top = float(np.percentile(finite, 99)) if len(finite) else 0.0
-    if top <= 0:
+    if not len(finite) or finite.max() <= 0:
         return [0.0, 1.0]
-    steps = [m * 10**k for k in range(-1, 8) for m in (1, 2, 5)]
-    step = next(s for s in steps if top / s <= 8)
-    edges = [i * step for i in range(int(math.ceil(top / step)) + 1)]
-    edges[-1] = max(edges[-1], float(finite.max()))
-    return [float(e) for e in edges]
+    low, high = np.percentile(finite, [10, 99])
+    series = [m * 10.0**k for k in range(-1, 9) for m in (1, 2, 5)]
+    inner = [s for s in series if max(low, 0.5) < s < high] or [float(high)]
+    while len(inner) > 8:
+        inner = inner[::2]
+    top = float(finite.max())
+    edges = [0.0, *inner]
+    return edges + [top] if top > edges[-1] else edges
 
 
 def fit_summary(history: Histories, figures: dict[str, np.ndarray]) -> dict:

@@ -30,6 +30,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fidele.analytics.models import ClvFit
+from fidele.analytics.predictions import clv_refresh
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.consent import (
     Consent,
@@ -491,6 +493,8 @@ def demo_load(
         duplicates_search()
         # The quality page opens on an audit of the shop, not on an empty page.
         audit_run(trigger=AuditSnapshot.Trigger.DEMO)
+        # So does the Customer value page, on the shop's lifetime value and churn.
+        clv_refresh(trigger=ClvFit.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,
