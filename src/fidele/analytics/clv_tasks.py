@@ -9,12 +9,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 
 from fidele.analytics.models import ClvFit
 from fidele.analytics.predictions import clv_refresh
-from fidele.core.tasks import task_is_waiting, task_schedule_next
+from fidele.core.tasks import (
+    delay_until_local_hour,
+    task_is_waiting,
+    task_queue_soon,
+    task_schedule_next,
+)
 
 # After an import, the refresh waits this long, so that contacts then orders refit once.
 AFTER_IMPORT_DELAY = timedelta(minutes=3)
@@ -28,13 +32,9 @@ def clv_after_import() -> int:
     return clv_refresh(trigger=ClvFit.Trigger.IMPORT).pk
 
 
-def clv_after_import_queue(*, sender: Any = None, kind: str = "", **kwargs: Any) -> bool:
-    """The receiver of fidele.core.events.import_finished: one refresh queued, unless one waits.
-    A backend that cannot defer a task (the immediate one) runs it now."""
-    if not clv_after_import.get_backend().supports_defer:
-        clv_after_import.enqueue()
-        return True
-    return task_schedule_next(clv_after_import, delay=AFTER_IMPORT_DELAY)
+def clv_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
+    """The receiver of fidele.core.events.import_finished: one refresh queued, unless one waits."""
+    return task_queue_soon(clv_after_import, delay=AFTER_IMPORT_DELAY)
 
 
 @task()
@@ -49,11 +49,7 @@ def clv_nightly_schedule(*, delay: timedelta | None = None) -> bool:
     """Queue the next nightly refresh (by default at NIGHTLY_HOUR, local time) unless one is
     waiting."""
     if delay is None:
-        now = timezone.localtime()
-        next_run = now.replace(hour=NIGHTLY_HOUR, minute=0, second=0, microsecond=0)
-        if next_run <= now:
-            next_run += timedelta(days=1)
-        delay = next_run - now
+        delay = delay_until_local_hour(NIGHTLY_HOUR)
     return task_schedule_next(clv_nightly, delay=delay)
 
 

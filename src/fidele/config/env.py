@@ -7,9 +7,11 @@ file holding the value (Docker and systemd credentials work that way).
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 
 class ConfigError(RuntimeError):
@@ -56,6 +58,10 @@ def env_int(
         number = int(value)
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} is not an integer") from exc
+    return _bounded(name, value, number, minimum, maximum)
+
+
+def _bounded(name: str, value: str, number: Any, minimum: Any, maximum: Any) -> Any:
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name}={value!r} is below its minimum, {minimum}")
     if maximum is not None and number > maximum:
@@ -74,13 +80,9 @@ def env_float(
         number = float(value.strip().replace(",", "."))
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} is not a number") from exc
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise ConfigError(f"{name}={value!r} is not a finite number")
-    if minimum is not None and number < minimum:
-        raise ConfigError(f"{name}={value!r} is below its minimum, {minimum}")
-    if maximum is not None and number > maximum:
-        raise ConfigError(f"{name}={value!r} is above its maximum, {maximum}")
-    return number
+    return _bounded(name, value, number, minimum, maximum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -56,6 +56,25 @@ def task_schedule_next(task: Any, *, delay: timedelta, frequent: bool = False) -
     return True
 
 
+def task_queue_soon(task: Any, *, delay: timedelta) -> bool:
+    """Queue one run of `task` after `delay` unless one is waiting (work asked for by an
+    event, such as an import's end, that several events in a row should trigger once). A
+    backend that cannot defer a task (the immediate one) runs it now."""
+    if not task.get_backend().supports_defer:
+        task.enqueue()
+        return True
+    return task_schedule_next(task, delay=delay)
+
+
+def delay_until_local_hour(hour: int) -> timedelta:
+    """How long until the next `hour` o'clock in the shop's time zone (a nightly job's delay)."""
+    now = timezone.localtime()
+    next_run = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if next_run <= now:
+        next_run += timedelta(days=1)
+    return next_run - now
+
+
 def _task_successes_delete(task: Any, *, before: Any) -> None:
     from django_tasks_db.models import DBTaskResult
 
