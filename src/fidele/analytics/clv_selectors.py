@@ -343,8 +343,8 @@ def prediction_line(
         return (
             _(
                 "Probably no longer buying (churn risk %(risk)s): no purchase for %(days)s "
-                "days where they used to buy every %(gap)s; about %(n)s purchases expected in "
-                "the next 12 months, worth %(clv)s over %(months)s months."
+                "days where they used to buy every %(gap)s days; about %(n)s purchases expected "
+                "in the next 12 months, worth %(clv)s over %(months)s months."
             )
             % values
         )
