@@ -161,3 +161,13 @@ def test_the_predicted_condition_selects_contacts_by_a_metric(modelled):
         predicted_condition(metric="clv", op="between", value=1)
     with pytest.raises(PredictedRuleError, match="not a number"):
         predicted_condition(metric="clv", op="gte", value="12")
+
+
+@pytest.mark.django_db
+def test_a_likely_lost_customers_line_says_how_long_they_have_been_silent(viewer_client, modelled):
+    prediction = ContactPrediction.objects.filter(churn_risk__gte=0.5, transactions__gt=2).first()
+    viewer_client.cookies["django_language"] = "en"
+    url = reverse("web:contact_detail", args=[prediction.contact_id])
+    html = viewer_client.get(url).content.decode()
+    assert "Probably no longer buying (churn risk" in html
+    assert "days where they used to buy every" in html
