@@ -60,7 +60,8 @@ def test_a_messy_french_export_imports_the_same_whatever_its_encoding_and_delimi
     assert helene.postal_code == "01000"
     assert helene.birth_date == dt.date(1975, 7, 14)
     assert helene.joined_on == dt.date(2019, 1, 3)
-    assert helene.notes == "Préfère le rosé à 12,50 €"
+    # Her second row's note is joined to the first, as merging two contacts joins them.
+    assert helene.notes == "Préfère le rosé à 12,50 €\n\nDeuxième ligne pour Hélène"
     assert helene.attributes == {"region": "Auvergne-Rhône-Alpes"}
     assert sorted(helene.tags.values_list("name", flat=True)) == ["Fromages", "VIP", "Vins"]
 

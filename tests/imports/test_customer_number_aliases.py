@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -57,18 +58,37 @@ def test_a_value_of_the_second_card_that_differs_is_said_in_a_warning_not_droppe
         write_file(
             "email;n° client;commentaire;ville\n"
             "a@x.fr;C1;Cliente fidèle;Agen\n"
-            "a@x.fr;C2;Deuxième fiche;Agen\n"
+            "a@x.fr;C2;Deuxième fiche;Nérac\n"
         )
     )
 
     anne = Contact.objects.get()
-    assert anne.notes == "Cliente fidèle"
+    assert anne.city == "Agen"
+    # Notes are joined, as a merge joins them: nothing of the second card's is lost.
+    assert anne.notes == "Cliente fidèle\n\nDeuxième fiche"
     assert [(w["row"], w["column"], w["message"]) for w in summary["warnings_sample"]] == [
-        (3, "commentaire", "not kept: the contact already has “Cliente fidèle”")
+        (3, "ville", "not kept: the contact already has “Agen”")
     ]
     with open(summary["warnings_file"], encoding="utf-8-sig", newline="") as handle:
         [warning] = list(csv.reader(handle, delimiter=";"))[1:]
-    assert warning[-1] == "Deuxième fiche"
+    assert warning[-1] == "Nérac"
+
+
+def test_rows_of_one_person_are_folded_by_the_rules_of_a_merge(write_file):
+    """The address is kept as one block (no street of one row with the town of the other), a
+    name written with its accents wins over capitals, the earlier "client since" is kept."""
+    run(
+        write_file(
+            "email;prénom;nom;adresse;cp;ville;client depuis\n"
+            "a@x.fr;HELENE;DUPRE;;24100;Bergerac;03/05/2020\n"
+            "a@x.fr;Hélène;Dupré;3 rue Neuve;33000;Bordeaux;01/02/2015\n"
+        )
+    )
+
+    helene = Contact.objects.get()
+    assert (helene.first_name, helene.last_name) == ("Hélène", "Dupré")
+    assert (helene.address, helene.postal_code, helene.city) == ("", "24100", "Bergerac")
+    assert helene.joined_on == dt.date(2015, 2, 1)
 
 
 def test_three_numbers_and_a_row_with_only_the_second_number_reach_one_contact(write_file):

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from fidele.compliance.models import Suppression
+from fidele.compliance.selectors import is_suppressed
+from fidele.compliance.services import suppression_add
 from fidele.contacts.models import Contact
 from fidele.core.models import AuditLog
 from fidele.quality import fixes
@@ -63,14 +66,14 @@ def test_correcting_domains_is_audited_per_contact_and_can_be_undone(typos, mark
         fixes.fix_undo(actor=marketer, batch=batch)
 
 
-def test_blocking_disposable_addresses_keeps_the_address_and_can_be_undone(db, marketer):
+def test_suppressing_disposable_addresses_keeps_the_address_and_can_be_undone(db, marketer):
     temp = make_contact("temp@yopmail.com")
     bounced = make_contact("old@yopmail.com", status=Contact.Status.BOUNCED)
     keep = make_contact("real@orange.fr")
     audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
-    preview = fixes.disposable_block_preview(AuditSnapshot.objects.first())
+    preview = fixes.disposable_suppress_preview(AuditSnapshot.objects.first())
     assert [(row.domain, row.count) for row in preview] == [("yopmail.com", 1)]
-    batch = fixes.disposable_block_apply(actor=marketer, domains=["yopmail.com", "orange.fr"])
+    batch = fixes.disposable_suppress_apply(actor=marketer, domains=["yopmail.com", "orange.fr"])
     assert batch.kind == FixBatch.Kind.DISPOSABLE and batch.summary["changed"] == 1
     statuses = dict(Contact.objects.values_list("email", "status"))
     assert statuses == {
@@ -84,6 +87,64 @@ def test_blocking_disposable_addresses_keeps_the_address_and_can_be_undone(db, m
     bounced.refresh_from_db()
     keep.refresh_from_db()
     assert (temp.status, bounced.status, keep.status) == ("active", "bounced", "active")
+
+
+def test_a_suppressed_disposable_address_is_on_the_suppression_list_with_its_reason(db, marketer):
+    make_contact("temp@yopmail.com")
+    make_contact("jetable@jetable.org")
+    audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    batch = fixes.disposable_suppress_apply(actor=marketer, domains=["yopmail.com", "jetable.org"])
+    suppressions = dict(Suppression.objects.values_list("email", "reason"))
+    assert suppressions == {
+        "temp@yopmail.com": Suppression.Reason.DISPOSABLE,
+        "jetable@jetable.org": Suppression.Reason.DISPOSABLE,
+    }
+    assert is_suppressed("temp@yopmail.com")
+    assert batch.summary["suppressed"] == 2
+    # Each suppression is audited, with who asked for it.
+    entries = AuditLog.objects.filter(object_type="compliance.suppression")
+    assert entries.count() == 2 and {entry.actor for entry in entries} == {marketer}
+    assert {entry.changes["reason"][1] for entry in entries} == {"disposable"}
+
+
+def test_undoing_the_suppression_lifts_only_the_suppressions_it_added(db, marketer):
+    fresh = make_contact("fresh@yopmail.com")
+    # On the list before, by hand, with its contact still active: it stays on the list.
+    listed = make_contact("listed@yopmail.com")
+    Suppression.objects.create(email="listed@yopmail.com", reason=Suppression.Reason.MANUAL)
+    # Suppressed by the fix, then the person unsubscribed from everything: it stays too.
+    later = make_contact("later@yopmail.com")
+    audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    batch = fixes.disposable_suppress_apply(actor=marketer, domains=["yopmail.com"])
+    assert batch.summary["suppressed"] == 2 and batch.summary["listed_before"] == 1
+    assert Suppression.objects.get(email="listed@yopmail.com").reason == "manual"
+    suppression_add(email="later@yopmail.com", reason=Suppression.Reason.UNSUBSCRIBED_ALL)
+
+    fixes.fix_undo(actor=marketer, batch=batch)
+    remaining = dict(Suppression.objects.values_list("email", "reason"))
+    assert remaining == {"listed@yopmail.com": "manual", "later@yopmail.com": "unsubscribed_all"}
+    lifted = AuditLog.objects.filter(
+        object_type="compliance.suppression", action=AuditLog.Action.DELETE
+    )
+    assert [entry.object_repr for entry in lifted] == ["fresh@yopmail.com (disposable)"]
+    fresh.refresh_from_db()
+    assert fresh.status == Contact.Status.ACTIVE
+    for contact in (listed, later):
+        contact.refresh_from_db()
+    # The contact on the list before got its status back (the fix blocked it); the suppression
+    # list still keeps campaigns from it. The unsubscribed one stays as the unsubscription left it.
+    assert listed.status == Contact.Status.ACTIVE and is_suppressed("listed@yopmail.com")
+    assert is_suppressed("later@yopmail.com")
+
+
+def test_suppressing_again_after_an_undo_adds_the_suppressions_anew(db, marketer):
+    make_contact("temp@yopmail.com")
+    audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    first = fixes.disposable_suppress_apply(actor=marketer, domains=["yopmail.com"])
+    fixes.fix_undo(actor=marketer, batch=first)
+    assert not Suppression.objects.exists()
+    second = fixes.disposable_suppress_apply(actor=marketer, domains=["yopmail.com"])
+    assert second.summary["suppressed"] == 1 and Suppression.objects.count() == 1
 
 
 def test_the_fix_pages_need_a_marketer_and_apply_only_ticked_domains(

@@ -1,6 +1,7 @@
 """Who a campaign goes to, frozen into outbox rows when sending starts, and the A/B split.
 
-The audience is a Contact queryset (lists now; segment rules plug in through `audience_rules`);
+The audience is a Contact queryset: the lists' subscribers (the consent), narrowed by segments
+and segment rules (fidele.segments.rules, the one engine);
 the snapshot itself is one INSERT ... SELECT written by fidele.delivery.services.outbox_snapshot:
 a million recipients never pass through Python, and a start task run twice adds nobody twice.
 """
@@ -10,32 +11,46 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from fidele.compliance.models import Suppression
 from fidele.contacts.models import Contact, Subscription
 from fidele.delivery import selectors as delivery_selectors
 from fidele.delivery import services as delivery_services
 from fidele.delivery.models import OutboxMessage
+from fidele.segments.rules import rule_condition
 from fidele.tracking.models import EmailEvent
 
 
-def audience_rules_apply(queryset: QuerySet[Contact], rules: Any) -> QuerySet[Contact]:
-    """Narrow the audience by a segment rule: the hook for the segments app.
+def _segments_condition(segments: list[Any]) -> Q:
+    """Members of any of the segments (RuleError when one of their rules cannot run)."""
+    condition = Q(pk__in=[])
+    for segment in segments:
+        condition |= rule_condition(segment.rules)
+    return condition
 
-    Lists only for now: a campaign with rules is refused rather than sent to more people than
-    the marketer chose.
-    """
-    if not rules:
-        return queryset
-    # The services refuse rules when a campaign is created or edited; this guards campaigns
-    # stored otherwise (an old row, the admin) from being sent to the lists alone.
-    raise ValueError("segment rules are not supported yet; use lists")
+
+def audience_rules_apply(queryset: QuerySet[Contact], campaign: Any) -> QuerySet[Contact]:
+    """Narrow the lists' subscribers by the campaign's segments (members of any of them), its
+    exclusion segments and its `audience_rules` (one engine: fidele.segments.rules). A rule
+    that cannot run (a tag it names was deleted) raises RuleError: nobody is mailed on a rule
+    that means something else than what the marketer chose."""
+    segments = list(campaign.segments.all()) if campaign.pk else []
+    excluded = list(campaign.exclude_segments.all()) if campaign.pk else []
+    if segments:
+        queryset = queryset.filter(_segments_condition(segments))
+    if excluded:
+        queryset = queryset.exclude(_segments_condition(excluded))
+    if campaign.audience_rules:
+        queryset = queryset.filter(rule_condition(campaign.audience_rules))
+    return queryset
 
 
 def audience_queryset(campaign: Any) -> QuerySet[Contact]:
-    """Contacts this campaign would go to now: subscribed to one of its lists, subscribed to none
-    of its excluded lists, active, with an email, and not on the suppression list."""
+    """Contacts this campaign would go to now: subscribed to one of its lists (the consent),
+    members of one of its segments when it has segments, subscribed to none of its excluded
+    lists and in none of its excluded segments, active, with an email, and not on the
+    suppression list."""
     list_ids = list(campaign.lists.values_list("id", flat=True))
     excluded_ids = list(campaign.exclude_lists.values_list("id", flat=True))
     subscribed = Subscription.objects.filter(
@@ -50,7 +65,7 @@ def audience_queryset(campaign: Any) -> QuerySet[Contact]:
     if excluded_ids:
         queryset = queryset.exclude(Exists(subscribed.filter(mailing_list_id__in=excluded_ids)))
     queryset = _follow_up_only(queryset, campaign)
-    return audience_rules_apply(queryset, campaign.audience_rules)
+    return audience_rules_apply(queryset, campaign)
 
 
 def _follow_up_only(queryset: QuerySet[Contact], campaign: Any) -> QuerySet[Contact]:
@@ -68,21 +83,50 @@ def _follow_up_only(queryset: QuerySet[Contact], campaign: Any) -> QuerySet[Cont
 
 
 def audience_breakdown(campaign: Any) -> dict[str, int]:
-    """Why the recipients differ from the lists' subscribers, for the confirmation before
-    sending: `subscribed` (contacts subscribed to one of the lists), then how many of them each
-    rule leaves out, in this order: `excluded` (on an excluded list), `inactive` (bounced,
-    complained or blocked), `no_email`, `suppressed` (on the suppression list); `recipients`
-    is what is left, the exact count audience_snapshot will write. One count per line."""
+    """Why the recipients differ from the lists' subscribers (or the segments' size), for the
+    confirmation before sending. One count per line, each step leaving out people the one
+    before kept, in this order:
+
+    - without segments: `subscribed` (contacts subscribed to one of the lists);
+    - with segments: `in_segments` (members of one of the segments, the size the segments
+      page shows), `unsubscribed` (who unsubscribed from every one of the campaign's lists
+      they were on), `no_consent` (never subscribed to any of them, or not confirmed yet);
+    - then `excluded` (on an excluded list or in an excluded segment), `inactive` (bounced,
+      complained or blocked), `no_email`, `suppressed` (on the suppression list),
+      `opened_before` for a follow-up; `recipients` is what is left, the exact count
+      audience_snapshot will write.
+
+    RuleError when a segment's rule cannot run any more."""
     list_ids = list(campaign.lists.values_list("id", flat=True))
     excluded_ids = list(campaign.exclude_lists.values_list("id", flat=True))
-    subscribed = Subscription.objects.filter(
-        contact=OuterRef("pk"), status=Subscription.Status.SUBSCRIBED
-    )
-    steps = Contact.objects.filter(Exists(subscribed.filter(mailing_list_id__in=list_ids)))
-    counts = {"subscribed": steps.count()}
+    segments = list(campaign.segments.all())
+    excluded_segments = list(campaign.exclude_segments.all())
+    subscriptions = Subscription.objects.filter(contact=OuterRef("pk"))
+    subscribed = subscriptions.filter(status=Subscription.Status.SUBSCRIBED)
+    on_lists = Exists(subscribed.filter(mailing_list_id__in=list_ids))
+    counts: dict[str, int] = {}
+    if segments:
+        steps = Contact.objects.filter(_segments_condition(segments))
+        counts["in_segments"] = after = steps.count()
+        left_lists = Exists(
+            subscriptions.filter(
+                mailing_list_id__in=list_ids, status=Subscription.Status.UNSUBSCRIBED
+            )
+        )
+        unsubscribed = steps.exclude(on_lists).filter(left_lists).count()
+        steps = steps.filter(on_lists)
+        subscribed_count = steps.count()
+        counts["unsubscribed"] = unsubscribed
+        counts["no_consent"] = after - subscribed_count - unsubscribed
+        after = subscribed_count
+    else:
+        steps = Contact.objects.filter(on_lists)
+        counts["subscribed"] = after = steps.count()
     if excluded_ids:
         steps = steps.exclude(Exists(subscribed.filter(mailing_list_id__in=excluded_ids)))
-    counts["excluded"] = counts["subscribed"] - (after := steps.count())
+    if excluded_segments:
+        steps = steps.exclude(_segments_condition(excluded_segments))
+    counts["excluded"] = after - (after := steps.count())
     steps = steps.filter(status=Contact.Status.ACTIVE)
     counts["inactive"] = after - (after := steps.count())
     steps = steps.filter(email__isnull=False).exclude(email="")
@@ -92,6 +136,9 @@ def audience_breakdown(campaign: Any) -> dict[str, int]:
     if getattr(campaign, "follow_up_of_id", None):
         steps = _follow_up_only(steps, campaign)
         counts["opened_before"] = after - (after := steps.count())
+    if campaign.audience_rules:
+        steps = steps.filter(rule_condition(campaign.audience_rules))
+        counts["rules"] = after - (after := steps.count())
     counts["recipients"] = after
     return counts
 

@@ -15,6 +15,7 @@ from fidele.campaigns.rendering.editors import richtext_sanitize
 from fidele.campaigns.rendering.sandbox import TemplateProblem, layout_check
 from fidele.contacts.models import MailingList
 from fidele.contacts.normalize import normalise_email
+from fidele.segments.models import Segment
 
 # Where each rendered part's problems are shown in the form.
 PART_FIELDS = {
@@ -38,6 +39,10 @@ def _layout_choice_label(layout: Layout) -> str:
     return layout.name
 
 
+# The audience's many-to-many fields, saved by the services apart from the campaign's own.
+AUDIENCE_FIELDS = ("lists", "exclude_lists", "segments", "exclude_segments")
+
+
 class CampaignForm(forms.ModelForm):
     """The campaign editor: content, audience, tracking and the A/B test in one form. Nothing
     is saved (the view calls the services); `clean` renders every template against a sample
@@ -57,6 +62,22 @@ class CampaignForm(forms.ModelForm):
     exclude_lists = forms.ModelMultipleChoiceField(
         label=gettext_lazy("Except subscribers of"),
         queryset=MailingList.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    segments = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Only the members of"),
+        queryset=Segment.objects.order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=gettext_lazy(
+            "Segments narrow the lists' subscribers: a member of a segment who is not "
+            "subscribed to one of the lists above receives nothing."
+        ),
+    )
+    exclude_segments = forms.ModelMultipleChoiceField(
+        label=gettext_lazy("Except the members of"),
+        queryset=Segment.objects.order_by("name"),
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
@@ -84,7 +105,8 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "from_name", "from_email", "reply_to", "subject", "preheader",
             "body_format", "body", "text_body", "layout", "lists", "exclude_lists",
-            "track_links", "track_opens", "utm_source", "utm_medium", "utm_campaign", "ab_enabled",
+            "segments", "exclude_segments", "track_links", "track_opens", "utm_source",
+            "utm_medium", "utm_campaign", "ab_enabled",
             "ab_sample_percent", "ab_metric", "ab_wait_minutes",
         ]  # fmt: skip
         widgets = {
@@ -148,6 +170,8 @@ class CampaignForm(forms.ModelForm):
         if instance.pk and not self.is_bound:
             self.initial["lists"] = list(instance.lists.all())
             self.initial["exclude_lists"] = list(instance.exclude_lists.all())
+            self.initial["segments"] = list(instance.segments.all())
+            self.initial["exclude_segments"] = list(instance.exclude_segments.all())
             for variant in instance.variants.all():
                 key = variant.label.lower()
                 if key in ("a", "b"):
@@ -160,11 +184,7 @@ class CampaignForm(forms.ModelForm):
             data["body"] = richtext_sanitize(data["body"])
         # Templates are checked even when other fields are wrong, so that every error shows.
         draft = Campaign(
-            **{
-                name: data.get(name)
-                for name in self.Meta.fields
-                if name not in ("lists", "exclude_lists")
-            }
+            **{name: data.get(name) for name in self.Meta.fields if name not in AUDIENCE_FIELDS}
         )
         draft.layout = data.get("layout") or layout_default()
         self.checked = {}
@@ -218,7 +238,7 @@ class CampaignForm(forms.ModelForm):
         values = {
             name: data.get(name)
             for name in self.Meta.fields
-            if name not in ("lists", "exclude_lists", "body", "text_body")
+            if name not in (*AUDIENCE_FIELDS, "body", "text_body")
         }
         values["html"] = data.get("body") or ""
         values["text"] = data.get("text_body") or ""

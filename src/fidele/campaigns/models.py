@@ -64,7 +64,9 @@ class Campaign(TimeStampedModel):
     layout = models.ForeignKey(
         Layout, verbose_name=_("layout"), null=True, blank=True, on_delete=models.SET_NULL
     )
-    # Audience: lists now; `audience_rules` will hold a segment rule when segments land.
+    # Audience: the lists give the consent (who may be mailed at all); segments, when chosen,
+    # narrow the lists' subscribers to their members (fidele.campaigns.audience), and
+    # `audience_rules` (a segment rule in JSON, from the API or a script) narrows it further.
     lists = models.ManyToManyField(
         "contacts.MailingList", verbose_name=_("lists"), related_name="campaigns", blank=True
     )
@@ -72,6 +74,12 @@ class Campaign(TimeStampedModel):
         "contacts.MailingList", verbose_name=_("excluded lists"), related_name="+", blank=True
     )
     audience_rules = models.JSONField(_("audience rules"), null=True, blank=True)
+    segments = models.ManyToManyField(
+        "segments.Segment", verbose_name=_("segments"), related_name="campaigns", blank=True
+    )
+    exclude_segments = models.ManyToManyField(
+        "segments.Segment", verbose_name=_("excluded segments"), related_name="+", blank=True
+    )
     track_links = models.BooleanField(_("track clicks"), default=True)
     track_opens = models.BooleanField(_("track opens"), default=True)
     utm_source = models.CharField(_("utm_source"), max_length=100, blank=True, default="fidele")

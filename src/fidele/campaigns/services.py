@@ -30,6 +30,8 @@ from fidele.campaigns.status import campaign_locked, campaign_status_set
 from fidele.contacts.models import MailingList
 from fidele.core.actors import Actor
 from fidele.core.audit import audit_record, model_changes
+from fidele.segments.models import Segment
+from fidele.segments.rules import RuleError, rule_check
 
 Status = Campaign.Status
 
@@ -73,6 +75,27 @@ def _lists_resolve(values: Iterable[Any]) -> list[MailingList]:
         raise CampaignError(_("Unknown list(s): %(names)s") % {"names": ", ".join(missing)})
     unique = {ml.pk: ml for ml in resolved}
     return list(unique.values())
+
+
+def _segments_resolve(values: Iterable[Any]) -> list[Segment]:
+    """Segments from objects, ids or names (the CLI passes names)."""
+    resolved: list[Segment] = []
+    missing: list[str] = []
+    for value in values or ():
+        if isinstance(value, Segment):
+            resolved.append(value)
+            continue
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            found = Segment.objects.filter(pk=int(value)).first()
+        else:
+            found = Segment.objects.filter(name=str(value).strip()).first()
+        if found is None:
+            missing.append(str(value))
+        else:
+            resolved.append(found)
+    if missing:
+        raise CampaignError(_("Unknown segment(s): %(names)s") % {"names": ", ".join(missing)})
+    return list({segment.pk: segment for segment in resolved}.values())
 
 
 def _check_content(
@@ -130,6 +153,8 @@ def campaign_create(
     ab_metric: str = Campaign.AbMetric.CLICKS,
     ab_wait_minutes: int = 240,
     audience_rules: Any = None,
+    segments: Iterable[Any] = (),
+    exclude_segments: Iterable[Any] = (),
     checked: Collection[str] = (),
     actor: Actor = None,
 ) -> Campaign:
@@ -142,9 +167,11 @@ def campaign_create(
         raise CampaignError(_("A campaign needs a sender address."))
     if body_format not in Campaign.BodyFormat.values:
         raise CampaignError(_("Unknown editor: %(format)s") % {"format": body_format})
-    _audience_rules_refuse(audience_rules)
+    _audience_rules_check(audience_rules)
     resolved_lists = _lists_resolve(lists)
     resolved_excluded = _lists_resolve(exclude_lists)
+    resolved_segments = _segments_resolve(segments)
+    resolved_excluded_segments = _segments_resolve(exclude_segments)
     campaign = Campaign(
         name=name.strip(),
         subject=subject or "",
@@ -172,25 +199,30 @@ def campaign_create(
     campaign.save()
     campaign.lists.set(resolved_lists)
     campaign.exclude_lists.set(resolved_excluded)
-    audit_record(
-        actor=actor,
-        action="create",
-        obj=campaign,
-        changes={
-            "subject": campaign.subject,
-            "lists": [ml.name for ml in resolved_lists],
-            "exclude_lists": [ml.name for ml in resolved_excluded],
-        },
-    )
+    campaign.segments.set(resolved_segments)
+    campaign.exclude_segments.set(resolved_excluded_segments)
+    changes = {
+        "subject": campaign.subject,
+        "lists": [ml.name for ml in resolved_lists],
+        "exclude_lists": [ml.name for ml in resolved_excluded],
+    }
+    if resolved_segments or resolved_excluded_segments:
+        changes["segments"] = [segment.name for segment in resolved_segments]
+        changes["exclude_segments"] = [segment.name for segment in resolved_excluded_segments]
+    audit_record(actor=actor, action="create", obj=campaign, changes=changes)
     return campaign
 
 
-def _audience_rules_refuse(rules: Any) -> None:
-    """Segments do not exist yet: a campaign with rules would be refused only when it starts."""
+def _audience_rules_check(rules: Any) -> None:
+    """A rule that cannot run is refused when the campaign is saved, with its JSON path, rather
+    than when it starts."""
     if rules:
-        raise CampaignError(
-            _("Segment rules are not available yet: choose the lists this campaign goes to.")
-        )
+        try:
+            rule_check(rules)
+        except RuleError as exc:
+            raise CampaignError(
+                _("The audience rule cannot be used: %(error)s") % {"error": str(exc)}
+            ) from exc
 
 
 def _utm_default_stored(campaign: Campaign) -> str:
@@ -218,6 +250,8 @@ def campaign_update(
     actor: Actor = None,
     lists: Iterable[Any] | None = None,
     exclude_lists: Iterable[Any] | None = None,
+    segments: Iterable[Any] | None = None,
+    exclude_segments: Iterable[Any] | None = None,
     checked: Collection[str] = (),
     **values: Any,
 ) -> Campaign:
@@ -230,7 +264,7 @@ def campaign_update(
         values["body"] = values.pop("html")
     if "text" in values:
         values["text_body"] = values.pop("text")
-    _audience_rules_refuse(values.get("audience_rules"))
+    _audience_rules_check(values.get("audience_rules"))
     unknown = set(values) - set(EDITABLE_FIELDS)
     if unknown:
         raise CampaignError(
@@ -245,12 +279,17 @@ def campaign_update(
         setattr(campaign, field, value)
     _check_content(campaign, list(campaign.variants.all()), checked=checked)
     campaign.save()
-    for field, given in (("lists", lists), ("exclude_lists", exclude_lists)):
+    for field, given, resolve in (
+        ("lists", lists, _lists_resolve),
+        ("exclude_lists", exclude_lists, _lists_resolve),
+        ("segments", segments, _segments_resolve),
+        ("exclude_segments", exclude_segments, _segments_resolve),
+    ):
         if given is None:
             continue
         related = getattr(campaign, field)
         before = sorted(related.values_list("name", flat=True))
-        resolved = _lists_resolve(given)
+        resolved = resolve(given)
         related.set(resolved)
         after = sorted(ml.name for ml in resolved)
         if before != after:
@@ -283,6 +322,8 @@ def campaign_duplicate(*, campaign: Campaign, actor: Actor = None, name: str = "
     copy.save()
     copy.lists.set(campaign.lists.all())
     copy.exclude_lists.set(campaign.exclude_lists.all())
+    copy.segments.set(campaign.segments.all())
+    copy.exclude_segments.set(campaign.exclude_segments.all())
     for variant in campaign.variants.all():
         Variant.objects.create(
             campaign=copy,
@@ -365,7 +406,8 @@ def campaign_variants_set(
 
 
 def _audience_is_empty(campaign: Campaign) -> bool:
-    return not campaign.lists.exists() and not campaign.audience_rules
+    # The lists give the consent: segments and rules only narrow their subscribers.
+    return not campaign.lists.exists()
 
 
 @transaction.atomic

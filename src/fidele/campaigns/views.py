@@ -37,6 +37,8 @@ from fidele.campaigns.rendering.sandbox import TemplateProblem
 from fidele.contacts.models import Contact
 from fidele.core.actors import Actor
 from fidele.core.permissions import MARKETER, VIEWER, has_role, require_role
+from fidele.segments.errors import RuleError
+from fidele.segments.models import Segment
 from fidele.ui.charts import bar_chart
 from fidele.ui.pagination import listing_page
 
@@ -112,6 +114,8 @@ def _form_save(request: HttpRequest, form: CampaignForm, save: Any) -> Campaign 
             **values,
             lists=list(form.cleaned_data["lists"]),
             exclude_lists=list(form.cleaned_data["exclude_lists"]),
+            segments=list(form.cleaned_data["segments"]),
+            exclude_segments=list(form.cleaned_data["exclude_segments"]),
             actor=request.user,
         )
         _save_variants(form, campaign, request.user)
@@ -123,7 +127,12 @@ def _form_save(request: HttpRequest, form: CampaignForm, save: Any) -> Campaign 
 
 @require_role(MARKETER)
 def campaign_create(request: HttpRequest) -> HttpResponse:
-    form = CampaignForm(request.POST or None, initial=selectors.new_campaign_initial())
+    initial = selectors.new_campaign_initial()
+    # "Write to them" from a segment, an RFM segment or a persona: that segment as the audience.
+    segment_id = request.GET.get("segment", "")
+    if segment_id.isdigit():
+        initial["segments"] = list(Segment.objects.filter(pk=int(segment_id)))
+    form = CampaignForm(request.POST or None, initial=initial)
     campaign = _form_save(request, form, services.campaign_create)
     if campaign is not None:
         messages.success(request, _("Campaign saved as a draft."))
@@ -335,11 +344,19 @@ def campaign_send_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     if "send_now" not in _actions_for(campaign, request.user):
         return redirect("campaigns:detail", pk=pk)
+    try:
+        breakdown, rule_problem = audience_breakdown(campaign), ""
+    except RuleError as exc:
+        # A segment names a tag or a list deleted since: say so rather than fail.
+        breakdown, rule_problem = {"recipients": 0}, str(exc)
     context = {
         "campaign": campaign,
         "lists": list(campaign.lists.all()),
         "exclude_lists": list(campaign.exclude_lists.all()),
-        "breakdown": audience_breakdown(campaign),
+        "segments": list(campaign.segments.all()),
+        "exclude_segments": list(campaign.exclude_segments.all()),
+        "breakdown": breakdown,
+        "rule_problem": rule_problem,
         "subject_shown": subject_preview(campaign.subject),
     }
     return render(request, "campaigns/send_confirm.html", context)

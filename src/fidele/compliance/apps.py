@@ -13,3 +13,9 @@ class ComplianceConfig(AppConfig):
 
         # A merge keeps the suppressions that are about the person (fidele.compliance.merge).
         merge_participant_register(PARTICIPANT)
+
+        from fidele.compliance.quality_port import SUPPRESSOR
+        from fidele.quality.suppression import address_suppressor_register
+
+        # The quality plan's "suppress disposable addresses" puts them on this app's list.
+        address_suppressor_register(SUPPRESSOR)

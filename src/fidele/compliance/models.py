@@ -18,6 +18,7 @@ class Suppression(models.Model):
         UNSUBSCRIBED_ALL = "unsubscribed_all", _("Unsubscribed from everything")
         ERASED = "erased", _("Erased on request")
         MANUAL = "manual", _("Blocked by hand")
+        DISPOSABLE = "disposable", _("Disposable address")
 
     email = models.EmailField(_("email"), max_length=254, unique=True)
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices)

@@ -29,7 +29,7 @@ from fidele.contacts.consent import (
 from fidele.contacts.models import Contact, Subscription
 from fidele.contacts.normalize import InvalidValue, email_clean
 from fidele.core.actors import Actor, Recipient
-from fidele.core.audit import audit_record
+from fidele.core.audit import audit_record, audit_record_many
 from fidele.core.models import AuditLog
 from fidele.tracking.messages import SentMessage, message_lookup
 from fidele.tracking.models import EmailEvent
@@ -41,8 +41,10 @@ Reason = Suppression.Reason
 # a legal obligation; a complaint says "this is spam" and carries the most risk; an unsubscription
 # is the person's own choice and must survive even if the mailbox later works again; a hard
 # bounce is technical (an owner may lift it when the address is fixed); a hand block and repeated
-# soft bounces are the weakest signals.
+# soft bounces are the weakest signals; a throwaway inbox (suppressed from the quality plan) is
+# about the address, which any other reason says more about.
 REASON_STRENGTH = {
+    Reason.DISPOSABLE: 0,
     Reason.SOFT_BOUNCES: 1,
     Reason.MANUAL: 2,
     Reason.HARD_BOUNCE: 3,
@@ -57,6 +59,7 @@ CONTACT_STATUS_FOR = {
     Reason.SOFT_BOUNCES: Contact.Status.BOUNCED,
     Reason.COMPLAINT: Contact.Status.COMPLAINED,
     Reason.MANUAL: Contact.Status.BLOCKED,
+    Reason.DISPOSABLE: Contact.Status.BLOCKED,
 }
 # The statuses suppression_remove may lift back to active (never "erased").
 _LIFTABLE = (Contact.Status.BOUNCED, Contact.Status.COMPLAINED, Contact.Status.BLOCKED)
@@ -135,6 +138,88 @@ def suppression_add(
         changes={"reason": [old_reason, reason], **_audit_details(details)},
     )
     return existing
+
+
+# Addresses written or read per statement (SQLite takes at most 999 parameters in one).
+_CHUNK = 500
+
+
+def _chunks(values: list[str]) -> list[list[str]]:
+    return [values[i : i + _CHUNK] for i in range(0, len(values), _CHUNK)]
+
+
+def _normalised_or_none(email: str) -> str | None:
+    try:
+        return email_clean(email)
+    except InvalidValue:
+        return None
+
+
+@transaction.atomic
+def suppressions_add_new(
+    *,
+    actor: Actor,
+    emails: Iterable[str],
+    reason: str,
+    details: dict[str, Any] | None = None,
+) -> dict[str, int]:
+    """Suppress, in bulk, each address that is not on the list yet, each audited; returns
+    {address: suppression id} of those it added. An address on the list already keeps its
+    reason and is not returned: whoever undoes this lifts only what it added."""
+    if reason not in REASON_STRENGTH:
+        raise ValueError(f"unknown suppression reason {reason!r}")
+    details = dict(details or {})
+    wanted = sorted({address for address in map(_normalised_or_none, emails) if address})
+    added: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        listed = set(Suppression.objects.filter(email__in=chunk).values_list("email", flat=True))
+        new = [email for email in chunk if email not in listed]
+        # A concurrent suppression of one of them is kept as it is, like one listed before.
+        Suppression.objects.bulk_create(
+            [Suppression(email=email, reason=reason, details=details) for email in new],
+            ignore_conflicts=True,
+        )
+        created = Suppression.objects.filter(email__in=new, reason=reason)
+        added.update(created.values_list("email", "pk"))
+    status = CONTACT_STATUS_FOR.get(reason)
+    for chunk in _chunks(sorted(added)) if status is not None else []:
+        Contact.objects.filter(email__in=chunk).exclude(status=Contact.Status.ERASED).update(
+            status=status, updated_at=timezone.now()
+        )
+    audit_record_many(
+        actor=actor,
+        action=AuditLog.Action.CREATE,
+        object_type=Suppression._meta.label_lower,
+        entries=(
+            (pk, f"{email} ({reason})", {"reason": [None, reason], **_audit_details(details)})
+            for email, pk in sorted(added.items())
+        ),
+    )
+    return added
+
+
+@transaction.atomic
+def suppressions_lift(*, actor: Actor, ids: Iterable[int], reason: str) -> int:
+    """Lift, in bulk, the suppressions of `ids` that are still for `reason` (one raised since to
+    a stronger reason stays), each audited; their contacts become active again, as with
+    suppression_remove. Returns how many were lifted."""
+    lifted = list(
+        Suppression.objects.select_for_update()
+        .filter(pk__in=list(ids), reason=reason)
+        .values_list("pk", "email")
+    )
+    audit_record_many(
+        actor=actor,
+        action=AuditLog.Action.DELETE,
+        object_type=Suppression._meta.label_lower,
+        entries=((pk, f"{email} ({reason})", {"reason": [reason, None]}) for pk, email in lifted),
+    )
+    for chunk in _chunks([email for _pk, email in lifted]):
+        Contact.objects.filter(email__in=chunk, status__in=_LIFTABLE).update(
+            status=Contact.Status.ACTIVE, updated_at=timezone.now()
+        )
+    Suppression.objects.filter(pk__in=[pk for pk, _email in lifted]).delete()
+    return len(lifted)
 
 
 def _audit_details(details: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,10 @@ REASON_HELP = {
     ),
     Suppression.Reason.ERASED: gettext_lazy("The person's data was erased on request (GDPR)."),
     Suppression.Reason.MANUAL: gettext_lazy("Someone on your team blocked the address."),
+    Suppression.Reason.DISPOSABLE: gettext_lazy(
+        "A throwaway inbox nobody reads, suppressed from the data-quality plan (the correction "
+        "can be undone there)."
+    ),
 }
 
 

@@ -21,8 +21,11 @@ urlpatterns = [
     path("exports/", include("fidele.imports.export_urls")),
     path("campaigns/", include("fidele.campaigns.urls")),
     path("quality/", include("fidele.quality.urls")),
+    path("segments/", include("fidele.segments.urls")),
     path("compliance/", include("fidele.compliance.urls")),
     path("analytics/", include("fidele.analytics.urls")),
+    # RFM, personas, customers by product and profile (the segment pages are segments/urls.py).
+    path("customers/", include("fidele.segments.insight_urls")),
     # delivery/ (the outbox, ESP webhooks) and compliance/bounces/ (the bounce reports).
     path("", include("fidele.delivery.urls")),
     # Public, token-protected, from links in emails: unsubscribe and preference centre

@@ -172,29 +172,73 @@ def _better_spelled(candidate: str, current: str) -> bool:
 
 
 def merge_defaults(kept: Contact, absorbed: Contact) -> dict[str, str]:
-    """Which contact each field is taken from when nobody chooses: the kept contact's value,
-    unless it has none; the address as one block."""
+    """Which contact each field is taken from when nobody chooses (see `merge_choices`)."""
+    return merge_choices(
+        {name: getattr(kept, name) for name in CHOSEN_FIELDS},
+        {name: getattr(absorbed, name) for name in CHOSEN_FIELDS},
+    )
+
+
+def merge_choices(kept: Mapping[str, Any], absorbed: Mapping[str, Any]) -> dict[str, str]:
+    """Which side each field is taken from when nobody chooses: the kept side's value, unless it
+    has none; the address as one block; a name written better; the earlier "customer since".
+
+    On plain values (a field absent from a mapping is empty): two stored contacts, or two rows
+    of one person in a file, which the import folds by these same rules (`merged_values`)."""
     choices = {
-        name: ABSORBED
-        if _empty(getattr(kept, name)) and not _empty(getattr(absorbed, name))
-        else KEPT
+        name: ABSORBED if _empty(kept.get(name)) and not _empty(absorbed.get(name)) else KEPT
         for name in CHOSEN_FIELDS
     }
-    kept_has_address = any(not _empty(getattr(kept, n)) for n in ADDRESS_FIELDS if n != "country")
+    kept_has_address = any(not _empty(kept.get(n)) for n in ADDRESS_FIELDS if n != "country")
     absorbed_has_address = any(
-        not _empty(getattr(absorbed, n)) for n in ADDRESS_FIELDS if n != "country"
+        not _empty(absorbed.get(n)) for n in ADDRESS_FIELDS if n != "country"
     )
     block = ABSORBED if absorbed_has_address and not kept_has_address else KEPT
     choices.update({name: block for name in ADDRESS_FIELDS})
     # The same name written better: "Hélène" over "HELENE" (a till that typed capitals and
     # dropped the accents), whichever contact is kept.
     for name in _SPELLED_FIELDS:
-        if _better_spelled(getattr(absorbed, name), getattr(kept, name)):
+        if _better_spelled(absorbed.get(name) or "", kept.get(name) or ""):
             choices[name] = ABSORBED
     # Customer since: the earlier of the two.
-    if kept.joined_on and absorbed.joined_on and absorbed.joined_on < kept.joined_on:
+    kept_joined, absorbed_joined = kept.get("joined_on"), absorbed.get("joined_on")
+    if kept_joined and absorbed_joined and absorbed_joined < kept_joined:
         choices["joined_on"] = ABSORBED
     return choices
+
+
+def _notes_joined(kept: str | None, absorbed: str | None) -> str:
+    """Both notes, the kept side's first; the same note twice once."""
+    notes = [n for n in (kept, absorbed) if n and n.strip()]
+    if len(notes) == 2 and notes[0].strip() == notes[1].strip():
+        notes = notes[:1]
+    return "\n\n".join(notes)
+
+
+def merged_values(kept: Mapping[str, Any], absorbed: Mapping[str, Any]) -> dict[str, Any]:
+    """One person's values from two sets of them, by `merge_choices`, as a merge would keep
+    them: the phone left aside follows the phone chosen, notes are joined, the source is the
+    kept side's. What the import keeps when a file holds the same person twice; only fields
+    with a value are returned."""
+    choices = merge_choices(kept, absorbed)
+    values: dict[str, Any] = {}
+    for name in CHOSEN_FIELDS:
+        value = (absorbed if choices[name] == ABSORBED else kept).get(name)
+        if not _empty(value):
+            values[name] = value
+    if choices["phone"] == ABSORBED or not kept.get("phone") and not kept.get("phone_invalid"):
+        phone_invalid = absorbed.get("phone_invalid")
+    else:
+        phone_invalid = kept.get("phone_invalid")
+    if phone_invalid:
+        values["phone_invalid"] = phone_invalid
+    notes = _notes_joined(kept.get("notes"), absorbed.get("notes"))
+    if notes:
+        values["notes"] = notes
+    source = kept.get("source") or absorbed.get("source")
+    if source:
+        values["source"] = source
+    return values
 
 
 def _merged_status(kept: Contact, absorbed: Contact, email: str | None) -> str:
@@ -219,7 +263,7 @@ def _merged_values(
         values["phone_invalid"] = absorbed.phone_invalid
     values["status"] = _merged_status(kept, absorbed, values["email"])
     values["tracking_allowed"] = kept.tracking_allowed and absorbed.tracking_allowed
-    values["notes"] = "\n\n".join(n for n in (kept.notes, absorbed.notes) if n.strip())
+    values["notes"] = _notes_joined(kept.notes, absorbed.notes)
     values["attributes"] = {**(absorbed.attributes or {}), **(kept.attributes or {})}
     numbers = [n for n in (kept.external_id, absorbed.external_id) if n]
     alias = next((n for n in numbers if n != values["external_id"]), None)

@@ -77,6 +77,8 @@ class ContactFilter:
     param: str
     apply: Callable[[QuerySet[Contact], str], QuerySet[Contact]]
     describe: Callable[[str], str]
+    # Values longer than this are cut (search text is short; a segment rule in JSON is not).
+    max_length: int = 100
 
 
 _handed_down_filters: dict[str, ContactFilter] = {}
@@ -91,7 +93,7 @@ def contact_filters_active(params: Mapping[str, str]) -> list[tuple[str, str, st
     """(param, value, description) of the handed-down filters the query string uses."""
     active = []
     for param, contact_filter in sorted(_handed_down_filters.items()):
-        value = clean_param(params.get(param))
+        value = clean_param(params.get(param), max_length=contact_filter.max_length)
         description = contact_filter.describe(value) if value else ""
         if description:
             active.append((param, value, description))

@@ -424,3 +424,110 @@ def list_delete(*, actor: Actor, mailing_list: MailingList) -> None:
         changes={"subscriptions_deleted": count},
     )
     mailing_list.delete()
+
+
+# --- many contacts at once (a segment's bulk actions) --------------------------------------
+
+# Ids per statement: SQLite bounds a statement's parameters.
+_BULK_CHUNK = 900
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[start : start + _BULK_CHUNK] for start in range(0, len(ids), _BULK_CHUNK)]
+
+
+@transaction.atomic
+def contacts_tag_add(*, actor: Actor, contact_ids: list[int], tag: Tag) -> int:
+    """Tag every contact of `contact_ids` that does not have the tag yet; one audit line on
+    each contact tagged. Returns how many were tagged."""
+    through = Contact.tags.through
+    tagged = 0
+    for chunk in _chunks(sorted(set(contact_ids))):
+        having = set(
+            through.objects.filter(tag_id=tag.pk, contact_id__in=chunk).values_list(
+                "contact_id", flat=True
+            )
+        )
+        new = [contact_id for contact_id in chunk if contact_id not in having]
+        through.objects.bulk_create([through(contact_id=cid, tag_id=tag.pk) for cid in new])
+        audit_record_many(
+            actor=actor,
+            action=AuditLog.Action.UPDATE,
+            object_type="contacts.contact",
+            entries=[(cid, f"#{cid}", {"tag_added": tag.name}) for cid in new],
+        )
+        tagged += len(new)
+    return tagged
+
+
+@transaction.atomic
+def contacts_tag_remove(*, actor: Actor, contact_ids: list[int], tag: Tag) -> int:
+    """Untag every contact of `contact_ids` that has the tag; one audit line on each."""
+    through = Contact.tags.through
+    untagged = 0
+    for chunk in _chunks(sorted(set(contact_ids))):
+        rows = through.objects.filter(tag_id=tag.pk, contact_id__in=chunk)
+        having = list(rows.values_list("contact_id", flat=True))
+        rows.delete()
+        audit_record_many(
+            actor=actor,
+            action=AuditLog.Action.UPDATE,
+            object_type="contacts.contact",
+            entries=[(cid, f"#{cid}", {"tag_removed": tag.name}) for cid in having],
+        )
+        untagged += len(having)
+    return untagged
+
+
+@transaction.atomic
+def contacts_subscribe_with_proof(
+    *, actor: Actor, contact_ids: list[int], mailing_list: MailingList, proof: ConsentProof
+) -> int:
+    """Subscribe the contacts to the list on one proof the user gave (how and when these people
+    agreed). A contact already on the list, whatever its status, is left as it is: someone who
+    unsubscribed is never subscribed again by a bulk action. One audit line on each contact
+    subscribed."""
+    from fidele.contacts.consent import subscriptions_add_with_proof
+
+    ids = sorted(set(contact_ids))
+    already: set[int] = set()
+    for chunk in _chunks(ids):
+        already.update(
+            Subscription.objects.filter(
+                mailing_list=mailing_list, contact_id__in=chunk
+            ).values_list("contact_id", flat=True)
+        )
+    new = [cid for cid in ids if cid not in already]
+    written = subscriptions_add_with_proof(
+        actor=actor,
+        mailing_list_id=mailing_list.pk,
+        proof=proof,
+        entries=[(cid, None, None) for cid in new],
+    )
+    audit_record_many(
+        actor=actor,
+        action=AuditLog.Action.SUBSCRIBE,
+        object_type="contacts.contact",
+        entries=[
+            (cid, f"#{cid}", {"list": mailing_list.name, "proof": proof.as_json()}) for cid in new
+        ],
+    )
+    return written
+
+
+@transaction.atomic
+def contacts_delete(*, actor: Actor, contact_ids: list[int]) -> int:
+    """Delete the contacts (and what hangs on them), each audited as `contact_delete` does: who
+    deleted whom, not the person's data."""
+    deleted = 0
+    for chunk in _chunks(sorted(set(contact_ids))):
+        present = list(Contact.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+        audit_record_many(
+            actor=actor,
+            action=AuditLog.Action.DELETE,
+            object_type="contacts.contact",
+            entries=[(cid, f"#{cid}", {}) for cid in present],
+        )
+        Contact.objects.filter(pk__in=present).delete()
+        deleted += len(present)
+    return deleted

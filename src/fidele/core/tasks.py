@@ -66,15 +66,6 @@ def task_queue_soon(task: Any, *, delay: timedelta) -> bool:
     return task_schedule_next(task, delay=delay)
 
 
-def delay_until_local_hour(hour: int) -> timedelta:
-    """How long until the next `hour` o'clock in the shop's time zone (a nightly job's delay)."""
-    now = timezone.localtime()
-    next_run = now.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if next_run <= now:
-        next_run += timedelta(days=1)
-    return next_run - now
-
-
 def _task_successes_delete(task: Any, *, before: Any) -> None:
     from django_tasks_db.models import DBTaskResult
 
@@ -168,3 +159,13 @@ def tasks_orphaned_fail() -> int:
     if failed:
         logger.warning("%s task run(s) of stopped workers marked failed", failed)
     return failed
+
+
+def delay_until_local_hour(hour: int) -> timedelta:
+    """How long until `hour`:00 local time, tonight or tomorrow night: the delay of a nightly
+    job's next run."""
+    now = timezone.localtime()
+    next_run = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    if next_run <= now:
+        next_run += timedelta(days=1)
+    return next_run - now

@@ -1,8 +1,8 @@
 """The demo shop's data-quality problems, planted on purpose so that its quality page has
 something to show and fix: a few mistyped and disposable addresses, unreadable phones, birth
-dates no customer has, a date in the future, and two orders far outside the usual (a misplaced
-comma, a case typed as bottles). Generic addresses (contact@ of restaurants) and inactive
-customers the shop has already.
+dates no customer has, a date in the future, and two orders far outside the usual (prices
+typed in cents, a quantity with two zeros too many). Generic addresses (contact@ of
+restaurants) and inactive customers the shop has already.
 
 With a random generator of its own, so that the rest of the demo shop does not change. The
 mistyped domains misspell the demo's own (gmial.example for gmail.example): every address but
@@ -29,22 +29,38 @@ TYPOS = {
     "laposte.example": "laposte.exmple",
 }
 DISPOSABLE = ("yopmail.com", "jetable.org")
+# The basket typed in cents is at least this (in euros) before: a hundred times over, it is
+# far above any real order of the shop.
+PLANTED_BASKET_MIN = Decimal("80")
 UNREADABLE_PHONES = ("06 12 34", "n/a", "00 00 00 00 00", "+33 6 12 34 56 78 99")
 
 
 def quality_problems_in_orders(orders: list[dict[str, Any]], *, seed: int) -> None:
     """Two unusual orders, in the plan before it is saved (the shop's revenue then counts them
-    as they are): a total typed without its comma, and a line of 120 bottles."""
+    as they are): a basket whose prices were typed without their comma (in cents), and a line
+    of 6 bottles typed 600.
+
+    Both are far beyond what the audit's rule lets pass (fidele.quality.audit.robust_bounds):
+    a basket of at least PLANTED_BASKET_MIN euros a hundred times over, and a quantity a few
+    times the largest a restaurant orders. The rest of the shop's orders, a log-normal basket
+    with a tail of professional orders, are what a shop is like: the audit flags none of them,
+    so the owner reviews the two planted ones, not the shop's best customers."""
     rng = Random(seed + 2)
     if len(orders) < 50:
         return
-    comma, case = rng.sample(range(len(orders)), 2)
-    _line_set(orders[comma], price_factor=100)
-    _line_set(orders[case], quantity=120)
+    baskets = [i for i, order in enumerate(orders) if order["total"] >= PLANTED_BASKET_MIN]
+    if not baskets:
+        return
+    cents = rng.choice(baskets)
+    case = rng.choice([i for i in range(len(orders)) if i != cents])
+    for line in orders[cents]["lines"]:
+        _line_set(orders[cents], line, price_factor=100)
+    _line_set(orders[case], orders[case]["lines"][0], quantity=600)
 
 
-def _line_set(order: dict[str, Any], *, price_factor: int = 1, quantity: int = 0) -> None:
-    line = order["lines"][0]
+def _line_set(
+    order: dict[str, Any], line: dict[str, Any], *, price_factor: int = 1, quantity: int = 0
+) -> None:
     line["quantity"] = quantity or line["quantity"]
     line["unit_price"] = line["unit_price"] * price_factor
     old_total = line["line_total"]

@@ -57,6 +57,8 @@ from fidele.demo.website import demo_website_traffic
 from fidele.quality.audit import audit_run
 from fidele.quality.duplicates import duplicates_search
 from fidele.quality.models import AuditSnapshot
+from fidele.segments.personas import personas_refresh
+from fidele.segments.rfm import rfm_refresh
 from fidele.tracking.models import Site
 
 SHOP_NAME = "Cave & Terroir"
@@ -493,6 +495,9 @@ def demo_load(
         duplicates_search()
         # The quality page opens on an audit of the shop, not on an empty page.
         audit_run(trigger=AuditSnapshot.Trigger.DEMO)
+        # The customer pages open on the shop's RFM segments and personas.
+        rfm_refresh()
+        personas_refresh()
         # So does the Customer value page, on the shop's lifetime value and churn.
         clv_refresh(trigger=ClvFit.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
@@ -942,9 +947,9 @@ class _DemoPlan:
         rng = self.rng
         if person["professional"]:
             if kind == "gift" and day.month in (11, 12):
-                return rng.choice([10, 15, 20, 25, 40])
+                return rng.choice([5, 10, 10, 15, 20])
             if kind in ("red", "white", "rose", "sweet"):
-                return rng.choice([6, 6, 12, 12, 18, 24, 36])
+                return rng.choice([6, 6, 6, 12, 12, 12, 24])
             return rng.choice([2, 4, 6, 10])
         if kind in ("red", "white", "rose", "sweet"):
             return rng.choices([1, 2, 3, 6, 12], weights=[42, 30, 13, 12, 3], k=1)[0]

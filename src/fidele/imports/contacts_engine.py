@@ -46,6 +46,7 @@ from fidele.contacts.bulk_load import (
 )
 from fidele.contacts.consent import ConsentProof, Method, subscriptions_add_with_proof
 from fidele.contacts.fields import IMPORTABLE_FIELDS
+from fidele.contacts.merge import merged_values
 from fidele.contacts.models import (
     AttributeLabel,
     Contact,
@@ -172,9 +173,10 @@ class Record:
         )
 
     def fold(self, other: Record) -> None:
-        """Later non-empty values fill blanks."""
-        for name, value in other.values.items():
-            self.values.setdefault(name, value)
+        """The same person met again in the file: both rows' values kept as merging the two
+        contacts would keep them (the first row's, unless empty; the address as one block; a
+        name better written; notes joined), custom fields and tags added."""
+        self.values = merged_values(self.values, other.values)
         for key, value in other.attrs.items():
             self.attrs.setdefault(key, value)
         for tag in other.tags:
@@ -734,15 +736,16 @@ class ContactImport:
                     other_number=ext,
                     contact_id=target["id"],
                 )
-                overwrite = self.options.update and target["id"] not in self.created
-                changed = self._apply(target, record, overwrite=overwrite)
+                created = target["id"] in self.created
+                overwrite = self.options.update and not created
+                changed = self._apply(target, record, overwrite=overwrite, fold=created)
                 if changed:
                     updates.append((target, changed))
                 if not overwrite:
                     self._warn_not_kept(target, record)
                 tagged.append((target["id"], record))
             elif target["id"] in self.created:
-                changed = self._apply(target, record, overwrite=False)
+                changed = self._apply(target, record, overwrite=False, fold=True)
                 if changed:
                     updates.append((target, changed))
                 self._warn_not_kept(target, record)
@@ -813,9 +816,25 @@ class ContactImport:
             aliases.append((target["id"], number))
             by_ext[number] = target
 
-    def _apply(self, target: dict, record: Record, *, overwrite: bool) -> set[str]:
+    def _apply(
+        self, target: dict, record: Record, *, overwrite: bool, fold: bool = False
+    ) -> set[str]:
+        """Write the record's values into a stored contact's (`target`); the fields changed.
+
+        overwrite: the file's values win (an update); fold: a contact this import created, met
+        again, keeps what merging the two would keep (Record.fold); else the record only fills
+        the contact's blanks (a contact stored before, without `update`)."""
         changed: set[str] = set()
-        for name, value in record.values.items():
+        if fold:
+            merged = merged_values(target, record.values)
+            for name, value in merged.items():
+                if value != target.get(name):
+                    target[name] = value
+                    changed.add(name)
+            values: dict[str, Any] = {}
+        else:
+            values = record.values
+        for name, value in values.items():
             current = target.get(name)
             if overwrite:
                 if value != current:
@@ -835,14 +854,16 @@ class ContactImport:
         return changed
 
     def _warn_not_kept(self, target: dict, record: Record) -> None:
-        """A row merged into a contact only fills its blanks: each of its values that differs
-        from the contact's is said in a warning (and kept whole in the warnings file), not
-        dropped in silence ("Deuxième fiche" in the notes of a second customer card)."""
+        """A row merged into a contact keeps the contact's values where it has some: each of the
+        row's values that differs from what the contact kept is said in a warning (and kept
+        whole in the warnings file), not dropped in silence."""
         columns = {field: column for _index, field, column in self.plan}
         for name, value in record.values.items():
             kept = target.get(name)
             if name not in columns or value in (None, "") or kept in (None, "") or value == kept:
                 continue
+            if name == "notes" and str(value) in str(kept):
+                continue  # notes are joined ("Deuxième fiche" follows the first card's note)
             self.counters.warn(
                 record.rows[0][0],
                 columns[name],

@@ -31,16 +31,7 @@ class QualityConfig(AppConfig):
                 describe=finding_filter_describe,
             )
         )
+        # After an import the duplicate search runs, then the audit counts its pairs: one task
+        # (fidele.quality.tasks), so that the audit never reads the search before.
         import_finished.connect(audit_after_import_queue, dispatch_uid="fidele.quality.audit")
         recurring_job_register("quality-audit-nightly", audit_nightly_schedule)
-
-        from fidele.quality.duplicates_tasks import (
-            duplicates_after_import_queue,
-            duplicates_search_schedule,
-        )
-
-        # The duplicates page shows a search at most a day old, and one made after each import.
-        import_finished.connect(
-            duplicates_after_import_queue, dispatch_uid="fidele.quality.duplicates"
-        )
-        recurring_job_register("quality-duplicates", duplicates_search_schedule)

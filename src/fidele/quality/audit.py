@@ -18,6 +18,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 from typing import Any
 
 from django.conf import settings
@@ -58,7 +59,12 @@ AGE_MIN, AGE_MAX = 15, 110
 FUTURE_MARGIN = dt.timedelta(days=1)
 # Order outliers: modified z-score of the log amount beyond this (Iglewicz and Hoaglin's 3.5),
 # and never within MIN_RATIO of the typical order either way; judged from MIN_ORDERS orders.
+# A fixed z flags a fixed share of any shop's ordinary tail (3.5 flags about 5 orders in 10,000
+# of a perfectly log-normal basket, 500 of a million: a list nobody reviews). So the bar rises
+# with the number of orders (Chauvenet's criterion): an amount is unusual when a log-normal shop
+# of that size would produce one that far from its median less than OUTLIER_EXPECTED times.
 OUTLIER_Z = 3.5
+OUTLIER_EXPECTED = 0.5
 OUTLIER_MIN_RATIO = 10.0
 OUTLIER_MIN_ORDERS = 30
 # Histogram buckets per unit of natural log: 5 % wide, finer than anything the bounds need.
@@ -213,17 +219,25 @@ def value_counts(queryset: QuerySet, field: str) -> list[tuple[float, int]]:
     return [(float(value), n) for value, n in rows if value is not None]
 
 
+def outlier_z(sample: int) -> float:
+    """How many robust deviations from the median make an amount unusual among `sample`: the
+    z that a normal variable passes, either way, OUTLIER_EXPECTED times in `sample` draws, and
+    never less than OUTLIER_Z."""
+    tail = OUTLIER_EXPECTED / (2 * max(sample, 1))
+    return max(OUTLIER_Z, NormalDist().inv_cdf(1 - tail))
+
+
 def robust_bounds(counts: list[tuple[float, int]]) -> Bounds | None:
     """Median and MAD of the log of the positive values; the usual range is the median give or
-    take OUTLIER_Z robust deviations, and at least OUTLIER_MIN_RATIO either way. None below
-    OUTLIER_MIN_ORDERS values."""
+    take `outlier_z(sample)` robust deviations, and at least OUTLIER_MIN_RATIO either way. None
+    below OUTLIER_MIN_ORDERS values."""
     logs = [(math.log(value), n) for value, n in counts if value > 0]
     sample = sum(n for _v, n in logs)
     if sample < OUTLIER_MIN_ORDERS:
         return None
     median = _weighted_median(list(logs))
     mad = _weighted_median([(abs(v - median), n) for v, n in logs])
-    spread = max(OUTLIER_Z * 1.4826 * mad, math.log(OUTLIER_MIN_RATIO))
+    spread = max(outlier_z(sample) * 1.4826 * mad, math.log(OUTLIER_MIN_RATIO))
     return Bounds(
         median=math.exp(median),
         low=math.exp(median - spread),

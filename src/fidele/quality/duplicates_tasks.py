@@ -1,38 +1,32 @@
-"""Background runs of the duplicate search: on demand from the duplicates page, after each
-import, and nightly.
+"""Background runs of the duplicate search on demand from the duplicates page, followed by an
+audit so that the quality page counts the pairs the duplicates page shows. After each import
+and at night the search runs in the audit's own task (fidele.quality.tasks), before it.
 
 The task's path is stored with every queued run: keep it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
-
 from django_tasks import task
 
-from fidele.core.tasks import task_is_waiting, task_schedule_next
+from fidele.core.tasks import task_is_waiting
+from fidele.quality.audit import audit_run
 from fidele.quality.duplicates import duplicates_search
-
-NIGHTLY = timedelta(hours=24)
+from fidele.quality.models import AuditSnapshot
 
 
 @task()
 def duplicates_search_run() -> int:
-    """Search now; returns how many pairs are proposed."""
-    return len(duplicates_search().pairs)
+    """Search now, then audit; returns how many pairs are proposed."""
+    found = len(duplicates_search().pairs)
+    audit_run(trigger=AuditSnapshot.Trigger.MANUAL)
+    return found
 
 
 @task()
 def duplicates_search_nightly() -> int:
-    try:
-        return len(duplicates_search().pairs)
-    finally:
-        duplicates_search_schedule()
-
-
-def duplicates_search_schedule(*, delay: timedelta = NIGHTLY) -> bool:
-    """Queue the next nightly search unless one is waiting (`core.tasks`' recurring jobs)."""
-    return task_schedule_next(duplicates_search_nightly, delay=delay)
+    """A nightly search queued before the nightly audit took it over: it runs once and queues
+    no other (kept because queued runs name this task's path)."""
+    return len(duplicates_search().pairs)
 
 
 def duplicates_search_queue() -> bool:
@@ -41,12 +35,6 @@ def duplicates_search_queue() -> bool:
         return False
     duplicates_search_run.enqueue()
     return True
-
-
-def duplicates_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
-    """The receiver of fidele.core.events.import_finished: a search after the import, unless
-    one is waiting already."""
-    return duplicates_search_queue()
 
 
 def duplicates_search_pending() -> bool:

@@ -77,8 +77,8 @@ FINDINGS: tuple[Finding, ...] = (
             "mailing them only harms your reputation with mailbox providers."
         ),
         ngettext_lazy(
-            "Block %(count)s disposable address",
-            "Block %(count)s disposable addresses",
+            "Suppress %(count)s disposable address",
+            "Suppress %(count)s disposable addresses",
             "count",
         ),
         5,

@@ -1,11 +1,14 @@
 """The improvement plan's safe corrections, applied in bulk after a preview: a mistyped domain
-replaced by the one it misspells, disposable addresses blocked. The contacts are written by
+replaced by the one it misspells, disposable addresses suppressed. The contacts are written by
 their owner's services (fidele.contacts.services), each contact's change audited there; here
 each batch is recorded with every value it replaced (FixBatch, FixChange), audited as one
 line, and can be undone: a contact edited since keeps its new value.
 
-"Blocked" is the contact status a manual block gives (no campaign reaches it); the address is
-kept, so nothing the business typed is lost.
+A disposable address goes on the suppression list (compliance's, through the port of
+fidele.quality.suppression) with its own reason, and its contact is blocked (no campaign
+reaches it); the address is kept, so nothing the business typed is lost. The batch records the
+suppressions it added, and its undo lifts those and no other: an address that was on the list
+before stays there, and so does one whose suppression was raised since (an unsubscription).
 """
 
 from __future__ import annotations
@@ -23,11 +26,14 @@ from fidele.core.audit import audit_record
 from fidele.core.models import AuditLog
 from fidele.quality.audit import annotate_for_conditions, audit_run, audited_contacts
 from fidele.quality.models import AuditSnapshot, FixBatch, FixChange
+from fidele.quality.suppression import address_suppressor
 
 # How many addresses of a domain the preview shows, before and after.
 EXAMPLES = 3
 REASON_TYPO = "quality: mistyped domain corrected"
-REASON_DISPOSABLE = "quality: disposable address blocked"
+REASON_DISPOSABLE = "quality: disposable address suppressed"
+# The FixChange field that records a suppression the batch added (its id as the new value).
+SUPPRESSION = "suppression"
 REASON_UNDO = "quality: correction undone"
 
 
@@ -82,7 +88,7 @@ def typo_fix_preview(snapshot: AuditSnapshot | None) -> list[DomainPreview]:
     return rows
 
 
-def disposable_block_preview(snapshot: AuditSnapshot | None) -> list[DomainPreview]:
+def disposable_suppress_preview(snapshot: AuditSnapshot | None) -> list[DomainPreview]:
     disposable: list[str] = (snapshot.domains or {}).get("disposable", []) if snapshot else []
     rows = []
     for domain in disposable:
@@ -100,7 +106,13 @@ def disposable_block_preview(snapshot: AuditSnapshot | None) -> list[DomainPrevi
 
 
 def _batch_record(
-    *, actor: Actor, kind: str, field_name: str, changes: list[FieldChange], summary: dict
+    *,
+    actor: Actor,
+    kind: str,
+    field_name: str,
+    changes: list[FieldChange],
+    summary: dict,
+    suppressed: list[FieldChange] = (),  # type: ignore[assignment]
 ) -> FixBatch:
     batch = FixBatch.objects.create(
         kind=kind,
@@ -110,8 +122,9 @@ def _batch_record(
     )
     FixChange.objects.bulk_create(
         [
-            FixChange(batch=batch, contact_id=pk, field=field_name, old_value=old, new_value=new)
-            for pk, old, new in changes
+            FixChange(batch=batch, contact_id=pk, field=name, old_value=old, new_value=new)
+            for name, rows in ((field_name, changes), (SUPPRESSION, suppressed))
+            for pk, old, new in rows
         ],
         batch_size=1000,
     )
@@ -153,27 +166,41 @@ def typo_fix_apply(*, actor: Actor, domains: Iterable[str]) -> FixBatch:
     return batch
 
 
-def disposable_block_apply(*, actor: Actor, domains: Iterable[str]) -> FixBatch:
-    """Block the active contacts at the chosen disposable domains, then audit again."""
+def disposable_suppress_apply(*, actor: Actor, domains: Iterable[str]) -> FixBatch:
+    """Suppress the addresses of the active contacts at the chosen disposable domains and block
+    those contacts, then audit again."""
     snapshot = AuditSnapshot.objects.order_by("-created_at", "-id").first()
     known = set((snapshot.domains or {}).get("disposable", [])) if snapshot else set()
     chosen = sorted(set(domains) & known)
     active, blocked = Contact.Status.ACTIVE, Contact.Status.BLOCKED
     with transaction.atomic():
-        replacements = {
-            pk: (active, blocked)
-            for domain in chosen
-            for pk, _email in _at_domain(domain, active_only=True)
+        emails = {
+            pk: email for domain in chosen for pk, email in _at_domain(domain, active_only=True)
         }
         changes = contacts_status_replace(
-            actor=actor, replacements=replacements, reason=REASON_DISPOSABLE
+            actor=actor,
+            replacements={pk: (active, blocked) for pk in emails},
+            reason=REASON_DISPOSABLE,
         )
+        added = address_suppressor().disposable_suppress(
+            actor=actor, emails=[emails[pk] for pk, _old, _new in changes]
+        )
+        contact_of = {emails[pk]: pk for pk, _old, _new in changes}
+        suppressed = [
+            (contact_of[email], "", str(pk)) for email, pk in added.items() if email in contact_of
+        ]
         batch = _batch_record(
             actor=actor,
             kind=FixBatch.Kind.DISPOSABLE,
             field_name="status",
             changes=changes,
-            summary={"domains": chosen, "left": len(replacements) - len(changes)},
+            suppressed=suppressed,
+            summary={
+                "domains": chosen,
+                "left": len(emails) - len(changes),
+                "suppressed": len(suppressed),
+                "listed_before": len(changes) - len(suppressed),
+            },
         )
     audit_run(trigger=AuditSnapshot.Trigger.FIX)
     return batch
@@ -201,6 +228,14 @@ def fix_undo(*, actor: Actor, batch: FixBatch) -> int:
                 restored += len(
                     service(actor=actor, replacements=reversed_changes, reason=REASON_UNDO)
                 )
+        suppressions = [
+            int(change.new_value) for change in locked.changes.filter(field=SUPPRESSION)
+        ]
+        lifted = (
+            address_suppressor().disposable_unsuppress(actor=actor, ids=suppressions)
+            if suppressions
+            else 0
+        )
         locked.undone_at = timezone.now()
         locked.undone_by_label = actor_label_for(actor)
         locked.save(update_fields=["undone_at", "undone_by_label"])
@@ -212,6 +247,7 @@ def fix_undo(*, actor: Actor, batch: FixBatch) -> int:
             changes={
                 "undone": True,
                 "restored": restored,
+                "unsuppressed": lifted,
                 "changed": locked.summary.get("changed"),
             },
         )

@@ -78,7 +78,7 @@ class FixBatch(models.Model):
 
     class Kind(models.TextChoices):
         DOMAIN_TYPO = "domain_typo", _("mistyped domains corrected")
-        DISPOSABLE = "disposable", _("disposable addresses blocked")
+        DISPOSABLE = "disposable", _("disposable addresses suppressed")
 
     kind = models.CharField(_("correction"), max_length=12, choices=Kind.choices)
     created_at = models.DateTimeField(_("applied"), auto_now_add=True)

@@ -3,9 +3,12 @@ safe corrections with their preview. Views parse, call one service or selector, 
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST, require_safe
@@ -96,8 +99,23 @@ def order_outliers(request: HttpRequest) -> HttpResponse:
     snapshot = selectors.snapshot_latest()
     queryset = selectors.orders_outlying(snapshot)
     context = listing_page(queryset, request.GET, fields=["total", "id"], descending=True)
-    context.update(snapshot=snapshot, bounds=(snapshot.details or {}) if snapshot else {})
+    bounds = (snapshot.details or {}) if snapshot else {}
+    for order in context["page"].rows:
+        order.why = _why_unusual(order.total, bounds.get("totals"))
+    context.update(snapshot=snapshot, bounds=bounds)
     return render(request, "quality/order_outliers.html", context)
+
+
+def _why_unusual(total: Decimal, totals: dict | None) -> str:
+    """What makes an order of `outlier_orders` stand out, in the owner's words."""
+    if total < 0:
+        return _("negative total")
+    if totals and float(total) > totals["high"]:
+        times = round(float(total) / totals["median"]) if totals["median"] else 0
+        return _("total %(times)s times your typical order") % {"times": number_format(times)}
+    if totals and 0 < float(total) < totals["low"]:
+        return _("total far below your typical order")
+    return _("a line with an unusual quantity")
 
 
 def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
@@ -108,15 +126,15 @@ def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
         if not domains:
             messages.error(request, _("Tick at least one domain to correct."))
             return redirect(request.path)
-        apply = fixes.typo_fix_apply if typo else fixes.disposable_block_apply
+        apply = fixes.typo_fix_apply if typo else fixes.disposable_suppress_apply
         batch = apply(actor=request.user, domains=domains)
         changed = batch.summary.get("changed", 0)
         text = (
             ngettext("%(count)s address corrected.", "%(count)s addresses corrected.", changed)
             if typo
             else ngettext(
-                "%(count)s disposable address blocked.",
-                "%(count)s disposable addresses blocked.",
+                "%(count)s disposable address suppressed.",
+                "%(count)s disposable addresses suppressed.",
                 changed,
             )
         )
@@ -125,7 +143,7 @@ def _fix_page(request: HttpRequest, *, kind: str) -> HttpResponse:
             text % {"count": changed} + " " + _("You can undo it below, under “Corrections”."),
         )
         return redirect("quality:overview")
-    rows = fixes.typo_fix_preview(snapshot) if typo else fixes.disposable_block_preview(snapshot)
+    rows = fixes.typo_fix_preview(snapshot) if typo else fixes.disposable_suppress_preview(snapshot)
     return render(
         request,
         "quality/fix_preview.html",

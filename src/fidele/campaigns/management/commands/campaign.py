@@ -46,6 +46,20 @@ class Command(BaseCommand):
         create.add_argument("--html-file", required=True, type=Path)
         create.add_argument("--text-file", type=Path)
         create.add_argument("--list", dest="lists", action="append", required=True)
+        create.add_argument(
+            "--segment",
+            dest="segments",
+            action="append",
+            default=[],
+            help="Only the lists' subscribers in this segment (name or id; repeatable).",
+        )
+        create.add_argument(
+            "--exclude-segment",
+            dest="exclude_segments",
+            action="append",
+            default=[],
+            help="Leave out this segment's contacts (name or id; repeatable).",
+        )
         create.add_argument("--json", action="store_true")
         send = sub.add_parser("send", help="Send a campaign now.")
         send.add_argument("campaign_id", type=int)
@@ -92,7 +106,7 @@ class Command(BaseCommand):
         self._print(report, as_json=json, text="\n".join(lines))
 
     def _create(self, *, name, subject, from_email, from_name, html_file, text_file, lists,
-                json: bool, **_):  # fmt: skip
+                json: bool, segments=(), exclude_segments=(), **_):  # fmt: skip
         from fidele.campaigns.services import CampaignError, campaign_create
 
         try:
@@ -109,6 +123,8 @@ class Command(BaseCommand):
                 html=html,
                 text=text,
                 lists=lists,
+                segments=segments,
+                exclude_segments=exclude_segments,
             )
         except TemplateProblem as problem:
             # One line naming the part, the line and the problem; Django prints it without a
