@@ -49,7 +49,7 @@ SKIPPED_ELEMENTS = {"script", "style", "code", "pre", "textarea"}
 _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
 _PLACEHOLDER = re.compile(r"%(?:\([^)]+\))?[sdifr]|\{[a-z_]*\}")
 # A count is digits (with the locale's separators): "%(n)s contact" is not "Nouveau contact".
-_COUNT = re.compile(r"%\((?:n|count|number|total|num|rows|size)\)[sd]$|%d$|%\(\w+\)d$")
+_COUNT = re.compile(r"%\((?:n|count|number|total|num|rows|size|customers)\)[sd]$|%d$|%\(\w+\)d$")
 # Translations that are the same words in both languages once the case is ignored, or that
 # are also proper names in the data (a message id "Import" is French too).
 _LETTERS = re.compile(r"[^\W\d_]")
