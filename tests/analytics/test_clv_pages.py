@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from django_tasks_db.models import DBTaskResult
 
 from fidele.analytics import clv_tasks
@@ -83,9 +84,17 @@ def test_a_marketer_asks_for_a_new_computation_and_a_viewer_cannot(client, marke
 
 
 @pytest.mark.django_db
-def test_the_nav_links_to_the_page(viewer_client):
+def test_the_page_is_in_the_customers_section_of_the_navigation(viewer_client):
+    from fidele.web.navigation import navigation_for
+
+    with translation.override("en"):
+        sections = navigation_for("/analytics/customer-value/", can_edit=False, is_owner=False)
+        current = [s for s in sections if s.current]
+        assert [str(s.label) for s in current] == ["Customers"]
+        pages = {str(p.label): p.current for p in current[0].pages}
+        assert pages["Customer value"] is True
     viewer_client.cookies["django_language"] = "en"
-    html = viewer_client.get(reverse("web:home")).content.decode()
+    html = viewer_client.get(reverse("analytics:customer_value")).content.decode()
     assert 'href="/analytics/customer-value/"' in html
 
 
@@ -171,3 +180,16 @@ def test_a_likely_lost_customers_line_says_how_long_they_have_been_silent(viewer
     html = viewer_client.get(url).content.decode()
     assert "Probably no longer buying (churn risk" in html
     assert "days where they used to buy every" in html
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_no_text_of_the_other_language_on_the_page_and_the_contact_card(
+    owner_client, modelled, language
+):
+    from tests.web.test_translations import wrong_language
+
+    owner_client.cookies["django_language"] = language
+    contact_id = ContactPrediction.objects.filter(transactions__gt=3).first().contact_id
+    for url in (reverse("analytics:customer_value"), f"/contacts/{contact_id}/"):
+        html = owner_client.get(url).content.decode()
+        assert wrong_language(html, language) == [], url
