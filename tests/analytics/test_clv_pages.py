@@ -193,3 +193,34 @@ def test_no_text_of_the_other_language_on_the_page_and_the_contact_card(
     for url in (reverse("analytics:customer_value"), f"/contacts/{contact_id}/"):
         html = owner_client.get(url).content.decode()
         assert wrong_language(html, language) == [], url
+
+
+@pytest.mark.django_db
+def test_the_overviews_customers_at_risk_come_from_the_churn_model_once_fitted(modelled):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fidele.analytics.dashboard import Period, at_risk
+
+    today = timezone.localdate()
+    period = Period(first=today - dt.timedelta(days=29), last=today)
+    risk = at_risk(period)
+    assert risk.count == modelled.summary["at_risk"] > 0
+    assert risk.previous is None  # no fit a month ago
+    assert risk.url == "/contacts/?predicted=at_risk"
+
+
+@pytest.mark.django_db
+def test_with_thin_data_the_overview_keeps_counting_rfm(db):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fidele.analytics.clv_selectors import overview_at_risk
+    from fidele.analytics.dashboard import Period
+
+    make_order(make_contact(), days_ago=3)
+    clv_refresh(trigger=ClvFit.Trigger.MANUAL)
+    today = timezone.localdate()
+    assert overview_at_risk(Period(first=today - dt.timedelta(days=6), last=today)) is None

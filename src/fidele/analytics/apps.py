@@ -12,6 +12,21 @@ class AnalyticsConfig(AppConfig):
 
         recurring_job_register("analytics-rollup", rollup_schedule)
 
+        from fidele.analytics.dashboard_tasks import (
+            daily_rollup_schedule,
+            dashboard_after_import_queue,
+            dashboard_nightly_schedule,
+        )
+        from fidele.core.events import import_finished
+
+        # The dashboards read rollups: counted every hour, their monthly tables every night,
+        # and both again after each import.
+        recurring_job_register("analytics-daily-rollup", daily_rollup_schedule)
+        recurring_job_register("analytics-dashboard-nightly", dashboard_nightly_schedule)
+        import_finished.connect(
+            dashboard_after_import_queue, dispatch_uid="fidele.analytics.dashboard"
+        )
+
         from fidele.analytics.merge import PARTICIPANT
         from fidele.contacts.merge import merge_participant_register
 
@@ -52,3 +67,9 @@ class AnalyticsConfig(AppConfig):
                 describe=predicted_filter_describe,
             )
         )
+
+        from fidele.analytics.clv_selectors import overview_at_risk
+        from fidele.analytics.dashboard import at_risk_provider_register
+
+        # The overview's "Customers at risk" from the churn model once it has been fitted.
+        at_risk_provider_register(overview_at_risk)

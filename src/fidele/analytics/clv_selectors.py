@@ -355,3 +355,43 @@ def prediction_line(
         )
         % values
     )
+
+
+# --- the overview's customers at risk ------------------------------------------------------
+
+
+def _at_risk_on(day: dt.date) -> int | None:
+    """Customers at risk in the last fit made by the end of `day` (None: no model fit then)."""
+    zone = timezone.get_current_timezone()
+    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    fit = (
+        ClvFit.objects.filter(created_at__lt=end)
+        .exclude(trigger=ClvFit.Trigger.COMMAND)  # a fit of the past (--until) is not "then"
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if fit is None or fit.kind != ClvFit.Kind.MODEL:
+        return None
+    return int((fit.summary or {}).get("at_risk", 0))
+
+
+def overview_at_risk(period: Any) -> Any:
+    """The overview's "Customers at risk" (analytics.dashboard.at_risk_provider_register):
+    those the churn model judges more likely gone than not, at the end of the period and of
+    the one before; None while no model was fitted (the overview then counts RFM's)."""
+    from fidele.analytics.dashboard import AtRisk
+
+    count = _at_risk_on(period.last)
+    if count is None:
+        return None
+    return AtRisk(
+        count=count,
+        previous=_at_risk_on(period.before().last),
+        explanation=_(
+            "Customers the lifetime value model judges more likely gone than not (churn risk "
+            "of %(rate)s or more): they have been silent for longer than their rhythm of "
+            "purchases explains."
+        )
+        % {"rate": format_rate(AT_RISK, 0)},
+        url=f"/contacts/?{FILTER_PARAM}=at_risk",
+    )

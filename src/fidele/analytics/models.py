@@ -84,6 +84,124 @@ class Attribution(models.Model):
         return f"order {self.order_id} -> campaign {self.campaign_id} ({self.rule})"
 
 
+# Daily rollups and base dynamics
+
+
+class DailyCount(models.Model):
+    """One metric of one day (the shop's time zone) for one value of a dimension
+    (fidele.analytics.daily): orders and revenue per customer state, order lines per category,
+    subscriptions per list, people's opens per campaign... `count` counts, `amount` sums money
+    (zero for a metric that has none). Dashboards read this table, never the raw ones."""
+
+    metric = models.CharField(max_length=40)
+    # "all" (no split), "state", "category", "channel", "list", "campaign".
+    dimension = models.CharField(max_length=20)
+    key = models.CharField(max_length=200, blank=True)
+    day = models.DateField()
+    count = models.BigIntegerField(default=0)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("daily count")
+        verbose_name_plural = _("daily counts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "dimension", "key", "day"], name="dailycount_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["metric", "day"], name="dailycount_metric_day_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.metric}[{self.dimension}={self.key}] {self.day}: {self.count}"
+
+
+class MonthlyCustomers(models.Model):
+    """The customer base in one month (fidele.analytics.dynamics, whose docstring defines the
+    states): recomputed as a whole after imports and nightly."""
+
+    month = models.DateField(_("month"), primary_key=True)
+    new = models.IntegerField(_("new customers"), default=0)
+    active = models.IntegerField(_("active customers"), default=0)
+    lapsing = models.IntegerField(_("lapsing customers"), default=0)
+    lost = models.IntegerField(_("lost customers"), default=0)
+    buyers = models.IntegerField(_("customers who ordered"), default=0)
+    orders = models.IntegerField(_("orders"), default=0)
+    revenue = models.DecimalField(_("revenue"), max_digits=16, decimal_places=2, default=0)
+    # Orders that had an earlier order of the same customer, and the days since it, summed.
+    repeat_orders = models.IntegerField(default=0)
+    gap_days = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("month of the customer base")
+        verbose_name_plural = _("months of the customer base")
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m}: {self.active} active"
+
+
+class CohortMonth(models.Model):
+    """Of the customers whose first order was in `cohort`, how many ordered `offset` months
+    later (offset 0: the cohort's size), and what they spent that month."""
+
+    cohort = models.DateField()
+    offset = models.IntegerField()
+    customers = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("cohort month")
+        verbose_name_plural = _("cohort months")
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "offset"], name="cohortmonth_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cohort:%Y-%m} +{self.offset}: {self.customers}"
+
+
+class MonthlyBreakdown(models.Model):
+    """Revenue of one month split by a dimension that is not fixed in time: the customers'
+    current RFM segment (so the whole history is recomputed with today's segments). The month
+    None row of a segment holds its current number of customers."""
+
+    dimension = models.CharField(max_length=20)
+    key = models.CharField(max_length=200, blank=True)
+    month = models.DateField(null=True)
+    customers = models.IntegerField(default=0)
+    orders = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = _("monthly breakdown")
+        verbose_name_plural = _("monthly breakdowns")
+        indexes = [models.Index(fields=["dimension", "month"], name="monthlybreakdown_dim_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dimension}={self.key} {self.month}: {self.revenue}"
+
+
+class AcquisitionCost(models.Model):
+    """What winning customers cost in one month (advertising, fairs, a sign-up gift...), entered
+    by hand, optionally per channel: the CAC is it divided by that month's new customers."""
+
+    month = models.DateField(_("month"))
+    channel = models.CharField(_("channel"), max_length=50, blank=True)
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("entered"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("acquisition cost")
+        verbose_name_plural = _("acquisition costs")
+        ordering = ["-month", "channel"]
+        constraints = [
+            models.UniqueConstraint(fields=["month", "channel"], name="acquisitioncost_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} {self.channel}: {self.amount}"
+
+
 class ClvFit(models.Model):
     """One refresh of the lifetime-value and churn models (fidele.analytics.predictions): what
     was fitted on which orders, how well it predicted a period it had not seen, or why the data

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from fidele.analytics.dynamics import dashboard_data_refresh
 from fidele.analytics.models import ClvFit
 from fidele.analytics.predictions import clv_refresh
 from fidele.commerce.models import Order, OrderLine, Product
@@ -498,6 +499,9 @@ def demo_load(
         # The customer pages open on the shop's RFM segments and personas.
         rfm_refresh()
         personas_refresh()
+        # The overview and the base dynamics open on the shop's figures, not on empty charts
+        # (after the RFM refresh, whose segments split the revenue).
+        dashboard_data_refresh()
         # So does the Customer value page, on the shop's lifetime value and churn.
         clv_refresh(trigger=ClvFit.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))

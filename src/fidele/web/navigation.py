@@ -47,6 +47,7 @@ SECTIONS: tuple[Section, ...] = (
             Page(_("RFM and personas"), "/customers/"),
             Page(_("Customer value"), "/analytics/customer-value/"),
             Page(_("Segments"), "/segments/"),
+            Page(_("Base dynamics"), "/analytics/dynamics/"),
         ),
     ),
     Section(_("Campaigns"), (Page(_("Campaigns"), "/campaigns/", also=("/delivery/",)),)),
