@@ -110,3 +110,20 @@ def test_a_redis_url_is_checked_without_echoing_its_password(monkeypatch):
     assert "s3cret" not in str(raised.value)
     monkeypatch.delenv("REDIS_URL")
     assert env.redis_url() == ""
+
+
+def test_a_lifetime_value_setting_out_of_its_bounds_fails_loudly(monkeypatch):
+    monkeypatch.setenv("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", "5%")
+    with pytest.raises(env.ConfigError, match="FIDELE_CLV_MONTHLY_DISCOUNT_RATE='5%' is not a"):
+        env.env_float("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", 0.01, minimum=0, maximum=0.5)
+    monkeypatch.setenv("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", "0.8")
+    with pytest.raises(env.ConfigError, match="above its maximum"):
+        env.env_float("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", 0.01, minimum=0, maximum=0.5)
+    monkeypatch.setenv("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", "nan")
+    with pytest.raises(env.ConfigError, match="not a finite number"):
+        env.env_float("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", 0.01, minimum=0, maximum=0.5)
+    monkeypatch.setenv("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", "0,02")
+    assert env.env_float("FIDELE_CLV_MONTHLY_DISCOUNT_RATE", 0.01, minimum=0, maximum=0.5) == 0.02
+    monkeypatch.setenv("FIDELE_CLV_HORIZON_MONTHS", "240")
+    with pytest.raises(env.ConfigError, match="FIDELE_CLV_HORIZON_MONTHS='240' is above"):
+        env.env_int("FIDELE_CLV_HORIZON_MONTHS", 12, minimum=1, maximum=120)

@@ -32,3 +32,44 @@ class AnalyticsConfig(AppConfig):
 
         # Attributions follow their orders when two contacts are merged.
         merge_participant_register(PARTICIPANT)
+
+        from fidele.analytics.merge import PREDICTION_PARTICIPANT
+
+        merge_participant_register(PREDICTION_PARTICIPANT)
+
+        from fidele.analytics.clv_selectors import (
+            FILTER_PARAM,
+            contact_prediction_section,
+            contacts_predicted_filter,
+            predicted_filter_describe,
+        )
+        from fidele.analytics.clv_tasks import clv_after_import_queue, clv_nightly_schedule
+        from fidele.contacts.sections import ContactSection, contact_section_register
+        from fidele.contacts.selectors import ContactFilter, contact_filter_register
+        from fidele.core.events import import_finished
+
+        # Lifetime value and churn: refitted after each import and nightly, shown on the
+        # contact page, and a filter of the contacts list (?predicted=at_risk).
+        import_finished.connect(clv_after_import_queue, dispatch_uid="fidele.analytics.clv")
+        recurring_job_register("analytics-clv-nightly", clv_nightly_schedule)
+        contact_section_register(
+            ContactSection(
+                name="analytics-clv",
+                template="analytics/_contact_prediction.html",
+                context=contact_prediction_section,
+                order=10,
+            )
+        )
+        contact_filter_register(
+            ContactFilter(
+                param=FILTER_PARAM,
+                apply=contacts_predicted_filter,
+                describe=predicted_filter_describe,
+            )
+        )
+
+        from fidele.analytics.clv_selectors import overview_at_risk
+        from fidele.analytics.dashboard import at_risk_provider_register
+
+        # The overview's "Customers at risk" from the churn model once it has been fitted.
+        at_risk_provider_register(overview_at_risk)

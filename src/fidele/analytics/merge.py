@@ -1,12 +1,13 @@
 """Analytics' part in merging two contacts (`fidele.contacts.merge`): an attribution names its
 customer by a plain id (it outlives deletions, like the rest of the reports' facts), which the
-move of foreign keys cannot see; it follows the orders to the kept contact."""
+move of foreign keys cannot see; it follows the orders to the kept contact. A contact's
+lifetime-value prediction (one row per contact) is dropped with the absorbed contact."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fidele.analytics.models import Attribution
+from fidele.analytics.models import Attribution, ContactPrediction
 from fidele.contacts.merge import MergedPair, MergeParticipant
 
 # SQLite bounds the parameters of a statement.
@@ -31,3 +32,18 @@ def _undo(pair: MergedPair, data: Any) -> None:
 
 
 PARTICIPANT = MergeParticipant(name="analytics-attribution", move=_move, undo=_undo)
+
+
+def _prediction_drop(pair: MergedPair) -> None:
+    """The absorbed contact's prediction is dropped rather than moved (the kept contact has its
+    own, and their merged history is fitted again by the next refresh, at the latest that
+    night); nothing to give back on undo for the same reason."""
+    ContactPrediction.objects.filter(contact_id=pair.absorbed_id).delete()
+
+
+PREDICTION_PARTICIPANT = MergeParticipant(
+    name="analytics-prediction",
+    move=_prediction_drop,
+    undo=lambda pair, data: None,
+    claims=("analytics.contactprediction",),
+)

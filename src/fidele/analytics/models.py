@@ -200,3 +200,96 @@ class AcquisitionCost(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} {self.channel}: {self.amount}"
+
+
+class ClvFit(models.Model):
+    """One refresh of the lifetime-value and churn models (fidele.analytics.predictions): what
+    was fitted on which orders, how well it predicted a period it had not seen, or why the data
+    was too thin to fit. The page reads the latest; the predictions it made are ContactPrediction.
+    """
+
+    class Trigger(models.TextChoices):
+        IMPORT = "import", _("after an import")
+        NIGHTLY = "nightly", _("nightly")
+        COMMAND = "command", _("command line")
+        MANUAL = "manual", _("by hand")
+        DEMO = "demo", _("demo shop")
+
+    class Kind(models.TextChoices):
+        MODEL = "model", _("models fitted")
+        THIN = "thin", _("too little data: simple figures")
+        EMPTY = "empty", _("no order")
+
+    created_at = models.DateTimeField(_("computed"), auto_now_add=True, db_index=True)
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
+    kind = models.CharField(_("result"), max_length=10, choices=Kind.choices)
+    # The calibration end (orders on that day, in the shop's time zone, included).
+    until = models.DateField(_("orders up to"))
+    unit_days = models.PositiveSmallIntegerField(_("time unit (days)"), default=1)
+    customers = models.PositiveIntegerField(_("customers"), default=0)
+    repeat_customers = models.PositiveIntegerField(_("repeat customers"), default=0)
+    history_days = models.PositiveIntegerField(_("days of history"), default=0)
+    # {"r", "alpha", "a", "b", "log_likelihood"} and {"p", "q", "v", "log_likelihood",
+    # "customers", "left_out"}; empty when not fitted.
+    bgnbd = models.JSONField(_("BG/NBD"), default=dict)
+    gamma_gamma = models.JSONField(_("Gamma-Gamma"), default=dict)
+    # The holdout check (predictions.holdout_check); empty when the history is too short.
+    holdout = models.JSONField(_("holdout check"), default=dict)
+    # Codes of why the models were not fitted ("few_repeat", "short_history", "no_spend").
+    reasons = models.JSONField(_("reasons"), default=list)
+    # What the page shows without reading every prediction: the distributions of churn risk
+    # and lifetime value, totals (predictions.fit_summary).
+    summary = models.JSONField(_("summary"), default=dict)
+    horizon_months = models.PositiveSmallIntegerField(_("horizon (months)"), default=12)
+    monthly_discount = models.FloatField(_("monthly discount rate"), default=0.0)
+    seconds = models.FloatField(_("seconds"), default=0.0)
+
+    class Meta:
+        verbose_name = _("lifetime value fit")
+        verbose_name_plural = _("lifetime value fits")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} fit of {self.until} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class ContactPrediction(models.Model):
+    """What the latest fit says of one customer (a contact with at least one order up to its
+    calibration end). All rows are replaced together, in one transaction, by each refresh.
+
+    The model's figures are null when the data was too thin to fit (ClvFit.Kind.THIN): the
+    simple figures (historic value, days since the last order against the usual gap) are always
+    there."""
+
+    contact = models.OneToOneField(
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="prediction",
+        verbose_name=_("contact"),
+    )
+    # Transactions are days with an order, in the shop's time zone.
+    transactions = models.PositiveIntegerField(_("purchase days"))
+    first_purchase_on = models.DateField(_("first purchase"))
+    last_purchase_on = models.DateField(_("last purchase"))
+    historic_value = models.FloatField(_("spent so far"))
+    # Mean days between two purchase days; null with a single one.
+    usual_gap_days = models.FloatField(_("usual gap (days)"), null=True)
+    p_alive = models.FloatField(_("probability still a customer"), null=True)
+    churn_risk = models.FloatField(_("churn risk"), null=True, db_index=True)
+    purchases_3m = models.FloatField(_("expected purchases, 3 months"), null=True)
+    purchases_6m = models.FloatField(_("expected purchases, 6 months"), null=True)
+    purchases_12m = models.FloatField(_("expected purchases, 12 months"), null=True)
+    expected_spend = models.FloatField(_("expected spend per purchase"), null=True)
+    clv = models.FloatField(_("lifetime value"), null=True, db_index=True)
+    next_purchase_on = models.DateField(_("next purchase expected"), null=True)
+    # Twice the usual gap after the last purchase: from then on the customer is late against
+    # their own rhythm (the simple figure shown when the models cannot be fitted).
+    overdue_on = models.DateField(_("late from"), null=True)
+
+    class Meta:
+        verbose_name = _("contact prediction")
+        verbose_name_plural = _("contact predictions")
+
+    def __str__(self) -> str:
+        return f"prediction of contact {self.contact_id}"

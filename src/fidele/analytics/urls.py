@@ -1,10 +1,14 @@
 from django.urls import path
 
-from fidele.analytics import dashboard_views, views
+from fidele.analytics import clv_views, dashboard_views, views
 
 app_name = "analytics"
 
 urlpatterns = [
+    path("customer-value/", clv_views.customer_value, name="customer_value"),
+    path(
+        "customer-value/refresh/", clv_views.customer_value_refresh, name="customer_value_refresh"
+    ),
     path("website/", views.website, name="website"),
     path("website/settings/", views.website_settings, name="website_settings"),
     path("website/settings/add/", views.website_site_add, name="website_site_add"),

@@ -7,9 +7,11 @@ file holding the value (Docker and systemd credentials work that way).
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 
 class ConfigError(RuntimeError):
@@ -46,7 +48,9 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean (use 1/0, true/false, yes/no, on/off)")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str, default: int, *, minimum: int | None = None, maximum: int | None = None
+) -> int:
     value = _raw(name)
     if value in (None, ""):
         return default
@@ -54,9 +58,31 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         number = int(value)
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} is not an integer") from exc
+    return _bounded(name, value, number, minimum, maximum)
+
+
+def _bounded(name: str, value: str, number: Any, minimum: Any, maximum: Any) -> Any:
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name}={value!r} is below its minimum, {minimum}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name}={value!r} is above its maximum, {maximum}")
     return number
+
+
+def env_float(
+    name: str, default: float, *, minimum: float | None = None, maximum: float | None = None
+) -> float:
+    """A decimal number ("0.01" or "0,01", as a French user may write it), within bounds."""
+    value = _raw(name)
+    if value in (None, ""):
+        return default
+    try:
+        number = float(value.strip().replace(",", "."))
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} is not a number") from exc
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}={value!r} is not a finite number")
+    return _bounded(name, value, number, minimum, maximum)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -338,6 +338,13 @@ TRACKING_SCANNER_AGENTS = tuple(
 ATTRIBUTION_DAYS = env.env_int("FIDELE_ATTRIBUTION_DAYS", 7, minimum=1)
 # Count opens too (a customer who read the email and came to the shop without clicking).
 ATTRIBUTION_OPENS = env.env_bool("FIDELE_ATTRIBUTION_OPENS", False)
+# --- Lifetime value and churn (fidele.analytics.clv, predictions) ---------------------------
+# The lifetime value shown is the value of the purchases expected over this many months...
+CLV_HORIZON_MONTHS = env.env_int("FIDELE_CLV_HORIZON_MONTHS", 12, minimum=1, maximum=120)
+# ...each month's discounted at this rate (0.01: a euro a month away is worth 0.99 today).
+CLV_MONTHLY_DISCOUNT_RATE = env.env_float(
+    "FIDELE_CLV_MONTHLY_DISCOUNT_RATE", 0.01, minimum=0.0, maximum=0.5
+)
 # Raw opens and clicks are deleted after this many days (13 months by default, the CNIL's
 # guideline for audience measurement); the counts rolled up from them stay.
 EVENT_RETENTION_DAYS = env.env_int("FIDELE_EVENT_RETENTION_DAYS", 395, minimum=1)

@@ -56,6 +56,16 @@ def task_schedule_next(task: Any, *, delay: timedelta, frequent: bool = False) -
     return True
 
 
+def task_queue_soon(task: Any, *, delay: timedelta) -> bool:
+    """Queue one run of `task` after `delay` unless one is waiting (work asked for by an
+    event, such as an import's end, that several events in a row should trigger once). A
+    backend that cannot defer a task (the immediate one) runs it now."""
+    if not task.get_backend().supports_defer:
+        task.enqueue()
+        return True
+    return task_schedule_next(task, delay=delay)
+
+
 def _task_successes_delete(task: Any, *, before: Any) -> None:
     from django_tasks_db.models import DBTaskResult
 

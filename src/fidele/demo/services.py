@@ -31,6 +31,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from fidele.analytics.dynamics import dashboard_data_refresh
+from fidele.analytics.models import ClvFit
+from fidele.analytics.predictions import clv_refresh
 from fidele.commerce.models import Order, OrderLine, Product
 from fidele.contacts.consent import (
     Consent,
@@ -503,6 +505,8 @@ def demo_load(
         dashboard_data_refresh()
         # A few saved segments, to show what segments are for (fidele.demo.segments).
         demo_segments_create(actor=actor or System(name=DEMO_ACTOR))
+        # So does the Customer value page, on the shop's lifetime value and churn.
+        clv_refresh(trigger=ClvFit.Trigger.DEMO)
         revenue = sum((order["total"] for order in plan.orders), Decimal("0"))
         summary = DemoSummary(
             **summary_counts,

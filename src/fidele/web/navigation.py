@@ -45,6 +45,7 @@ SECTIONS: tuple[Section, ...] = (
         _("Customers"),
         (
             Page(_("RFM and personas"), "/customers/"),
+            Page(_("Customer value"), "/analytics/customer-value/"),
             Page(_("Segments"), "/segments/"),
             Page(_("Base dynamics"), "/analytics/dynamics/"),
         ),

@@ -24,6 +24,7 @@ from fidele.commerce import selectors as commerce_selectors
 from fidele.contacts import selectors as contact_selectors
 from fidele.contacts.forms import ContactSubscribeForm, ContactTagForm
 from fidele.contacts.models import Contact, MailingList, Subscription, Tag
+from fidele.contacts.sections import contact_sections
 from fidele.core.permissions import VIEWER, require_role
 from fidele.web.details import describe_details, linked_records, references
 
@@ -96,6 +97,8 @@ def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tag_form": ContactTagForm(),
         "subscribe_form": ContactSubscribeForm(),
         "attributes": contact_selectors.contact_attributes_labelled(contact=contact),
+        # Cards the apps above hand down (analytics' lifetime value and churn).
+        "sections": contact_sections(contact=contact),
     }
     return render(request, "contacts/detail.html", context)
 
