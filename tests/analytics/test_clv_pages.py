@@ -224,3 +224,29 @@ def test_with_thin_data_the_overview_keeps_counting_rfm(db):
     clv_refresh(trigger=ClvFit.Trigger.MANUAL)
     today = timezone.localdate()
     assert overview_at_risk(Period(first=today - dt.timedelta(days=6), last=today)) is None
+
+
+@pytest.mark.django_db
+def test_a_segment_rule_reads_the_predictions_and_names_the_path_of_a_bad_one(modelled):
+    from django.utils import translation
+
+    from fidele.segments.errors import RuleError
+    from fidele.segments.rules import segment_contacts
+
+    rule = {
+        "all": [
+            {"predicted": {"metric": "churn_risk", "op": "gte", "value": 0.5}},
+            {"predicted": {"metric": "clv", "op": "gt", "value": 0}},
+        ]
+    }
+    expected = ContactPrediction.objects.filter(churn_risk__gte=0.5, clv__gt=0)
+    assert set(segment_contacts(rule).values_list("pk", flat=True)) == set(
+        expected.values_list("contact_id", flat=True)
+    )
+    with translation.override("en"):
+        with pytest.raises(RuleError, match=r"\$\.any\[1\]\.predicted\.metric: unknown"):
+            segment_contacts({"any": [{"rfm": "champions"}, {"predicted": {"metric": "loyalty"}}]})
+        with pytest.raises(RuleError, match=r"\$\.predicted\.value: expected a number"):
+            segment_contacts({"predicted": {"metric": "clv", "op": "gt", "value": "12"}})
+        with pytest.raises(RuleError, match=r"\$\.predicted: .op. is missing"):
+            segment_contacts({"predicted": {"metric": "clv", "value": 1}})

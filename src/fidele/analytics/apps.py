@@ -68,6 +68,12 @@ class AnalyticsConfig(AppConfig):
             )
         )
 
+        from fidele.analytics.predicted_leaf import PredictedLeaf
+        from fidele.segments.leaves import leaf_register
+
+        # Segment rules read the predictions too: {"predicted": {"metric", "op", "value"}}.
+        leaf_register(PredictedLeaf())
+
         from fidele.analytics.clv_selectors import overview_at_risk
         from fidele.analytics.dashboard import at_risk_provider_register
 
