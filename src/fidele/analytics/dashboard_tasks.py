@@ -15,7 +15,7 @@ from django_tasks import task
 
 from fidele.analytics.daily import daily_fill
 from fidele.analytics.dynamics import dashboard_data_refresh
-from fidele.core.tasks import task_schedule_next
+from fidele.core.tasks import task_queue_soon, task_schedule_next
 
 # After an import, wait this long so that contacts then orders imported together refresh once.
 AFTER_IMPORT_DELAY = timedelta(minutes=2)
@@ -66,9 +66,5 @@ def dashboard_after_import() -> int:
 
 
 def dashboard_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
-    """The receiver of fidele.core.events.import_finished: queue one refresh unless one waits.
-    A backend that cannot defer a task (the immediate one) runs it now."""
-    if not dashboard_after_import.get_backend().supports_defer:
-        dashboard_after_import.enqueue()
-        return True
-    return task_schedule_next(dashboard_after_import, delay=AFTER_IMPORT_DELAY)
+    """The receiver of fidele.core.events.import_finished: queue one refresh unless one waits."""
+    return task_queue_soon(dashboard_after_import, delay=AFTER_IMPORT_DELAY)

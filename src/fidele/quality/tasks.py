@@ -16,7 +16,7 @@ from typing import Any
 from django.utils import timezone
 from django_tasks import task
 
-from fidele.core.tasks import task_is_waiting, task_schedule_next
+from fidele.core.tasks import task_is_waiting, task_queue_soon, task_schedule_next
 from fidele.quality.audit import audit_run
 from fidele.quality.duplicates import duplicates_search
 from fidele.quality.models import AuditSnapshot
@@ -45,11 +45,8 @@ def audit_after_import() -> int:
 
 def audit_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
     """The receiver of fidele.core.events.import_finished: queue one duplicate search and audit,
-    unless one waits. A backend that cannot defer a task (the immediate one) runs it now."""
-    if not audit_after_import.get_backend().supports_defer:
-        audit_after_import.enqueue()
-        return True
-    return task_schedule_next(audit_after_import, delay=AFTER_IMPORT_DELAY)
+    unless one waits."""
+    return task_queue_soon(audit_after_import, delay=AFTER_IMPORT_DELAY)
 
 
 @task()

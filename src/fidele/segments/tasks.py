@@ -12,7 +12,12 @@ from typing import Any
 
 from django_tasks import task
 
-from fidele.core.tasks import delay_until_local_hour, task_is_waiting, task_schedule_next
+from fidele.core.tasks import (
+    delay_until_local_hour,
+    task_is_waiting,
+    task_queue_soon,
+    task_schedule_next,
+)
 from fidele.segments.personas import personas_refresh
 from fidele.segments.rfm import rfm_refresh
 
@@ -44,12 +49,8 @@ def insights_refresh() -> dict[str, Any]:
 
 
 def insights_after_import_queue(*, sender: Any = None, **kwargs: Any) -> bool:
-    """The receiver of fidele.core.events.import_finished: queue one refresh, unless one waits.
-    A backend that cannot defer a task (the immediate one) runs it now."""
-    if not insights_refresh.get_backend().supports_defer:
-        insights_refresh.enqueue()
-        return True
-    return task_schedule_next(insights_refresh, delay=AFTER_IMPORT_DELAY)
+    """The receiver of fidele.core.events.import_finished: queue one refresh, unless one waits."""
+    return task_queue_soon(insights_refresh, delay=AFTER_IMPORT_DELAY)
 
 
 def insights_refresh_queue() -> bool:
